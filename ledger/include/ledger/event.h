@@ -1,0 +1,271 @@
+// The domain events of SPEC §3: one struct per event type, the enumerations
+// their fields draw from, and the envelope the ledger adds when it appends.
+//
+// These are plain values with no storage or wire types inside: the Cap'n Proto
+// encoding lives in ledger/src/codec.cc, the JSON form in event_json.h.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "ledger/hash.h"
+#include "ledger/status.h"
+#include "ledger/time.h"
+
+namespace ledger {
+
+// ---------------------------------------------------------------------------
+// Enumerations. Each lists its wire names in declaration order; the stored
+// Cap'n Proto enums use the same order (checked by a test), so new values are
+// only ever appended.
+
+enum class EventType : uint8_t {
+  kReferralReceived,
+  kAssessmentCompleted,
+  kFundingRequested,
+  kFundingApproved,
+  kReferralRefused,
+  kAppealLodged,
+  kAppealDecided,
+  kPlacementOffered,
+  kPlacementStarted,
+  kPlacementEnded,
+  kReferralWithdrawn,
+  kRecordCorrected,
+};
+enum class Referrer : uint8_t { kCommunityTreatment, kGp, kHospital, kCriminalJustice, kSelf, kOther };
+enum class Substance : uint8_t { kOpiate, kNonOpiate, kAlcohol, kAlcoholAndNonOpiate };
+enum class AgeBand : uint8_t {
+  k18To24, k25To29, k30To34, k35To39, k40To44, k45To49, k50To54, k55To59, k60To64, k65Plus
+};
+enum class Sex : uint8_t { kFemale, kMale, kOther, kNotStated };
+enum class Ethnicity : uint8_t { kAsian, kBlack, kMixed, kWhite, kOther, kNotStated };
+enum class Disability : uint8_t { kYes, kNo, kNotStated };
+enum class AssessmentOutcome : uint8_t { kSuitable, kNotSuitable };
+enum class FundingRoute : uint8_t { kLocalAuthority, kRehabGrant, kNhs, kCriminalJustice, kOther };
+enum class RefusalStage : uint8_t { kAssessment, kFundingPanel, kProvider };
+enum class RefusalReason : uint8_t {
+  kNotEligible,
+  kNeedsMetInCommunity,
+  kCommunityTreatmentFirst,
+  kInsufficientBudget,
+  kNoSuitableProvider,
+  kNotReady,
+  kComplexNeedsUnsupported,
+  kOutOfArea,
+  kIncompleteInformation,
+  kPreviousPlacement,
+  kOther,
+};
+enum class AppealOutcome : uint8_t { kUpheld, kDismissed };
+enum class PlacementOutcome : uint8_t { kCompleted, kUnplannedExit, kTransferred };
+enum class WithdrawnBy : uint8_t { kPerson, kReferrer };
+
+// EnumNames<E>() is the list of E's wire names, indexed by value.
+template <typename E>
+struct EnumTraits;
+
+#define LEDGER_ENUM_NAMES(E, ...)                                          \
+  template <>                                                              \
+  struct EnumTraits<E> {                                                   \
+    static constexpr std::string_view kNames[] = {__VA_ARGS__};            \
+  };
+
+LEDGER_ENUM_NAMES(EventType, "referral.received", "assessment.completed", "funding.requested",
+                  "funding.approved", "referral.refused", "appeal.lodged", "appeal.decided",
+                  "placement.offered", "placement.started", "placement.ended",
+                  "referral.withdrawn", "record.corrected")
+LEDGER_ENUM_NAMES(Referrer, "community_treatment", "gp", "hospital", "criminal_justice", "self",
+                  "other")
+LEDGER_ENUM_NAMES(Substance, "opiate", "non_opiate", "alcohol", "alcohol_and_non_opiate")
+LEDGER_ENUM_NAMES(AgeBand, "18-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54",
+                  "55-59", "60-64", "65+")
+LEDGER_ENUM_NAMES(Sex, "female", "male", "other", "not_stated")
+LEDGER_ENUM_NAMES(Ethnicity, "asian", "black", "mixed", "white", "other", "not_stated")
+LEDGER_ENUM_NAMES(Disability, "yes", "no", "not_stated")
+LEDGER_ENUM_NAMES(AssessmentOutcome, "suitable", "not_suitable")
+LEDGER_ENUM_NAMES(FundingRoute, "local_authority", "rehab_grant", "nhs", "criminal_justice",
+                  "other")
+LEDGER_ENUM_NAMES(RefusalStage, "assessment", "funding_panel", "provider")
+LEDGER_ENUM_NAMES(RefusalReason, "not_eligible", "needs_met_in_community",
+                  "community_treatment_first", "insufficient_budget", "no_suitable_provider",
+                  "not_ready", "complex_needs_unsupported", "out_of_area",
+                  "incomplete_information", "previous_placement", "other")
+LEDGER_ENUM_NAMES(AppealOutcome, "upheld", "dismissed")
+LEDGER_ENUM_NAMES(PlacementOutcome, "completed", "unplanned_exit", "transferred")
+LEDGER_ENUM_NAMES(WithdrawnBy, "person", "referrer")
+#undef LEDGER_ENUM_NAMES
+
+template <typename E>
+constexpr size_t EnumCount() {
+  return std::size(EnumTraits<E>::kNames);
+}
+template <typename E>
+constexpr std::string_view ToString(E e) {
+  return EnumTraits<E>::kNames[static_cast<size_t>(e)];
+}
+// The value whose wire name is `name` (exact, case-sensitive), or nullopt.
+template <typename E>
+constexpr std::optional<E> ParseEnum(std::string_view name) {
+  for (size_t i = 0; i < EnumCount<E>(); ++i) {
+    if (EnumTraits<E>::kNames[i] == name) return static_cast<E>(i);
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------
+// Event data, one struct per type. Optional fields are std::optional; every
+// other field is required. Field rules (lengths, patterns, ranges) are in
+// ValidateEvent below and in SPEC §3/§8.
+
+struct ReferralReceived {
+  std::string person;  // pseudonym, never a name or NHS number
+  std::string area;    // ONS code of the commissioning local authority
+  Referrer referrer{};
+  Substance substance{};
+  AgeBand age_band{};
+  Sex sex{};
+  Ethnicity ethnicity{};
+  Disability disability{};
+  bool operator==(const ReferralReceived&) const = default;
+};
+struct AssessmentCompleted {
+  AssessmentOutcome outcome{};
+  std::optional<std::string> note;
+  bool operator==(const AssessmentCompleted&) const = default;
+};
+struct FundingRequested {
+  FundingRoute route{};
+  int32_t weeks = 0;
+  bool operator==(const FundingRequested&) const = default;
+};
+struct FundingApproved {
+  std::string panel;
+  int32_t weeks = 0;
+  bool operator==(const FundingApproved&) const = default;
+};
+struct ReferralRefused {
+  RefusalStage stage{};
+  RefusalReason reason{};
+  std::string decided_by;
+  std::optional<std::string> note;
+  bool operator==(const ReferralRefused&) const = default;
+};
+struct AppealLodged {
+  std::string grounds;
+  bool operator==(const AppealLodged&) const = default;
+};
+struct AppealDecided {
+  AppealOutcome outcome{};
+  std::string decided_by;
+  bool operator==(const AppealDecided&) const = default;
+};
+struct PlacementOffered {
+  std::string provider;       // CQC location id
+  std::string planned_start;  // YYYY-MM-DD
+  bool operator==(const PlacementOffered&) const = default;
+};
+struct PlacementStarted {
+  std::string provider;
+  bool operator==(const PlacementStarted&) const = default;
+};
+struct PlacementEnded {
+  PlacementOutcome outcome{};
+  bool operator==(const PlacementEnded&) const = default;
+};
+struct ReferralWithdrawn {
+  WithdrawnBy by{};
+  std::optional<std::string> note;
+  bool operator==(const ReferralWithdrawn&) const = default;
+};
+
+// One corrected data field: its name in the target's data and the new value,
+// as the JSON gave it (enum values by wire name; integers as integers).
+struct CorrectedField {
+  std::string name;
+  std::variant<std::string, int64_t> value;
+  bool operator==(const CorrectedField&) const = default;
+};
+struct RecordCorrected {
+  uint64_t corrects_seq = 0;  // an earlier event of the same stream
+  std::string reason;
+  std::vector<CorrectedField> fields;  // non-empty; names unique
+  bool operator==(const RecordCorrected&) const = default;
+};
+
+// The alternatives are in EventType order: data.index() is the type.
+using EventData =
+    std::variant<ReferralReceived, AssessmentCompleted, FundingRequested, FundingApproved,
+                 ReferralRefused, AppealLodged, AppealDecided, PlacementOffered,
+                 PlacementStarted, PlacementEnded, ReferralWithdrawn, RecordCorrected>;
+static_assert(std::variant_size_v<EventData> == EnumCount<EventType>());
+
+inline EventType TypeOf(const EventData& data) { return static_cast<EventType>(data.index()); }
+
+// What a client asks to append: SPEC §3's client-set fields.
+struct NewEvent {
+  std::string referral_id;
+  Micros occurred_at = 0;
+  EventData data;
+  bool operator==(const NewEvent&) const = default;
+};
+
+// One event of an append request, with its optional preconditions.
+struct AppendRequest {
+  NewEvent event;
+  // The stream version the client last saw (0: the stream must be new).
+  std::optional<uint64_t> expected_version;
+  std::optional<std::string> idempotency_key;
+  bool operator==(const AppendRequest&) const = default;
+};
+
+// An event as stored: the client's fields plus the ledger's envelope.
+struct Event {
+  uint64_t seq = 0;      // global position, 1, 2, 3 ... gap-free
+  uint64_t version = 0;  // position in its stream, 1, 2, 3 ...
+  std::string referral_id;
+  Micros occurred_at = 0;
+  Micros recorded_at = 0;  // non-decreasing with seq
+  std::string actor;       // "role:name" of the credential that recorded it
+  std::string idempotency_key;  // empty when none was given
+  EventData data;
+  Hash hash{};  // chain link: SHA-256(hash(seq-1) || canonical bytes)
+
+  EventType type() const { return TypeOf(data); }
+  bool operator==(const Event&) const = default;
+};
+
+// ---------------------------------------------------------------------------
+// Field rules (SPEC §3, §8) that need no ledger state. Every violated rule is
+// reported, each as a FieldError named by its JSON path ("referral_id",
+// "data.area", "data.fields.weeks").
+
+// Checks every field of `event` against its rule. Returns OK or
+// kInvalidArgument listing every bad field. `now` is the server clock, for the
+// "at most 5 minutes ahead" rule.
+Status ValidateEvent(const NewEvent& event, Micros now);
+
+// Checks the fields of a correction against the rules of the target's type
+// (a field that type lacks, or an invalid value). Returns OK or
+// kInvalidArgument naming "data.fields.<name>" for each bad field.
+Status ValidateCorrectionFields(EventType target_type, const std::vector<CorrectedField>& fields);
+
+// Merges corrected fields into `target` (unlisted fields keep their value).
+// REQUIRES: ValidateCorrectionFields(TypeOf(*target), fields).ok()
+void ApplyCorrection(const std::vector<CorrectedField>& fields, EventData* target);
+
+// Single-value rules, shared by the JSON parser and the validator. Each returns
+// an empty string when `value` is valid, else what is wrong with it.
+std::string CheckReferralId(std::string_view value);
+std::string CheckIdempotencyKey(std::string_view value);
+
+// Number of Unicode code points in valid UTF-8 text (SPEC §8: lengths count
+// code points).
+size_t CodePointCount(std::string_view utf8);
+
+}  // namespace ledger

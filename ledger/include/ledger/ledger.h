@@ -1,0 +1,147 @@
+// The ledger: a durable, tamper-evident, append-only store of referral events
+// (SPEC §3, §5, §7, §8).
+//
+// Thread safety: every method may be called from any thread at any time.
+// Appends from many threads are group-committed: each returns only once its
+// events are synced to disk, and concurrent appends share one sync.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ledger/event.h"
+#include "ledger/hash.h"
+#include "ledger/state_machine.h"
+#include "ledger/status.h"
+#include "ledger/tree_head.h"
+
+namespace ledger {
+
+struct LedgerOptions {
+  // The server clock: stamps recorded_at and bounds occurred_at (5 minutes
+  // ahead at most). Tests replace it.
+  std::function<Micros()> clock = NowMicros;
+  // Most events one group commit takes from the queue. A request is never
+  // split across groups, so a single request may exceed it.
+  size_t max_group_events = 16384;
+  // RocksDB block cache, bytes.
+  size_t block_cache_bytes = 64 << 20;
+};
+
+// What a writer's scope check sees of the stream an event goes to.
+struct StreamInfo {
+  bool exists = false;
+  uint64_t version = 0;
+  ReferralState state = ReferralState::kNone;
+  std::string area;      // as corrected; for a new stream, the event's own area
+  std::string provider;  // latest offered or started provider; "" if none
+};
+
+// Who is writing, and what they may write.
+struct WriteContext {
+  // Recorded as each event's actor ("role:name"). Never taken from the body.
+  std::string actor;
+  // Optional scope check, run for each event after its fields are valid and
+  // before conflicts are checked (SPEC §8's order: 403 before 409 and 422).
+  // Return OK to allow, or a kForbidden status to refuse.
+  std::function<Status(const NewEvent& event, const StreamInfo& stream)> authorize;
+};
+
+// The outcome of one appended event.
+struct AppendResult {
+  uint64_t seq = 0;
+  uint64_t version = 0;
+  Hash hash{};
+  Micros recorded_at = 0;
+  // True when the idempotency key had been used with the same body: nothing
+  // was appended and these are the first append's figures (HTTP 200).
+  bool replayed = false;
+  bool operator==(const AppendResult&) const = default;
+};
+
+// The outcome of Verify().
+struct VerifyReport {
+  bool ok = true;
+  uint64_t events_checked = 0;
+  uint64_t signed_heads_checked = 0;
+  uint64_t first_bad_seq = 0;  // 0 when ok, or when the fault is not in an event
+  std::string problem;         // empty when ok
+};
+
+class Ledger {
+ public:
+  // Opens the ledger in directory `dir`, creating it (and its signing key)
+  // when missing. Fails with kIOError or kCorruption when the directory cannot
+  // be used.
+  static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, LedgerOptions options = {});
+  ~Ledger();
+
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // Appends `requests` in order, all or nothing, after checking each against
+  // the ledger as left by the ones before it. Returns one result per request
+  // once every appended event is synced to disk.
+  //
+  // Checks, in SPEC §8's order, stopping at the first request that fails:
+  // field rules (kInvalidArgument, including correction fields that do not fit
+  // the target's type), ctx.authorize (kForbidden), idempotency (same key and
+  // body: replayed; other body: kStateViolation), a second referral.received
+  // or an expected_version mismatch (kConflict), then the state machine, time
+  // order and correction targets (kStateViolation). A failure's message names
+  // the request's index when there is more than one. Nothing is appended on
+  // failure. kResourceExhausted when the disk is full, kIOError on other
+  // storage failures.
+  Result<std::vector<AppendResult>> Append(std::span<const AppendRequest> requests,
+                                           const WriteContext& ctx);
+  Result<AppendResult> Append(const AppendRequest& request, const WriteContext& ctx);
+
+  // Number of durable events: the seq of the last one, 0 when empty.
+  uint64_t Size() const;
+
+  // The event at `seq`; kNotFound beyond Size().
+  Result<Event> GetEvent(uint64_t seq) const;
+  // The exact stored bytes that `seq`'s chain link and Merkle leaf hash.
+  Result<std::string> GetCanonicalBytes(uint64_t seq) const;
+  // The events of one referral in version order; kNotFound if it has none.
+  Result<std::vector<Event>> ReadStream(std::string_view referral_id) const;
+  // Up to `limit` events with seq > after, in seq order.
+  Result<std::vector<Event>> ReadFeed(uint64_t after, size_t limit) const;
+  // The largest seq whose recorded_at <= t (0 if none): SPEC §8's as_of time.
+  Result<uint64_t> SeqAtTime(Micros t) const;
+
+  // The tree head of the whole ledger, or of its first `size` events.
+  TreeHead Head() const;
+  Result<TreeHead> HeadAt(uint64_t size) const;
+  // The head of the first `size` events, signed. Each signed head is kept,
+  // so Verify() can later show it still matches. kNotFound beyond Size().
+  Result<SignedTreeHead> SignedHead(uint64_t size) const;
+  // Audit path of event `seq` in the tree of the first `size` events.
+  Result<std::vector<Hash>> InclusionProof(uint64_t seq, uint64_t size) const;
+  // Proof that the tree of `from` events is a prefix of the tree of `to`.
+  Result<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) const;
+
+  const std::string& PublicKey() const;     // Ed25519, 32 raw bytes
+  const std::string& PublicKeyPem() const;  // the same, PEM
+
+  // Recomputes the hash chain, every Merkle node and every signed head from
+  // the stored bytes, and checks envelopes (gap-free seq, versions, recorded_at
+  // order). Names the first seq that does not match.
+  VerifyReport Verify() const;
+
+  // Calls `listener(size)` each time the durable size grows, from the thread
+  // that made it grow. The listener must be quick and must not append.
+  void Subscribe(std::function<void(uint64_t size)> listener);
+
+ private:
+  class Impl;
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ledger

@@ -1,0 +1,300 @@
+#include "codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+
+#include "event.capnp.h"
+
+namespace ledger::internal {
+namespace {
+
+namespace cs = ::ledger::schema;
+
+// The C++ enums and the schema's enums share their order (checked by a test),
+// so conversion is a cast.
+template <typename To, typename From>
+To Cast(From v) {
+  return static_cast<To>(static_cast<uint16_t>(v));
+}
+
+std::string FlatBytes(capnp::MessageBuilder& message) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+kj::StringPtr Text(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
+std::string Str(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+std::optional<std::string> OptStr(bool has, capnp::Text::Reader t) {
+  if (!has) return std::nullopt;
+  return Str(t);
+}
+
+void EncodeData(const EventData& data, cs::Event::Data::Builder b) {
+  std::visit(
+      [&](const auto& d) {
+        using S = std::decay_t<decltype(d)>;
+        if constexpr (std::is_same_v<S, ReferralReceived>) {
+          auto x = b.initReferralReceived();
+          x.setPerson(Text(d.person));
+          x.setArea(Text(d.area));
+          x.setReferrer(Cast<cs::Referrer>(d.referrer));
+          x.setSubstance(Cast<cs::Substance>(d.substance));
+          x.setAgeBand(Cast<cs::AgeBand>(d.age_band));
+          x.setSex(Cast<cs::Sex>(d.sex));
+          x.setEthnicity(Cast<cs::Ethnicity>(d.ethnicity));
+          x.setDisability(Cast<cs::Disability>(d.disability));
+        } else if constexpr (std::is_same_v<S, AssessmentCompleted>) {
+          auto x = b.initAssessmentCompleted();
+          x.setOutcome(Cast<cs::AssessmentOutcome>(d.outcome));
+          if (d.note) x.setNote(Text(*d.note));
+        } else if constexpr (std::is_same_v<S, FundingRequested>) {
+          auto x = b.initFundingRequested();
+          x.setRoute(Cast<cs::FundingRoute>(d.route));
+          x.setWeeks(d.weeks);
+        } else if constexpr (std::is_same_v<S, FundingApproved>) {
+          auto x = b.initFundingApproved();
+          x.setPanel(Text(d.panel));
+          x.setWeeks(d.weeks);
+        } else if constexpr (std::is_same_v<S, ReferralRefused>) {
+          auto x = b.initReferralRefused();
+          x.setStage(Cast<cs::RefusalStage>(d.stage));
+          x.setReason(Cast<cs::RefusalReason>(d.reason));
+          x.setDecidedBy(Text(d.decided_by));
+          if (d.note) x.setNote(Text(*d.note));
+        } else if constexpr (std::is_same_v<S, AppealLodged>) {
+          b.initAppealLodged().setGrounds(Text(d.grounds));
+        } else if constexpr (std::is_same_v<S, AppealDecided>) {
+          auto x = b.initAppealDecided();
+          x.setOutcome(Cast<cs::AppealOutcome>(d.outcome));
+          x.setDecidedBy(Text(d.decided_by));
+        } else if constexpr (std::is_same_v<S, PlacementOffered>) {
+          auto x = b.initPlacementOffered();
+          x.setProvider(Text(d.provider));
+          x.setPlannedStart(Text(d.planned_start));
+        } else if constexpr (std::is_same_v<S, PlacementStarted>) {
+          b.initPlacementStarted().setProvider(Text(d.provider));
+        } else if constexpr (std::is_same_v<S, PlacementEnded>) {
+          b.initPlacementEnded().setOutcome(Cast<cs::PlacementOutcome>(d.outcome));
+        } else if constexpr (std::is_same_v<S, ReferralWithdrawn>) {
+          auto x = b.initReferralWithdrawn();
+          x.setBy(Cast<cs::WithdrawnBy>(d.by));
+          if (d.note) x.setNote(Text(*d.note));
+        } else {
+          static_assert(std::is_same_v<S, RecordCorrected>);
+          auto x = b.initRecordCorrected();
+          x.setCorrectsSeq(d.corrects_seq);
+          x.setReason(Text(d.reason));
+          auto fields = x.initFields(static_cast<unsigned>(d.fields.size()));
+          for (size_t i = 0; i < d.fields.size(); ++i) {
+            auto f = fields[static_cast<unsigned>(i)];
+            f.setName(Text(d.fields[i].name));
+            if (const auto* s = std::get_if<std::string>(&d.fields[i].value)) {
+              f.getValue().setText(Text(*s));
+            } else {
+              f.getValue().setInteger(std::get<int64_t>(d.fields[i].value));
+            }
+          }
+        }
+      },
+      data);
+}
+
+// Checks that a stored enum value is one this build knows.
+template <typename E, typename From>
+bool ReadEnum(From v, E* out) {
+  auto i = static_cast<size_t>(v);
+  if (i >= EnumCount<E>()) return false;
+  *out = static_cast<E>(i);
+  return true;
+}
+
+Result<EventData> DecodeData(cs::Event::Data::Reader r) {
+  bool ok = true;
+  switch (r.which()) {
+    case cs::Event::Data::REFERRAL_RECEIVED: {
+      auto x = r.getReferralReceived();
+      ReferralReceived d;
+      d.person = Str(x.getPerson());
+      d.area = Str(x.getArea());
+      ok = ReadEnum(x.getReferrer(), &d.referrer) && ReadEnum(x.getSubstance(), &d.substance) &&
+           ReadEnum(x.getAgeBand(), &d.age_band) && ReadEnum(x.getSex(), &d.sex) &&
+           ReadEnum(x.getEthnicity(), &d.ethnicity) && ReadEnum(x.getDisability(), &d.disability);
+      if (ok) return EventData(std::move(d));
+      break;
+    }
+    case cs::Event::Data::ASSESSMENT_COMPLETED: {
+      auto x = r.getAssessmentCompleted();
+      AssessmentCompleted d;
+      d.note = OptStr(x.hasNote(), x.getNote());
+      if (ReadEnum(x.getOutcome(), &d.outcome)) return EventData(std::move(d));
+      break;
+    }
+    case cs::Event::Data::FUNDING_REQUESTED: {
+      auto x = r.getFundingRequested();
+      FundingRequested d;
+      d.weeks = x.getWeeks();
+      if (ReadEnum(x.getRoute(), &d.route)) return EventData(std::move(d));
+      break;
+    }
+    case cs::Event::Data::FUNDING_APPROVED: {
+      auto x = r.getFundingApproved();
+      return EventData(FundingApproved{Str(x.getPanel()), x.getWeeks()});
+    }
+    case cs::Event::Data::REFERRAL_REFUSED: {
+      auto x = r.getReferralRefused();
+      ReferralRefused d;
+      d.decided_by = Str(x.getDecidedBy());
+      d.note = OptStr(x.hasNote(), x.getNote());
+      if (ReadEnum(x.getStage(), &d.stage) && ReadEnum(x.getReason(), &d.reason)) {
+        return EventData(std::move(d));
+      }
+      break;
+    }
+    case cs::Event::Data::APPEAL_LODGED:
+      return EventData(AppealLodged{Str(r.getAppealLodged().getGrounds())});
+    case cs::Event::Data::APPEAL_DECIDED: {
+      auto x = r.getAppealDecided();
+      AppealDecided d;
+      d.decided_by = Str(x.getDecidedBy());
+      if (ReadEnum(x.getOutcome(), &d.outcome)) return EventData(std::move(d));
+      break;
+    }
+    case cs::Event::Data::PLACEMENT_OFFERED: {
+      auto x = r.getPlacementOffered();
+      return EventData(PlacementOffered{Str(x.getProvider()), Str(x.getPlannedStart())});
+    }
+    case cs::Event::Data::PLACEMENT_STARTED:
+      return EventData(PlacementStarted{Str(r.getPlacementStarted().getProvider())});
+    case cs::Event::Data::PLACEMENT_ENDED: {
+      PlacementEnded d;
+      if (ReadEnum(r.getPlacementEnded().getOutcome(), &d.outcome)) return EventData(d);
+      break;
+    }
+    case cs::Event::Data::REFERRAL_WITHDRAWN: {
+      auto x = r.getReferralWithdrawn();
+      ReferralWithdrawn d;
+      d.note = OptStr(x.hasNote(), x.getNote());
+      if (ReadEnum(x.getBy(), &d.by)) return EventData(std::move(d));
+      break;
+    }
+    case cs::Event::Data::RECORD_CORRECTED: {
+      auto x = r.getRecordCorrected();
+      RecordCorrected d;
+      d.corrects_seq = x.getCorrectsSeq();
+      d.reason = Str(x.getReason());
+      for (auto f : x.getFields()) {
+        CorrectedField cf;
+        cf.name = Str(f.getName());
+        auto v = f.getValue();
+        if (v.isText()) {
+          cf.value = Str(v.getText());
+        } else if (v.isInteger()) {
+          cf.value = v.getInteger();
+        } else {
+          return Status::Corruption("corrected field of an unknown kind");
+        }
+        d.fields.push_back(std::move(cf));
+      }
+      return EventData(std::move(d));
+    }
+  }
+  if (!ok || r.which() <= cs::Event::Data::RECORD_CORRECTED) {
+    return Status::Corruption("stored event holds an enumeration value this build does not know");
+  }
+  return Status::Corruption("stored event has a type this build does not know: " +
+                            std::to_string(static_cast<unsigned>(r.which())));
+}
+
+// Copies `bytes` into word-aligned memory (Cap'n Proto 0.9 refuses unaligned
+// buffers, and RocksDB gives no alignment guarantee), then calls f(reader).
+template <typename Root, typename F>
+auto WithReader(std::string_view bytes, F&& f) -> decltype(f(std::declval<typename Root::Reader>())) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
+    return Status::Corruption("stored record is not a whole number of words");
+  }
+  thread_local std::vector<capnp::word> buffer;
+  buffer.resize(bytes.size() / sizeof(capnp::word));
+  std::memcpy(buffer.data(), bytes.data(), bytes.size());
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = 1 << 20;
+    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(buffer.data(), buffer.size()),
+                                         options);
+    if (reader.getEnd() != buffer.data() + buffer.size()) {
+      return Status::Corruption("stored record has trailing bytes");
+    }
+    return f(reader.getRoot<Root>());
+  } catch (const kj::Exception& e) {
+    return Status::Corruption(std::string("stored record does not decode: ") +
+                              e.getDescription().cStr());
+  }
+}
+
+}  // namespace
+
+std::string EncodeEvent(const Event& event) {
+  capnp::MallocMessageBuilder message(64);
+  auto b = message.initRoot<cs::Event>();
+  b.setSeq(event.seq);
+  b.setStream(Text(event.referral_id));
+  b.setVersion(event.version);
+  b.setOccurredAtUs(event.occurred_at);
+  b.setRecordedAtUs(event.recorded_at);
+  b.setActor(Text(event.actor));
+  if (!event.idempotency_key.empty()) b.setIdempotencyKey(Text(event.idempotency_key));
+  EncodeData(event.data, b.initData());
+  return FlatBytes(message);
+}
+
+Result<Event> DecodeEvent(std::string_view bytes) {
+  return WithReader<cs::Event>(bytes, [](cs::Event::Reader r) -> Result<Event> {
+    Result<EventData> data = DecodeData(r.getData());
+    if (!data.ok()) return data.status();
+    Event e;
+    e.seq = r.getSeq();
+    e.referral_id = Str(r.getStream());
+    e.version = r.getVersion();
+    e.occurred_at = r.getOccurredAtUs();
+    e.recorded_at = r.getRecordedAtUs();
+    e.actor = Str(r.getActor());
+    if (r.hasIdempotencyKey()) e.idempotency_key = Str(r.getIdempotencyKey());
+    e.data = std::move(data).value();
+    return e;
+  });
+}
+
+std::string EncodeStreamHead(const StreamHead& head) {
+  capnp::MallocMessageBuilder message(16);
+  auto b = message.initRoot<cs::StreamHead>();
+  b.setVersion(head.version);
+  b.setState(static_cast<uint8_t>(head.state));
+  b.setLastOccurredAtUs(head.last_occurred_at);
+  b.setArea(Text(head.area));
+  b.setProvider(Text(head.provider));
+  b.setReceivedSeq(head.received_seq);
+  b.setProviderSeq(head.provider_seq);
+  return FlatBytes(message);
+}
+
+Result<StreamHead> DecodeStreamHead(std::string_view bytes) {
+  return WithReader<cs::StreamHead>(bytes, [](cs::StreamHead::Reader r) -> Result<StreamHead> {
+    if (r.getState() > static_cast<uint8_t>(ReferralState::kWithdrawn)) {
+      return Status::Corruption("stream head has an unknown state");
+    }
+    StreamHead h;
+    h.version = r.getVersion();
+    h.state = static_cast<ReferralState>(r.getState());
+    h.last_occurred_at = r.getLastOccurredAtUs();
+    h.area = Str(r.getArea());
+    h.provider = Str(r.getProvider());
+    h.received_seq = r.getReceivedSeq();
+    h.provider_seq = r.getProviderSeq();
+    return h;
+  });
+}
+
+}  // namespace ledger::internal

@@ -1,0 +1,36 @@
+// Cap'n Proto encoding of stored events and stream heads (schema/event.capnp).
+// The only place that touches generated Cap'n Proto code.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "ledger/event.h"
+#include "ledger/state_machine.h"
+#include "ledger/status.h"
+
+namespace ledger::internal {
+
+// The canonical bytes of `event` (its envelope and data; not its hash).
+std::string EncodeEvent(const Event& event);
+
+// Decodes canonical bytes; the result's hash is left zero. Bytes that are not
+// a well-formed event of a type this build knows give kCorruption.
+Result<Event> DecodeEvent(std::string_view bytes);
+
+// The per-stream record the writer checks new events against.
+struct StreamHead {
+  uint64_t version = 0;
+  ReferralState state = ReferralState::kNone;
+  Micros last_occurred_at = 0;
+  std::string area;      // as corrected
+  std::string provider;  // of the latest placement.offered / placement.started
+  uint64_t received_seq = 0;
+  uint64_t provider_seq = 0;  // the event `provider` was taken from
+  bool operator==(const StreamHead&) const = default;
+};
+
+std::string EncodeStreamHead(const StreamHead& head);
+Result<StreamHead> DecodeStreamHead(std::string_view bytes);
+
+}  // namespace ledger::internal

@@ -1,0 +1,231 @@
+#include "ledger/event.h"
+
+#include <algorithm>
+
+#include "event_fields.h"
+
+namespace ledger {
+namespace internal {
+namespace {
+
+bool IsAsciiDigits(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string LengthMessage(size_t min_len, size_t max_len) {
+  if (min_len == max_len) return "must be " + std::to_string(min_len) + " characters";
+  if (min_len == 0) return "must be at most " + std::to_string(max_len) + " characters";
+  return "must be " + std::to_string(min_len) + "-" + std::to_string(max_len) + " characters";
+}
+
+}  // namespace
+
+std::string CheckText(std::string_view value, const TextSpec& spec) {
+  switch (spec.kind) {
+    case TextKind::kFree:
+      break;
+    case TextKind::kPseudonym:
+      if (!std::all_of(value.begin(), value.end(), [](char c) {
+            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                   c == '_' || c == '-';
+          })) {
+        return "must be a pseudonym of 8-64 characters from [A-Za-z0-9_-]";
+      }
+      break;
+    case TextKind::kAreaCode: {
+      std::string_view prefix = value.substr(0, 3);
+      if (value.size() != 9 ||
+          (prefix != "E06" && prefix != "E08" && prefix != "E09" && prefix != "E10") ||
+          !IsAsciiDigits(value.substr(3))) {
+        return "must be an ONS local authority code: E06, E08, E09 or E10 and 6 digits";
+      }
+      return "";
+    }
+    case TextKind::kProviderId:
+      if (value.size() < 11 || value.size() > 12 || value.substr(0, 2) != "1-" ||
+          !IsAsciiDigits(value.substr(2))) {
+        return "must be a CQC location id: \"1-\" and 9 or 10 digits";
+      }
+      return "";
+    case TextKind::kDate:
+      if (!ParseDate(value)) return "must be a date YYYY-MM-DD";
+      return "";
+  }
+  size_t n = CodePointCount(value);
+  if (n < spec.min_len || n > spec.max_len) return LengthMessage(spec.min_len, spec.max_len);
+  return "";
+}
+
+}  // namespace internal
+
+using internal::EnumField;
+using internal::IntField;
+using internal::TextField;
+
+size_t CodePointCount(std::string_view utf8) {
+  size_t n = 0;
+  for (unsigned char c : utf8) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string CheckReferralId(std::string_view value) {
+  bool ok = !value.empty() && value.size() <= 64 &&
+            std::all_of(value.begin(), value.end(), [](char c) {
+              return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                     (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+            });
+  return ok ? "" : "must be 1-64 characters from [A-Za-z0-9._-]";
+}
+
+std::string CheckIdempotencyKey(std::string_view value) {
+  size_t n = CodePointCount(value);
+  return n >= 1 && n <= 255 ? "" : "must be 1-255 characters";
+}
+
+namespace {
+
+inline constexpr Micros kMaxFutureSkew = 5 * 60 * kMicrosPerSecond;
+
+template <typename S>
+void CheckFields(const S& data, std::vector<FieldError>* errors) {
+  internal::ForEachField<S>([&](const auto& field) {
+    using F = std::decay_t<decltype(field)>;
+    std::string problem;
+    if constexpr (requires { field.spec; }) {
+      const auto& member = data.*(field.member);
+      if constexpr (F::kOptional) {
+        if (member) problem = internal::CheckText(*member, field.spec);
+      } else {
+        problem = internal::CheckText(member, field.spec);
+      }
+    } else if constexpr (requires { field.min; }) {
+      int64_t v = data.*(field.member);
+      if (v < field.min || v > field.max) {
+        problem = "must be an integer from " + std::to_string(field.min) + " to " +
+                  std::to_string(field.max);
+      }
+    } else {
+      auto v = static_cast<size_t>(data.*(field.member));
+      if (v >= EnumCount<std::decay_t<decltype(data.*(field.member))>>()) {
+        problem = "is not a known value";
+      }
+    }
+    if (!problem.empty()) errors->push_back({"data." + std::string(field.name), problem});
+  });
+}
+
+void CheckCorrection(const RecordCorrected& c, std::vector<FieldError>* errors) {
+  if (c.corrects_seq == 0) errors->push_back({"data.corrects_seq", "must be a positive seq"});
+  std::string problem = internal::CheckText(c.reason, internal::kLongTextSpec);
+  if (!problem.empty()) errors->push_back({"data.reason", problem});
+  if (c.fields.empty()) errors->push_back({"data.fields", "must name at least one field"});
+  for (size_t i = 0; i < c.fields.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (c.fields[i].name == c.fields[j].name) {
+        errors->push_back({"data.fields." + c.fields[i].name, "is listed twice"});
+      }
+    }
+  }
+}
+
+// What is wrong with `value` as the new value of `field`, or "".
+template <typename Field>
+std::string CheckCorrectedValue(const Field& field, const CorrectedField& value) {
+  if constexpr (requires { field.min; }) {
+    const int64_t* v = std::get_if<int64_t>(&value.value);
+    if (!v || *v < field.min || *v > field.max) {
+      return "must be an integer from " + std::to_string(field.min) + " to " +
+             std::to_string(field.max);
+    }
+    return "";
+  } else {
+    const std::string* s = std::get_if<std::string>(&value.value);
+    if (!s) return "must be a string";
+    if constexpr (requires { field.spec; }) {
+      return internal::CheckText(*s, field.spec);
+    } else {
+      using E = typename std::decay_t<Field>::Enum;
+      return ParseEnum<E>(*s) ? "" : "is not a known value";
+    }
+  }
+}
+
+// Sets the member `field` of `data` from a value CheckCorrectedValue accepted.
+template <typename S, typename Field>
+void SetCorrectedValue(const Field& field, const CorrectedField& value, S* data) {
+  if constexpr (requires { field.min; }) {
+    data->*(field.member) = static_cast<int32_t>(std::get<int64_t>(value.value));
+  } else if constexpr (requires { field.spec; }) {
+    data->*(field.member) = std::get<std::string>(value.value);
+  } else {
+    using E = typename std::decay_t<Field>::Enum;
+    data->*(field.member) = *ParseEnum<E>(std::get<std::string>(value.value));
+  }
+}
+
+Status FieldErrorsStatus(std::vector<FieldError> errors) {
+  if (errors.empty()) return Status::Ok();
+  std::string message = "invalid fields:";
+  for (const FieldError& e : errors) message += " " + e.field;
+  return Status::InvalidArgument(std::move(message), std::move(errors));
+}
+
+}  // namespace
+
+Status ValidateEvent(const NewEvent& event, Micros now) {
+  std::vector<FieldError> errors;
+  std::string problem = CheckReferralId(event.referral_id);
+  if (!problem.empty()) errors.push_back({"referral_id", problem});
+  if (event.occurred_at > now + kMaxFutureSkew) {
+    errors.push_back({"occurred_at", "must not be more than 5 minutes in the future"});
+  }
+  std::visit(
+      [&](const auto& data) {
+        using S = std::decay_t<decltype(data)>;
+        if constexpr (std::is_same_v<S, RecordCorrected>) {
+          CheckCorrection(data, &errors);
+        } else {
+          CheckFields(data, &errors);
+        }
+      },
+      event.data);
+  return FieldErrorsStatus(std::move(errors));
+}
+
+Status ValidateCorrectionFields(EventType target_type, const std::vector<CorrectedField>& fields) {
+  std::vector<FieldError> errors;
+  internal::WithDataType(target_type, [&](auto tag) {
+    using S = decltype(tag);
+    for (const CorrectedField& f : fields) {
+      std::string path = "data.fields." + f.name;
+      if constexpr (std::is_same_v<S, RecordCorrected>) {
+        errors.push_back({path, "a correction cannot itself be corrected"});
+      } else {
+        bool known = internal::VisitFieldNamed<S>(f.name, [&](const auto& field) {
+          std::string problem = CheckCorrectedValue(field, f);
+          if (!problem.empty()) errors.push_back({path, problem});
+        });
+        if (!known) {
+          errors.push_back({path, "is not a field of " + std::string(ToString(target_type))});
+        }
+      }
+    }
+  });
+  return FieldErrorsStatus(std::move(errors));
+}
+
+void ApplyCorrection(const std::vector<CorrectedField>& fields, EventData* target) {
+  std::visit(
+      [&](auto& data) {
+        using S = std::decay_t<decltype(data)>;
+        if constexpr (!std::is_same_v<S, RecordCorrected>) {
+          for (const CorrectedField& f : fields) {
+            internal::VisitFieldNamed<S>(
+                f.name, [&](const auto& field) { SetCorrectedValue(field, f, &data); });
+          }
+        }
+      },
+      *target);
+}
+
+}  // namespace ledger

@@ -1,0 +1,100 @@
+// The on-disk layout of a ledger directory, in one place.
+//
+//   <dir>/rocksdb/          the RocksDB database (all of the keys below)
+//   <dir>/signing-key.pem   the Ed25519 private key (mode 0600), made on first open
+//   <dir>/signing-key.pem.pub  its public key, PEM
+//
+// Keys live in RocksDB's default column family; the first byte names the
+// record kind. Integers are 8-byte big-endian so that byte order is numeric
+// order. Stream ids never hold 0x00 (SPEC §3 restricts them to
+// [A-Za-z0-9._-]), so 0x00 ends a stream id inside a key.
+//
+//   'E' seq                      -> chain hash (32 bytes) || canonical bytes
+//        The event. The canonical bytes are the Cap'n Proto encoding of
+//        schema/event.capnp's Event; the chain hash is
+//        SHA-256(chain hash of seq-1 || canonical bytes), 32 zero bytes before seq 1.
+//   'S' stream 0x00              -> StreamHead (Cap'n Proto)
+//        Version, state, latest occurred_at, corrected area and current
+//        provider of one referral: what the writer checks the next event against.
+//   'V' stream 0x00 version      -> seq
+//        The stream index: one entry per event of the stream.
+//   'I' idempotency key          -> seq || SHA-256 of the canonical request (32 bytes)
+//        The first event appended with that key, and what its body was.
+//   'M' leaves level(1 byte)     -> node hash (32 bytes)
+//        Every perfect subtree of the RFC 6962 tree: the node at `level`
+//        covering 2^level leaves ending at leaf count `leaves` (so the node of
+//        level l and index i is at leaves = (i+1) * 2^l). Keyed by the append
+//        that completed it, so a scan in key order follows the log.
+//   'T' size                     -> timestamp || root (32) || Ed25519 signature (64)
+//        Every tree head the ledger has signed and handed out.
+//   'H'                          -> size || chain hash of seq `size` (32)
+//        The head, written in the same batch as the events it covers.
+//
+// Every append writes its events and all the records they change in one
+// RocksDB WriteBatch, so a crash leaves all of an append or none of it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ledger::internal::keys {
+
+inline constexpr char kEvent = 'E';
+inline constexpr char kStreamHead = 'S';
+inline constexpr char kStreamIndex = 'V';
+inline constexpr char kIdempotency = 'I';
+inline constexpr char kMerkleNode = 'M';
+inline constexpr char kSignedHead = 'T';
+inline constexpr char kHead = 'H';
+
+inline void PutU64(uint64_t v, std::string* out) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline uint64_t GetU64(std::string_view s) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(s[i]);
+  return v;
+}
+
+inline std::string Event(uint64_t seq) {
+  std::string k(1, kEvent);
+  PutU64(seq, &k);
+  return k;
+}
+inline std::string StreamHead(std::string_view stream) {
+  std::string k(1, kStreamHead);
+  k.append(stream);
+  k.push_back('\0');
+  return k;
+}
+inline std::string StreamIndexPrefix(std::string_view stream) {
+  std::string k(1, kStreamIndex);
+  k.append(stream);
+  k.push_back('\0');
+  return k;
+}
+inline std::string StreamIndex(std::string_view stream, uint64_t version) {
+  std::string k = StreamIndexPrefix(stream);
+  PutU64(version, &k);
+  return k;
+}
+inline std::string Idempotency(std::string_view key) {
+  std::string k(1, kIdempotency);
+  k.append(key);
+  return k;
+}
+inline std::string MerkleNode(unsigned level, uint64_t index) {
+  std::string k(1, kMerkleNode);
+  PutU64((index + 1) << level, &k);
+  k.push_back(static_cast<char>(level));
+  return k;
+}
+inline std::string SignedHead(uint64_t size) {
+  std::string k(1, kSignedHead);
+  PutU64(size, &k);
+  return k;
+}
+inline std::string Head() { return std::string(1, kHead); }
+
+}  // namespace ledger::internal::keys

@@ -1,0 +1,906 @@
+#include "ledger/ledger.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/cache.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <unordered_map>
+
+#include "codec.h"
+#include "key_layout.h"
+#include "ledger/event_json.h"
+#include "ledger/merkle.h"
+
+namespace ledger {
+
+using internal::StreamHead;
+namespace keys = internal::keys;
+
+namespace {
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  if (s.IsNoSpace()) return Status::ResourceExhausted(what + ": the disk is full (" + s.ToString() + ")");
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  return Status::IOError(what + ": " + s.ToString());
+}
+
+// A request's errors inside a multi-event append name it: "events[2]".
+Status InRequest(const Status& st, size_t index, size_t count) {
+  if (count <= 1 || st.ok()) return st;
+  return st.WithFieldPrefix("events[" + std::to_string(index) + "]");
+}
+
+// What one group commit has accepted so far but not yet written: read before
+// the cache and the database.
+struct Overlay {
+  std::unordered_map<std::string, StreamHead> streams;
+  std::unordered_map<std::string, std::pair<uint64_t, Hash>> idempotency;  // key -> seq, digest
+  std::vector<Event> events;  // consecutive seqs from first_seq
+  uint64_t first_seq = 0;
+
+  const Event* FindEvent(uint64_t seq) const {
+    if (events.empty() || seq < first_seq || seq >= first_seq + events.size()) return nullptr;
+    return &events[seq - first_seq];
+  }
+  void MergeFrom(Overlay&& other) {
+    for (auto& [k, v] : other.streams) streams[k] = std::move(v);
+    for (auto& [k, v] : other.idempotency) idempotency[k] = v;
+    if (events.empty()) first_seq = other.first_seq;
+    for (Event& e : other.events) events.push_back(std::move(e));
+  }
+};
+
+// One caller of Append waiting in the commit queue.
+struct Writer {
+  std::span<const AppendRequest> requests;
+  const WriteContext* ctx = nullptr;
+  Result<std::vector<AppendResult>> result = Status::Internal("not processed");
+  bool done = false;
+  std::condition_variable cv;
+};
+
+}  // namespace
+
+class Ledger::Impl {
+ public:
+  explicit Impl(LedgerOptions options) : options_(std::move(options)) {}
+  ~Impl();
+
+  Status Open(const std::string& dir);
+  Result<std::vector<AppendResult>> Append(std::span<const AppendRequest> requests,
+                                           const WriteContext& ctx);
+
+  uint64_t Size() const { return durable_.load(std::memory_order_acquire); }
+  Result<Event> GetEvent(uint64_t seq) const;
+  Result<std::string> GetStored(uint64_t seq) const;  // hash || canonical bytes
+  Result<std::vector<Event>> ReadStream(std::string_view id) const;
+  Result<std::vector<Event>> ReadFeed(uint64_t after, size_t limit) const;
+  Result<uint64_t> SeqAtTime(Micros t) const;
+  TreeHead Head() const;
+  Result<TreeHead> HeadAt(uint64_t size) const;
+  Result<SignedTreeHead> SignedHead(uint64_t size) const;
+  Result<std::vector<Hash>> InclusionProof(uint64_t seq, uint64_t size) const;
+  Result<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) const;
+  VerifyReport Verify() const;
+  void Subscribe(std::function<void(uint64_t)> listener) {
+    std::lock_guard l(listeners_mu_);
+    listeners_.push_back(std::move(listener));
+  }
+
+  const Signer& signer() const { return *signer_; }
+
+ private:
+  // --- write stage; called only by the leader of the commit queue ---
+  // Validates and applies each writer of `group`, writes the accepted events
+  // in one batch. Sets the result of every writer it rejects; returns the
+  // status of the write itself.
+  Status WriteGroup(const std::vector<Writer*>& group);
+  // Checks one writer's requests against `group_overlay`; on success fills
+  // `delta` with what they change and `results`.
+  Status ProcessWriter(const Writer& w, const Overlay& group_overlay, Micros now,
+                       Micros recorded_at, Overlay* delta, std::vector<AppendResult>* results);
+  Result<StreamHead> LoadStream(const std::string& id, const Overlay& group, const Overlay& delta);
+  Result<std::optional<std::pair<uint64_t, Hash>>> LoadIdempotency(const std::string& key,
+                                                                    const Overlay& group,
+                                                                    const Overlay& delta);
+  Result<Event> LoadWrittenEvent(uint64_t seq, const Overlay& group, const Overlay& delta);
+
+  // --- sync stage ---
+  // Returns once everything written up to `seq` is synced (sharing one
+  // fdatasync with every other caller waiting at the same time).
+  Status SyncUpTo(uint64_t seq);
+
+  Result<Hash> ReadNode(unsigned level, uint64_t index) const;
+  NodeReader Nodes() const {
+    return [this](unsigned level, uint64_t index) { return ReadNode(level, index); };
+  }
+
+  LedgerOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<Signer> signer_;
+
+  // Write-stage state, owned by whichever thread leads the commit queue.
+  uint64_t written_seq_ = 0;
+  Hash written_hash_{};
+  Micros written_recorded_at_ = 0;
+  CompactRange tree_;
+  std::unordered_map<std::string, StreamHead> stream_cache_;  // as written
+
+  // The commit queue.
+  std::mutex mu_;
+  std::deque<Writer*> queue_;
+
+  // The sync stage.
+  mutable std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool syncing_ = false;
+  uint64_t synced_seq_ = 0;
+  Status failed_;  // sticky: a failed sync leaves the ledger read-only until reopened
+  std::deque<TreeHead> written_heads_;  // heads written but not yet synced
+  TreeHead durable_head_;
+  std::atomic<uint64_t> durable_{0};
+
+  std::mutex listeners_mu_;
+  std::vector<std::function<void(uint64_t)>> listeners_;
+};
+
+// ---------------------------------------------------------------------------
+// Open and close
+
+Status Ledger::Impl::Open(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create ledger directory " + dir + ": " + ec.message());
+  auto signer = Signer::LoadOrCreate(dir + "/signing-key.pem");
+  if (!signer.ok()) return signer.status();
+  signer_ = std::move(signer).value();
+
+  rocksdb::Options opts;
+  opts.create_if_missing = true;
+  opts.write_buffer_size = 64 << 20;
+  opts.max_background_jobs = 2;
+  opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  LEDGER_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(opts, dir + "/rocksdb", &raw), "open " + dir));
+  db_.reset(raw);
+
+  std::string head;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Head(), &head);
+  if (s.IsNotFound()) {
+    durable_head_ = TreeHead{0, EmptyTreeRoot(), 0};
+    return Status::Ok();
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read head"));
+  if (head.size() != 40) return Status::Corruption("head record has the wrong size");
+  written_seq_ = keys::GetU64(head);
+  std::copy(head.begin() + 8, head.end(), written_hash_.begin());
+
+  // The last event must be the head's, and nothing may follow it.
+  Result<std::string> last = GetStored(written_seq_);
+  if (!last.ok()) return Status::Corruption("head names seq " + std::to_string(written_seq_) + " which is missing");
+  Result<Event> last_event = internal::DecodeEvent(std::string_view(*last).substr(32));
+  if (!last_event.ok()) return last_event.status();
+  written_recorded_at_ = last_event->recorded_at;
+  std::string after;
+  if (!db_->Get(rocksdb::ReadOptions(), keys::Event(written_seq_ + 1), &after).IsNotFound()) {
+    return Status::Corruption("events follow the recorded head");
+  }
+
+  std::vector<Hash> peaks;
+  uint64_t start = 0;
+  for (int l = 63; l >= 0; --l) {
+    uint64_t width = uint64_t{1} << l;
+    if (!(written_seq_ & width)) continue;
+    Result<Hash> node = ReadNode(static_cast<unsigned>(l), start >> l);
+    if (!node.ok()) return node.status();
+    peaks.push_back(*node);
+    start += width;
+  }
+  tree_ = CompactRange(written_seq_, std::move(peaks));
+  synced_seq_ = written_seq_;
+  durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
+  durable_.store(written_seq_, std::memory_order_release);
+  return Status::Ok();
+}
+
+Ledger::Impl::~Impl() {
+  if (db_) {
+    db_->SyncWAL();
+    db_->Close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Appends
+
+Result<std::vector<AppendResult>> Ledger::Impl::Append(std::span<const AppendRequest> requests,
+                                                        const WriteContext& ctx) {
+  if (requests.empty()) return Status::BadField("events", "must hold at least one event");
+  // Field rules first, for every request: field errors of any event win.
+  {
+    const Micros now = options_.clock();
+    std::vector<FieldError> errors;
+    for (size_t i = 0; i < requests.size(); ++i) {
+      Status st = ValidateEvent(requests[i].event, now);
+      if (requests[i].idempotency_key) {
+        std::string problem = CheckIdempotencyKey(*requests[i].idempotency_key);
+        if (!problem.empty()) {
+          std::vector<FieldError> more = st.field_errors();
+          more.push_back({"idempotency_key", problem});
+          st = Status::InvalidArgument("invalid fields", std::move(more));
+        }
+      }
+      st = InRequest(st, i, requests.size());
+      errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
+    }
+    if (!errors.empty()) {
+      std::string message = "invalid fields:";
+      for (const FieldError& e : errors) message += " " + e.field;
+      return Status::InvalidArgument(std::move(message), std::move(errors));
+    }
+  }
+
+  Writer w;
+  w.requests = requests;
+  w.ctx = &ctx;
+  std::unique_lock l(mu_);
+  queue_.push_back(&w);
+  while (!w.done && queue_.front() != &w) w.cv.wait(l);
+  if (w.done) return std::move(w.result);
+
+  // This thread leads: take a group from the front of the queue.
+  std::vector<Writer*> group;
+  size_t events = 0;
+  for (Writer* x : queue_) {
+    if (!group.empty() && events + x->requests.size() > options_.max_group_events) break;
+    group.push_back(x);
+    events += x->requests.size();
+  }
+  l.unlock();
+
+  Status written = WriteGroup(group);
+  uint64_t target = written_seq_;
+
+  l.lock();
+  for (size_t i = 0; i < group.size(); ++i) queue_.pop_front();
+  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader may write
+  l.unlock();
+
+  Status synced = written.ok() ? SyncUpTo(target) : written;
+
+  l.lock();
+  for (Writer* x : group) {
+    if (x->result.ok() && !synced.ok()) x->result = synced;
+    x->done = true;
+    if (x != &w) x->cv.notify_one();
+  }
+  l.unlock();
+  return std::move(w.result);
+}
+
+Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
+  {
+    std::lock_guard s(sync_mu_);
+    if (!failed_.ok()) {
+      for (Writer* x : group) x->result = failed_;
+      return failed_;
+    }
+  }
+  const Micros now = options_.clock();
+  const Micros recorded_at = std::max(now, written_recorded_at_);
+
+  Overlay overlay;
+  overlay.first_seq = written_seq_ + 1;
+  std::vector<Writer*> accepted;
+  for (Writer* x : group) {
+    Overlay delta;
+    delta.first_seq = written_seq_ + 1 + overlay.events.size();
+    std::vector<AppendResult> results;
+    Status st = ProcessWriter(*x, overlay, now, recorded_at, &delta, &results);
+    if (st.ok()) {
+      overlay.MergeFrom(std::move(delta));
+      x->result = std::move(results);
+      accepted.push_back(x);
+    } else {
+      x->result = st;
+    }
+  }
+  if (overlay.events.empty()) return Status::Ok();
+
+  // Encode, chain and tree the accepted events, and write them in one batch.
+  rocksdb::WriteBatch batch;
+  Hash hash = written_hash_;
+  CompactRange tree = tree_;
+  std::string value;
+  for (Event& e : overlay.events) {
+    std::string bytes = internal::EncodeEvent(e);
+    hash = Sha256({AsBytes(hash), bytes});
+    e.hash = hash;
+    value.assign(AsBytes(hash));
+    value.append(bytes);
+    batch.Put(keys::Event(e.seq), value);
+    std::string seq_bytes;
+    keys::PutU64(e.seq, &seq_bytes);
+    batch.Put(keys::StreamIndex(e.referral_id, e.version), seq_bytes);
+    tree.Append(LeafHash(bytes), [&](unsigned level, uint64_t index, const Hash& h) {
+      batch.Put(keys::MerkleNode(level, index), AsBytes(h));
+    });
+  }
+  for (const auto& [id, head] : overlay.streams) {
+    batch.Put(keys::StreamHead(id), internal::EncodeStreamHead(head));
+  }
+  for (const auto& [key, entry] : overlay.idempotency) {
+    std::string v;
+    keys::PutU64(entry.first, &v);
+    v.append(AsBytes(entry.second));
+    batch.Put(keys::Idempotency(key), v);
+  }
+  const uint64_t last_seq = overlay.events.back().seq;
+  std::string head;
+  keys::PutU64(last_seq, &head);
+  head.append(AsBytes(hash));
+  batch.Put(keys::Head(), head);
+
+  rocksdb::WriteOptions wo;
+  wo.sync = false;  // synced by SyncUpTo, shared with the groups written meanwhile
+  Status st = FromRocks(db_->Write(wo, &batch), "append");
+  if (!st.ok()) {
+    for (Writer* x : accepted) x->result = st;
+    return st;
+  }
+
+  // Written: the events' chain hashes are final; publish the new write state.
+  for (Writer* x : accepted) {
+    for (AppendResult& r : x->result.value()) {
+      if (const Event* e = overlay.FindEvent(r.seq); e && !r.replayed) r.hash = e->hash;
+    }
+  }
+  written_seq_ = last_seq;
+  written_hash_ = hash;
+  written_recorded_at_ = recorded_at;
+  tree_ = std::move(tree);
+  for (auto& [id, h] : overlay.streams) stream_cache_[id] = std::move(h);
+  std::lock_guard s(sync_mu_);
+  written_heads_.push_back(TreeHead{last_seq, tree_.Root(), recorded_at});
+  return Status::Ok();
+}
+
+Result<StreamHead> Ledger::Impl::LoadStream(const std::string& id, const Overlay& group,
+                                            const Overlay& delta) {
+  if (auto it = delta.streams.find(id); it != delta.streams.end()) return it->second;
+  if (auto it = group.streams.find(id); it != group.streams.end()) return it->second;
+  if (auto it = stream_cache_.find(id); it != stream_cache_.end()) return it->second;
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::StreamHead(id), &v);
+  if (s.IsNotFound()) return StreamHead{};
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read stream " + id));
+  Result<StreamHead> head = internal::DecodeStreamHead(v);
+  if (head.ok()) stream_cache_[id] = *head;
+  return head;
+}
+
+Result<std::optional<std::pair<uint64_t, Hash>>> Ledger::Impl::LoadIdempotency(
+    const std::string& key, const Overlay& group, const Overlay& delta) {
+  using Entry = std::optional<std::pair<uint64_t, Hash>>;
+  if (auto it = delta.idempotency.find(key); it != delta.idempotency.end()) return Entry(it->second);
+  if (auto it = group.idempotency.find(key); it != group.idempotency.end()) return Entry(it->second);
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Idempotency(key), &v);
+  if (s.IsNotFound()) return Entry();
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read idempotency key"));
+  if (v.size() != 40) return Status::Corruption("idempotency record has the wrong size");
+  Hash digest;
+  std::copy(v.begin() + 8, v.end(), digest.begin());
+  return Entry(std::make_pair(keys::GetU64(v), digest));
+}
+
+Result<Event> Ledger::Impl::LoadWrittenEvent(uint64_t seq, const Overlay& group,
+                                             const Overlay& delta) {
+  if (const Event* e = delta.FindEvent(seq)) return *e;
+  if (const Event* e = group.FindEvent(seq)) return *e;
+  if (seq == 0 || seq > written_seq_) return Status::NotFound("no event " + std::to_string(seq));
+  std::string v;
+  LEDGER_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), keys::Event(seq), &v),
+                                   "read event " + std::to_string(seq)));
+  if (v.size() < 32) return Status::Corruption("event " + std::to_string(seq) + " is truncated");
+  Result<Event> e = internal::DecodeEvent(std::string_view(v).substr(32));
+  if (e.ok()) std::copy(v.begin(), v.begin() + 32, e->hash.begin());
+  return e;
+}
+
+Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros now,
+                                   Micros recorded_at, Overlay* delta,
+                                   std::vector<AppendResult>* results) {
+  const size_t count = w.requests.size();
+  for (size_t i = 0; i < count; ++i) {
+    const AppendRequest& req = w.requests[i];
+    const NewEvent& ev = req.event;
+    const EventType type = TypeOf(ev.data);
+    auto fail = [&](Status st) { return InRequest(st, i, count); };
+
+    Result<StreamHead> loaded = LoadStream(ev.referral_id, group, *delta);
+    if (!loaded.ok()) return loaded.status();
+    StreamHead head = std::move(loaded).value();
+    const bool exists = head.state != ReferralState::kNone;
+
+    // A correction's fields are checked against its target's type (400),
+    // when the target is one that may be corrected at all (else 422 below).
+    std::optional<Event> target;
+    const RecordCorrected* correction = std::get_if<RecordCorrected>(&ev.data);
+    if (correction) {
+      Result<Event> t = LoadWrittenEvent(correction->corrects_seq, group, *delta);
+      if (t.ok()) {
+        target = std::move(t).value();
+      } else if (t.status().code() != Code::kNotFound) {
+        return t.status();
+      }
+      if (target && target->referral_id == ev.referral_id &&
+          target->type() != EventType::kRecordCorrected) {
+        Status st = ValidateCorrectionFields(target->type(), correction->fields);
+        if (!st.ok()) return fail(st);
+      }
+    }
+
+    if (w.ctx->authorize) {
+      StreamInfo info{exists, head.version, head.state, head.area, head.provider};
+      if (const auto* r = std::get_if<ReferralReceived>(&ev.data); r && !exists) info.area = r->area;
+      Status st = w.ctx->authorize(ev, info);
+      if (!st.ok()) return fail(st);
+    }
+
+    std::optional<Hash> digest;
+    if (req.idempotency_key) {
+      digest = RequestDigest(req);
+      auto found = LoadIdempotency(*req.idempotency_key, group, *delta);
+      if (!found.ok()) return found.status();
+      if (found->has_value()) {
+        if ((*found)->second != *digest) {
+          return fail(Status::StateViolation("idempotency_key '" + *req.idempotency_key +
+                                             "' was already used with a different body"));
+        }
+        Result<Event> first = LoadWrittenEvent((*found)->first, group, *delta);
+        if (!first.ok()) return first.status();
+        results->push_back({first->seq, first->version, first->hash, first->recorded_at, true});
+        continue;
+      }
+    }
+
+    if (type == EventType::kReferralReceived && exists) {
+      return fail(Status::Conflict("referral " + ev.referral_id + " has already been received"));
+    }
+    if (req.expected_version && *req.expected_version != head.version) {
+      return fail(Status::Conflict("expected_version is " + std::to_string(*req.expected_version) +
+                                   " but referral " + ev.referral_id + " is at version " +
+                                   std::to_string(head.version)));
+    }
+
+    if (!exists && type != EventType::kReferralReceived) {
+      return fail(Status::StateViolation(std::string(ToString(type)) + " for unknown referral " +
+                                         ev.referral_id));
+    }
+    Result<ReferralState> next = Transition(head.state, ev.data);
+    if (!next.ok()) return fail(next.status());
+    if (exists && ev.occurred_at < head.last_occurred_at) {
+      return fail(Status::StateViolation(
+          "occurred_at " + FormatTimestamp(ev.occurred_at) +
+          " is earlier than the referral's latest event (" +
+          FormatTimestamp(head.last_occurred_at) + "); business time never runs backwards"));
+    }
+    if (correction) {
+      const std::string seq = std::to_string(correction->corrects_seq);
+      if (!target) return fail(Status::StateViolation("corrects_seq " + seq + " does not exist"));
+      if (target->referral_id != ev.referral_id) {
+        return fail(Status::StateViolation("corrects_seq " + seq + " belongs to another referral"));
+      }
+      if (target->type() == EventType::kRecordCorrected) {
+        return fail(Status::StateViolation("corrects_seq " + seq + " is itself a correction"));
+      }
+      if (target->type() == EventType::kAppealDecided) {
+        for (const CorrectedField& f : correction->fields) {
+          if (f.name == "outcome") {
+            return fail(Status::StateViolation(
+                "the outcome of appeal.decided " + seq +
+                " cannot be corrected: it decided a transition"));
+          }
+        }
+      }
+    }
+
+    // Accepted.
+    Event e;
+    e.seq = delta->first_seq + delta->events.size();
+    e.version = head.version + 1;
+    e.referral_id = ev.referral_id;
+    e.occurred_at = ev.occurred_at;
+    e.recorded_at = recorded_at;
+    e.actor = w.ctx->actor;
+    if (req.idempotency_key) e.idempotency_key = *req.idempotency_key;
+    e.data = ev.data;
+
+    head.version = e.version;
+    head.state = *next;
+    head.last_occurred_at = ev.occurred_at;
+    if (const auto* r = std::get_if<ReferralReceived>(&ev.data)) {
+      head.area = r->area;
+      head.received_seq = e.seq;
+    } else if (const auto* o = std::get_if<PlacementOffered>(&ev.data)) {
+      head.provider = o->provider;
+      head.provider_seq = e.seq;
+    } else if (const auto* s = std::get_if<PlacementStarted>(&ev.data)) {
+      head.provider = s->provider;
+      head.provider_seq = e.seq;
+    } else if (correction) {
+      for (const CorrectedField& f : correction->fields) {
+        if (f.name == "area" && correction->corrects_seq == head.received_seq) {
+          head.area = std::get<std::string>(f.value);
+        }
+        if (f.name == "provider" && correction->corrects_seq == head.provider_seq) {
+          head.provider = std::get<std::string>(f.value);
+        }
+      }
+    }
+    delta->streams[ev.referral_id] = head;
+    if (digest) delta->idempotency[*req.idempotency_key] = {e.seq, *digest};
+    results->push_back({e.seq, e.version, Hash{}, e.recorded_at, false});
+    delta->events.push_back(std::move(e));
+  }
+  return Status::Ok();
+}
+
+Status Ledger::Impl::SyncUpTo(uint64_t seq) {
+  std::unique_lock l(sync_mu_);
+  while (synced_seq_ < seq) {
+    if (!failed_.ok()) return failed_;
+    if (syncing_) {
+      sync_cv_.wait(l);
+      continue;
+    }
+    syncing_ = true;
+    const uint64_t covers = written_heads_.empty() ? synced_seq_ : written_heads_.back().size;
+    l.unlock();
+    Status st = FromRocks(db_->SyncWAL(), "sync");
+    l.lock();
+    syncing_ = false;
+    if (!st.ok()) {
+      failed_ = st;
+      sync_cv_.notify_all();
+      return st;
+    }
+    synced_seq_ = std::max(synced_seq_, covers);
+    while (!written_heads_.empty() && written_heads_.front().size <= synced_seq_) {
+      durable_head_ = written_heads_.front();
+      written_heads_.pop_front();
+    }
+    durable_.store(durable_head_.size, std::memory_order_release);
+    sync_cv_.notify_all();
+    const uint64_t size = durable_head_.size;
+    l.unlock();
+    {
+      std::lock_guard g(listeners_mu_);
+      for (auto& f : listeners_) f(size);
+    }
+    l.lock();
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+Result<std::string> Ledger::Impl::GetStored(uint64_t seq) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Event(seq), &v);
+  if (s.IsNotFound()) return Status::NotFound("no event with seq " + std::to_string(seq));
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read event " + std::to_string(seq)));
+  if (v.size() < 32 + 8) return Status::Corruption("event " + std::to_string(seq) + " is truncated");
+  return v;
+}
+
+namespace {
+Result<Event> DecodeStored(std::string_view stored) {
+  Result<Event> e = internal::DecodeEvent(stored.substr(32));
+  if (e.ok()) std::copy(stored.begin(), stored.begin() + 32, e->hash.begin());
+  return e;
+}
+}  // namespace
+
+Result<Event> Ledger::Impl::GetEvent(uint64_t seq) const {
+  if (seq == 0 || seq > Size()) return Status::NotFound("no event with seq " + std::to_string(seq));
+  Result<std::string> stored = GetStored(seq);
+  if (!stored.ok()) return stored.status();
+  return DecodeStored(*stored);
+}
+
+Result<std::vector<Event>> Ledger::Impl::ReadStream(std::string_view id) const {
+  const uint64_t size = Size();
+  const std::string prefix = keys::StreamIndexPrefix(id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::vector<Event> out;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->value().size() != 8) return Status::Corruption("stream index entry has the wrong size");
+    uint64_t seq = keys::GetU64(it->value().ToStringView());
+    if (seq > size) break;
+    Result<Event> e = GetEvent(seq);
+    if (!e.ok()) return e.status();
+    out.push_back(std::move(e).value());
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read stream"));
+  if (out.empty()) return Status::NotFound("no referral " + std::string(id));
+  return out;
+}
+
+Result<std::vector<Event>> Ledger::Impl::ReadFeed(uint64_t after, size_t limit) const {
+  const uint64_t size = Size();
+  std::vector<Event> out;
+  if (after >= size || limit == 0) return out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  uint64_t expect = after + 1;
+  for (it->Seek(keys::Event(expect)); it->Valid() && out.size() < limit && expect <= size;
+       it->Next(), ++expect) {
+    if (it->key() != keys::Event(expect)) {
+      return Status::Corruption("event " + std::to_string(expect) + " is missing");
+    }
+    Result<Event> e = DecodeStored(it->value().ToStringView());
+    if (!e.ok()) return e.status();
+    out.push_back(std::move(e).value());
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read feed"));
+  return out;
+}
+
+Result<uint64_t> Ledger::Impl::SeqAtTime(Micros t) const {
+  uint64_t lo = 0, hi = Size();  // invariant: recorded_at(lo) <= t (seq 0 is -inf)
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo + 1) / 2;
+    Result<Event> e = GetEvent(mid);
+    if (!e.ok()) return e.status();
+    if (e->recorded_at <= t) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+Result<Hash> Ledger::Impl::ReadNode(unsigned level, uint64_t index) const {
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::MerkleNode(level, index), &v);
+  if (s.IsNotFound() || (s.ok() && v.size() != 32)) {
+    return Status::Corruption("Merkle node level " + std::to_string(level) + " index " +
+                              std::to_string(index) + " is missing");
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read Merkle node"));
+  Hash h;
+  std::copy(v.begin(), v.end(), h.begin());
+  return h;
+}
+
+TreeHead Ledger::Impl::Head() const {
+  std::lock_guard l(sync_mu_);
+  return durable_head_;
+}
+
+Result<TreeHead> Ledger::Impl::HeadAt(uint64_t size) const {
+  TreeHead current = Head();
+  if (size == current.size) return current;
+  if (size > current.size) {
+    return Status::NotFound("the ledger has " + std::to_string(current.size) + " events, not " +
+                            std::to_string(size));
+  }
+  if (size == 0) return TreeHead{0, EmptyTreeRoot(), 0};
+  Result<Hash> root = SubtreeRoot(Nodes(), 0, size);
+  if (!root.ok()) return root.status();
+  Result<Event> last = GetEvent(size);
+  if (!last.ok()) return last.status();
+  return TreeHead{size, *root, last->recorded_at};
+}
+
+Result<SignedTreeHead> Ledger::Impl::SignedHead(uint64_t size) const {
+  Result<TreeHead> head = HeadAt(size);
+  if (!head.ok()) return head.status();
+  SignedTreeHead sth = signer_->Sign(*head);
+  std::string existing;
+  if (db_->Get(rocksdb::ReadOptions(), keys::SignedHead(size), &existing).ok()) return sth;
+  // Keep it, so Verify() can show later that the ledger still matches every
+  // head it handed out. Ed25519 is deterministic: re-signing gives the same.
+  std::string v;
+  keys::PutU64(static_cast<uint64_t>(sth.head.timestamp), &v);
+  v.append(AsBytes(sth.head.root));
+  v.append(sth.signature);
+  LEDGER_RETURN_IF_ERROR(
+      FromRocks(db_->Put(rocksdb::WriteOptions(), keys::SignedHead(size), v), "store signed head"));
+  return sth;
+}
+
+Result<std::vector<Hash>> Ledger::Impl::InclusionProof(uint64_t seq, uint64_t size) const {
+  if (size > Size()) return Status::NotFound("the ledger has fewer than " + std::to_string(size) + " events");
+  if (seq == 0 || seq > size) {
+    return Status::BadField("seq", "must be from 1 to size (" + std::to_string(size) + ")");
+  }
+  return MakeInclusionProof(Nodes(), seq - 1, size);
+}
+
+Result<std::vector<Hash>> Ledger::Impl::ConsistencyProof(uint64_t from, uint64_t to) const {
+  if (to > Size()) return Status::NotFound("the ledger has fewer than " + std::to_string(to) + " events");
+  if (from == 0 || from > to) {
+    return Status::BadField("from", "must be from 1 to `to` (" + std::to_string(to) + ")");
+  }
+  return MakeConsistencyProof(Nodes(), from, to);
+}
+
+// ---------------------------------------------------------------------------
+// Verify
+
+VerifyReport Ledger::Impl::Verify() const {
+  VerifyReport report;
+  auto bad = [&](uint64_t seq, std::string problem) {
+    report.ok = false;
+    report.first_bad_seq = seq;
+    report.problem = std::move(problem);
+    return report;
+  };
+  const uint64_t size = Size();
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> events(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> nodes(db_->NewIterator(ro));
+  events->Seek(std::string(1, keys::kEvent));
+  nodes->Seek(std::string(1, keys::kMerkleNode));
+
+  Hash chain{};
+  Micros last_recorded = INT64_MIN;
+  CompactRange tree;
+  std::unordered_map<std::string, uint64_t> versions;
+  std::map<uint64_t, Hash> roots_to_check;  // size -> root, for signed heads
+  {
+    std::unique_ptr<rocksdb::Iterator> heads(db_->NewIterator(ro));
+    for (heads->Seek(std::string(1, keys::kSignedHead));
+         heads->Valid() && heads->key().starts_with(std::string(1, keys::kSignedHead));
+         heads->Next()) {
+      roots_to_check[keys::GetU64(heads->key().ToStringView().substr(1))] = Hash{};
+    }
+  }
+
+  for (uint64_t seq = 1; seq <= size; ++seq, events->Next()) {
+    if (!events->Valid() || events->key() != keys::Event(seq)) {
+      return bad(seq, "event is missing");
+    }
+    std::string_view stored = events->value().ToStringView();
+    if (stored.size() < 40) return bad(seq, "stored event is truncated");
+    std::string_view bytes = stored.substr(32);
+    chain = Sha256({AsBytes(chain), bytes});
+    if (std::memcmp(chain.data(), stored.data(), 32) != 0) {
+      return bad(seq, "chain hash does not match the stored bytes");
+    }
+    Result<Event> e = internal::DecodeEvent(bytes);
+    if (!e.ok()) return bad(seq, e.status().message());
+    if (e->seq != seq) return bad(seq, "envelope names seq " + std::to_string(e->seq));
+    if (e->recorded_at < last_recorded) return bad(seq, "recorded_at runs backwards");
+    last_recorded = e->recorded_at;
+    uint64_t& version = versions[e->referral_id];
+    if (e->version != version + 1) {
+      return bad(seq, "version " + std::to_string(e->version) + " follows " + std::to_string(version));
+    }
+    version = e->version;
+
+    std::string problem;
+    tree.Append(LeafHash(bytes), [&](unsigned level, uint64_t index, const Hash& h) {
+      if (!problem.empty()) return;
+      if (!nodes->Valid() || nodes->key() != keys::MerkleNode(level, index) ||
+          nodes->value() != rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size())) {
+        problem = "Merkle node level " + std::to_string(level) + " index " +
+                  std::to_string(index) + " does not match";
+        return;
+      }
+      nodes->Next();
+    });
+    if (!problem.empty()) return bad(seq, problem);
+    if (auto it = roots_to_check.find(seq); it != roots_to_check.end()) it->second = tree.Root();
+    ++report.events_checked;
+  }
+  if (events->Valid() && events->key().starts_with(std::string(1, keys::kEvent))) {
+    return bad(size + 1, "an event follows the head");
+  }
+  if (nodes->Valid() && nodes->key().starts_with(std::string(1, keys::kMerkleNode))) {
+    return bad(0, "a Merkle node follows the last event's");
+  }
+  std::string head;
+  if (size > 0) {
+    if (!db_->Get(ro, keys::Head(), &head).ok() || head.size() != 40 || keys::GetU64(head) < size ||
+        (keys::GetU64(head) == size && std::memcmp(head.data() + 8, chain.data(), 32) != 0)) {
+      return bad(0, "the head record does not match the events");
+    }
+  }
+  for (auto& [sz, root] : roots_to_check) {
+    if (sz > size) continue;
+    if (sz == 0) root = EmptyTreeRoot();
+    std::string v;
+    if (!db_->Get(ro, keys::SignedHead(sz), &v).ok() || v.size() != 8 + 32 + 64) {
+      return bad(0, "signed head of size " + std::to_string(sz) + " is unreadable");
+    }
+    SignedTreeHead sth;
+    sth.head.size = sz;
+    sth.head.timestamp = static_cast<Micros>(keys::GetU64(v));
+    std::copy(v.begin() + 8, v.begin() + 40, sth.head.root.begin());
+    sth.signature = v.substr(40);
+    if (sth.head.root != root) {
+      return bad(sz, "signed head of size " + std::to_string(sz) + " does not match the events");
+    }
+    if (!VerifyTreeHead(sth, signer_->public_key())) {
+      return bad(0, "signed head of size " + std::to_string(sz) + " has a bad signature");
+    }
+    ++report.signed_heads_checked;
+  }
+  return report;
+}
+
+// ---------------------------------------------------------------------------
+// Ledger, the public face
+
+Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Ledger::~Ledger() = default;
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir, LedgerOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  LEDGER_RETURN_IF_ERROR(impl->Open(dir));
+  return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
+}
+
+Result<std::vector<AppendResult>> Ledger::Append(std::span<const AppendRequest> requests,
+                                                 const WriteContext& ctx) {
+  return impl_->Append(requests, ctx);
+}
+
+Result<AppendResult> Ledger::Append(const AppendRequest& request, const WriteContext& ctx) {
+  auto r = impl_->Append(std::span<const AppendRequest>(&request, 1), ctx);
+  if (!r.ok()) return r.status();
+  return r->front();
+}
+
+uint64_t Ledger::Size() const { return impl_->Size(); }
+Result<Event> Ledger::GetEvent(uint64_t seq) const { return impl_->GetEvent(seq); }
+Result<std::string> Ledger::GetCanonicalBytes(uint64_t seq) const {
+  if (seq == 0 || seq > Size()) return Status::NotFound("no event with seq " + std::to_string(seq));
+  Result<std::string> stored = impl_->GetStored(seq);
+  if (!stored.ok()) return stored.status();
+  return stored->substr(32);
+}
+Result<std::vector<Event>> Ledger::ReadStream(std::string_view id) const {
+  return impl_->ReadStream(id);
+}
+Result<std::vector<Event>> Ledger::ReadFeed(uint64_t after, size_t limit) const {
+  return impl_->ReadFeed(after, limit);
+}
+Result<uint64_t> Ledger::SeqAtTime(Micros t) const { return impl_->SeqAtTime(t); }
+TreeHead Ledger::Head() const { return impl_->Head(); }
+Result<TreeHead> Ledger::HeadAt(uint64_t size) const { return impl_->HeadAt(size); }
+Result<SignedTreeHead> Ledger::SignedHead(uint64_t size) const { return impl_->SignedHead(size); }
+Result<std::vector<Hash>> Ledger::InclusionProof(uint64_t seq, uint64_t size) const {
+  return impl_->InclusionProof(seq, size);
+}
+Result<std::vector<Hash>> Ledger::ConsistencyProof(uint64_t from, uint64_t to) const {
+  return impl_->ConsistencyProof(from, to);
+}
+const std::string& Ledger::PublicKey() const { return impl_->signer().public_key(); }
+const std::string& Ledger::PublicKeyPem() const { return impl_->signer().public_key_pem(); }
+VerifyReport Ledger::Verify() const { return impl_->Verify(); }
+void Ledger::Subscribe(std::function<void(uint64_t)> listener) {
+  impl_->Subscribe(std::move(listener));
+}
+
+}  // namespace ledger

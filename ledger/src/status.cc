@@ -1,0 +1,36 @@
+#include "ledger/status.h"
+
+namespace ledger {
+
+const char* CodeName(Code code) {
+  switch (code) {
+    case Code::kOk: return "ok";
+    case Code::kInvalidArgument: return "invalid_argument";
+    case Code::kForbidden: return "forbidden";
+    case Code::kNotFound: return "not_found";
+    case Code::kConflict: return "conflict";
+    case Code::kStateViolation: return "state_violation";
+    case Code::kResourceExhausted: return "resource_exhausted";
+    case Code::kIOError: return "io_error";
+    case Code::kCorruption: return "corruption";
+    case Code::kInternal: return "internal";
+  }
+  return "unknown";
+}
+
+Status Status::WithFieldPrefix(const std::string& prefix) const {
+  Status out = *this;
+  for (FieldError& e : out.field_errors_) e.field = prefix + "." + e.field;
+  out.message_ = prefix + ": " + message_;
+  return out;
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "ok";
+  std::string s = CodeName(code_);
+  s += ": ";
+  s += message_;
+  return s;
+}
+
+}  // namespace ledger

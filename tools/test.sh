@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test. Installs the Debian packages it
+# needs first (tools/install-deps.sh). Usage: tools/test.sh [ctest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./tools/install-deps.sh
+build_dir=${BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build_dir" -j 2
+ctest --test-dir "$build_dir" --output-on-failure -j 2 "$@"

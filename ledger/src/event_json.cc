@@ -108,9 +108,16 @@ class Errors {
     return std::any_of(errors_.begin(), errors_.end(),
                        [&](const FieldError& e) { return e.field == field; });
   }
-  // Adds the field errors of `status` that name a field not yet reported.
+  // Adds the field errors of `status` that name a field not yet reported,
+  // neither itself nor through one of its members ("data.fields.sex" already
+  // reported covers "data.fields").
   void Merge(const Status& status) {
-    for (const FieldError& e : status.field_errors()) Add(e.field, e.message);
+    for (const FieldError& e : status.field_errors()) {
+      bool covered = std::any_of(errors_.begin(), errors_.end(), [&](const FieldError& have) {
+        return have.field == e.field || have.field.starts_with(e.field + ".");
+      });
+      if (!covered) errors_.push_back(e);
+    }
   }
   bool empty() const { return errors_.empty(); }
   Status ToStatus() && {

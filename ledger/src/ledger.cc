@@ -192,9 +192,10 @@ Status Ledger::Impl::Open(const std::string& dir) {
   // The last event must be the head's, and nothing may follow it.
   Result<std::string> last = GetStored(written_seq_);
   if (!last.ok()) return Status::Corruption("head names seq " + std::to_string(written_seq_) + " which is missing");
+  // A last event that does not decode is left for Verify() to name; the
+  // ledger still opens so that it can be inspected.
   Result<Event> last_event = internal::DecodeEvent(std::string_view(*last).substr(32));
-  if (!last_event.ok()) return last_event.status();
-  written_recorded_at_ = last_event->recorded_at;
+  written_recorded_at_ = last_event.ok() ? last_event->recorded_at : options_.clock();
   std::string after;
   if (!db_->Get(rocksdb::ReadOptions(), keys::Event(written_seq_ + 1), &after).IsNotFound()) {
     return Status::Corruption("events follow the recorded head");

@@ -99,7 +99,10 @@ class Result {
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   // The failure, or OK when there is a value.
-  Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(v_);
+  }
 
   // REQUIRES: ok()
   T& value() & { return std::get<T>(v_); }

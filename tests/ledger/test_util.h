@@ -1,0 +1,68 @@
+// Helpers shared by the ledger's tests: temporary directories and event
+// builders with readable defaults.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <string>
+
+#include "ledger/event.h"
+#include "ledger/ledger.h"
+#include "ledger/time.h"
+
+namespace ledger::testing {
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ledger-test-XXXXXX").string();
+    char* made = ::mkdtemp(tmpl.data());
+    EXPECT_NE(made, nullptr);
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// 2025-01-01T00:00:00Z plus `days` days and `seconds` seconds.
+inline Micros T(int64_t days, int64_t seconds = 0) {
+  return DaysFromCivil(2025, 1, 1) * kMicrosPerDay + days * kMicrosPerDay +
+         seconds * kMicrosPerSecond;
+}
+
+inline ReferralReceived Received(std::string area = "E08000002") {
+  return ReferralReceived{"p0000001a", std::move(area), Referrer::kGp, Substance::kAlcohol,
+                          AgeBand::k30To34, Sex::kFemale, Ethnicity::kWhite, Disability::kNo};
+}
+
+inline AppendRequest Req(std::string referral, Micros at, EventData data) {
+  AppendRequest r;
+  r.event.referral_id = std::move(referral);
+  r.event.occurred_at = at;
+  r.event.data = std::move(data);
+  return r;
+}
+
+inline WriteContext Writer(std::string actor = "regulator:test") {
+  WriteContext ctx;
+  ctx.actor = std::move(actor);
+  return ctx;
+}
+
+// The clock tests run at: well after every business time they use.
+inline LedgerOptions TestOptions() {
+  LedgerOptions o;
+  o.clock = [] { return DaysFromCivil(2026, 6, 1) * kMicrosPerDay; };
+  return o;
+}
+
+}  // namespace ledger::testing

@@ -135,13 +135,13 @@ struct CorrectedField {
 
 struct StreamHead {
   # What the ledger keeps per referral to check the next event without
-  # reading the stream: its version, state, latest business time and the
-  # (corrected) area and current provider that writers are scoped by.
-  version @0 :UInt64;
-  state @1 :UInt8;            # ledger::ReferralState
-  lastOccurredAtUs @2 :Int64;
-  area @3 :Text;
-  provider @4 :Text;          # of the latest placement.offered or .started
-  receivedSeq @5 :UInt64;
-  providerSeq @6 :UInt64;     # the event `provider` was taken from
+  # reading the stream: its state, latest business time, the (corrected) area
+  # and current provider that writers are scoped by, and the seq of each of
+  # its events (the stream index: version v is seqs[v-1]).
+  state @0 :UInt8;             # ledger::ReferralState
+  lastOccurredAtUs @1 :Int64;
+  area @2 :Text;
+  provider @3 :Text;           # of the latest placement.offered or .started
+  providerSeq @4 :UInt64;      # the event `provider` was taken from
+  seqs @5 :List(UInt64);
 }

@@ -268,15 +268,15 @@ Result<Event> DecodeEvent(std::string_view bytes) {
 }
 
 std::string EncodeStreamHead(const StreamHead& head) {
-  capnp::MallocMessageBuilder message(16);
+  capnp::MallocMessageBuilder message(16 + head.seqs.size());
   auto b = message.initRoot<cs::StreamHead>();
-  b.setVersion(head.version);
   b.setState(static_cast<uint8_t>(head.state));
   b.setLastOccurredAtUs(head.last_occurred_at);
   b.setArea(Text(head.area));
   b.setProvider(Text(head.provider));
-  b.setReceivedSeq(head.received_seq);
   b.setProviderSeq(head.provider_seq);
+  auto seqs = b.initSeqs(static_cast<unsigned>(head.seqs.size()));
+  for (size_t i = 0; i < head.seqs.size(); ++i) seqs.set(static_cast<unsigned>(i), head.seqs[i]);
   return FlatBytes(message);
 }
 
@@ -286,13 +286,12 @@ Result<StreamHead> DecodeStreamHead(std::string_view bytes) {
       return Status::Corruption("stream head has an unknown state");
     }
     StreamHead h;
-    h.version = r.getVersion();
     h.state = static_cast<ReferralState>(r.getState());
     h.last_occurred_at = r.getLastOccurredAtUs();
     h.area = Str(r.getArea());
     h.provider = Str(r.getProvider());
-    h.received_seq = r.getReceivedSeq();
     h.provider_seq = r.getProviderSeq();
+    for (uint64_t seq : r.getSeqs()) h.seqs.push_back(seq);
     return h;
   });
 }

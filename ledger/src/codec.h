@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ledger/event.h"
 #include "ledger/state_machine.h"
@@ -18,15 +19,17 @@ std::string EncodeEvent(const Event& event);
 // a well-formed event of a type this build knows give kCorruption.
 Result<Event> DecodeEvent(std::string_view bytes);
 
-// The per-stream record the writer checks new events against.
+// The per-stream record the writer checks new events against; it is also
+// the stream's index.
 struct StreamHead {
-  uint64_t version = 0;
   ReferralState state = ReferralState::kNone;
   Micros last_occurred_at = 0;
   std::string area;      // as corrected
   std::string provider;  // of the latest placement.offered / placement.started
-  uint64_t received_seq = 0;
   uint64_t provider_seq = 0;  // the event `provider` was taken from
+  std::vector<uint64_t> seqs;  // seqs[v - 1] is the seq of version v
+
+  uint64_t version() const { return seqs.size(); }
   bool operator==(const StreamHead&) const = default;
 };
 

@@ -14,10 +14,10 @@
 //        schema/event.capnp's Event; the chain hash is
 //        SHA-256(chain hash of seq-1 || canonical bytes), 32 zero bytes before seq 1.
 //   'S' stream 0x00              -> StreamHead (Cap'n Proto)
-//        Version, state, latest occurred_at, corrected area and current
-//        provider of one referral: what the writer checks the next event against.
-//   'V' stream 0x00 version      -> seq
-//        The stream index: one entry per event of the stream.
+//        State, latest occurred_at, corrected area and current provider of
+//        one referral, which the writer checks the next event against, and
+//        the seq of each of its events (the stream index; its length is the
+//        stream's version).
 //   'I' idempotency key          -> seq || SHA-256 of the canonical request (32 bytes)
 //        The first event appended with that key, and what its body was.
 //   'M' leaves level(1 byte)     -> node hash (32 bytes)
@@ -42,7 +42,6 @@ namespace ledger::internal::keys {
 
 inline constexpr char kEvent = 'E';
 inline constexpr char kStreamHead = 'S';
-inline constexpr char kStreamIndex = 'V';
 inline constexpr char kIdempotency = 'I';
 inline constexpr char kMerkleNode = 'M';
 inline constexpr char kSignedHead = 'T';
@@ -66,17 +65,6 @@ inline std::string StreamHead(std::string_view stream) {
   std::string k(1, kStreamHead);
   k.append(stream);
   k.push_back('\0');
-  return k;
-}
-inline std::string StreamIndexPrefix(std::string_view stream) {
-  std::string k(1, kStreamIndex);
-  k.append(stream);
-  k.push_back('\0');
-  return k;
-}
-inline std::string StreamIndex(std::string_view stream, uint64_t version) {
-  std::string k = StreamIndexPrefix(stream);
-  PutU64(version, &k);
   return k;
 }
 inline std::string Idempotency(std::string_view key) {

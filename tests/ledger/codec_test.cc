@@ -128,7 +128,7 @@ TEST(Codec, DamagedBytesAreCorruptionNotACrash) {
 }
 
 TEST(Codec, StreamHeadRoundTrips) {
-  StreamHead h{5, ReferralState::kOffered, testing::T(3), "E08000034", "1-123456789", 2, 9};
+  StreamHead h{ReferralState::kOffered, testing::T(3), "E08000034", "1-123456789", 9, {2, 5, 9, 11}};
   auto back = DecodeStreamHead(EncodeStreamHead(h));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, h);

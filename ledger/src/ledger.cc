@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <condition_variable>
@@ -29,6 +30,9 @@ using internal::StreamHead;
 namespace keys = internal::keys;
 
 namespace {
+
+// How long a new leader waits for the writers of the last group to return.
+constexpr auto kGatherWindow = std::chrono::microseconds(150);
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -118,10 +122,9 @@ class Ledger::Impl {
                                                                     const Overlay& delta);
   Result<Event> LoadWrittenEvent(uint64_t seq, const Overlay& group, const Overlay& delta);
 
-  // --- sync stage ---
-  // Returns once everything written up to `seq` is synced (sharing one
-  // fdatasync with every other caller waiting at the same time).
-  Status SyncUpTo(uint64_t seq);
+  // Makes the events up to the written head visible to readers and tells
+  // the subscribers.
+  void Publish();
 
   Result<Hash> ReadNode(unsigned level, uint64_t index) const;
   NodeReader Nodes() const {
@@ -139,18 +142,17 @@ class Ledger::Impl {
   CompactRange tree_;
   std::unordered_map<std::string, StreamHead> stream_cache_;  // as written
 
-  // The commit queue.
+  // The commit queue. Its front writer leads: it commits a group of queued
+  // writers with one synced RocksDB write, then hands the lead on.
   std::mutex mu_;
   std::deque<Writer*> queue_;
+  std::condition_variable gather_cv_;  // a leader waiting for its group to fill
+  bool gathering_ = false;
+  size_t last_group_writers_ = 0;
+  Status failed_;  // sticky: after a failed sync the ledger is read-only until reopened
 
-  // The sync stage.
-  mutable std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  bool syncing_ = false;
-  uint64_t synced_seq_ = 0;
-  Status failed_;  // sticky: a failed sync leaves the ledger read-only until reopened
-  std::deque<TreeHead> written_heads_;  // heads written but not yet synced
-  TreeHead durable_head_;
+  mutable std::mutex head_mu_;
+  TreeHead durable_head_;  // the head readers see: synced events only
   std::atomic<uint64_t> durable_{0};
 
   std::mutex listeners_mu_;
@@ -220,17 +222,13 @@ Status Ledger::Impl::Open(const std::string& dir) {
     start += width;
   }
   tree_ = CompactRange(written_seq_, std::move(peaks));
-  synced_seq_ = written_seq_;
   durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
   durable_.store(written_seq_, std::memory_order_release);
   return Status::Ok();
 }
 
 Ledger::Impl::~Impl() {
-  if (db_) {
-    db_->SyncWAL();
-    db_->Close();
-  }
+  if (db_) db_->Close();
 }
 
 // ---------------------------------------------------------------------------
@@ -268,10 +266,21 @@ Result<std::vector<AppendResult>> Ledger::Impl::Append(std::span<const AppendReq
   w.ctx = &ctx;
   std::unique_lock l(mu_);
   queue_.push_back(&w);
+  if (gathering_) gather_cv_.notify_one();
   while (!w.done && queue_.front() != &w) w.cv.wait(l);
   if (w.done) return std::move(w.result);
 
-  // This thread leads: take a group from the front of the queue.
+  // This thread leads. Writers of the last group are still on their way back
+  // with their next append: give them a moment (well under one sync) so that
+  // one sync covers them too, instead of every other sync covering half.
+  if (last_group_writers_ > 1 && queue_.size() < last_group_writers_) {
+    gathering_ = true;
+    auto deadline = std::chrono::steady_clock::now() + kGatherWindow;
+    while (queue_.size() < last_group_writers_ &&
+           gather_cv_.wait_until(l, deadline) != std::cv_status::timeout) {
+    }
+    gathering_ = false;
+  }
   std::vector<Writer*> group;
   size_t events = 0;
   for (Writer* x : queue_) {
@@ -279,24 +288,19 @@ Result<std::vector<AppendResult>> Ledger::Impl::Append(std::span<const AppendReq
     group.push_back(x);
     events += x->requests.size();
   }
+  last_group_writers_ = group.size();
   l.unlock();
 
   Status written = WriteGroup(group);
-  uint64_t target = written_seq_;
+  if (written.ok()) Publish();
 
   l.lock();
   for (size_t i = 0; i < group.size(); ++i) queue_.pop_front();
-  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader may write
-  l.unlock();
-
-  Status synced = written.ok() ? SyncUpTo(target) : written;
-
-  l.lock();
   for (Writer* x : group) {
-    if (x->result.ok() && !synced.ok()) x->result = synced;
     x->done = true;
     if (x != &w) x->cv.notify_one();
   }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
   l.unlock();
   return std::move(w.result);
 }
@@ -305,12 +309,9 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   // RocksDB counts every key comparison in a thread-local perf context unless
   // told not to; on the write path that costs more than the comparisons.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
-  {
-    std::lock_guard s(sync_mu_);
-    if (!failed_.ok()) {
-      for (Writer* x : group) x->result = failed_;
-      return failed_;
-    }
+  if (!failed_.ok()) {
+    for (Writer* x : group) x->result = failed_;
+    return failed_;
   }
   const Micros now = options_.clock();
   const Micros recorded_at = std::max(now, written_recorded_at_);
@@ -373,10 +374,13 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   batch.Put(keys::Head(), head);
 
   rocksdb::WriteOptions wo;
-  wo.sync = false;  // synced by SyncUpTo, shared with the groups written meanwhile
+  wo.sync = true;  // one fdatasync for the whole group
   wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
   Status st = FromRocks(db_->Write(wo, &batch), "append");
   if (!st.ok()) {
+    // The batch may or may not have reached the log: the in-memory state can
+    // no longer be trusted to match the disk. Refuse appends until reopened.
+    failed_ = st;
     for (Writer* x : accepted) x->result = st;
     return st;
   }
@@ -392,8 +396,6 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   written_recorded_at_ = recorded_at;
   tree_ = std::move(tree);
   for (auto& [id, h] : overlay.streams) stream_cache_[id] = std::move(h);
-  std::lock_guard s(sync_mu_);
-  written_heads_.push_back(TreeHead{last_seq, tree_.Root(), recorded_at});
   return Status::Ok();
 }
 
@@ -578,41 +580,14 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
   return Status::Ok();
 }
 
-Status Ledger::Impl::SyncUpTo(uint64_t seq) {
-  std::unique_lock l(sync_mu_);
-  while (synced_seq_ < seq) {
-    if (!failed_.ok()) return failed_;
-    if (syncing_) {
-      sync_cv_.wait(l);
-      continue;
-    }
-    syncing_ = true;
-    const uint64_t covers = written_heads_.empty() ? synced_seq_ : written_heads_.back().size;
-    l.unlock();
-    Status st = FromRocks(db_->SyncWAL(), "sync");
-    l.lock();
-    syncing_ = false;
-    if (!st.ok()) {
-      failed_ = st;
-      sync_cv_.notify_all();
-      return st;
-    }
-    synced_seq_ = std::max(synced_seq_, covers);
-    while (!written_heads_.empty() && written_heads_.front().size <= synced_seq_) {
-      durable_head_ = written_heads_.front();
-      written_heads_.pop_front();
-    }
-    durable_.store(durable_head_.size, std::memory_order_release);
-    sync_cv_.notify_all();
-    const uint64_t size = durable_head_.size;
-    l.unlock();
-    {
-      std::lock_guard g(listeners_mu_);
-      for (auto& f : listeners_) f(size);
-    }
-    l.lock();
+void Ledger::Impl::Publish() {
+  {
+    std::lock_guard l(head_mu_);
+    durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
   }
-  return Status::Ok();
+  durable_.store(written_seq_, std::memory_order_release);
+  std::lock_guard g(listeners_mu_);
+  for (auto& f : listeners_) f(written_seq_);
 }
 
 // ---------------------------------------------------------------------------
@@ -709,7 +684,7 @@ Result<Hash> Ledger::Impl::ReadNode(unsigned level, uint64_t index) const {
 }
 
 TreeHead Ledger::Impl::Head() const {
-  std::lock_guard l(sync_mu_);
+  std::lock_guard l(head_mu_);
   return durable_head_;
 }
 

@@ -44,10 +44,14 @@ AppendRequest Received(const std::string& id, int i) {
   AppendRequest r;
   r.event.referral_id = id;
   r.event.occurred_at = ledger::DaysFromCivil(2025, 1, 1) * ledger::kMicrosPerDay + i;
-  r.event.data = ledger::ReferralReceived{
-      "p" + std::to_string(100000000 + i), "E08000034", ledger::Referrer::kCommunityTreatment,
-      ledger::Substance::kOpiate, ledger::AgeBand::k35To39, ledger::Sex::kMale,
-      ledger::Ethnicity::kWhite, ledger::Disability::kNotStated};
+  r.event.data = ledger::ReferralReceived{"p" + std::to_string(100000000 + i),
+                                          "E08000034",
+                                          ledger::Referrer::kCommunityTreatment,
+                                          ledger::Substance::kOpiate,
+                                          ledger::AgeBand::k35To39,
+                                          ledger::Sex::kMale,
+                                          ledger::Ethnicity::kWhite,
+                                          ledger::Disability::kNotStated};
   return r;
 }
 
@@ -83,7 +87,9 @@ void BM_DurableAppend(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   if (!latencies_us.empty()) {
     std::sort(latencies_us.begin(), latencies_us.end());
-    auto pct = [&](double q) { return latencies_us[static_cast<size_t>(q * (latencies_us.size() - 1))]; };
+    auto pct = [&](double q) {
+      return latencies_us[static_cast<size_t>(q * (latencies_us.size() - 1))];
+    };
     state.counters["p50_us"] = benchmark::Counter(pct(0.50), benchmark::Counter::kAvgThreads);
     state.counters["p99_us"] = benchmark::Counter(pct(0.99), benchmark::Counter::kAvgThreads);
   }
@@ -124,7 +130,8 @@ void BM_Verify(benchmark::State& state) {
   const int n = static_cast<int>(state.range(0));
   for (int i = 0; i < n;) {
     std::vector<AppendRequest> batch;
-    for (int k = 0; k < 1000 && i < n; ++k, ++i) batch.push_back(Received("v" + std::to_string(i), i));
+    for (int k = 0; k < 1000 && i < n; ++k, ++i)
+      batch.push_back(Received("v" + std::to_string(i), i));
     if (!f.ledger->Append(std::span<const AppendRequest>(batch), ctx).ok()) std::abort();
   }
   for (auto _ : state) {

@@ -212,7 +212,8 @@ Result<EventData> DecodeData(cs::Event::Data::Reader r) {
 // Copies `bytes` into word-aligned memory (Cap'n Proto 0.9 refuses unaligned
 // buffers, and RocksDB gives no alignment guarantee), then calls f(reader).
 template <typename Root, typename F>
-auto WithReader(std::string_view bytes, F&& f) -> decltype(f(std::declval<typename Root::Reader>())) {
+auto WithReader(std::string_view bytes, F&& f)
+    -> decltype(f(std::declval<typename Root::Reader>())) {
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
     return Status::Corruption("stored record is not a whole number of words");
   }
@@ -222,8 +223,8 @@ auto WithReader(std::string_view bytes, F&& f) -> decltype(f(std::declval<typena
   try {
     capnp::ReaderOptions options;
     options.traversalLimitInWords = 1 << 20;
-    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(buffer.data(), buffer.size()),
-                                         options);
+    capnp::FlatArrayMessageReader reader(
+        kj::ArrayPtr<const capnp::word>(buffer.data(), buffer.size()), options);
     if (reader.getEnd() != buffer.data() + buffer.size()) {
       return Status::Corruption("stored record has trailing bytes");
     }

@@ -24,9 +24,9 @@ Result<Event> DecodeEvent(std::string_view bytes);
 struct StreamHead {
   ReferralState state = ReferralState::kNone;
   Micros last_occurred_at = 0;
-  std::string area;      // as corrected
-  std::string provider;  // of the latest placement.offered / placement.started
-  uint64_t provider_seq = 0;  // the event `provider` was taken from
+  std::string area;            // as corrected
+  std::string provider;        // of the latest placement.offered / placement.started
+  uint64_t provider_seq = 0;   // the event `provider` was taken from
   std::vector<uint64_t> seqs;  // seqs[v - 1] is the seq of version v
 
   uint64_t version() const { return seqs.size(); }

@@ -69,11 +69,11 @@ size_t CodePointCount(std::string_view utf8) {
 }
 
 std::string CheckReferralId(std::string_view value) {
-  bool ok = !value.empty() && value.size() <= 64 &&
-            std::all_of(value.begin(), value.end(), [](char c) {
-              return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                     (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-            });
+  bool ok =
+      !value.empty() && value.size() <= 64 && std::all_of(value.begin(), value.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+      });
   return ok ? "" : "must be 1-64 characters from [A-Za-z0-9._-]";
 }
 

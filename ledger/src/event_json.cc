@@ -1,13 +1,12 @@
 #include "ledger/event_json.h"
 
 #include <algorithm>
-#include <set>
-#include <span>
-#include <string>
-
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <set>
+#include <span>
+#include <string>
 
 #include "event_fields.h"
 
@@ -77,14 +76,21 @@ json::parse_options StrictOptions() {
 
 const char* KindName(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a number with a fraction or exponent";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::uint64:
+      return "an integer";
+    case json::kind::double_:
+      return "a number with a fraction or exponent";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -223,7 +229,8 @@ RecordCorrected ReadCorrection(const json::object& obj, Errors* errors) {
       int64_t seq;
       if (ReadInteger(v, 1, INT64_MAX, path, errors, &seq)) c.corrects_seq = seq;
     } else if (key == "reason") {
-      if (const json::string* s = ReadString(v, path, errors)) c.reason.assign(s->data(), s->size());
+      if (const json::string* s = ReadString(v, path, errors))
+        c.reason.assign(s->data(), s->size());
     } else if (key == "fields") {
       const json::object* fields = v.if_object();
       if (!fields) {
@@ -241,8 +248,8 @@ RecordCorrected ReadCorrection(const json::object& obj, Errors* errors) {
         } else if (f.value().is_int64()) {
           c.fields.push_back({name, f.value().get_int64()});
         } else {
-          errors->Add(fpath, std::string("must be a string or an integer, not ") +
-                                 KindName(f.value()));
+          errors->Add(fpath,
+                      std::string("must be a string or an integer, not ") + KindName(f.value()));
         }
       }
     } else {
@@ -276,12 +283,12 @@ Result<json::value> ParseStrictJson(std::string_view text) {
     json::error_code ec;
     size_t n = check.write_some(false, text.data(), text.size(), ec);
     if (check.handler().duplicate) {
-      return Status::BadField("body", "is not valid JSON: an object repeats a key (at byte " +
-                                          std::to_string(n) + ")");
+      return Status::BadField(
+          "body", "is not valid JSON: an object repeats a key (at byte " + std::to_string(n) + ")");
     }
     if (ec) {
-      return Status::BadField("body", "is not valid JSON: " + ec.message() + " (at byte " +
-                                          std::to_string(n) + ")");
+      return Status::BadField(
+          "body", "is not valid JSON: " + ec.message() + " (at byte " + std::to_string(n) + ")");
     }
   }
   json::error_code ec;
@@ -365,7 +372,8 @@ Result<AppendRequest> ParseAppendRequest(const json::value& body, Micros now) {
 
 Result<std::vector<AppendRequest>> ParseBatchRequest(const json::value& body, Micros now) {
   const json::object* obj = body.if_object();
-  if (!obj) return Status::BadField("body", std::string("must be a JSON object, not ") + KindName(body));
+  if (!obj)
+    return Status::BadField("body", std::string("must be a JSON object, not ") + KindName(body));
   Errors errors;
   for (const auto& kv : *obj) {
     if (kv.key() != "events") errors.Add(std::string(kv.key()), UnknownFieldMessage(kv.key()));
@@ -390,8 +398,8 @@ Result<std::vector<AppendRequest>> ParseBatchRequest(const json::value& body, Mi
     Errors event_errors;
     out.push_back(ReadAppendRequest((*arr)[i], now, &event_errors));
     if (!event_errors.empty()) {
-      errors.Merge(std::move(event_errors).ToStatus().WithFieldPrefix("events[" +
-                                                                       std::to_string(i) + "]"));
+      errors.Merge(
+          std::move(event_errors).ToStatus().WithFieldPrefix("events[" + std::to_string(i) + "]"));
     }
   }
   if (!errors.empty()) return std::move(errors).ToStatus();

@@ -1,21 +1,21 @@
 #include "ledger/ledger.h"
 
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
-#include <rocksdb/cache.h>
-#include <rocksdb/filter_policy.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
-#include <map>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 
@@ -36,7 +36,8 @@ constexpr auto kGatherWindow = std::chrono::microseconds(150);
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
-  if (s.IsNoSpace()) return Status::ResourceExhausted(what + ": the disk is full (" + s.ToString() + ")");
+  if (s.IsNoSpace())
+    return Status::ResourceExhausted(what + ": the disk is full (" + s.ToString() + ")");
   if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
   return Status::IOError(what + ": " + s.ToString());
 }
@@ -118,8 +119,8 @@ class Ledger::Impl {
                        Micros recorded_at, Overlay* delta, std::vector<AppendResult>* results);
   Result<StreamHead> LoadStream(const std::string& id, const Overlay& group, const Overlay& delta);
   Result<std::optional<std::pair<uint64_t, Hash>>> LoadIdempotency(const std::string& key,
-                                                                    const Overlay& group,
-                                                                    const Overlay& delta);
+                                                                   const Overlay& group,
+                                                                   const Overlay& delta);
   Result<Event> LoadWrittenEvent(uint64_t seq, const Overlay& group, const Overlay& delta);
 
   // Makes the events up to the written head visible to readers and tells
@@ -201,7 +202,9 @@ Status Ledger::Impl::Open(const std::string& dir) {
 
   // The last event must be the head's, and nothing may follow it.
   Result<std::string> last = GetStored(written_seq_);
-  if (!last.ok()) return Status::Corruption("head names seq " + std::to_string(written_seq_) + " which is missing");
+  if (!last.ok())
+    return Status::Corruption("head names seq " + std::to_string(written_seq_) +
+                              " which is missing");
   // A last event that does not decode is left for Verify() to name; the
   // ledger still opens so that it can be inspected.
   Result<Event> last_event = internal::DecodeEvent(std::string_view(*last).substr(32));
@@ -235,7 +238,7 @@ Ledger::Impl::~Impl() {
 // Appends
 
 Result<std::vector<AppendResult>> Ledger::Impl::Append(std::span<const AppendRequest> requests,
-                                                        const WriteContext& ctx) {
+                                                       const WriteContext& ctx) {
   if (requests.empty()) return Status::BadField("events", "must hold at least one event");
   // Field rules first, for every request: field errors of any event win.
   {
@@ -374,7 +377,7 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   batch.Put(keys::Head(), head);
 
   rocksdb::WriteOptions wo;
-  wo.sync = true;  // one fdatasync for the whole group
+  wo.sync = true;                            // one fdatasync for the whole group
   wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
   Status st = FromRocks(db_->Write(wo, &batch), "append");
   if (!st.ok()) {
@@ -416,8 +419,10 @@ Result<StreamHead> Ledger::Impl::LoadStream(const std::string& id, const Overlay
 Result<std::optional<std::pair<uint64_t, Hash>>> Ledger::Impl::LoadIdempotency(
     const std::string& key, const Overlay& group, const Overlay& delta) {
   using Entry = std::optional<std::pair<uint64_t, Hash>>;
-  if (auto it = delta.idempotency.find(key); it != delta.idempotency.end()) return Entry(it->second);
-  if (auto it = group.idempotency.find(key); it != group.idempotency.end()) return Entry(it->second);
+  if (auto it = delta.idempotency.find(key); it != delta.idempotency.end())
+    return Entry(it->second);
+  if (auto it = group.idempotency.find(key); it != group.idempotency.end())
+    return Entry(it->second);
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Idempotency(key), &v);
   if (s.IsNotFound()) return Entry();
@@ -477,7 +482,8 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
 
     if (w.ctx->authorize) {
       StreamInfo info{exists, head.version(), head.state, head.area, head.provider};
-      if (const auto* r = std::get_if<ReferralReceived>(&ev.data); r && !exists) info.area = r->area;
+      if (const auto* r = std::get_if<ReferralReceived>(&ev.data); r && !exists)
+        info.area = r->area;
       Status st = w.ctx->authorize(ev, info);
       if (!st.ok()) return fail(st);
     }
@@ -515,10 +521,10 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
     Result<ReferralState> next = Transition(head.state, ev.data);
     if (!next.ok()) return fail(next.status());
     if (exists && ev.occurred_at < head.last_occurred_at) {
-      return fail(Status::StateViolation(
-          "occurred_at " + FormatTimestamp(ev.occurred_at) +
-          " is earlier than the referral's latest event (" +
-          FormatTimestamp(head.last_occurred_at) + "); business time never runs backwards"));
+      return fail(Status::StateViolation("occurred_at " + FormatTimestamp(ev.occurred_at) +
+                                         " is earlier than the referral's latest event (" +
+                                         FormatTimestamp(head.last_occurred_at) +
+                                         "); business time never runs backwards"));
     }
     if (correction) {
       const std::string seq = std::to_string(correction->corrects_seq);
@@ -532,9 +538,8 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
       if (target->type() == EventType::kAppealDecided) {
         for (const CorrectedField& f : correction->fields) {
           if (f.name == "outcome") {
-            return fail(Status::StateViolation(
-                "the outcome of appeal.decided " + seq +
-                " cannot be corrected: it decided a transition"));
+            return fail(Status::StateViolation("the outcome of appeal.decided " + seq +
+                                               " cannot be corrected: it decided a transition"));
           }
         }
       }
@@ -598,7 +603,8 @@ Result<std::string> Ledger::Impl::GetStored(uint64_t seq) const {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Event(seq), &v);
   if (s.IsNotFound()) return Status::NotFound("no event with seq " + std::to_string(seq));
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "read event " + std::to_string(seq)));
-  if (v.size() < 32 + 8) return Status::Corruption("event " + std::to_string(seq) + " is truncated");
+  if (v.size() < 32 + 8)
+    return Status::Corruption("event " + std::to_string(seq) + " is truncated");
   return v;
 }
 
@@ -721,7 +727,8 @@ Result<SignedTreeHead> Ledger::Impl::SignedHead(uint64_t size) const {
 }
 
 Result<std::vector<Hash>> Ledger::Impl::InclusionProof(uint64_t seq, uint64_t size) const {
-  if (size > Size()) return Status::NotFound("the ledger has fewer than " + std::to_string(size) + " events");
+  if (size > Size())
+    return Status::NotFound("the ledger has fewer than " + std::to_string(size) + " events");
   if (seq == 0 || seq > size) {
     return Status::BadField("seq", "must be from 1 to size (" + std::to_string(size) + ")");
   }
@@ -729,7 +736,8 @@ Result<std::vector<Hash>> Ledger::Impl::InclusionProof(uint64_t seq, uint64_t si
 }
 
 Result<std::vector<Hash>> Ledger::Impl::ConsistencyProof(uint64_t from, uint64_t to) const {
-  if (to > Size()) return Status::NotFound("the ledger has fewer than " + std::to_string(to) + " events");
+  if (to > Size())
+    return Status::NotFound("the ledger has fewer than " + std::to_string(to) + " events");
   if (from == 0 || from > to) {
     return Status::BadField("from", "must be from 1 to `to` (" + std::to_string(to) + ")");
   }
@@ -787,7 +795,8 @@ VerifyReport Ledger::Impl::Verify() const {
     last_recorded = e->recorded_at;
     uint64_t& version = versions[e->referral_id];
     if (e->version != version + 1) {
-      return bad(seq, "version " + std::to_string(e->version) + " follows " + std::to_string(version));
+      return bad(seq,
+                 "version " + std::to_string(e->version) + " follows " + std::to_string(version));
     }
     version = e->version;
 
@@ -796,8 +805,8 @@ VerifyReport Ledger::Impl::Verify() const {
       if (!problem.empty()) return;
       if (!nodes->Valid() || nodes->key() != keys::MerkleNode(level, index) ||
           nodes->value() != rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size())) {
-        problem = "Merkle node level " + std::to_string(level) + " index " +
-                  std::to_string(index) + " does not match";
+        problem = "Merkle node level " + std::to_string(level) + " index " + std::to_string(index) +
+                  " does not match";
         return;
       }
       nodes->Next();

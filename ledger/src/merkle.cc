@@ -77,7 +77,8 @@ Status Path(const NodeReader& nodes, uint64_t m, uint64_t start, uint64_t n,
             std::vector<Hash>* out) {
   if (n == 1) return Status::Ok();
   uint64_t k = SplitPoint(n);
-  Result<Hash> sibling = m < k ? SubtreeRoot(nodes, start + k, n - k) : SubtreeRoot(nodes, start, k);
+  Result<Hash> sibling =
+      m < k ? SubtreeRoot(nodes, start + k, n - k) : SubtreeRoot(nodes, start, k);
   if (!sibling.ok()) return sibling.status();
   Status st = m < k ? Path(nodes, m, start, k, out) : Path(nodes, m - k, start + k, n - k, out);
   if (!st.ok()) return st;

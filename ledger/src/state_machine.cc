@@ -7,8 +7,9 @@ namespace ledger {
 
 std::string_view ToString(ReferralState state) {
   static constexpr std::string_view kNames[] = {
-      "none",    "received",    "assessed", "awaiting_funding", "approved", "refused",
-      "under_appeal", "offered", "in_placement", "ended",      "withdrawn"};
+      "none",         "received", "assessed",     "awaiting_funding",
+      "approved",     "refused",  "under_appeal", "offered",
+      "in_placement", "ended",    "withdrawn"};
   return kNames[static_cast<size_t>(state)];
 }
 

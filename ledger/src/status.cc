@@ -4,16 +4,26 @@ namespace ledger {
 
 const char* CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "ok";
-    case Code::kInvalidArgument: return "invalid_argument";
-    case Code::kForbidden: return "forbidden";
-    case Code::kNotFound: return "not_found";
-    case Code::kConflict: return "conflict";
-    case Code::kStateViolation: return "state_violation";
-    case Code::kResourceExhausted: return "resource_exhausted";
-    case Code::kIOError: return "io_error";
-    case Code::kCorruption: return "corruption";
-    case Code::kInternal: return "internal";
+    case Code::kOk:
+      return "ok";
+    case Code::kInvalidArgument:
+      return "invalid_argument";
+    case Code::kForbidden:
+      return "forbidden";
+    case Code::kNotFound:
+      return "not_found";
+    case Code::kConflict:
+      return "conflict";
+    case Code::kStateViolation:
+      return "state_violation";
+    case Code::kResourceExhausted:
+      return "resource_exhausted";
+    case Code::kIOError:
+      return "io_error";
+    case Code::kCorruption:
+      return "corruption";
+    case Code::kInternal:
+      return "internal";
   }
   return "unknown";
 }

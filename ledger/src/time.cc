@@ -28,8 +28,8 @@ unsigned DaysInMonth(int64_t y, int64_t m) {
 // Parses "YYYY-MM-DD" at the start of `s` into days since the epoch.
 std::optional<int64_t> ParseDatePrefix(std::string_view s) {
   int64_t y, m, d;
-  if (s.size() < 10 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &m) ||
-      s[7] != '-' || !Digits(s, 8, 2, &d)) {
+  if (s.size() < 10 || !Digits(s, 0, 4, &y) || s[4] != '-' || !Digits(s, 5, 2, &m) || s[7] != '-' ||
+      !Digits(s, 8, 2, &d)) {
     return std::nullopt;
   }
   if (m < 1 || m > 12 || d < 1 || d > DaysInMonth(y, m)) return std::nullopt;

@@ -79,11 +79,11 @@ bool VerifyTreeHead(const SignedTreeHead& signed_head, std::string_view public_k
   if (!key) return false;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   std::string msg = TreeHeadMessage(signed_head.head);
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key.get()) == 1 &&
-            EVP_DigestVerify(ctx,
-                             reinterpret_cast<const unsigned char*>(signed_head.signature.data()),
-                             signed_head.signature.size(),
-                             reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key.get()) == 1 &&
+      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signed_head.signature.data()),
+                       signed_head.signature.size(),
+                       reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }

@@ -128,7 +128,8 @@ TEST(Codec, DamagedBytesAreCorruptionNotACrash) {
 }
 
 TEST(Codec, StreamHeadRoundTrips) {
-  StreamHead h{ReferralState::kOffered, testing::T(3), "E08000034", "1-123456789", 9, {2, 5, 9, 11}};
+  StreamHead h{
+      ReferralState::kOffered, testing::T(3), "E08000034", "1-123456789", 9, {2, 5, 9, 11}};
   auto back = DecodeStreamHead(EncodeStreamHead(h));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, h);

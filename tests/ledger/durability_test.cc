@@ -35,7 +35,8 @@ using testing::T;
     workers.emplace_back([=] {
       WriteContext ctx = testing::Writer("partnership:durability");
       for (int i = 0;; ++i) {
-        std::string id = "k" + std::to_string(round) + "-" + std::to_string(t) + "-" + std::to_string(i);
+        std::string id =
+            "k" + std::to_string(round) + "-" + std::to_string(t) + "-" + std::to_string(i);
         std::vector<AppendRequest> reqs = {Req(id, T(0), Received())};
         if (i % 3 == 0) reqs.push_back(Req(id, T(1), AssessmentCompleted{}));  // a small batch
         auto r = ledger->Append(std::span<const AppendRequest>(reqs), ctx);

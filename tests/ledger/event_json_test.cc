@@ -145,8 +145,7 @@ TEST(ParseAppendRequest, TopLevelRules) {
 
   EXPECT_EQ(ErrorFields(json::array{}), Fields{"body"});
   EXPECT_EQ(ErrorFields(json::value("text")), Fields{"body"});
-  EXPECT_EQ(ErrorFields(json::object{}),
-            (Fields{"type", "referral_id", "occurred_at", "data"}));
+  EXPECT_EQ(ErrorFields(json::object{}), (Fields{"type", "referral_id", "occurred_at", "data"}));
 }
 
 TEST(ParseAppendRequest, OccurredAtRules) {
@@ -284,8 +283,10 @@ TEST(ParseAppendRequest, EnumerationsAcceptExactlyTheirValues) {
 }
 
 TEST(ParseAppendRequest, PersonAreaAndProviderPatterns) {
-  for (std::string good : {std::string("abcdefgh"), std::string("A_b-0123"), std::string(64, 'z')}) {
-    EXPECT_EQ(ErrorFields(WithData("referral.received", "person", json::string(good))), Fields{"OK"})
+  for (std::string good :
+       {std::string("abcdefgh"), std::string("A_b-0123"), std::string(64, 'z')}) {
+    EXPECT_EQ(ErrorFields(WithData("referral.received", "person", json::string(good))),
+              Fields{"OK"})
         << good;
   }
   for (std::string bad : {std::string("abcdefg"), std::string(65, 'z'), std::string("abc.defgh"),
@@ -304,8 +305,8 @@ TEST(ParseAppendRequest, PersonAreaAndProviderPatterns) {
   for (const char* good : {"1-123456789", "1-1234567890"}) {
     EXPECT_EQ(ErrorFields(WithData("placement.started", "provider", good)), Fields{"OK"});
   }
-  for (const char* bad : {"1-12345678", "1-12345678901", "2-123456789", "1123456789",
-                          "1-12345678a", "RXX"}) {
+  for (const char* bad :
+       {"1-12345678", "1-12345678901", "2-123456789", "1123456789", "1-12345678a", "RXX"}) {
     EXPECT_EQ(ErrorFields(WithData("placement.started", "provider", bad)), Fields{"data.provider"})
         << bad;
     EXPECT_EQ(ErrorFields(WithData("placement.offered", "provider", bad)), Fields{"data.provider"})
@@ -399,14 +400,15 @@ TEST(ParseAppendRequest, NamesEveryBadFieldAtOnce) {
   d.erase("person");
   Fields got = ErrorFields(o);
   std::sort(got.begin(), got.end());
-  EXPECT_EQ(got, (Fields{"data.area", "data.nhs_number", "data.person", "data.sex",
-                         "occurred_at", "referral_id"}));
+  EXPECT_EQ(got, (Fields{"data.area", "data.nhs_number", "data.person", "data.sex", "occurred_at",
+                         "referral_id"}));
 }
 
 TEST(ValidateCorrectionFields, ChecksAgainstTheTargetType) {
   using CF = CorrectedField;
-  EXPECT_TRUE(ValidateCorrectionFields(EventType::kReferralReceived,
-                                       {CF{"sex", std::string("male")}, CF{"area", std::string("E06000001")}})
+  EXPECT_TRUE(ValidateCorrectionFields(
+                  EventType::kReferralReceived,
+                  {CF{"sex", std::string("male")}, CF{"area", std::string("E06000001")}})
                   .ok());
   Status st = ValidateCorrectionFields(
       EventType::kReferralReceived,
@@ -416,10 +418,13 @@ TEST(ValidateCorrectionFields, ChecksAgainstTheTargetType) {
   EXPECT_EQ(st.field_errors()[0].field, "data.fields.sex");
   EXPECT_EQ(st.field_errors()[1].field, "data.fields.weeks");
   EXPECT_EQ(st.field_errors()[2].field, "data.fields.area");
-  EXPECT_FALSE(ValidateCorrectionFields(EventType::kFundingApproved, {CF{"weeks", int64_t{105}}}).ok());
-  EXPECT_TRUE(ValidateCorrectionFields(EventType::kFundingApproved, {CF{"weeks", int64_t{104}}}).ok());
-  EXPECT_TRUE(ValidateCorrectionFields(EventType::kReferralRefused,
-                                       {CF{"reason", std::string("not_ready")}, CF{"note", std::string("")}})
+  EXPECT_FALSE(
+      ValidateCorrectionFields(EventType::kFundingApproved, {CF{"weeks", int64_t{105}}}).ok());
+  EXPECT_TRUE(
+      ValidateCorrectionFields(EventType::kFundingApproved, {CF{"weeks", int64_t{104}}}).ok());
+  EXPECT_TRUE(ValidateCorrectionFields(
+                  EventType::kReferralRefused,
+                  {CF{"reason", std::string("not_ready")}, CF{"note", std::string("")}})
                   .ok());
 }
 
@@ -438,15 +443,14 @@ TEST(ApplyCorrection, MergesFieldsAndKeepsTheRest) {
 // --- strict JSON (SPEC §8) ---
 
 TEST(ParseStrictJson, RejectsWhatSpec8Rejects) {
-  for (std::string_view bad : {std::string_view(""), std::string_view("   "),
-                               std::string_view("{\"a\":1,\"a\":2}"),
-                               std::string_view("{\"x\":{\"a\":1,\"a\":1}}"),
-                               std::string_view("{\"a\":1} x"), std::string_view("{\"a\":1}{}"),
-                               std::string_view("{\"a\":NaN}"), std::string_view("{\"a\":Infinity}"),
-                               std::string_view("{\"a\":1,}"), std::string_view("{'a':1}"),
-                               std::string_view("{\"a\":1 /* c */}"),
-                               std::string_view("{\"a\":\"\xff\"}"),
-                               std::string_view("{\"a\":\"\xc3\"}"), std::string_view("{\"a\":01}")}) {
+  for (std::string_view bad :
+       {std::string_view(""), std::string_view("   "), std::string_view("{\"a\":1,\"a\":2}"),
+        std::string_view("{\"x\":{\"a\":1,\"a\":1}}"), std::string_view("{\"a\":1} x"),
+        std::string_view("{\"a\":1}{}"), std::string_view("{\"a\":NaN}"),
+        std::string_view("{\"a\":Infinity}"), std::string_view("{\"a\":1,}"),
+        std::string_view("{'a':1}"), std::string_view("{\"a\":1 /* c */}"),
+        std::string_view("{\"a\":\"\xff\"}"), std::string_view("{\"a\":\"\xc3\"}"),
+        std::string_view("{\"a\":01}")}) {
     auto r = ParseStrictJson(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
@@ -470,8 +474,9 @@ TEST(ParseStrictJson, AcceptsOrdinaryJson) {
 
 TEST(ParseBatchRequest, SizeAndNaming) {
   json::array events;
-  EXPECT_EQ(ParseBatchRequest(json::object{{"events", events}}, kNow).status().field_errors()[0].field,
-            "events");
+  EXPECT_EQ(
+      ParseBatchRequest(json::object{{"events", events}}, kNow).status().field_errors()[0].field,
+      "events");
   for (int i = 0; i < 1000; ++i) events.push_back(Valid("assessment.completed"));
   EXPECT_TRUE(ParseBatchRequest(json::object{{"events", events}}, kNow).ok());
   events.push_back(Valid("assessment.completed"));
@@ -491,22 +496,24 @@ TEST(ParseBatchRequest, SizeAndNaming) {
   EXPECT_EQ(ParseBatchRequest(json::object{{"events", 3}}, kNow).status().field_errors()[0].field,
             "events");
   EXPECT_EQ(ParseBatchRequest(json::object{}, kNow).status().field_errors()[0].field, "events");
-  auto extra = ParseBatchRequest(json::object{{"events", json::array{Valid("appeal.lodged")}},
-                                              {"atomic", true}},
-                                 kNow);
+  auto extra = ParseBatchRequest(
+      json::object{{"events", json::array{Valid("appeal.lodged")}}, {"atomic", true}}, kNow);
   ASSERT_FALSE(extra.ok());
   EXPECT_EQ(extra.status().field_errors()[0].field, "atomic");
 }
 
 TEST(RequestDigest, SameValueSameDigest) {
   auto a = ParseAppendRequest(ParseStrictJson(R"({"type":"appeal.lodged","referral_id":"r1",
-      "occurred_at":"2025-01-01T00:00:00Z","data":{"grounds":"g"},"idempotency_key":"k"})").value(),
+      "occurred_at":"2025-01-01T00:00:00Z","data":{"grounds":"g"},"idempotency_key":"k"})")
+                                  .value(),
                               kNow);
   auto b = ParseAppendRequest(ParseStrictJson(R"({"idempotency_key":"k","data":{"grounds":"g"},
-      "occurred_at":"2025-01-01T00:00:00Z","referral_id":"r1","type":"appeal.lodged"})").value(),
+      "occurred_at":"2025-01-01T00:00:00Z","referral_id":"r1","type":"appeal.lodged"})")
+                                  .value(),
                               kNow);
   auto c = ParseAppendRequest(ParseStrictJson(R"({"idempotency_key":"k","data":{"grounds":"G"},
-      "occurred_at":"2025-01-01T00:00:00Z","referral_id":"r1","type":"appeal.lodged"})").value(),
+      "occurred_at":"2025-01-01T00:00:00Z","referral_id":"r1","type":"appeal.lodged"})")
+                                  .value(),
                               kNow);
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   EXPECT_EQ(RequestDigest(*a), RequestDigest(*b));

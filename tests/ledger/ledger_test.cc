@@ -124,9 +124,9 @@ TEST_F(LedgerTest, ReadsStreamsAndTheFeed) {
 TEST_F(LedgerTest, StateMachineAndTimeOrder) {
   ExpectCode(Append(Req("nobody", T(0), AssessmentCompleted{})).status(), Code::kStateViolation,
              "unknown referral");
-  ExpectCode(Append(Req("nobody", T(0), RecordCorrected{1, "r", {{"sex", std::string("male")}}}))
-                 .status(),
-             Code::kStateViolation);
+  ExpectCode(
+      Append(Req("nobody", T(0), RecordCorrected{1, "r", {{"sex", std::string("male")}}})).status(),
+      Code::kStateViolation);
   ASSERT_TRUE(Append(Req("r1", T(5), Received())).ok());
   ExpectCode(Append(Req("r1", T(6), Received())).status(), Code::kConflict, "already");
   ExpectCode(Append(Req("r1", T(6), PlacementStarted{"1-123456789"})).status(),
@@ -140,8 +140,9 @@ TEST_F(LedgerTest, StateMachineAndTimeOrder) {
   // A refusal after approval, an appeal upheld, a re-offer, start and end.
   ASSERT_TRUE(Append(Req("r1", T(6), FundingApproved{"p", 4})).ok());
   ASSERT_TRUE(Append(Req("r1", T(7), PlacementOffered{"1-123456789", "2025-02-01"})).ok());
-  ASSERT_TRUE(Append(Req("r1", T(8), ReferralRefused{RefusalStage::kProvider,
-                                                     RefusalReason::kNoSuitableProvider, "prov", std::nullopt}))
+  ASSERT_TRUE(Append(Req("r1", T(8),
+                         ReferralRefused{RefusalStage::kProvider,
+                                         RefusalReason::kNoSuitableProvider, "prov", std::nullopt}))
                   .ok());
   ASSERT_TRUE(Append(Req("r1", T(9), AppealLodged{"g"})).ok());
   ASSERT_TRUE(Append(Req("r1", T(10), AppealDecided{AppealOutcome::kUpheld, "d"})).ok());
@@ -183,14 +184,16 @@ TEST_F(LedgerTest, ExpectedVersion) {
   next.expected_version = 1;
   ASSERT_TRUE(Append(next).ok());
   // Corrections count.
-  ASSERT_TRUE(Append(Req("r1", T(2), RecordCorrected{1, "typo", {{"sex", std::string("male")}}})).ok());
+  ASSERT_TRUE(
+      Append(Req("r1", T(2), RecordCorrected{1, "typo", {{"sex", std::string("male")}}})).ok());
   AppendRequest after = Req("r1", T(3), FundingApproved{"p", 2});
   after.expected_version = 2;
   ExpectCode(Append(after).status(), Code::kConflict);
   after.expected_version = 3;
   ASSERT_TRUE(Append(after).ok());
   // In a batch, the batch's own earlier events count.
-  std::vector<AppendRequest> batch = {Req("r2", T(0), Received()), Req("r2", T(1), AssessmentCompleted{})};
+  std::vector<AppendRequest> batch = {Req("r2", T(0), Received()),
+                                      Req("r2", T(1), AssessmentCompleted{})};
   batch[0].expected_version = 0;
   batch[1].expected_version = 1;
   ASSERT_TRUE(AppendAll(batch).ok());
@@ -302,15 +305,15 @@ TEST_F(LedgerTest, BatchFieldErrorsOfAnyEventWin) {
 }
 
 TEST_F(LedgerTest, Corrections) {
-  Approved("r1");                                                  // seqs 1..3
+  Approved("r1");                                                    // seqs 1..3
   ASSERT_TRUE(Append(Req("r2", T(0), Received("E09000017"))).ok());  // seq 4
   auto correct = [&](std::string id, uint64_t seq, std::vector<CorrectedField> fields, Micros at) {
     return Append(Req(std::move(id), at, RecordCorrected{seq, "keyed wrongly", std::move(fields)}));
   };
   ExpectCode(correct("r1", 99, {{"sex", std::string("male")}}, T(3)).status(),
              Code::kStateViolation, "does not exist");
-  ExpectCode(correct("r1", 4, {{"sex", std::string("male")}}, T(3)).status(),
-             Code::kStateViolation, "another referral");
+  ExpectCode(correct("r1", 4, {{"sex", std::string("male")}}, T(3)).status(), Code::kStateViolation,
+             "another referral");
   // A field the target's type lacks, or a bad value: 400, named.
   auto r = correct("r1", 2, {{"weeks", int64_t{3}}}, T(3));
   ExpectCode(r.status(), Code::kInvalidArgument);
@@ -326,10 +329,11 @@ TEST_F(LedgerTest, Corrections) {
   // An appeal's outcome decided a transition: it cannot be corrected; its
   // decided_by can.
   ASSERT_TRUE(Append(Req("r3", T(0), Received())).ok());  // 7
-  ASSERT_TRUE(Append(Req("r3", T(1), ReferralRefused{RefusalStage::kAssessment,
-                                                     RefusalReason::kNotReady, "a", std::nullopt}))
-                  .ok());                                          // 8
-  ASSERT_TRUE(Append(Req("r3", T(2), AppealLodged{"g"})).ok());  // 9
+  ASSERT_TRUE(Append(Req("r3", T(1),
+                         ReferralRefused{RefusalStage::kAssessment, RefusalReason::kNotReady, "a",
+                                         std::nullopt}))
+                  .ok());                                                                    // 8
+  ASSERT_TRUE(Append(Req("r3", T(2), AppealLodged{"g"})).ok());                              // 9
   ASSERT_TRUE(Append(Req("r3", T(3), AppealDecided{AppealOutcome::kDismissed, "x"})).ok());  // 10
   ExpectCode(correct("r3", 10, {{"outcome", std::string("upheld")}}, T(4)).status(),
              Code::kStateViolation, "outcome");
@@ -355,8 +359,10 @@ TEST_F(LedgerTest, AuthorizeSeesTheCorrectedAreaAndComesBefore409) {
   ASSERT_TRUE(Append(Req("r9", T(0), Received("E09000017"))).ok());
   ExpectCode(Append(Req("r9", T(1), Received("E08000002")), ctx).status(), Code::kForbidden);
   // Correct r1's area: it moves out of scope.
-  ASSERT_TRUE(Append(Req("r1", T(1), RecordCorrected{1, "wrong LA", {{"area", std::string("E09000017")}}}), ctx)
-                  .ok());
+  ASSERT_TRUE(
+      Append(Req("r1", T(1), RecordCorrected{1, "wrong LA", {{"area", std::string("E09000017")}}}),
+             ctx)
+          .ok());
   ExpectCode(Append(Req("r1", T(2), AssessmentCompleted{}), ctx).status(), Code::kForbidden);
   // The provider is tracked for placement writers.
   ASSERT_TRUE(Append(Req("r5", T(0), Received("E08000034")), ctx).ok());
@@ -526,7 +532,8 @@ TEST_F(TamperTest, OneByteOfOneEventIsNamedBySeq) {
     ASSERT_TRUE(bytes.ok());
     stored = *bytes;
   }
-  for (size_t offset : {size_t{32}, size_t{32} + stored.size() / 2, size_t{32} + stored.size() - 1}) {
+  for (size_t offset :
+       {size_t{32}, size_t{32} + stored.size() / 2, size_t{32} + stored.size() - 1}) {
     FlipByte(internal::keys::Event(7), offset);
     VerifyReport v = ledger_->Verify();
     EXPECT_FALSE(v.ok);

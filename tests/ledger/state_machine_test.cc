@@ -15,26 +15,37 @@ using S = ReferralState;
 
 EventData Sample(EventType t, bool upheld = true) {
   switch (t) {
-    case EventType::kReferralReceived: return testing::Received();
-    case EventType::kAssessmentCompleted: return AssessmentCompleted{};
-    case EventType::kFundingRequested: return FundingRequested{FundingRoute::kNhs, 4};
-    case EventType::kFundingApproved: return FundingApproved{"p", 4};
-    case EventType::kReferralRefused: return ReferralRefused{};
-    case EventType::kAppealLodged: return AppealLodged{"g"};
+    case EventType::kReferralReceived:
+      return testing::Received();
+    case EventType::kAssessmentCompleted:
+      return AssessmentCompleted{};
+    case EventType::kFundingRequested:
+      return FundingRequested{FundingRoute::kNhs, 4};
+    case EventType::kFundingApproved:
+      return FundingApproved{"p", 4};
+    case EventType::kReferralRefused:
+      return ReferralRefused{};
+    case EventType::kAppealLodged:
+      return AppealLodged{"g"};
     case EventType::kAppealDecided:
       return AppealDecided{upheld ? AppealOutcome::kUpheld : AppealOutcome::kDismissed, "d"};
-    case EventType::kPlacementOffered: return PlacementOffered{"1-123456789", "2025-01-01"};
-    case EventType::kPlacementStarted: return PlacementStarted{"1-123456789"};
-    case EventType::kPlacementEnded: return PlacementEnded{};
-    case EventType::kReferralWithdrawn: return ReferralWithdrawn{};
-    case EventType::kRecordCorrected: return RecordCorrected{1, "r", {{"sex", std::string("male")}}};
+    case EventType::kPlacementOffered:
+      return PlacementOffered{"1-123456789", "2025-01-01"};
+    case EventType::kPlacementStarted:
+      return PlacementStarted{"1-123456789"};
+    case EventType::kPlacementEnded:
+      return PlacementEnded{};
+    case EventType::kReferralWithdrawn:
+      return ReferralWithdrawn{};
+    case EventType::kRecordCorrected:
+      return RecordCorrected{1, "r", {{"sex", std::string("male")}}};
   }
   return ReferralWithdrawn{};
 }
 
-const std::vector<S> kAllStates = {S::kNone,     S::kReceived,     S::kAssessed, S::kAwaitingFunding,
-                                   S::kApproved, S::kRefused,      S::kUnderAppeal, S::kOffered,
-                                   S::kInPlacement, S::kEnded,     S::kWithdrawn};
+const std::vector<S> kAllStates = {
+    S::kNone,        S::kReceived, S::kAssessed,    S::kAwaitingFunding, S::kApproved, S::kRefused,
+    S::kUnderAppeal, S::kOffered,  S::kInPlacement, S::kEnded,           S::kWithdrawn};
 
 TEST(StateMachine, EveryCellMatchesTheSpec) {
   // (type, from) -> to, transcribed from SPEC §3.

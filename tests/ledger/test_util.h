@@ -40,8 +40,8 @@ inline Micros T(int64_t days, int64_t seconds = 0) {
 }
 
 inline ReferralReceived Received(std::string area = "E08000002") {
-  return ReferralReceived{"p0000001a", std::move(area), Referrer::kGp, Substance::kAlcohol,
-                          AgeBand::k30To34, Sex::kFemale, Ethnicity::kWhite, Disability::kNo};
+  return ReferralReceived{"p0000001a",      std::move(area), Referrer::kGp,     Substance::kAlcohol,
+                          AgeBand::k30To34, Sex::kFemale,    Ethnicity::kWhite, Disability::kNo};
 }
 
 inline AppendRequest Req(std::string referral, Micros at, EventData data) {

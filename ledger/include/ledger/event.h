@@ -38,10 +38,26 @@ enum class EventType : uint8_t {
   kReferralWithdrawn,
   kRecordCorrected,
 };
-enum class Referrer : uint8_t { kCommunityTreatment, kGp, kHospital, kCriminalJustice, kSelf, kOther };
+enum class Referrer : uint8_t {
+  kCommunityTreatment,
+  kGp,
+  kHospital,
+  kCriminalJustice,
+  kSelf,
+  kOther
+};
 enum class Substance : uint8_t { kOpiate, kNonOpiate, kAlcohol, kAlcoholAndNonOpiate };
 enum class AgeBand : uint8_t {
-  k18To24, k25To29, k30To34, k35To39, k40To44, k45To49, k50To54, k55To59, k60To64, k65Plus
+  k18To24,
+  k25To29,
+  k30To34,
+  k35To39,
+  k40To44,
+  k45To49,
+  k50To54,
+  k55To59,
+  k60To64,
+  k65Plus
 };
 enum class Sex : uint8_t { kFemale, kMale, kOther, kNotStated };
 enum class Ethnicity : uint8_t { kAsian, kBlack, kMixed, kWhite, kOther, kNotStated };
@@ -70,21 +86,21 @@ enum class WithdrawnBy : uint8_t { kPerson, kReferrer };
 template <typename E>
 struct EnumTraits;
 
-#define LEDGER_ENUM_NAMES(E, ...)                                          \
-  template <>                                                              \
-  struct EnumTraits<E> {                                                   \
-    static constexpr std::string_view kNames[] = {__VA_ARGS__};            \
+#define LEDGER_ENUM_NAMES(E, ...)                               \
+  template <>                                                   \
+  struct EnumTraits<E> {                                        \
+    static constexpr std::string_view kNames[] = {__VA_ARGS__}; \
   };
 
 LEDGER_ENUM_NAMES(EventType, "referral.received", "assessment.completed", "funding.requested",
                   "funding.approved", "referral.refused", "appeal.lodged", "appeal.decided",
-                  "placement.offered", "placement.started", "placement.ended",
-                  "referral.withdrawn", "record.corrected")
+                  "placement.offered", "placement.started", "placement.ended", "referral.withdrawn",
+                  "record.corrected")
 LEDGER_ENUM_NAMES(Referrer, "community_treatment", "gp", "hospital", "criminal_justice", "self",
                   "other")
 LEDGER_ENUM_NAMES(Substance, "opiate", "non_opiate", "alcohol", "alcohol_and_non_opiate")
-LEDGER_ENUM_NAMES(AgeBand, "18-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54",
-                  "55-59", "60-64", "65+")
+LEDGER_ENUM_NAMES(AgeBand, "18-24", "25-29", "30-34", "35-39", "40-44", "45-49", "50-54", "55-59",
+                  "60-64", "65+")
 LEDGER_ENUM_NAMES(Sex, "female", "male", "other", "not_stated")
 LEDGER_ENUM_NAMES(Ethnicity, "asian", "black", "mixed", "white", "other", "not_stated")
 LEDGER_ENUM_NAMES(Disability, "yes", "no", "not_stated")
@@ -94,8 +110,8 @@ LEDGER_ENUM_NAMES(FundingRoute, "local_authority", "rehab_grant", "nhs", "crimin
 LEDGER_ENUM_NAMES(RefusalStage, "assessment", "funding_panel", "provider")
 LEDGER_ENUM_NAMES(RefusalReason, "not_eligible", "needs_met_in_community",
                   "community_treatment_first", "insufficient_budget", "no_suitable_provider",
-                  "not_ready", "complex_needs_unsupported", "out_of_area",
-                  "incomplete_information", "previous_placement", "other")
+                  "not_ready", "complex_needs_unsupported", "out_of_area", "incomplete_information",
+                  "previous_placement", "other")
 LEDGER_ENUM_NAMES(AppealOutcome, "upheld", "dismissed")
 LEDGER_ENUM_NAMES(PlacementOutcome, "completed", "unplanned_exit", "transferred")
 LEDGER_ENUM_NAMES(WithdrawnBy, "person", "referrer")
@@ -201,8 +217,8 @@ struct RecordCorrected {
 // The alternatives are in EventType order: data.index() is the type.
 using EventData =
     std::variant<ReferralReceived, AssessmentCompleted, FundingRequested, FundingApproved,
-                 ReferralRefused, AppealLodged, AppealDecided, PlacementOffered,
-                 PlacementStarted, PlacementEnded, ReferralWithdrawn, RecordCorrected>;
+                 ReferralRefused, AppealLodged, AppealDecided, PlacementOffered, PlacementStarted,
+                 PlacementEnded, ReferralWithdrawn, RecordCorrected>;
 static_assert(std::variant_size_v<EventData> == EnumCount<EventType>());
 
 inline EventType TypeOf(const EventData& data) { return static_cast<EventType>(data.index()); }
@@ -230,8 +246,8 @@ struct Event {
   uint64_t version = 0;  // position in its stream, 1, 2, 3 ...
   std::string referral_id;
   Micros occurred_at = 0;
-  Micros recorded_at = 0;  // non-decreasing with seq
-  std::string actor;       // "role:name" of the credential that recorded it
+  Micros recorded_at = 0;       // non-decreasing with seq
+  std::string actor;            // "role:name" of the credential that recorded it
   std::string idempotency_key;  // empty when none was given
   EventData data;
   Hash hash{};  // chain link: SHA-256(hash(seq-1) || canonical bytes)

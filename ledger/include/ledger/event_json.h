@@ -2,11 +2,10 @@
 // stored events as the API and the export tools write them.
 #pragma once
 
-#include <string_view>
-#include <vector>
-
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <string_view>
+#include <vector>
 
 #include "ledger/event.h"
 #include "ledger/status.h"

@@ -14,16 +14,16 @@ namespace ledger {
 // HTTP status the API layer maps it to (see api/, one function does it).
 enum class Code {
   kOk = 0,
-  kInvalidArgument,   // 400: malformed input; field_errors() names every bad field
-  kForbidden,         // 403: outside the writer's scope
-  kNotFound,          // 404: no such referral, seq or area
-  kConflict,          // 409: second referral.received, expected_version mismatch
-  kStateViolation,    // 422: breaks the state machine, time order, correction target,
-                      //      or reuses an idempotency key with another body
-  kResourceExhausted, // 503: the disk is full; nothing was appended
-  kIOError,           // 500/503: the store could not read or write
-  kCorruption,        // 500: stored bytes do not decode or do not verify
-  kInternal,          // 500: a bug
+  kInvalidArgument,    // 400: malformed input; field_errors() names every bad field
+  kForbidden,          // 403: outside the writer's scope
+  kNotFound,           // 404: no such referral, seq or area
+  kConflict,           // 409: second referral.received, expected_version mismatch
+  kStateViolation,     // 422: breaks the state machine, time order, correction target,
+                       //      or reuses an idempotency key with another body
+  kResourceExhausted,  // 503: the disk is full; nothing was appended
+  kIOError,            // 500/503: the store could not read or write
+  kCorruption,         // 500: stored bytes do not decode or do not verify
+  kInternal,           // 500: a bug
 };
 
 // One bad field of a request, named by its JSON path ("data.area",
@@ -48,9 +48,15 @@ class Status {
     std::string summary = field + ": " + message;
     return InvalidArgument(std::move(summary), {{std::move(field), std::move(message)}});
   }
-  static Status Forbidden(std::string message) { return Status(Code::kForbidden, std::move(message)); }
-  static Status NotFound(std::string message) { return Status(Code::kNotFound, std::move(message)); }
-  static Status Conflict(std::string message) { return Status(Code::kConflict, std::move(message)); }
+  static Status Forbidden(std::string message) {
+    return Status(Code::kForbidden, std::move(message));
+  }
+  static Status NotFound(std::string message) {
+    return Status(Code::kNotFound, std::move(message));
+  }
+  static Status Conflict(std::string message) {
+    return Status(Code::kConflict, std::move(message));
+  }
   static Status StateViolation(std::string message) {
     return Status(Code::kStateViolation, std::move(message));
   }
@@ -61,7 +67,9 @@ class Status {
   static Status Corruption(std::string message) {
     return Status(Code::kCorruption, std::move(message));
   }
-  static Status Internal(std::string message) { return Status(Code::kInternal, std::move(message)); }
+  static Status Internal(std::string message) {
+    return Status(Code::kInternal, std::move(message));
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -92,7 +100,7 @@ const char* CodeName(Code code);
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok());
   }
@@ -120,8 +128,8 @@ class Result {
 }  // namespace ledger
 
 // Propagates a failed Status from an expression that yields one.
-#define LEDGER_RETURN_IF_ERROR(expr)     \
-  do {                                   \
-    ::ledger::Status _st = (expr);       \
-    if (!_st.ok()) return _st;           \
+#define LEDGER_RETURN_IF_ERROR(expr) \
+  do {                               \
+    ::ledger::Status _st = (expr);   \
+    if (!_st.ok()) return _st;       \
   } while (0)

@@ -14,8 +14,8 @@
 namespace ledger {
 
 struct TreeHead {
-  uint64_t size = 0;   // number of events (the seq of the last one)
-  Hash root{};         // RFC 6962 root of the first `size` events
+  uint64_t size = 0;     // number of events (the seq of the last one)
+  Hash root{};           // RFC 6962 root of the first `size` events
   Micros timestamp = 0;  // recorded_at of event `size`; 0 for the empty tree
   bool operator==(const TreeHead&) const = default;
 };

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <filesystem>
 #include <mutex>
 
@@ -101,6 +103,58 @@ BENCHMARK(BM_DurableAppend)
     ->Threads(8)
     ->Threads(64)
     ->UseRealTime();
+
+// `range(0)` appenders that never block a thread: each keeps one append in
+// flight with AppendAsync and starts its next from the completion callback.
+// This is how a server with a small thread pool appends.
+void BM_DurableAppendAsync(benchmark::State& state) {
+  Fixture f;
+  const int appenders = static_cast<int>(state.range(0));
+  constexpr int kPerIteration = 20000;
+  ledger::WriteContext ctx;
+  ctx.actor = "bench:async";
+  std::vector<double> latencies_us;
+  int next_id = 0;
+  for (auto _ : state) {
+    std::mutex mu;
+    std::condition_variable cv;
+    int started = 0, finished = 0;
+    bool failed = false;
+    latencies_us.clear();
+    std::function<void()> start_one = [&] {
+      int i;
+      {
+        std::lock_guard l(mu);
+        if (started == kPerIteration) return;
+        ++started;
+        i = next_id++;
+      }
+      auto t0 = std::chrono::steady_clock::now();
+      f.ledger->AppendAsync({Received("a" + std::to_string(i), i)}, ctx,
+                            [&, t0](ledger::Result<std::vector<ledger::AppendResult>> r) {
+                              auto t1 = std::chrono::steady_clock::now();
+                              {
+                                std::lock_guard l(mu);
+                                failed |= !r.ok();
+                                latencies_us.push_back(
+                                    std::chrono::duration<double, std::micro>(t1 - t0).count());
+                                ++finished;
+                              }
+                              cv.notify_one();
+                              start_one();
+                            });
+    };
+    for (int k = 0; k < appenders; ++k) start_one();
+    std::unique_lock l(mu);
+    cv.wait(l, [&] { return finished == kPerIteration; });
+    if (failed) state.SkipWithError("append failed");
+  }
+  state.SetItemsProcessed(state.iterations() * kPerIteration);
+  std::sort(latencies_us.begin(), latencies_us.end());
+  state.counters["p50_us"] = latencies_us[latencies_us.size() / 2];
+  state.counters["p99_us"] = latencies_us[latencies_us.size() * 99 / 100];
+}
+BENCHMARK(BM_DurableAppendAsync)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Batches of `range(0)` events per call, one caller.
 void BM_DurableAppendBatch(benchmark::State& state) {

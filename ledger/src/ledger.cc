@@ -14,6 +14,8 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <future>
+#include <thread>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -68,13 +70,13 @@ struct Overlay {
   }
 };
 
-// One caller of Append waiting in the commit queue.
+// One append waiting in the commit queue. It owns its requests, since an
+// asynchronous caller need not keep them alive.
 struct Writer {
-  std::span<const AppendRequest> requests;
-  const WriteContext* ctx = nullptr;
+  std::vector<AppendRequest> requests;
+  WriteContext ctx;
+  AppendCallback done;
   Result<std::vector<AppendResult>> result = Status::Internal("not processed");
-  bool done = false;
-  std::condition_variable cv;
 };
 
 }  // namespace
@@ -85,8 +87,9 @@ class Ledger::Impl {
   ~Impl();
 
   Status Open(const std::string& dir);
-  Result<std::vector<AppendResult>> Append(std::span<const AppendRequest> requests,
-                                           const WriteContext& ctx);
+  void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
+  // Starts the commit thread. REQUIRES: Open() succeeded.
+  void Start() { committer_ = std::thread([this] { CommitLoop(); }); }
 
   uint64_t Size() const { return durable_.load(std::memory_order_acquire); }
   Result<Event> GetEvent(uint64_t seq) const;
@@ -108,7 +111,10 @@ class Ledger::Impl {
   const Signer& signer() const { return *signer_; }
 
  private:
-  // --- write stage; called only by the leader of the commit queue ---
+  // The commit thread: takes groups from the queue and commits each.
+  void CommitLoop();
+
+  // --- write stage; called only by the commit thread ---
   // Validates and applies each writer of `group`, writes the accepted events
   // in one batch. Sets the result of every writer it rejects; returns the
   // status of the write itself.
@@ -143,14 +149,15 @@ class Ledger::Impl {
   CompactRange tree_;
   std::unordered_map<std::string, StreamHead> stream_cache_;  // as written
 
-  // The commit queue. Its front writer leads: it commits a group of queued
-  // writers with one synced RocksDB write, then hands the lead on.
+  // The commit queue, drained by the commit thread: each group of queued
+  // writers is committed with one synced RocksDB write.
   std::mutex mu_;
-  std::deque<Writer*> queue_;
-  std::condition_variable gather_cv_;  // a leader waiting for its group to fill
-  bool gathering_ = false;
-  size_t last_group_writers_ = 0;
-  Status failed_;  // sticky: after a failed sync the ledger is read-only until reopened
+  std::condition_variable queue_cv_;
+  std::deque<std::unique_ptr<Writer>> queue_;
+  bool stopping_ = false;
+  size_t last_group_writers_ = 0;  // commit thread only
+  Status failed_;  // commit thread only; after a failed write, appends are refused
+  std::thread committer_;
 
   mutable std::mutex head_mu_;
   TreeHead durable_head_;  // the head readers see: synced events only
@@ -231,81 +238,89 @@ Status Ledger::Impl::Open(const std::string& dir) {
 }
 
 Ledger::Impl::~Impl() {
+  if (committer_.joinable()) {
+    {
+      std::lock_guard l(mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    committer_.join();  // commits whatever was queued first
+  }
   if (db_) db_->Close();
 }
 
 // ---------------------------------------------------------------------------
 // Appends
 
-Result<std::vector<AppendResult>> Ledger::Impl::Append(std::span<const AppendRequest> requests,
-                                                       const WriteContext& ctx) {
-  if (requests.empty()) return Status::BadField("events", "must hold at least one event");
+void Ledger::Impl::AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx,
+                               AppendCallback done) {
+  if (requests.empty()) {
+    done(Status::BadField("events", "must hold at least one event"));
+    return;
+  }
   // Field rules first, for every request: field errors of any event win.
-  {
-    const Micros now = options_.clock();
-    std::vector<FieldError> errors;
-    for (size_t i = 0; i < requests.size(); ++i) {
-      Status st = ValidateEvent(requests[i].event, now);
-      if (requests[i].idempotency_key) {
-        std::string problem = CheckIdempotencyKey(*requests[i].idempotency_key);
-        if (!problem.empty()) {
-          std::vector<FieldError> more = st.field_errors();
-          more.push_back({"idempotency_key", problem});
-          st = Status::InvalidArgument("invalid fields", std::move(more));
-        }
+  const Micros now = options_.clock();
+  std::vector<FieldError> errors;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    Status st = ValidateEvent(requests[i].event, now);
+    if (requests[i].idempotency_key) {
+      std::string problem = CheckIdempotencyKey(*requests[i].idempotency_key);
+      if (!problem.empty()) {
+        std::vector<FieldError> more = st.field_errors();
+        more.push_back({"idempotency_key", problem});
+        st = Status::InvalidArgument("invalid fields", std::move(more));
       }
-      st = InRequest(st, i, requests.size());
-      errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
     }
-    if (!errors.empty()) {
-      std::string message = "invalid fields:";
-      for (const FieldError& e : errors) message += " " + e.field;
-      return Status::InvalidArgument(std::move(message), std::move(errors));
+    st = InRequest(st, i, requests.size());
+    errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
+  }
+  if (!errors.empty()) {
+    std::string message = "invalid fields:";
+    for (const FieldError& e : errors) message += " " + e.field;
+    done(Status::InvalidArgument(std::move(message), std::move(errors)));
+    return;
+  }
+  auto w = std::make_unique<Writer>();
+  w->requests = std::move(requests);
+  w->ctx = std::move(ctx);
+  w->done = std::move(done);
+  {
+    std::lock_guard l(mu_);
+    queue_.push_back(std::move(w));
+  }
+  queue_cv_.notify_one();
+}
+
+void Ledger::Impl::CommitLoop() {
+  for (;;) {
+    std::vector<std::unique_ptr<Writer>> group;
+    {
+      std::unique_lock l(mu_);
+      queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to commit
+      // Writers of the last group may be on their way back with their next
+      // append: give them a moment (well under one sync) so that one sync
+      // covers them too, instead of every other sync covering half.
+      if (last_group_writers_ > 1 && queue_.size() < last_group_writers_ && !stopping_) {
+        queue_cv_.wait_for(l, kGatherWindow,
+                           [&] { return stopping_ || queue_.size() >= last_group_writers_; });
+      }
+      size_t events = 0;
+      while (!queue_.empty()) {
+        size_t n = queue_.front()->requests.size();
+        if (!group.empty() && events + n > options_.max_group_events) break;
+        events += n;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
     }
+    last_group_writers_ = group.size();
+    std::vector<Writer*> writers;
+    for (auto& w : group) writers.push_back(w.get());
+    if (WriteGroup(writers).ok()) Publish();
+    // Callbacks run here, on the commit thread, once the group is durable.
+    for (auto& w : group) w->done(std::move(w->result));
   }
-
-  Writer w;
-  w.requests = requests;
-  w.ctx = &ctx;
-  std::unique_lock l(mu_);
-  queue_.push_back(&w);
-  if (gathering_) gather_cv_.notify_one();
-  while (!w.done && queue_.front() != &w) w.cv.wait(l);
-  if (w.done) return std::move(w.result);
-
-  // This thread leads. Writers of the last group are still on their way back
-  // with their next append: give them a moment (well under one sync) so that
-  // one sync covers them too, instead of every other sync covering half.
-  if (last_group_writers_ > 1 && queue_.size() < last_group_writers_) {
-    gathering_ = true;
-    auto deadline = std::chrono::steady_clock::now() + kGatherWindow;
-    while (queue_.size() < last_group_writers_ &&
-           gather_cv_.wait_until(l, deadline) != std::cv_status::timeout) {
-    }
-    gathering_ = false;
-  }
-  std::vector<Writer*> group;
-  size_t events = 0;
-  for (Writer* x : queue_) {
-    if (!group.empty() && events + x->requests.size() > options_.max_group_events) break;
-    group.push_back(x);
-    events += x->requests.size();
-  }
-  last_group_writers_ = group.size();
-  l.unlock();
-
-  Status written = WriteGroup(group);
-  if (written.ok()) Publish();
-
-  l.lock();
-  for (size_t i = 0; i < group.size(); ++i) queue_.pop_front();
-  for (Writer* x : group) {
-    x->done = true;
-    if (x != &w) x->cv.notify_one();
-  }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
-  l.unlock();
-  return std::move(w.result);
 }
 
 Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
@@ -480,11 +495,11 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
       }
     }
 
-    if (w.ctx->authorize) {
+    if (w.ctx.authorize) {
       StreamInfo info{exists, head.version(), head.state, head.area, head.provider};
       if (const auto* r = std::get_if<ReferralReceived>(&ev.data); r && !exists)
         info.area = r->area;
-      Status st = w.ctx->authorize(ev, info);
+      Status st = w.ctx.authorize(ev, info);
       if (!st.ok()) return fail(st);
     }
 
@@ -552,7 +567,7 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
     e.referral_id = ev.referral_id;
     e.occurred_at = ev.occurred_at;
     e.recorded_at = recorded_at;
-    e.actor = w.ctx->actor;
+    e.actor = w.ctx.actor;
     if (req.idempotency_key) e.idempotency_key = *req.idempotency_key;
     e.data = ev.data;
 
@@ -860,16 +875,26 @@ Ledger::~Ledger() = default;
 Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir, LedgerOptions options) {
   auto impl = std::make_unique<Impl>(std::move(options));
   LEDGER_RETURN_IF_ERROR(impl->Open(dir));
+  impl->Start();
   return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
 }
 
 Result<std::vector<AppendResult>> Ledger::Append(std::span<const AppendRequest> requests,
                                                  const WriteContext& ctx) {
-  return impl_->Append(requests, ctx);
+  std::promise<Result<std::vector<AppendResult>>> promise;
+  auto future = promise.get_future();
+  impl_->AppendAsync(std::vector<AppendRequest>(requests.begin(), requests.end()), ctx,
+                     [&promise](Result<std::vector<AppendResult>> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+void Ledger::AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx,
+                         AppendCallback done) {
+  impl_->AppendAsync(std::move(requests), std::move(ctx), std::move(done));
 }
 
 Result<AppendResult> Ledger::Append(const AppendRequest& request, const WriteContext& ctx) {
-  auto r = impl_->Append(std::span<const AppendRequest>(&request, 1), ctx);
+  auto r = Append(std::span<const AppendRequest>(&request, 1), ctx);
   if (!r.ok()) return r.status();
   return r->front();
 }

@@ -2,8 +2,10 @@
 // (SPEC §3, §5, §7, §8).
 //
 // Thread safety: every method may be called from any thread at any time.
-// Appends from many threads are group-committed: each returns only once its
-// events are synced to disk, and concurrent appends share one sync.
+// Appends are group-committed by one commit thread: every append queued while
+// the previous group was being synced goes into the next group, which is
+// written and synced to disk at once. An append is acknowledged (returns, or
+// calls back) only once its events are synced.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +75,9 @@ struct VerifyReport {
   std::string problem;         // empty when ok
 };
 
+// Receives the outcome of an asynchronous append.
+using AppendCallback = std::function<void(Result<std::vector<AppendResult>>)>;
+
 class Ledger {
  public:
   // Opens the ledger in directory `dir`, creating it (and its signing key)
@@ -100,6 +105,13 @@ class Ledger {
   Result<std::vector<AppendResult>> Append(std::span<const AppendRequest> requests,
                                            const WriteContext& ctx);
   Result<AppendResult> Append(const AppendRequest& request, const WriteContext& ctx);
+
+  // As Append, without blocking the caller: `done` gets the outcome. It runs
+  // on the calling thread for requests whose fields are invalid, else on the
+  // commit thread once the group is durable (or failed); it must be quick and
+  // must not wait for another append (it may start one with AppendAsync).
+  // ctx.authorize also runs on the commit thread.
+  void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
 
   // Number of durable events: the seq of the last one, 0 when empty.
   uint64_t Size() const;

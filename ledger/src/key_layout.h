@@ -21,10 +21,13 @@
 //   'I' idempotency key          -> seq || SHA-256 of the canonical request (32 bytes)
 //        The first event appended with that key, and what its body was.
 //   'M' leaves level(1 byte)     -> node hash (32 bytes)
-//        Every perfect subtree of the RFC 6962 tree: the node at `level`
-//        covering 2^level leaves ending at leaf count `leaves` (so the node of
-//        level l and index i is at leaves = (i+1) * 2^l). Keyed by the append
-//        that completed it, so a scan in key order follows the log.
+//        The perfect subtrees of the RFC 6962 tree from level
+//        kFirstStoredLevel up: the node at `level` covering 2^level leaves
+//        ending at leaf count `leaves` (so the node of level l and index i is
+//        at leaves = (i+1) * 2^l). Keyed by the append that completed it, so a
+//        scan in key order follows the log. Lower nodes are recomputed from
+//        the at most 2^kFirstStoredLevel events beneath them when a proof
+//        needs them: storing them would cost about two writes per event.
 //   'T' size                     -> timestamp || root (32) || Ed25519 signature (64)
 //        Every tree head the ledger has signed and handed out.
 //   'H'                          -> size || chain hash of seq `size` (32)
@@ -46,6 +49,9 @@ inline constexpr char kIdempotency = 'I';
 inline constexpr char kMerkleNode = 'M';
 inline constexpr char kSignedHead = 'T';
 inline constexpr char kHead = 'H';
+
+// Merkle nodes below this level are not stored (see 'M' above).
+inline constexpr unsigned kFirstStoredLevel = 4;
 
 inline void PutU64(uint64_t v, std::string* out) {
   for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));

@@ -360,7 +360,7 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   CompactRange tree = tree_;
   std::string value;
   std::vector<std::pair<std::string, Hash>> nodes;
-  nodes.reserve(overlay.events.size() * 2);
+  nodes.reserve(overlay.events.size() / 8 + 64);
   for (Event& e : overlay.events) {
     std::string bytes = internal::EncodeEvent(e);
     hash = Sha256({AsBytes(hash), bytes});
@@ -369,7 +369,7 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
     value.append(bytes);
     batch.Put(keys::Event(e.seq), value);
     tree.Append(LeafHash(bytes), [&](unsigned level, uint64_t index, const Hash& h) {
-      nodes.emplace_back(keys::MerkleNode(level, index), h);
+      if (level >= keys::kFirstStoredLevel) nodes.emplace_back(keys::MerkleNode(level, index), h);
     });
   }
   for (const auto& [key, h] : nodes) batch.Put(key, AsBytes(h));
@@ -692,6 +692,19 @@ Result<uint64_t> Ledger::Impl::SeqAtTime(Micros t) const {
 }
 
 Result<Hash> Ledger::Impl::ReadNode(unsigned level, uint64_t index) const {
+  if (level < keys::kFirstStoredLevel) {
+    // Not stored: recomputed from the (at most 2^level) events beneath it.
+    if (level == 0) {
+      Result<std::string> stored = GetStored(index + 1);
+      if (!stored.ok()) return stored.status();
+      return LeafHash(std::string_view(*stored).substr(32));
+    }
+    Result<Hash> left = ReadNode(level - 1, 2 * index);
+    if (!left.ok()) return left;
+    Result<Hash> right = ReadNode(level - 1, 2 * index + 1);
+    if (!right.ok()) return right;
+    return NodeHash(*left, *right);
+  }
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::MerkleNode(level, index), &v);
   if (s.IsNotFound() || (s.ok() && v.size() != 32)) {
@@ -817,7 +830,7 @@ VerifyReport Ledger::Impl::Verify() const {
 
     std::string problem;
     tree.Append(LeafHash(bytes), [&](unsigned level, uint64_t index, const Hash& h) {
-      if (!problem.empty()) return;
+      if (!problem.empty() || level < keys::kFirstStoredLevel) return;
       if (!nodes->Valid() || nodes->key() != keys::MerkleNode(level, index) ||
           nodes->value() != rocksdb::Slice(reinterpret_cast<const char*>(h.data()), h.size())) {
         problem = "Merkle node level " + std::to_string(level) + " index " + std::to_string(index) +

@@ -518,7 +518,7 @@ class TamperTest : public LedgerTest {
     });
   }
   void Fill() {
-    for (int i = 0; i < 5; ++i) Approved("r" + std::to_string(i));  // 15 events
+    for (int i = 0; i < 12; ++i) Approved("r" + std::to_string(i));  // 36 events
     ASSERT_TRUE(ledger_->Verify().ok);
   }
 };
@@ -550,11 +550,11 @@ TEST_F(TamperTest, ChainHashMerkleNodeAndSignedHead) {
   FlipByte(internal::keys::Event(3), 0);  // the stored chain link
   EXPECT_EQ(ledger_->Verify().first_bad_seq, 3u);
   FlipByte(internal::keys::Event(3), 0);
-  FlipByte(internal::keys::MerkleNode(1, 4), 5);  // completed by leaf 10
+  FlipByte(internal::keys::MerkleNode(4, 1), 5);  // completed by leaf 32
   VerifyReport v = ledger_->Verify();
   EXPECT_FALSE(v.ok);
-  EXPECT_EQ(v.first_bad_seq, 10u) << v.problem;
-  FlipByte(internal::keys::MerkleNode(1, 4), 5);
+  EXPECT_EQ(v.first_bad_seq, 32u) << v.problem;
+  FlipByte(internal::keys::MerkleNode(4, 1), 5);
   EXPECT_TRUE(ledger_->Verify().ok);
   FlipByte(internal::keys::SignedHead(8), 70);  // inside the signature
   v = ledger_->Verify();

@@ -11,8 +11,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <functional>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 
 #include "ledger/ledger.h"
@@ -130,19 +130,19 @@ void BM_DurableAppendAsync(benchmark::State& state) {
         i = next_id++;
       }
       auto t0 = std::chrono::steady_clock::now();
-      f.ledger->AppendAsync({Received("a" + std::to_string(i), i)}, ctx,
-                            [&, t0](ledger::Result<std::vector<ledger::AppendResult>> r) {
-                              auto t1 = std::chrono::steady_clock::now();
-                              {
-                                std::lock_guard l(mu);
-                                failed |= !r.ok();
-                                latencies_us.push_back(
-                                    std::chrono::duration<double, std::micro>(t1 - t0).count());
-                                ++finished;
-                              }
-                              cv.notify_one();
-                              start_one();
-                            });
+      f.ledger->AppendAsync(
+          {Received("a" + std::to_string(i), i)}, ctx,
+          [&, t0](ledger::Result<std::vector<ledger::AppendResult>> r) {
+            auto t1 = std::chrono::steady_clock::now();
+            {
+              std::lock_guard l(mu);
+              failed |= !r.ok();
+              latencies_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+              ++finished;
+            }
+            cv.notify_one();
+            start_one();
+          });
     };
     for (int k = 0; k < appenders; ++k) start_one();
     std::unique_lock l(mu);

@@ -163,13 +163,6 @@ void SetCorrectedValue(const Field& field, const CorrectedField& value, S* data)
   }
 }
 
-Status FieldErrorsStatus(std::vector<FieldError> errors) {
-  if (errors.empty()) return Status::Ok();
-  std::string message = "invalid fields:";
-  for (const FieldError& e : errors) message += " " + e.field;
-  return Status::InvalidArgument(std::move(message), std::move(errors));
-}
-
 }  // namespace
 
 Status ValidateEvent(const NewEvent& event, Micros now) {
@@ -189,7 +182,7 @@ Status ValidateEvent(const NewEvent& event, Micros now) {
         }
       },
       event.data);
-  return FieldErrorsStatus(std::move(errors));
+  return Status::InvalidFields(std::move(errors));
 }
 
 Status ValidateCorrectionFields(EventType target_type, const std::vector<CorrectedField>& fields) {
@@ -211,7 +204,7 @@ Status ValidateCorrectionFields(EventType target_type, const std::vector<Correct
       }
     }
   });
-  return FieldErrorsStatus(std::move(errors));
+  return Status::InvalidFields(std::move(errors));
 }
 
 void ApplyCorrection(const std::vector<CorrectedField>& fields, EventData* target) {

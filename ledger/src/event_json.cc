@@ -126,11 +126,7 @@ class Errors {
     }
   }
   bool empty() const { return errors_.empty(); }
-  Status ToStatus() && {
-    std::string message = "invalid fields:";
-    for (const FieldError& e : errors_) message += " " + e.field;
-    return Status::InvalidArgument(std::move(message), std::move(errors_));
-  }
+  Status ToStatus() && { return Status::InvalidFields(std::move(errors_)); }
 
  private:
   std::vector<FieldError> errors_;

@@ -14,11 +14,11 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <future>
-#include <thread>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "codec.h"
@@ -89,7 +89,9 @@ class Ledger::Impl {
   Status Open(const std::string& dir);
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
   // Starts the commit thread. REQUIRES: Open() succeeded.
-  void Start() { committer_ = std::thread([this] { CommitLoop(); }); }
+  void Start() {
+    committer_ = std::thread([this] { CommitLoop(); });
+  }
 
   uint64_t Size() const { return durable_.load(std::memory_order_acquire); }
   Result<Event> GetEvent(uint64_t seq) const;
@@ -156,7 +158,7 @@ class Ledger::Impl {
   std::deque<std::unique_ptr<Writer>> queue_;
   bool stopping_ = false;
   size_t last_group_writers_ = 0;  // commit thread only
-  Status failed_;  // commit thread only; after a failed write, appends are refused
+  Status failed_;                  // commit thread only; after a failed write, appends are refused
   std::thread committer_;
 
   mutable std::mutex head_mu_;
@@ -262,22 +264,16 @@ void Ledger::Impl::AppendAsync(std::vector<AppendRequest> requests, WriteContext
   const Micros now = options_.clock();
   std::vector<FieldError> errors;
   for (size_t i = 0; i < requests.size(); ++i) {
-    Status st = ValidateEvent(requests[i].event, now);
+    std::vector<FieldError> bad = ValidateEvent(requests[i].event, now).field_errors();
     if (requests[i].idempotency_key) {
       std::string problem = CheckIdempotencyKey(*requests[i].idempotency_key);
-      if (!problem.empty()) {
-        std::vector<FieldError> more = st.field_errors();
-        more.push_back({"idempotency_key", problem});
-        st = Status::InvalidArgument("invalid fields", std::move(more));
-      }
+      if (!problem.empty()) bad.push_back({"idempotency_key", problem});
     }
-    st = InRequest(st, i, requests.size());
-    errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
+    const std::string prefix = requests.size() > 1 ? "events[" + std::to_string(i) + "]." : "";
+    for (FieldError& e : bad) errors.push_back({prefix + e.field, std::move(e.message)});
   }
-  if (!errors.empty()) {
-    std::string message = "invalid fields:";
-    for (const FieldError& e : errors) message += " " + e.field;
-    done(Status::InvalidArgument(std::move(message), std::move(errors)));
+  if (Status st = Status::InvalidFields(std::move(errors)); !st.ok()) {
+    done(std::move(st));
     return;
   }
   auto w = std::make_unique<Writer>();
@@ -896,8 +892,9 @@ Result<std::vector<AppendResult>> Ledger::Append(std::span<const AppendRequest> 
                                                  const WriteContext& ctx) {
   std::promise<Result<std::vector<AppendResult>>> promise;
   auto future = promise.get_future();
-  impl_->AppendAsync(std::vector<AppendRequest>(requests.begin(), requests.end()), ctx,
-                     [&promise](Result<std::vector<AppendResult>> r) { promise.set_value(std::move(r)); });
+  impl_->AppendAsync(
+      std::vector<AppendRequest>(requests.begin(), requests.end()), ctx,
+      [&promise](Result<std::vector<AppendResult>> r) { promise.set_value(std::move(r)); });
   return future.get();
 }
 

@@ -28,6 +28,13 @@ const char* CodeName(Code code) {
   return "unknown";
 }
 
+Status Status::InvalidFields(std::vector<FieldError> errors) {
+  if (errors.empty()) return Ok();
+  std::string message = "invalid fields:";
+  for (const FieldError& e : errors) message += " " + e.field;
+  return InvalidArgument(std::move(message), std::move(errors));
+}
+
 Status Status::WithFieldPrefix(const std::string& prefix) const {
   Status out = *this;
   for (FieldError& e : out.field_errors_) e.field = prefix + "." + e.field;

@@ -43,6 +43,8 @@ class Status {
   static Status InvalidArgument(std::string message, std::vector<FieldError> errors = {}) {
     return Status(Code::kInvalidArgument, std::move(message), std::move(errors));
   }
+  // OK when `errors` is empty, else kInvalidArgument naming every bad field.
+  static Status InvalidFields(std::vector<FieldError> errors);
   // A single bad field: the message is the field's.
   static Status BadField(std::string field, std::string message) {
     std::string summary = field + ": " + message;

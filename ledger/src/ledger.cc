@@ -779,9 +779,22 @@ VerifyReport Ledger::Impl::Verify() const {
     report.problem = std::move(problem);
     return report;
   };
-  const uint64_t size = Size();
+  // One consistent snapshot, so that appends made meanwhile are neither half
+  // seen nor mistaken for damage. Its size is the head record it holds
+  // (written in the same batch as the events it covers).
+  struct SnapshotRelease {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~SnapshotRelease() { db->ReleaseSnapshot(snapshot); }
+  } snapshot{db_.get(), db_->GetSnapshot()};
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
+  ro.snapshot = snapshot.snapshot;
+  std::string head;
+  rocksdb::Status head_status = db_->Get(ro, keys::Head(), &head);
+  if (!head_status.ok() && !head_status.IsNotFound()) return bad(0, head_status.ToString());
+  if (head_status.ok() && head.size() != 40) return bad(0, "the head record has the wrong size");
+  const uint64_t size = head_status.ok() ? keys::GetU64(head) : 0;
   std::unique_ptr<rocksdb::Iterator> events(db_->NewIterator(ro));
   std::unique_ptr<rocksdb::Iterator> nodes(db_->NewIterator(ro));
   events->Seek(std::string(1, keys::kEvent));
@@ -791,13 +804,14 @@ VerifyReport Ledger::Impl::Verify() const {
   Micros last_recorded = INT64_MIN;
   CompactRange tree;
   std::unordered_map<std::string, uint64_t> versions;
-  std::map<uint64_t, Hash> roots_to_check;  // size -> root, for signed heads
+  std::map<uint64_t, TreeHead> heads_to_check;  // size -> recomputed head, for signed heads
   {
     std::unique_ptr<rocksdb::Iterator> heads(db_->NewIterator(ro));
     for (heads->Seek(std::string(1, keys::kSignedHead));
          heads->Valid() && heads->key().starts_with(std::string(1, keys::kSignedHead));
          heads->Next()) {
-      roots_to_check[keys::GetU64(heads->key().ToStringView().substr(1))] = Hash{};
+      uint64_t sz = keys::GetU64(heads->key().ToStringView().substr(1));
+      heads_to_check[sz] = TreeHead{sz, EmptyTreeRoot(), 0};
     }
   }
 
@@ -836,7 +850,10 @@ VerifyReport Ledger::Impl::Verify() const {
       nodes->Next();
     });
     if (!problem.empty()) return bad(seq, problem);
-    if (auto it = roots_to_check.find(seq); it != roots_to_check.end()) it->second = tree.Root();
+    if (auto it = heads_to_check.find(seq); it != heads_to_check.end()) {
+      it->second.root = tree.Root();
+      it->second.timestamp = e->recorded_at;
+    }
     ++report.events_checked;
   }
   if (events->Valid() && events->key().starts_with(std::string(1, keys::kEvent))) {
@@ -845,16 +862,11 @@ VerifyReport Ledger::Impl::Verify() const {
   if (nodes->Valid() && nodes->key().starts_with(std::string(1, keys::kMerkleNode))) {
     return bad(0, "a Merkle node follows the last event's");
   }
-  std::string head;
-  if (size > 0) {
-    if (!db_->Get(ro, keys::Head(), &head).ok() || head.size() != 40 || keys::GetU64(head) < size ||
-        (keys::GetU64(head) == size && std::memcmp(head.data() + 8, chain.data(), 32) != 0)) {
-      return bad(0, "the head record does not match the events");
-    }
+  if (size > 0 && std::memcmp(head.data() + 8, chain.data(), 32) != 0) {
+    return bad(0, "the head record does not match the events");
   }
-  for (auto& [sz, root] : roots_to_check) {
+  for (const auto& [sz, expected] : heads_to_check) {
     if (sz > size) continue;
-    if (sz == 0) root = EmptyTreeRoot();
     std::string v;
     if (!db_->Get(ro, keys::SignedHead(sz), &v).ok() || v.size() != 8 + 32 + 64) {
       return bad(0, "signed head of size " + std::to_string(sz) + " is unreadable");
@@ -864,7 +876,7 @@ VerifyReport Ledger::Impl::Verify() const {
     sth.head.timestamp = static_cast<Micros>(keys::GetU64(v));
     std::copy(v.begin() + 8, v.begin() + 40, sth.head.root.begin());
     sth.signature = v.substr(40);
-    if (sth.head.root != root) {
+    if (sth.head != expected) {
       return bad(sz, "signed head of size " + std::to_string(sz) + " does not match the events");
     }
     if (!VerifyTreeHead(sth, signer_->public_key())) {

@@ -482,6 +482,28 @@ TEST_F(LedgerTest, SeqAtTimeFindsTheLastEventRecordedByThen) {
   EXPECT_EQ(*ledger_->SeqAtTime(t0 + 1000), 4u);
 }
 
+TEST_F(LedgerTest, VerifyWhileAppendingSeesAConsistentLedger) {
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 300 && !stop; ++i) {
+      std::vector<AppendRequest> batch = {
+          Req("w" + std::to_string(i), T(0), Received()),
+          Req("w" + std::to_string(i), T(1), AssessmentCompleted{})};
+      if (!AppendAll(batch).ok()) break;
+    }
+  });
+  int runs = 0;
+  while (ledger_->Size() < 600 && runs < 10000) {
+    VerifyReport v = ledger_->Verify();
+    ASSERT_TRUE(v.ok) << v.problem << " at " << v.first_bad_seq;
+    ++runs;
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(runs, 1);
+  EXPECT_EQ(ledger_->Verify().events_checked, ledger_->Size());
+}
+
 TEST_F(LedgerTest, SubscribersHearEveryDurableSize) {
   std::vector<uint64_t> sizes;
   std::mutex mu;

@@ -58,9 +58,6 @@ std::string CheckText(std::string_view value, const TextSpec& spec) {
 
 }  // namespace internal
 
-using internal::EnumField;
-using internal::IntField;
-using internal::TextField;
 
 size_t CodePointCount(std::string_view utf8) {
   size_t n = 0;

@@ -7,7 +7,6 @@
 #include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
-#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -33,7 +32,8 @@ namespace keys = internal::keys;
 
 namespace {
 
-// How long a new leader waits for the writers of the last group to return.
+// How long the commit thread waits for the writers of the last group to
+// return before it commits a smaller group.
 constexpr auto kGatherWindow = std::chrono::microseconds(150);
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
@@ -269,8 +269,8 @@ void Ledger::Impl::AppendAsync(std::vector<AppendRequest> requests, WriteContext
       std::string problem = CheckIdempotencyKey(*requests[i].idempotency_key);
       if (!problem.empty()) bad.push_back({"idempotency_key", problem});
     }
-    const std::string prefix = requests.size() > 1 ? "events[" + std::to_string(i) + "]." : "";
-    for (FieldError& e : bad) errors.push_back({prefix + e.field, std::move(e.message)});
+    Status st = InRequest(Status::InvalidFields(std::move(bad)), i, requests.size());
+    errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
   }
   if (Status st = Status::InvalidFields(std::move(errors)); !st.ok()) {
     done(std::move(st));

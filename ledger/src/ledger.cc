@@ -79,6 +79,60 @@ struct Writer {
   Result<std::vector<AppendResult>> result = Status::Internal("not processed");
 };
 
+// A view store on one column family of the ledger's database.
+class RocksViewStore final : public ViewStore {
+ public:
+  RocksViewStore(std::string name, rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf)
+      : ViewStore(std::move(name)), db_(db), cf_(cf) {}
+
+  Status Write(const Batch& batch) override {
+    rocksdb::WriteBatch wb;
+    for (const auto& [key, value] : Ops(batch)) {
+      rocksdb::Status s = value ? wb.Put(cf_, key, *value) : wb.Delete(cf_, key);
+      LEDGER_RETURN_IF_ERROR(FromRocks(s, "view store " + name()));
+    }
+    return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "write view store " + name());
+  }
+
+  Result<std::optional<std::string>> Get(std::string_view key) const override {
+    std::string v;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, key, &v);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    LEDGER_RETURN_IF_ERROR(FromRocks(s, "read view store " + name()));
+    return std::optional<std::string>(std::move(v));
+  }
+
+  Status Scan(std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (!fn(it->key().ToStringView(), it->value().ToStringView())) break;
+    }
+    return FromRocks(it->status(), "scan view store " + name());
+  }
+
+  Status Clear() override {
+    // Every key of this family sorts below a key of 0xff bytes longer than
+    // any the projections write.
+    rocksdb::WriteBatch wb;
+    LEDGER_RETURN_IF_ERROR(FromRocks(wb.DeleteRange(cf_, "", std::string(256, '\xff')),
+                                     "clear view store " + name()));
+    return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "clear view store " + name());
+  }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+};
+
+bool ValidViewStoreName(std::string_view name) {
+  if (name.empty() || name.size() > 64 || name == rocksdb::kDefaultColumnFamilyName) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 class Ledger::Impl {
@@ -98,7 +152,10 @@ class Ledger::Impl {
   Result<std::string> GetStored(uint64_t seq) const;  // hash || canonical bytes
   Result<std::vector<Event>> ReadStream(std::string_view id) const;
   Result<std::vector<Event>> ReadFeed(uint64_t after, size_t limit) const;
+  Status ScanEvents(uint64_t after, uint64_t upto,
+                    const std::function<Status(const Event&)>& fn) const;
   Result<uint64_t> SeqAtTime(Micros t) const;
+  Result<ViewStore*> OpenViewStore(const std::string& name);
   TreeHead Head() const;
   Result<TreeHead> HeadAt(uint64_t size) const;
   Result<SignedTreeHead> SignedHead(uint64_t size) const;
@@ -143,6 +200,12 @@ class Ledger::Impl {
   LedgerOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::unique_ptr<Signer> signer_;
+  rocksdb::ColumnFamilyOptions view_family_options_;
+  // Every column family handle, the default's included; released before the
+  // database closes.
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;
+  std::mutex views_mu_;
+  std::map<std::string, std::unique_ptr<RocksViewStore>, std::less<>> views_;
 
   // Write-stage state, owned by whichever thread leads the commit queue.
   uint64_t written_seq_ = 0;
@@ -194,9 +257,28 @@ Status Ledger::Impl::Open(const std::string& dir) {
   table.block_cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // View stores (projection state) are column families of their own.
+  view_family_options_ = rocksdb::ColumnFamilyOptions(opts);
+  view_family_options_.memtable_prefix_bloom_size_ratio = 0;
+  const std::string path = dir + "/rocksdb";
+  std::vector<std::string> names;
+  if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(opts), path, &names).ok()) {
+    names = {rocksdb::kDefaultColumnFamilyName};  // a new database
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const std::string& name : names) {
+    families.emplace_back(name, name == rocksdb::kDefaultColumnFamilyName
+                                    ? rocksdb::ColumnFamilyOptions(opts)
+                                    : view_family_options_);
+  }
   rocksdb::DB* raw = nullptr;
-  LEDGER_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(opts, dir + "/rocksdb", &raw), "open " + dir));
+  LEDGER_RETURN_IF_ERROR(FromRocks(
+      rocksdb::DB::Open(rocksdb::DBOptions(opts), path, families, &families_, &raw), "open " + dir));
   db_.reset(raw);
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == rocksdb::kDefaultColumnFamilyName) continue;
+    views_[names[i]] = std::make_unique<RocksViewStore>(names[i], raw, families_[i]);
+  }
 
   std::string head;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Head(), &head);
@@ -248,6 +330,8 @@ Ledger::Impl::~Impl() {
     queue_cv_.notify_all();
     committer_.join();  // commits whatever was queued first
   }
+  views_.clear();
+  for (rocksdb::ColumnFamilyHandle* h : families_) db_->DestroyColumnFamilyHandle(h);
   if (db_) db_->Close();
 }
 
@@ -654,21 +738,54 @@ Result<std::vector<Event>> Ledger::Impl::ReadStream(std::string_view id) const {
 }
 
 Result<std::vector<Event>> Ledger::Impl::ReadFeed(uint64_t after, size_t limit) const {
-  const uint64_t size = Size();
   std::vector<Event> out;
-  if (after >= size || limit == 0) return out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  if (limit == 0) return out;
+  const uint64_t upto = after + std::min<uint64_t>(limit, Size() - std::min(after, Size()));
+  LEDGER_RETURN_IF_ERROR(ScanEvents(after, upto, [&out](const Event& e) {
+    out.push_back(e);
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Status Ledger::Impl::ScanEvents(uint64_t after, uint64_t upto,
+                                const std::function<Status(const Event&)>& fn) const {
+  upto = std::min(upto, Size());
+  if (after >= upto) return Status::Ok();
+  rocksdb::ReadOptions ro;
+  const std::string end = keys::Event(upto + 1);
+  rocksdb::Slice end_slice(end);
+  ro.iterate_upper_bound = &end_slice;
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   uint64_t expect = after + 1;
-  for (it->Seek(keys::Event(expect)); it->Valid() && out.size() < limit && expect <= size;
-       it->Next(), ++expect) {
+  for (it->Seek(keys::Event(expect)); it->Valid() && expect <= upto; it->Next(), ++expect) {
     if (it->key() != keys::Event(expect)) {
       return Status::Corruption("event " + std::to_string(expect) + " is missing");
     }
     Result<Event> e = DecodeStored(it->value().ToStringView());
     if (!e.ok()) return e.status();
-    out.push_back(std::move(e).value());
+    LEDGER_RETURN_IF_ERROR(fn(*e));
   }
-  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read feed"));
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read events"));
+  if (expect <= upto) return Status::Corruption("event " + std::to_string(expect) + " is missing");
+  return Status::Ok();
+}
+
+Result<ViewStore*> Ledger::Impl::OpenViewStore(const std::string& name) {
+  if (!ValidViewStoreName(name)) {
+    return Status::InvalidArgument("view store name " + name + " is not valid");
+  }
+  std::lock_guard l(views_mu_);
+  auto it = views_.find(name);
+  if (it != views_.end()) return static_cast<ViewStore*>(it->second.get());
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  LEDGER_RETURN_IF_ERROR(FromRocks(db_->CreateColumnFamily(view_family_options_, name, &cf),
+                                   "create view store " + name));
+  families_.push_back(cf);
+  auto store = std::make_unique<RocksViewStore>(name, db_.get(), cf);
+  ViewStore* out = store.get();
+  views_[name] = std::move(store);
   return out;
 }
 
@@ -935,7 +1052,14 @@ Result<std::vector<Event>> Ledger::ReadStream(std::string_view id) const {
 Result<std::vector<Event>> Ledger::ReadFeed(uint64_t after, size_t limit) const {
   return impl_->ReadFeed(after, limit);
 }
+Status Ledger::ScanEvents(uint64_t after, uint64_t upto,
+                          const std::function<Status(const Event&)>& fn) const {
+  return impl_->ScanEvents(after, upto, fn);
+}
 Result<uint64_t> Ledger::SeqAtTime(Micros t) const { return impl_->SeqAtTime(t); }
+Result<ViewStore*> Ledger::OpenViewStore(const std::string& name) {
+  return impl_->OpenViewStore(name);
+}
 TreeHead Ledger::Head() const { return impl_->Head(); }
 Result<TreeHead> Ledger::HeadAt(uint64_t size) const { return impl_->HeadAt(size); }
 Result<SignedTreeHead> Ledger::SignedHead(uint64_t size) const { return impl_->SignedHead(size); }

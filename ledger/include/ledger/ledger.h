@@ -21,6 +21,7 @@
 #include "ledger/state_machine.h"
 #include "ledger/status.h"
 #include "ledger/tree_head.h"
+#include "ledger/view_store.h"
 
 namespace ledger {
 
@@ -124,6 +125,11 @@ class Ledger {
   Result<std::vector<Event>> ReadStream(std::string_view referral_id) const;
   // Up to `limit` events with seq > after, in seq order.
   Result<std::vector<Event>> ReadFeed(uint64_t after, size_t limit) const;
+  // Calls fn(event) for each durable event with after < seq <= upto, in seq
+  // order, without holding them all. Stops at the first non-OK status fn
+  // returns, and returns it.
+  Status ScanEvents(uint64_t after, uint64_t upto,
+                    const std::function<Status(const Event&)>& fn) const;
   // The largest seq whose recorded_at <= t (0 if none): SPEC §8's as_of time.
   Result<uint64_t> SeqAtTime(Micros t) const;
 
@@ -145,6 +151,12 @@ class Ledger {
   // the stored bytes, and checks envelopes (gap-free seq, versions, recorded_at
   // order). Names the first seq that does not match.
   VerifyReport Verify() const;
+
+  // The view store `name` (lower-case letters, digits, '_' and '-'), created
+  // when missing: a keyspace of the ledger's database for a projection's
+  // state and checkpoint. It belongs to the ledger and must not be used after
+  // the ledger is destroyed.
+  Result<ViewStore*> OpenViewStore(const std::string& name);
 
   // Calls `listener(size)` each time the durable size grows, from the thread
   // that made it grow. The listener must be quick and must not append.

@@ -1,4 +1,4 @@
-// Helpers shared by the ledger's tests: temporary directories and event
+// Helpers shared by the test suites: temporary directories and event
 // builders with readable defaults.
 #pragma once
 

@@ -1,0 +1,105 @@
+// The read model every view is computed from: each referral's events,
+// reduced to the fields the views read, with corrections pre-merged.
+//
+// It keeps every event (32 bytes each), not just the latest state, so that
+// a view can be computed as the ledger stood at any seq (SPEC §4 as_of)
+// without replaying the log: a referral's facts at as_of come from its
+// events with seq <= as_of.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ledger/event.h"
+#include "ledger/status.h"
+
+namespace projections {
+
+// One event of a referral, reduced.
+struct Rec {
+  uint64_t seq = 0;
+  ledger::Micros occurred_at = 0;
+  ledger::EventType type{};
+  // Small enumerations of the data (of the target's data for
+  // record.corrected), as uint8 of the ledger's enums:
+  //   referral.received: referrer, substance, age_band, sex, ethnicity, disability
+  //   referral.refused:  stage, reason
+  //   appeal.decided:    outcome
+  std::array<uint8_t, 7> e{};
+  // An interned string of the data: area (referral.received, in areas()),
+  // decided_by (referral.refused, in deciders()), provider
+  // (placement.offered and .started, in providers()).
+  uint32_t x = 0;
+  // record.corrected only: the index, in its referral, of the event it
+  // corrects. Its e and x then hold that event's data with this and every
+  // earlier correction of it merged, so the latest correction within an
+  // as_of is all a view needs.
+  uint32_t target = 0;
+};
+
+// Indices of Rec::e for each type.
+namespace slot {
+inline constexpr int kReferrer = 0, kSubstance = 1, kAgeBand = 2, kSex = 3, kEthnicity = 4,
+                     kDisability = 5;
+inline constexpr int kStage = 0, kReason = 1;
+inline constexpr int kOutcome = 0;
+}  // namespace slot
+
+struct Referral {
+  std::string id;
+  std::vector<Rec> recs;      // in stream (= seq) order
+  bool has_corrections = false;
+};
+
+// Interned strings, numbered in order of first appearance.
+class StringPool {
+ public:
+  uint32_t Intern(std::string_view s);
+  std::optional<uint32_t> Find(std::string_view s) const;
+  const std::string& Get(uint32_t id) const { return strings_[id]; }
+  size_t size() const { return strings_.size(); }
+
+ private:
+  std::vector<std::string> strings_;
+  std::unordered_map<std::string, uint32_t> ids_;
+};
+
+class ReadModel {
+ public:
+  // Applies the next event of the ledger and, when `encoded` is given,
+  // appends the reduced record's encoding to it (see ApplyEncoded).
+  // REQUIRES: the ledger accepted it. kInternal when it is not the next seq
+  // or does not fit the referral (a model out of step with its log).
+  ledger::Status Apply(const ledger::Event& event, std::string* encoded = nullptr);
+  // Applies one record encoded by Apply from the front of `in`, consuming
+  // it: a checkpoint is reloaded without the log. kCorruption when it does
+  // not decode.
+  ledger::Status ApplyEncoded(std::string_view* in);
+
+  // The seq of the last event applied (0: none).
+  uint64_t applied() const { return applied_; }
+  const std::vector<Referral>& referrals() const { return referrals_; }
+  std::optional<uint32_t> FindReferral(std::string_view id) const;
+  const StringPool& areas() const { return areas_; }
+  const StringPool& deciders() const { return deciders_; }
+  const StringPool& providers() const { return providers_; }
+  // Events applied, and bytes they take in memory (approximately).
+  uint64_t MemoryBytes() const;
+
+ private:
+  // The pool of Rec::x for data of `type`, or nullptr when it has none.
+  StringPool* PoolFor(ledger::EventType type);
+  ledger::Status Add(uint32_t referral, std::string_view new_id, const Rec& rec);
+
+  uint64_t applied_ = 0;
+  std::vector<Referral> referrals_;
+  std::unordered_map<std::string, uint32_t> index_;
+  StringPool areas_, deciders_, providers_;
+};
+
+}  // namespace projections

@@ -1,0 +1,247 @@
+#include "projections/model.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace projections {
+
+using ledger::EventType;
+using ledger::Status;
+
+uint32_t StringPool::Intern(std::string_view s) {
+  auto it = ids_.find(std::string(s));
+  if (it != ids_.end()) return it->second;
+  const auto id = static_cast<uint32_t>(strings_.size());
+  strings_.emplace_back(s);
+  ids_.emplace(strings_.back(), id);
+  return id;
+}
+
+std::optional<uint32_t> StringPool::Find(std::string_view s) const {
+  auto it = ids_.find(std::string(s));
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+namespace {
+
+template <typename E>
+void SetEnum(const ledger::CorrectedField& f, uint8_t* slot) {
+  if (const auto* s = std::get_if<std::string>(&f.value)) {
+    if (auto v = ledger::ParseEnum<E>(*s)) *slot = static_cast<uint8_t>(*v);
+  }
+}
+
+// Merges the correction's fields that the views read into `rec` (the
+// target's reduced data) and `x` (its string). Other fields (person, notes,
+// weeks, dates) do not reach any view.
+void MergeCorrection(EventType target_type, const ledger::RecordCorrected& c, Rec* rec,
+                     std::string* x) {
+  for (const ledger::CorrectedField& f : c.fields) {
+    const auto* text = std::get_if<std::string>(&f.value);
+    switch (target_type) {
+      case EventType::kReferralReceived:
+        if (f.name == "area" && text) *x = *text;
+        if (f.name == "referrer") SetEnum<ledger::Referrer>(f, &rec->e[slot::kReferrer]);
+        if (f.name == "substance") SetEnum<ledger::Substance>(f, &rec->e[slot::kSubstance]);
+        if (f.name == "age_band") SetEnum<ledger::AgeBand>(f, &rec->e[slot::kAgeBand]);
+        if (f.name == "sex") SetEnum<ledger::Sex>(f, &rec->e[slot::kSex]);
+        if (f.name == "ethnicity") SetEnum<ledger::Ethnicity>(f, &rec->e[slot::kEthnicity]);
+        if (f.name == "disability") SetEnum<ledger::Disability>(f, &rec->e[slot::kDisability]);
+        break;
+      case EventType::kReferralRefused:
+        if (f.name == "stage") SetEnum<ledger::RefusalStage>(f, &rec->e[slot::kStage]);
+        if (f.name == "reason") SetEnum<ledger::RefusalReason>(f, &rec->e[slot::kReason]);
+        if (f.name == "decided_by" && text) *x = *text;
+        break;
+      case EventType::kPlacementOffered:
+      case EventType::kPlacementStarted:
+        if (f.name == "provider" && text) *x = *text;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const auto b = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    *v |= uint64_t{b & 0x7fu} << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+void PutString(std::string_view s, std::string* out) {
+  PutVarint(s.size(), out);
+  out->append(s);
+}
+
+bool GetString(std::string_view* in, std::string_view* s) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  *s = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+StringPool* ReadModel::PoolFor(EventType type) {
+  switch (type) {
+    case EventType::kReferralReceived: return &areas_;
+    case EventType::kReferralRefused: return &deciders_;
+    case EventType::kPlacementOffered:
+    case EventType::kPlacementStarted: return &providers_;
+    default: return nullptr;
+  }
+}
+
+std::optional<uint32_t> ReadModel::FindReferral(std::string_view id) const {
+  auto it = index_.find(std::string(id));
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
+Status ReadModel::Add(uint32_t referral, std::string_view new_id, const Rec& rec) {
+  if (referral == referrals_.size()) {
+    if (rec.type != EventType::kReferralReceived) {
+      return Status::Internal("seq " + std::to_string(rec.seq) + " opens a referral without " +
+                              "referral.received");
+    }
+    referrals_.push_back(Referral{std::string(new_id), {}, false});
+    index_.emplace(std::string(new_id), referral);
+  } else if (referral > referrals_.size()) {
+    return Status::Internal("seq " + std::to_string(rec.seq) + " names an unknown referral");
+  }
+  Referral& r = referrals_[referral];
+  r.recs.push_back(rec);
+  if (rec.type == EventType::kRecordCorrected) r.has_corrections = true;
+  applied_ = rec.seq;
+  return Status::Ok();
+}
+
+Status ReadModel::Apply(const ledger::Event& event, std::string* encoded) {
+  if (event.seq != applied_ + 1) {
+    return Status::Internal("the read model is at seq " + std::to_string(applied_) +
+                            " and was given seq " + std::to_string(event.seq));
+  }
+  auto found = index_.find(event.referral_id);
+  const uint32_t ref =
+      found == index_.end() ? static_cast<uint32_t>(referrals_.size()) : found->second;
+  Rec rec;
+  rec.seq = event.seq;
+  rec.occurred_at = event.occurred_at;
+  rec.type = ledger::TypeOf(event.data);
+  EventType payload_type = rec.type;
+  std::string x;
+  if (const auto* d = std::get_if<ledger::ReferralReceived>(&event.data)) {
+    rec.e[slot::kReferrer] = static_cast<uint8_t>(d->referrer);
+    rec.e[slot::kSubstance] = static_cast<uint8_t>(d->substance);
+    rec.e[slot::kAgeBand] = static_cast<uint8_t>(d->age_band);
+    rec.e[slot::kSex] = static_cast<uint8_t>(d->sex);
+    rec.e[slot::kEthnicity] = static_cast<uint8_t>(d->ethnicity);
+    rec.e[slot::kDisability] = static_cast<uint8_t>(d->disability);
+    x = d->area;
+  } else if (const auto* d = std::get_if<ledger::ReferralRefused>(&event.data)) {
+    rec.e[slot::kStage] = static_cast<uint8_t>(d->stage);
+    rec.e[slot::kReason] = static_cast<uint8_t>(d->reason);
+    x = d->decided_by;
+  } else if (const auto* d = std::get_if<ledger::AppealDecided>(&event.data)) {
+    rec.e[slot::kOutcome] = static_cast<uint8_t>(d->outcome);
+  } else if (const auto* d = std::get_if<ledger::PlacementOffered>(&event.data)) {
+    x = d->provider;
+  } else if (const auto* d = std::get_if<ledger::PlacementStarted>(&event.data)) {
+    x = d->provider;
+  } else if (const auto* d = std::get_if<ledger::RecordCorrected>(&event.data)) {
+    if (ref >= referrals_.size()) return Status::Internal("correction of an unknown referral");
+    const std::vector<Rec>& recs = referrals_[ref].recs;
+    auto t = std::lower_bound(recs.begin(), recs.end(), d->corrects_seq,
+                              [](const Rec& r, uint64_t seq) { return r.seq < seq; });
+    if (t == recs.end() || t->seq != d->corrects_seq || t->type == EventType::kRecordCorrected) {
+      return Status::Internal("seq " + std::to_string(event.seq) + " corrects seq " +
+                              std::to_string(d->corrects_seq) + ", not an event of its referral");
+    }
+    const auto target = static_cast<uint32_t>(t - recs.begin());
+    payload_type = t->type;
+    // Start from the latest correction of the same event, else the event.
+    const Rec* base = &*t;
+    for (auto it = recs.rbegin(); it != recs.rend() && it->seq > t->seq; ++it) {
+      if (it->type == EventType::kRecordCorrected && it->target == target) {
+        base = &*it;
+        break;
+      }
+    }
+    rec.e = base->e;
+    if (StringPool* pool = PoolFor(payload_type)) x = pool->Get(base->x);
+    MergeCorrection(payload_type, *d, &rec, &x);
+    rec.target = target;
+  }
+  if (StringPool* pool = PoolFor(payload_type)) rec.x = pool->Intern(x);
+
+  if (encoded) {
+    PutVarint(ref, encoded);
+    if (ref == referrals_.size()) PutString(event.referral_id, encoded);
+    encoded->push_back(static_cast<char>(rec.type));
+    char t[8];
+    std::memcpy(t, &rec.occurred_at, 8);
+    encoded->append(t, 8);
+    encoded->append(reinterpret_cast<const char*>(rec.e.data()), rec.e.size());
+    PutString(x, encoded);
+    if (rec.type == EventType::kRecordCorrected) PutVarint(rec.target, encoded);
+  }
+  return Add(ref, event.referral_id, rec);
+}
+
+Status ReadModel::ApplyEncoded(std::string_view* in) {
+  auto bad = [this] {
+    return Status::Corruption("read model record of seq " + std::to_string(applied_ + 1) +
+                              " does not decode");
+  };
+  uint64_t ref = 0;
+  std::string_view id, x;
+  if (!GetVarint(in, &ref) || ref > referrals_.size()) return bad();
+  if (ref == referrals_.size() && !GetString(in, &id)) return bad();
+  if (in->size() < 1 + 8 + 7) return bad();
+  Rec rec;
+  rec.seq = applied_ + 1;
+  const auto type = static_cast<uint8_t>(in->front());
+  if (type >= ledger::EnumCount<EventType>()) return bad();
+  rec.type = static_cast<EventType>(type);
+  std::memcpy(&rec.occurred_at, in->data() + 1, 8);
+  std::memcpy(rec.e.data(), in->data() + 9, 7);
+  in->remove_prefix(16);
+  if (!GetString(in, &x)) return bad();
+  EventType payload_type = rec.type;
+  if (rec.type == EventType::kRecordCorrected) {
+    uint64_t target = 0;
+    if (!GetVarint(in, &target) || ref >= referrals_.size() ||
+        target >= referrals_[ref].recs.size()) {
+      return bad();
+    }
+    rec.target = static_cast<uint32_t>(target);
+    payload_type = referrals_[ref].recs[target].type;
+  }
+  if (StringPool* pool = PoolFor(payload_type)) rec.x = pool->Intern(x);
+  return Add(static_cast<uint32_t>(ref), id, rec);
+}
+
+uint64_t ReadModel::MemoryBytes() const {
+  uint64_t bytes = referrals_.capacity() * sizeof(Referral);
+  for (const Referral& r : referrals_) bytes += r.recs.capacity() * sizeof(Rec) + r.id.capacity();
+  bytes += index_.size() * (sizeof(std::string) + 32);
+  return bytes;
+}
+
+}  // namespace projections

@@ -1,0 +1,253 @@
+#include "projections/projector.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace projections {
+
+namespace json = boost::json;
+using ledger::Result;
+using ledger::Status;
+
+namespace {
+
+// Keys of the view store:
+//   "c"                 -> be64 seq: the checkpoint, the last seq stored
+//   "b" + be64(first)   -> the encoded records of seqs first, first+1, ...
+constexpr std::string_view kCheckpointKey = "c";
+constexpr std::string_view kChunkPrefix = "b";
+
+std::string Be64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+std::optional<uint64_t> GetBe64(std::string_view s) {
+  if (s.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+}  // namespace
+
+Projector::Projector(ledger::Ledger* ledger, ledger::ViewStore* store, ProjectorOptions options)
+    : ledger_(ledger), store_(store), options_(std::move(options)) {}
+
+Result<std::unique_ptr<Projector>> Projector::Open(ledger::Ledger* ledger,
+                                                   ProjectorOptions options) {
+  if (options.chunk_events == 0) options.chunk_events = 1;
+  Result<ledger::ViewStore*> store = ledger->OpenViewStore(options.store_name);
+  if (!store.ok()) return store.status();
+  std::unique_ptr<Projector> p(new Projector(ledger, *store, std::move(options)));
+  Status loaded = p->Load();
+  if (!loaded.ok()) {
+    if (loaded.code() != ledger::Code::kCorruption) return loaded;
+    // A checkpoint that does not decode or does not fit the ledger is
+    // dropped: the model is rebuilt from the log.
+    spdlog::warn("view store {}: {}; rebuilding it from seq 1", p->options_.store_name,
+                 loaded.message());
+    p->model_ = ReadModel();
+    p->applied_.store(0);
+    LEDGER_RETURN_IF_ERROR(p->store_->Clear());
+  }
+  ledger->Subscribe([wake = p->wake_](uint64_t) {
+    {
+      std::lock_guard l(wake->mu);
+      wake->signalled = true;
+    }
+    wake->cv.notify_one();
+  });
+  return p;
+}
+
+Projector::~Projector() {
+  {
+    std::lock_guard l(wake_->mu);
+    wake_->stopping = true;
+  }
+  wake_->cv.notify_all();
+  if (runner_.joinable()) runner_.join();
+}
+
+Status Projector::Load() {
+  Result<std::optional<std::string>> cp = store_->Get(kCheckpointKey);
+  if (!cp.ok()) return cp.status();
+  if (!cp->has_value()) return Status::Ok();  // nothing stored yet
+  std::optional<uint64_t> checkpoint = GetBe64(**cp);
+  if (!checkpoint) return Status::Corruption("the checkpoint does not decode");
+  if (*checkpoint > ledger_->Size()) {
+    return Status::Corruption("the checkpoint (seq " + std::to_string(*checkpoint) +
+                              ") is beyond the ledger (" + std::to_string(ledger_->Size()) + ")");
+  }
+  Status decode;
+  LEDGER_RETURN_IF_ERROR(
+      store_->Scan(kChunkPrefix, [&](std::string_view key, std::string_view value) {
+        std::optional<uint64_t> first = GetBe64(key.substr(kChunkPrefix.size()));
+        if (!first || *first != model_.applied() + 1) {
+          decode = Status::Corruption("stored chunks are not consecutive at seq " +
+                                      std::to_string(model_.applied() + 1));
+          return false;
+        }
+        while (!value.empty() && decode.ok()) decode = model_.ApplyEncoded(&value);
+        return decode.ok();
+      }));
+  LEDGER_RETURN_IF_ERROR(decode);
+  if (model_.applied() != *checkpoint) {
+    return Status::Corruption("stored chunks end at seq " + std::to_string(model_.applied()) +
+                              ", the checkpoint says " + std::to_string(*checkpoint));
+  }
+  applied_.store(model_.applied(), std::memory_order_release);
+  return Status::Ok();
+}
+
+void Projector::Start() {
+  if (runner_.joinable()) return;
+  runner_ = std::thread([this] { Run(); });
+}
+
+void Projector::Run() {
+  for (;;) {
+    Status st = CatchUp();
+    if (!st.ok()) spdlog::error("view store {}: {}", options_.store_name, st.message());
+    std::unique_lock l(wake_->mu);
+    // The timeout retries a failed write and covers a missed signal.
+    wake_->cv.wait_for(l, std::chrono::seconds(1),
+                       [this] { return wake_->signalled || wake_->stopping; });
+    if (wake_->stopping) return;
+    wake_->signalled = false;
+  }
+}
+
+Status Projector::CatchUp() {
+  std::lock_guard l(catchup_mu_);
+  return CatchUpLocked();
+}
+
+Status Projector::CatchUpLocked() {
+  const uint64_t target = ledger_->Size();
+  std::vector<ledger::Event> events;
+  while (applied() < target) {
+    const uint64_t from = applied();
+    events.clear();
+    LEDGER_RETURN_IF_ERROR(ledger_->ScanEvents(
+        from, std::min<uint64_t>(target, from + options_.chunk_events),
+        [&events](const ledger::Event& e) {
+          events.push_back(e);
+          return Status::Ok();
+        }));
+    {
+      std::unique_lock w(model_mu_);
+      if (pending_.empty()) pending_first_ = from + 1;
+      for (const ledger::Event& e : events) LEDGER_RETURN_IF_ERROR(model_.Apply(e, &pending_));
+    }
+    applied_.store(model_.applied(), std::memory_order_release);
+    {
+      std::lock_guard wl(wait_mu_);
+    }
+    applied_cv_.notify_all();
+    ledger::ViewStore::Batch batch;
+    batch.Put(std::string(kChunkPrefix) + Be64(pending_first_), pending_);
+    batch.Put(kCheckpointKey, Be64(model_.applied()));
+    // On failure the records stay pending and go with the next write.
+    LEDGER_RETURN_IF_ERROR(store_->Write(batch));
+    pending_.clear();
+  }
+  return Status::Ok();
+}
+
+Status Projector::Rebuild() {
+  std::lock_guard l(catchup_mu_);
+  {
+    std::unique_lock w(model_mu_);
+    model_ = ReadModel();
+    pending_.clear();
+    applied_.store(0, std::memory_order_release);
+  }
+  LEDGER_RETURN_IF_ERROR(store_->Clear());
+  return CatchUpLocked();
+}
+
+Result<uint64_t> Projector::Checkpoint() const {
+  Result<std::optional<std::string>> cp = store_->Get(kCheckpointKey);
+  if (!cp.ok()) return cp.status();
+  if (!cp->has_value()) return uint64_t{0};
+  std::optional<uint64_t> v = GetBe64(**cp);
+  if (!v) return Status::Corruption("the checkpoint does not decode");
+  return *v;
+}
+
+bool Projector::WaitFor(uint64_t seq, std::chrono::milliseconds timeout) const {
+  std::unique_lock l(wait_mu_);
+  return applied_cv_.wait_for(l, timeout, [&] { return applied() >= seq; });
+}
+
+Result<ViewParams> Projector::Resolve(const ViewQuery& q) const {
+  ViewParams p;
+  const uint64_t head = applied();
+  p.as_of = head;
+  if (q.as_of_seq) p.as_of = std::min(*q.as_of_seq, head);
+  if (q.as_of_time) {
+    Result<uint64_t> seq = ledger_->SeqAtTime(*q.as_of_time);
+    if (!seq.ok()) return seq.status();
+    p.as_of = std::min(*seq, head);
+  }
+  p.from_day = q.from_day;
+  p.to_day = q.to_day;
+  if (q.at) {
+    p.at = *q.at;
+  } else if (q.to_day) {
+    p.at = *q.to_day * ledger::kMicrosPerDay;
+  } else if (p.as_of > 0) {
+    Result<ledger::Event> e = ledger_->GetEvent(p.as_of);
+    if (!e.ok()) return e.status();
+    p.at = e->recorded_at;
+  } else {
+    p.at = ledger::NowMicros();
+  }
+  p.area = q.area;
+  p.reason = q.reason;
+  p.stage = q.stage;
+  return p;
+}
+
+Result<json::object> Projector::View(const ViewQuery& query,
+                                     json::object (*view)(const ReadModel&,
+                                                          const ViewParams&)) const {
+  std::shared_lock l(model_mu_);
+  Result<ViewParams> p = Resolve(query);
+  if (!p.ok()) return p.status();
+  return view(model_, *p);
+}
+
+Result<json::object> Projector::Fairness(const ViewQuery& q) const { return View(q, FairnessView); }
+Result<json::object> Projector::WaitingTimes(const ViewQuery& q) const {
+  return View(q, WaitingTimesView);
+}
+Result<json::object> Projector::Refusals(const ViewQuery& q) const { return View(q, RefusalsView); }
+Result<json::object> Projector::Areas(const ViewQuery& q) const { return View(q, AreasView); }
+
+Result<json::object> Projector::Referral(std::string_view referral_id,
+                                         const ViewQuery& query) const {
+  ViewQuery q = query;
+  q.to_day.reset();  // a referral's wait so far runs to `at` or the as_of event
+  Result<ViewParams> p = Resolve(q);
+  if (!p.ok()) return p.status();
+  Result<std::vector<ledger::Event>> events = ledger_->ReadStream(referral_id);
+  if (!events.ok()) return events.status();
+  if (events->empty() || events->front().seq > p->as_of) {
+    return Status::NotFound("no referral " + std::string(referral_id) + " as of seq " +
+                            std::to_string(p->as_of));
+  }
+  return ReferralView(*events, p->as_of, p->at);
+}
+
+void Projector::Read(const std::function<void(const ReadModel&)>& fn) const {
+  std::shared_lock l(model_mu_);
+  fn(model_);
+}
+
+}  // namespace projections

@@ -1,0 +1,666 @@
+#include "projections/views.h"
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <tuple>
+
+#include "ledger/event_json.h"
+#include "projections/areas.h"
+#include "projections/stats.h"
+
+namespace projections {
+
+namespace json = boost::json;
+using ledger::EnumCount;
+using ledger::EventType;
+using ledger::Micros;
+using ledger::ReferralState;
+using ledger::RefusalReason;
+using ledger::RefusalStage;
+
+namespace {
+
+// --- a referral's facts as of a seq -----------------------------------------
+
+struct Period {
+  std::optional<Micros> from, to;
+  bool Contains(Micros t) const { return (!from || t >= *from) && (!to || t < *to); }
+};
+
+Period PeriodOf(const ViewParams& p) {
+  Period out;
+  if (p.from_day) out.from = *p.from_day * ledger::kMicrosPerDay;
+  if (p.to_day) out.to = *p.to_day * ledger::kMicrosPerDay;
+  return out;
+}
+
+// How many of the referral's events are within as_of.
+size_t CountWithin(const Referral& r, uint64_t as_of) {
+  if (r.recs.empty() || r.recs.front().seq > as_of) return 0;
+  if (r.recs.back().seq <= as_of) return r.recs.size();
+  return std::upper_bound(r.recs.begin(), r.recs.end(), as_of,
+                          [](uint64_t s, const Rec& rec) { return s < rec.seq; }) -
+         r.recs.begin();
+}
+
+// The data of event i as corrected by the corrections among the first n
+// events: the latest correction of it carries every earlier one merged.
+const Rec& Effective(const Referral& r, size_t n, size_t i) {
+  if (r.has_corrections) {
+    for (size_t j = n; j-- > i + 1;) {
+      const Rec& c = r.recs[j];
+      if (c.type == EventType::kRecordCorrected && c.target == i) return c;
+    }
+  }
+  return r.recs[i];
+}
+
+struct Facts {
+  size_t n = 0;                   // events within as_of; 0: no referral yet
+  const Rec* received = nullptr;  // the receipt's data, corrected
+  Micros received_at = 0;
+  int first = -1;  // index of the first decision
+  bool first_refused = false;
+  bool upheld = false;  // an appeal was upheld
+  int started = -1;     // index of placement.started
+};
+
+Facts FactsOf(const Referral& r, uint64_t as_of) {
+  Facts f;
+  f.n = CountWithin(r, as_of);
+  if (f.n == 0) return f;
+  f.received = &Effective(r, f.n, 0);
+  f.received_at = r.recs[0].occurred_at;
+  for (size_t i = 1; i < f.n; ++i) {
+    const Rec& rec = r.recs[i];
+    switch (rec.type) {
+      case EventType::kFundingApproved:
+      case EventType::kReferralRefused:
+        if (f.first < 0) {
+          f.first = static_cast<int>(i);
+          f.first_refused = rec.type == EventType::kReferralRefused;
+        }
+        break;
+      case EventType::kAppealDecided:
+        if (rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)) {
+          f.upheld = true;
+        }
+        break;
+      case EventType::kPlacementStarted:
+        f.started = static_cast<int>(i);
+        break;
+      default:
+        break;
+    }
+  }
+  return f;
+}
+
+// The state after `rec`, for an event the ledger accepted.
+ReferralState Next(ReferralState s, const Rec& rec) {
+  switch (rec.type) {
+    case EventType::kReferralReceived: return ReferralState::kReceived;
+    case EventType::kAssessmentCompleted: return ReferralState::kAssessed;
+    case EventType::kFundingRequested: return ReferralState::kAwaitingFunding;
+    case EventType::kFundingApproved: return ReferralState::kApproved;
+    case EventType::kReferralRefused: return ReferralState::kRefused;
+    case EventType::kAppealLodged: return ReferralState::kUnderAppeal;
+    case EventType::kAppealDecided:
+      return rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)
+                 ? ReferralState::kApproved
+                 : ReferralState::kRefused;
+    case EventType::kPlacementOffered: return ReferralState::kOffered;
+    case EventType::kPlacementStarted: return ReferralState::kInPlacement;
+    case EventType::kPlacementEnded: return ReferralState::kEnded;
+    case EventType::kReferralWithdrawn: return ReferralState::kWithdrawn;
+    case EventType::kRecordCorrected: return s;
+  }
+  return s;
+}
+
+// The state after the first n events dated at or before `at` (business time
+// never runs backwards in a stream, so they are a prefix), and the index of
+// the latest placement.offered among them (-1: none).
+struct StateAt {
+  ReferralState state = ReferralState::kNone;
+  int offered = -1;
+};
+StateAt StateAtTime(const Referral& r, size_t n, Micros at) {
+  StateAt out;
+  for (size_t i = 0; i < n && r.recs[i].occurred_at <= at; ++i) {
+    out.state = Next(out.state, r.recs[i]);
+    if (r.recs[i].type == EventType::kPlacementOffered) out.offered = static_cast<int>(i);
+  }
+  return out;
+}
+
+// --- JSON helpers --------------------------------------------------------------
+
+json::value Opt(const std::optional<double>& v) { return v ? json::value(*v) : json::value(); }
+json::value Opt(const std::optional<int64_t>& v) { return v ? json::value(*v) : json::value(); }
+json::value Opt(const std::optional<Interval>& v) {
+  if (!v) return json::value();
+  return json::array{v->low, v->high};
+}
+json::value Ratio(uint64_t num, uint64_t den) {
+  if (den == 0) return json::value();
+  return json::value(static_cast<double>(num) / static_cast<double>(den));
+}
+json::value DateOrNull(const std::optional<int64_t>& day) {
+  if (!day) return json::value();
+  return json::value(ledger::FormatDate(*day));
+}
+
+// as_of_seq, from and to: every period view starts with them.
+json::object Header(const ViewParams& p) {
+  json::object o;
+  o["as_of_seq"] = p.as_of;
+  o["from"] = DateOrNull(p.from_day);
+  o["to"] = DateOrNull(p.to_day);
+  return o;
+}
+
+template <typename E, size_t N>
+json::object EnumCounts(const std::array<uint64_t, N>& counts) {
+  static_assert(N == EnumCount<E>());
+  json::object o;
+  for (size_t i = 0; i < N; ++i) o[ledger::ToString(static_cast<E>(i))] = counts[i];
+  return o;
+}
+
+// Adds the reference data of an area: name, region, population and rates per
+// 100,000 people (null when the area is not in the reference file).
+void AddPopulation(const AreaInfo* info, uint64_t referrals, uint64_t placements,
+                   json::object* o) {
+  (*o)["name"] = info ? json::value(info->name) : json::value();
+  (*o)["region"] = info ? json::value(info->region) : json::value();
+  (*o)["population"] = info ? json::value(info->population) : json::value();
+  auto per100k = [&](uint64_t count) -> json::value {
+    if (!info || info->population == 0) return json::value();
+    return static_cast<double>(count) * 100000.0 / static_cast<double>(info->population);
+  };
+  (*o)["referrals_per_100k"] = per100k(referrals);
+  (*o)["placements_per_100k"] = per100k(placements);
+}
+
+// The areas a view lists: the one asked for, else every area named (as
+// corrected) within as_of, in code order. Returns pool ids, or -1 for an
+// asked-for area no referral names.
+std::vector<std::pair<std::string, int64_t>> ListedAreas(const ReadModel& model,
+                                                         const std::vector<char>& named,
+                                                         const ViewParams& p) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  if (p.area) {
+    auto id = model.areas().Find(*p.area);
+    out.emplace_back(*p.area, id ? static_cast<int64_t>(*id) : -1);
+    return out;
+  }
+  for (size_t i = 0; i < named.size(); ++i) {
+    if (named[i]) out.emplace_back(model.areas().Get(static_cast<uint32_t>(i)), i);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// --- decisions (fairness) ------------------------------------------------------
+
+struct Dimension {
+  const char* name;
+  int slot;
+  size_t offset;  // of its first group in Decisions::groups
+  size_t count;
+};
+constexpr std::array<Dimension, 5> kDimensions{{
+    {"sex", slot::kSex, 0, EnumCount<ledger::Sex>()},
+    {"ethnicity", slot::kEthnicity, 4, EnumCount<ledger::Ethnicity>()},
+    {"age_band", slot::kAgeBand, 10, EnumCount<ledger::AgeBand>()},
+    {"substance", slot::kSubstance, 20, EnumCount<ledger::Substance>()},
+    {"disability", slot::kDisability, 24, EnumCount<ledger::Disability>()},
+}};
+constexpr size_t kGroups = 27;
+static_assert(kDimensions[4].offset + kDimensions[4].count == kGroups);
+
+std::string_view GroupName(size_t dim, size_t value) {
+  switch (dim) {
+    case 0: return ledger::ToString(static_cast<ledger::Sex>(value));
+    case 1: return ledger::ToString(static_cast<ledger::Ethnicity>(value));
+    case 2: return ledger::ToString(static_cast<ledger::AgeBand>(value));
+    case 3: return ledger::ToString(static_cast<ledger::Substance>(value));
+    default: return ledger::ToString(static_cast<ledger::Disability>(value));
+  }
+}
+
+struct Decisions {
+  uint64_t referrals = 0, decisions = 0, approved = 0, refused = 0, overturned = 0,
+           placements = 0;
+  std::array<uint64_t, EnumCount<RefusalReason>()> by_reason{};
+  std::array<uint64_t, EnumCount<RefusalStage>()> by_stage{};
+  std::array<GroupCounts, kGroups> groups{};
+};
+
+void Count(const Referral& r, const Facts& f, const Period& period, Decisions* d) {
+  if (period.Contains(f.received_at)) ++d->referrals;
+  if (f.first >= 0 && period.Contains(r.recs[f.first].occurred_at)) {
+    ++d->decisions;
+    if (f.first_refused) {
+      ++d->refused;
+      const Rec& data = Effective(r, f.n, f.first);
+      ++d->by_reason[data.e[slot::kReason]];
+      ++d->by_stage[data.e[slot::kStage]];
+      if (f.upheld) ++d->overturned;
+    } else {
+      ++d->approved;
+    }
+    for (const Dimension& dim : kDimensions) {
+      GroupCounts& g = d->groups[dim.offset + f.received->e[dim.slot]];
+      ++g.decisions;
+      ++(f.first_refused ? g.refused : g.approved);
+    }
+  }
+  if (f.started >= 0 && period.Contains(r.recs[f.started].occurred_at)) ++d->placements;
+}
+
+// England and every area's decisions in the period, as of as_of.
+struct DecisionScan {
+  Decisions england;
+  std::vector<Decisions> areas;  // by area pool id
+  std::vector<char> named;       // by area pool id: some referral names it
+  std::optional<double> p0;
+};
+
+DecisionScan ScanDecisions(const ReadModel& model, const ViewParams& p) {
+  DecisionScan s;
+  s.areas.resize(model.areas().size());
+  s.named.resize(model.areas().size());
+  const Period period = PeriodOf(p);
+  for (const Referral& r : model.referrals()) {
+    const Facts f = FactsOf(r, p.as_of);
+    if (f.n == 0) continue;
+    s.named[f.received->x] = 1;
+    Count(r, f, period, &s.england);
+    Count(r, f, period, &s.areas[f.received->x]);
+  }
+  if (s.england.decisions > 0) {
+    s.p0 = static_cast<double>(s.england.refused) / static_cast<double>(s.england.decisions);
+  }
+  return s;
+}
+
+json::object DecisionsJson(const Decisions& d) {
+  json::object o;
+  o["referrals"] = d.referrals;
+  o["decisions"] = d.decisions;
+  o["approved"] = d.approved;
+  o["refused"] = d.refused;
+  o["overturned_on_appeal"] = d.overturned;
+  o["refusal_rate"] = Ratio(d.refused, d.decisions);
+  o["refusal_rate_ci95"] = Opt(WilsonInterval(d.refused, d.decisions));
+  o["refusals_by_reason"] = EnumCounts<RefusalReason>(d.by_reason);
+  o["refusals_by_stage"] = EnumCounts<RefusalStage>(d.by_stage);
+  o["placements_started"] = d.placements;
+  json::object equality;
+  for (size_t di = 0; di < kDimensions.size(); ++di) {
+    const Dimension& dim = kDimensions[di];
+    std::vector<GroupCounts> groups(d.groups.begin() + dim.offset,
+                                    d.groups.begin() + dim.offset + dim.count);
+    const std::vector<GroupRates> rates = Disparities(groups);
+    json::object groups_json;
+    for (size_t v = 0; v < dim.count; ++v) {
+      json::object g;
+      g["decisions"] = groups[v].decisions;
+      g["approved"] = groups[v].approved;
+      g["refused"] = groups[v].refused;
+      g["approval_rate"] = Opt(rates[v].approval_rate);
+      g["disparity_ratio"] = Opt(rates[v].disparity_ratio);
+      g["four_fifths_flag"] = rates[v].four_fifths_flag;
+      groups_json[GroupName(di, v)] = std::move(g);
+    }
+    equality[dim.name] = std::move(groups_json);
+  }
+  o["equality"] = std::move(equality);
+  return o;
+}
+
+json::object FunnelJson(const FunnelPoint& f) {
+  json::object o;
+  o["n"] = f.n;
+  o["p"] = Opt(f.p);
+  o["z"] = Opt(f.z);
+  o["limits95"] = Opt(f.limits95);
+  o["limits998"] = Opt(f.limits998);
+  o["flag"] = ToString(f.flag);
+  return o;
+}
+
+uint64_t EnglandPopulation() {
+  uint64_t total = 0;
+  for (const AreaInfo& a : ReferenceAreas()) total += a.population;
+  return total;
+}
+
+// --- waits -----------------------------------------------------------------------
+
+struct Waits {
+  std::vector<int64_t> completed, decisions, open;
+};
+
+json::object WaitJson(std::vector<int64_t>& days) {
+  const WaitSummary s = SummarizeWaits(days);
+  json::object o;
+  o["n"] = s.n;
+  o["mean"] = Opt(s.mean);
+  o["median"] = Opt(s.median);
+  o["p92"] = Opt(s.p92);
+  o["max"] = Opt(s.max);
+  return o;
+}
+
+json::object OpenJson(std::vector<int64_t>& days) {
+  const OpenSummary s = SummarizeOpen(days);
+  json::object o;
+  o["count"] = s.count;
+  o["median"] = Opt(s.median);
+  o["over_21"] = s.over_21;
+  o["over_126"] = s.over_126;
+  return o;
+}
+
+json::object WaitsJson(Waits& w, bool with_decisions) {
+  json::object o;
+  o["completed"] = WaitJson(w.completed);
+  o["open"] = OpenJson(w.open);
+  if (with_decisions) o["decisions"] = WaitJson(w.decisions);
+  return o;
+}
+
+// --- refusal patterns -----------------------------------------------------------
+
+constexpr size_t kReasons = EnumCount<RefusalReason>();
+using ReasonCounts = std::array<uint64_t, kReasons>;
+
+std::string_view ReasonName(size_t r) { return ledger::ToString(static_cast<RefusalReason>(r)); }
+
+// The top 3 reasons by count (ties by code), with their share of `total`
+// and England's share of the same reason.
+json::array TopReasons(const ReasonCounts& counts, uint64_t total, const ReasonCounts& england,
+                       uint64_t england_total) {
+  std::vector<size_t> order;
+  for (size_t r = 0; r < kReasons; ++r) {
+    if (counts[r] > 0) order.push_back(r);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (counts[a] != counts[b]) return counts[a] > counts[b];
+    return ReasonName(a) < ReasonName(b);
+  });
+  if (order.size() > 3) order.resize(3);
+  json::array out;
+  for (size_t r : order) {
+    json::object o;
+    o["reason"] = ReasonName(r);
+    o["count"] = counts[r];
+    o["share"] = Ratio(counts[r], total);
+    o["england_share"] = Ratio(england[r], england_total);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FormatMicros(Micros t) {
+  std::string s = ledger::FormatTimestamp(t);
+  if (s.find('.') == std::string::npos) s.insert(s.size() - 1, ".000000");
+  return s;
+}
+
+std::vector<std::string> AreasNamed(const ReadModel& model, uint64_t as_of) {
+  std::vector<char> named(model.areas().size());
+  for (const Referral& r : model.referrals()) {
+    const size_t n = CountWithin(r, as_of);
+    if (n > 0) named[Effective(r, n, 0).x] = 1;
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < named.size(); ++i) {
+    if (named[i]) out.push_back(model.areas().Get(static_cast<uint32_t>(i)));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+json::object FairnessView(const ReadModel& model, const ViewParams& p) {
+  const DecisionScan s = ScanDecisions(model, p);
+  json::object o = Header(p);
+  o["p0"] = Opt(s.p0);
+  json::object england = DecisionsJson(s.england);
+  england["population"] = EnglandPopulation();
+  o["england"] = std::move(england);
+  json::object areas;
+  const Decisions none;
+  for (const auto& [code, id] : ListedAreas(model, s.named, p)) {
+    const Decisions& d = id >= 0 ? s.areas[id] : none;
+    json::object a = DecisionsJson(d);
+    a["funnel"] = FunnelJson(Funnel(d.refused, d.decisions, s.p0));
+    AddPopulation(FindReferenceArea(code), d.referrals, d.placements, &a);
+    areas[code] = std::move(a);
+  }
+  o["areas"] = std::move(areas);
+  return o;
+}
+
+json::object WaitingTimesView(const ReadModel& model, const ViewParams& p) {
+  const Period period = PeriodOf(p);
+  Waits england;
+  std::vector<Waits> areas(model.areas().size());
+  std::vector<char> named(model.areas().size());
+  std::map<std::string_view, Waits> providers;
+  std::optional<uint32_t> only;  // the area asked for, when it is named
+  if (p.area) only = model.areas().Find(*p.area);
+  for (const Referral& r : model.referrals()) {
+    const Facts f = FactsOf(r, p.as_of);
+    if (f.n == 0) continue;
+    const uint32_t area = f.received->x;
+    named[area] = 1;
+    const bool in_scope = !p.area || (only && *only == area);
+    if (f.started >= 0 && period.Contains(r.recs[f.started].occurred_at)) {
+      const int64_t d = WholeDays(f.received_at, r.recs[f.started].occurred_at);
+      england.completed.push_back(d);
+      areas[area].completed.push_back(d);
+      if (in_scope) {
+        providers[model.providers().Get(Effective(r, f.n, f.started).x)].completed.push_back(d);
+      }
+    }
+    if (f.first >= 0 && period.Contains(r.recs[f.first].occurred_at)) {
+      const int64_t d = WholeDays(f.received_at, r.recs[f.first].occurred_at);
+      england.decisions.push_back(d);
+      areas[area].decisions.push_back(d);
+    }
+    if (f.received_at <= p.at) {
+      const StateAt st = StateAtTime(r, f.n, p.at);
+      if (ledger::IsOpen(st.state)) {
+        const int64_t d = WholeDays(f.received_at, p.at);
+        england.open.push_back(d);
+        areas[area].open.push_back(d);
+        if (in_scope && st.state == ReferralState::kOffered && st.offered >= 0) {
+          providers[model.providers().Get(Effective(r, f.n, st.offered).x)].open.push_back(d);
+        }
+      }
+    }
+  }
+  json::object o = Header(p);
+  o["at"] = FormatMicros(p.at);
+  o["england"] = WaitsJson(england, true);
+  json::object areas_json;
+  Waits none;
+  for (const auto& [code, id] : ListedAreas(model, named, p)) {
+    areas_json[code] = WaitsJson(id >= 0 ? areas[id] : none, true);
+  }
+  o["areas"] = std::move(areas_json);
+  json::object providers_json;
+  for (auto& [id, w] : providers) providers_json[id] = WaitsJson(w, false);
+  o["providers"] = std::move(providers_json);
+  return o;
+}
+
+json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
+  const Period period = PeriodOf(p);
+  std::optional<uint32_t> only;
+  if (p.area) only = model.areas().Find(*p.area);
+  uint64_t total = 0, england_total = 0;
+  ReasonCounts england{};
+  std::vector<ReasonCounts> area_reasons(model.areas().size());
+  std::vector<uint64_t> area_totals(model.areas().size());
+  std::vector<char> named(model.areas().size());
+  // (reason, stage, month as days of its first day) -> count
+  std::map<std::tuple<std::string_view, std::string_view, std::string>, uint64_t> cells;
+  std::map<std::string_view, uint64_t> by_decider;
+  std::array<uint64_t, EnumCount<ledger::Referrer>()> by_referrer{};
+  std::array<uint64_t, EnumCount<ledger::Substance>()> by_substance{};
+  for (const Referral& r : model.referrals()) {
+    const size_t n = CountWithin(r, p.as_of);
+    if (n == 0) continue;
+    const Rec& received = Effective(r, n, 0);
+    named[received.x] = 1;
+    for (size_t i = 1; i < n; ++i) {
+      const Rec& rec = r.recs[i];
+      if (rec.type != EventType::kReferralRefused || !period.Contains(rec.occurred_at)) continue;
+      const Rec& data = Effective(r, n, i);
+      const auto reason = static_cast<RefusalReason>(data.e[slot::kReason]);
+      const auto stage = static_cast<RefusalStage>(data.e[slot::kStage]);
+      if ((p.reason && *p.reason != reason) || (p.stage && *p.stage != stage)) continue;
+      ++england[data.e[slot::kReason]];
+      ++england_total;
+      ++area_reasons[received.x][data.e[slot::kReason]];
+      ++area_totals[received.x];
+      if (p.area && !(only && *only == received.x)) continue;
+      ++total;
+      const int64_t day = WholeDays(0, rec.occurred_at);
+      cells[{ledger::ToString(reason), ledger::ToString(stage),
+             ledger::FormatDate(day).substr(0, 7)}]++;
+      ++by_decider[model.deciders().Get(data.x)];
+      ++by_referrer[received.e[slot::kReferrer]];
+      ++by_substance[received.e[slot::kSubstance]];
+    }
+  }
+  json::object o = Header(p);
+  json::object filters;
+  filters["area"] = p.area ? json::value(*p.area) : json::value();
+  filters["reason"] = p.reason ? json::value(ledger::ToString(*p.reason)) : json::value();
+  filters["stage"] = p.stage ? json::value(ledger::ToString(*p.stage)) : json::value();
+  o["filters"] = std::move(filters);
+  o["total"] = total;
+  json::array cells_json;
+  for (const auto& [key, count] : cells) {
+    json::object c;
+    c["reason"] = std::get<0>(key);
+    c["stage"] = std::get<1>(key);
+    c["month"] = std::get<2>(key);
+    c["count"] = count;
+    cells_json.push_back(std::move(c));
+  }
+  o["by_reason_stage_month"] = std::move(cells_json);
+  json::object deciders;
+  for (const auto& [id, count] : by_decider) deciders[id] = count;
+  o["by_decided_by"] = std::move(deciders);
+  o["by_referrer"] = EnumCounts<ledger::Referrer>(by_referrer);
+  o["by_substance"] = EnumCounts<ledger::Substance>(by_substance);
+  const auto listed = ListedAreas(model, named, p);
+  json::object by_area;
+  json::object top_areas;
+  for (const auto& [code, id] : listed) {
+    by_area[code] = id >= 0 ? area_totals[id] : 0;
+    top_areas[code] = id >= 0 ? TopReasons(area_reasons[id], area_totals[id], england, england_total)
+                              : json::array();
+  }
+  o["by_area"] = std::move(by_area);
+  json::object top;
+  top["england"] = TopReasons(england, england_total, england, england_total);
+  top["areas"] = std::move(top_areas);
+  o["top_reasons"] = std::move(top);
+  return o;
+}
+
+json::object AreasView(const ReadModel& model, const ViewParams& p) {
+  const DecisionScan s = ScanDecisions(model, p);
+  std::vector<uint64_t> open(model.areas().size());
+  for (const Referral& r : model.referrals()) {
+    const Facts f = FactsOf(r, p.as_of);
+    if (f.n == 0 || f.received_at > p.at) continue;
+    if (ledger::IsOpen(StateAtTime(r, f.n, p.at).state)) ++open[f.received->x];
+  }
+  json::object o = Header(p);
+  o["at"] = FormatMicros(p.at);
+  o["p0"] = Opt(s.p0);
+  json::array areas;
+  for (const auto& [code, id] : ListedAreas(model, s.named, p)) {
+    const Decisions none;
+    const Decisions& d = id >= 0 ? s.areas[id] : none;
+    json::object a;
+    a["code"] = code;
+    a["referrals"] = d.referrals;
+    a["decisions"] = d.decisions;
+    a["refused"] = d.refused;
+    a["refusal_rate"] = Ratio(d.refused, d.decisions);
+    a["funnel_flag"] = ToString(Funnel(d.refused, d.decisions, s.p0).flag);
+    a["placements_started"] = d.placements;
+    a["open_pathways"] = id >= 0 ? open[id] : 0;
+    AddPopulation(FindReferenceArea(code), d.referrals, d.placements, &a);
+    areas.push_back(std::move(a));
+  }
+  o["areas"] = std::move(areas);
+  return o;
+}
+
+json::object ReferralView(const std::vector<ledger::Event>& events, uint64_t as_of, Micros at) {
+  ledger::ReferralReceived received;
+  Micros received_at = 0;
+  ReferralState state = ReferralState::kNone;
+  std::optional<std::pair<EventType, Micros>> first;
+  std::optional<Micros> started;
+  bool upheld = false;
+  json::array events_json;
+  for (const ledger::Event& e : events) {
+    if (e.seq > as_of) break;
+    if (auto next = ledger::Transition(state, e.data); next.ok()) state = *next;
+    const EventType type = ledger::TypeOf(e.data);
+    if (const auto* d = std::get_if<ledger::ReferralReceived>(&e.data)) {
+      received = *d;
+      received_at = e.occurred_at;
+    } else if (type == EventType::kFundingApproved || type == EventType::kReferralRefused) {
+      if (!first) first = {type, e.occurred_at};
+    } else if (const auto* d = std::get_if<ledger::AppealDecided>(&e.data)) {
+      upheld = upheld || d->outcome == ledger::AppealOutcome::kUpheld;
+    } else if (type == EventType::kPlacementStarted) {
+      started = e.occurred_at;
+    } else if (const auto* d = std::get_if<ledger::RecordCorrected>(&e.data)) {
+      if (d->corrects_seq == events.front().seq) {
+        ledger::EventData data = received;
+        ledger::ApplyCorrection(d->fields, &data);
+        received = std::get<ledger::ReferralReceived>(data);
+      }
+    }
+    json::object ej = ledger::EventToJson(e);
+    events_json.push_back(std::move(ej));
+  }
+  json::object o;
+  o["as_of_seq"] = as_of;
+  o["referral_id"] = events.front().referral_id;
+  o["area"] = received.area;
+  o["state"] = ledger::ToString(state);
+  o["received"] = ledger::EventDataToJson(received);
+  o["first_decision"] = first ? json::value(first->first == EventType::kReferralRefused
+                                                ? "refused"
+                                                : "approved")
+                              : json::value();
+  o["overturned_on_appeal"] = first && first->first == EventType::kReferralRefused && upheld;
+  o["decision_wait_days"] =
+      first ? json::value(WholeDays(received_at, first->second)) : json::value();
+  o["start_wait_days"] = started ? json::value(WholeDays(received_at, *started)) : json::value();
+  o["waiting_days"] = ledger::IsOpen(state)
+                          ? json::value(std::max<int64_t>(0, WholeDays(received_at, at)))
+                          : json::value();
+  o["events"] = std::move(events_json);
+  return o;
+}
+
+}  // namespace projections

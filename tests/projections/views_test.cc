@@ -1,3 +1,255 @@
+// Hand-worked scenarios of SPEC §8's rules, each through a real ledger and
+// the projector: open pathways, decisions, corrections and as_of.
 #include <gtest/gtest.h>
-#include "projections/stats.h"
-namespace projections { namespace { TEST(Views, Placeholder) { EXPECT_EQ(NearestRank({1, 2, 3}, 1, 2), 2); } } }
+
+#include "ledger/ledger.h"
+#include "projections/projector.h"
+#include "test_util.h"
+
+namespace projections {
+namespace {
+
+namespace json = boost::json;
+using ledger::testing::Received;
+using ledger::testing::Req;
+using ledger::testing::T;
+
+constexpr const char* kA = "E08000002";
+constexpr const char* kB = "E09000017";
+
+ledger::ReferralRefused Refused(ledger::RefusalStage stage = ledger::RefusalStage::kFundingPanel,
+                                ledger::RefusalReason reason =
+                                    ledger::RefusalReason::kInsufficientBudget) {
+  return ledger::ReferralRefused{stage, reason, "panel-1", std::nullopt};
+}
+ledger::FundingApproved Approved() { return ledger::FundingApproved{"panel-1", 12}; }
+ledger::AppealDecided Decided(ledger::AppealOutcome o) {
+  return ledger::AppealDecided{o, "appeals-1"};
+}
+ledger::RecordCorrected Correct(uint64_t seq, std::string field, std::string value) {
+  return ledger::RecordCorrected{seq, "recorded wrongly", {{std::move(field), std::move(value)}}};
+}
+
+class Views : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = ledger::Ledger::Open(dir_.path(), ledger::testing::TestOptions());
+    ASSERT_TRUE(opened.ok());
+    ledger_ = std::move(opened).value();
+    auto p = Projector::Open(ledger_.get());
+    ASSERT_TRUE(p.ok());
+    projector_ = std::move(p).value();
+  }
+
+  uint64_t Add(const std::string& id, ledger::Micros at, ledger::EventData data) {
+    auto r = ledger_->Append(Req(id, at, std::move(data)), ledger::testing::Writer());
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE(projector_->CatchUp().ok());
+    return r.ok() ? r->seq : 0;
+  }
+
+  // A query of the calendar year 2025 (T(0) is 2025-01-01).
+  static ViewQuery Year() {
+    ViewQuery q;
+    q.from_day = ledger::DaysFromCivil(2025, 1, 1);
+    q.to_day = ledger::DaysFromCivil(2026, 1, 1);
+    return q;
+  }
+
+  json::object Waits(ViewQuery q) {
+    auto r = projector_->WaitingTimes(q);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : json::object();
+  }
+  json::object Fairness(ViewQuery q) {
+    auto r = projector_->Fairness(q);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : json::object();
+  }
+  json::object Refusals(ViewQuery q) {
+    auto r = projector_->Refusals(q);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : json::object();
+  }
+  int64_t OpenCount(ledger::Micros at) {
+    ViewQuery q;
+    q.at = at;
+    return Waits(q).at("england").at("open").at("count").as_uint64();
+  }
+
+  ledger::testing::TempDir dir_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<Projector> projector_;
+};
+
+TEST_F(Views, AnUpheldAppealReopensThePathwayCountedFromReceipt) {
+  Add("r1", T(0), Received());
+  Add("r1", T(10), Refused());
+  Add("r1", T(20), ledger::AppealLodged{"abstinent now"});
+  Add("r1", T(30), Decided(ledger::AppealOutcome::kUpheld));
+  EXPECT_EQ(OpenCount(T(5)), 1);
+  EXPECT_EQ(OpenCount(T(15)), 0);  // refused
+  EXPECT_EQ(OpenCount(T(25)), 0);  // under appeal
+  ViewQuery q;
+  q.at = T(35);
+  json::object open = Waits(q).at("england").at("open").as_object();
+  EXPECT_EQ(open.at("count").as_uint64(), 1u);
+  EXPECT_EQ(open.at("median").as_int64(), 35);  // from the original receipt
+  EXPECT_EQ(open.at("over_21").as_uint64(), 1u);
+  // The first decision stays a refusal, overturned on appeal.
+  json::object england = Fairness(Year()).at("england").as_object();
+  EXPECT_EQ(england.at("refused").as_uint64(), 1u);
+  EXPECT_EQ(england.at("approved").as_uint64(), 0u);
+  EXPECT_EQ(england.at("overturned_on_appeal").as_uint64(), 1u);
+}
+
+TEST_F(Views, ARefusalAfterApprovalIsNotAFirstDecisionButIsARefusalPattern) {
+  Add("r1", T(0), Received());
+  Add("r1", T(10), Approved());
+  Add("r1", T(12), ledger::PlacementOffered{"1-123456789", "2025-02-01"});
+  Add("r1", T(20), Refused(ledger::RefusalStage::kProvider,
+                           ledger::RefusalReason::kComplexNeedsUnsupported));
+  json::object england = Fairness(Year()).at("england").as_object();
+  EXPECT_EQ(england.at("decisions").as_uint64(), 1u);
+  EXPECT_EQ(england.at("approved").as_uint64(), 1u);
+  EXPECT_EQ(england.at("refused").as_uint64(), 0u);
+  EXPECT_EQ(england.at("refusals_by_stage").at("provider").as_uint64(), 0u);
+  json::object refusals = Refusals(Year());
+  EXPECT_EQ(refusals.at("total").as_uint64(), 1u);
+  EXPECT_EQ(refusals.at("by_reason_stage_month").as_array()[0].at("stage").as_string(),
+            "provider");
+  // It ends the open pathway; before it, the offer counted for its provider.
+  EXPECT_EQ(OpenCount(T(21)), 0);
+  ViewQuery q;
+  q.at = T(15);
+  json::object w = Waits(q);
+  EXPECT_EQ(w.at("providers").at("1-123456789").at("open").at("count").as_uint64(), 1u);
+}
+
+TEST_F(Views, AnAreaCorrectionMovesTheWholeReferral) {
+  const uint64_t received = Add("r1", T(0), Received(kA));
+  Add("r1", T(5), Refused());
+  Add("r1", T(7), ledger::AppealLodged{"grounds"});
+  const uint64_t before = ledger_->Size();
+  Add("r1", T(8), Correct(received, "area", kB));
+  json::object f = Fairness(Year());
+  EXPECT_FALSE(f.at("areas").as_object().contains(kA));
+  EXPECT_EQ(f.at("areas").at(kB).at("refused").as_uint64(), 1u);
+  EXPECT_EQ(f.at("areas").at(kB).at("referrals").as_uint64(), 1u);
+  // As of the seq before the correction it was in the first area.
+  ViewQuery q = Year();
+  q.as_of_seq = before;
+  json::object then = Fairness(q);
+  EXPECT_EQ(then.at("as_of_seq").as_uint64(), before);
+  EXPECT_EQ(then.at("areas").at(kA).at("refused").as_uint64(), 1u);
+  EXPECT_FALSE(then.at("areas").as_object().contains(kB));
+  auto referral = projector_->Referral("r1", ViewQuery{});
+  ASSERT_TRUE(referral.ok());
+  EXPECT_EQ(referral->at("area").as_string(), kB);
+  EXPECT_EQ(referral->at("received").at("area").as_string(), kB);
+  EXPECT_EQ(referral->at("events").as_array().size(), 4u);
+}
+
+TEST_F(Views, ACorrectionRecordedAfterAsOfIsNotApplied) {
+  Add("r1", T(0), Received());
+  const uint64_t refusal = Add("r1", T(10), Refused());
+  const uint64_t before = ledger_->Size();
+  // Dated a year later, it still applies to the 2025 refusal, but only as of
+  // its own seq.
+  Add("r1", T(400), Correct(refusal, "reason", "not_ready"));
+  json::object now = Fairness(Year()).at("england").as_object();
+  EXPECT_EQ(now.at("refusals_by_reason").at("not_ready").as_uint64(), 1u);
+  EXPECT_EQ(now.at("refusals_by_reason").at("insufficient_budget").as_uint64(), 0u);
+  ViewQuery q = Year();
+  q.as_of_seq = before;
+  json::object then = Fairness(q).at("england").as_object();
+  EXPECT_EQ(then.at("refusals_by_reason").at("not_ready").as_uint64(), 0u);
+  EXPECT_EQ(then.at("refusals_by_reason").at("insufficient_budget").as_uint64(), 1u);
+  EXPECT_EQ(Refusals(q).at("by_reason_stage_month").as_array()[0].at("reason").as_string(),
+            "insufficient_budget");
+}
+
+TEST_F(Views, TheLatestCorrectionOfAFieldWinsAndOthersKeepTheirValues) {
+  const uint64_t received = Add("r1", T(0), Received());
+  Add("r1", T(1), Correct(received, "sex", "male"));
+  Add("r1", T(2), Correct(received, "ethnicity", "asian"));
+  Add("r1", T(3), Correct(received, "sex", "not_stated"));
+  Add("r1", T(4), Approved());
+  json::object eq = Fairness(Year()).at("england").at("equality").as_object();
+  EXPECT_EQ(eq.at("sex").at("not_stated").at("decisions").as_uint64(), 1u);
+  EXPECT_EQ(eq.at("sex").at("female").at("decisions").as_uint64(), 0u);
+  EXPECT_EQ(eq.at("ethnicity").at("asian").at("decisions").as_uint64(), 1u);
+  EXPECT_EQ(eq.at("age_band").at("30-34").at("decisions").as_uint64(), 1u);  // not corrected
+}
+
+TEST_F(Views, DecisionWaitsInWholeDaysAcrossMidnight) {
+  // Received at 23:59, decided 00:01 two days later: 1 whole day.
+  Add("r1", T(0, 86400 - 60), Received());
+  Add("r1", T(2, 60), Approved());
+  json::object d = Waits(Year()).at("england").at("decisions").as_object();
+  EXPECT_EQ(d.at("n").as_uint64(), 1u);
+  EXPECT_EQ(d.at("median").as_int64(), 1);
+}
+
+TEST_F(Views, PeriodsPlaceEachFigureByItsOwnEvent) {
+  // Received in 2024, decided in 2025: a decision of 2025, not a referral.
+  Add("r1", T(-10), Received());
+  Add("r1", T(3), Refused());
+  json::object e = Fairness(Year()).at("england").as_object();
+  EXPECT_EQ(e.at("referrals").as_uint64(), 0u);
+  EXPECT_EQ(e.at("decisions").as_uint64(), 1u);
+  ViewQuery q;
+  q.to_day = ledger::DaysFromCivil(2025, 1, 1);  // [unbounded, 2025-01-01)
+  json::object before = Fairness(q).at("england").as_object();
+  EXPECT_EQ(before.at("referrals").as_uint64(), 1u);
+  EXPECT_EQ(before.at("decisions").as_uint64(), 0u);
+  EXPECT_TRUE(before.at("refusal_rate").is_null());
+  EXPECT_TRUE(before.at("refusal_rate_ci95").is_null());
+}
+
+TEST_F(Views, AnEnglandRateOfZeroAndAnAreaWithoutDecisions) {
+  Add("r1", T(0), Received(kA));
+  Add("r1", T(1), Approved());
+  Add("r2", T(0), Received(kB));
+  json::object f = Fairness(Year());
+  EXPECT_EQ(f.at("p0").as_double(), 0.0);
+  EXPECT_EQ(f.at("areas").at(kA).at("funnel").at("flag").as_string(), "within");
+  EXPECT_TRUE(f.at("areas").at(kA).at("funnel").at("z").is_null());
+  EXPECT_EQ(f.at("areas").at(kB).at("funnel").at("flag").as_string(), "no_decisions");
+  EXPECT_TRUE(f.at("areas").at(kB).at("refusal_rate_ci95").is_null());
+  // Reference data: population and rates per 100,000.
+  EXPECT_EQ(f.at("areas").at(kA).at("name").as_string(), "Bury");
+  EXPECT_EQ(f.at("areas").at(kA).at("population").as_uint64(), 193800u);
+}
+
+TEST_F(Views, AsOfATimeSelectsTheLastEventRecordedByThen) {
+  Add("r1", T(0), Received());
+  const ledger::Micros first_recorded = ledger_->GetEvent(1)->recorded_at;
+  Add("r2", T(0), Received());
+  ViewQuery q = Year();
+  q.as_of_time = first_recorded;
+  // The test clock is fixed, so both share a recorded_at: both are in.
+  EXPECT_EQ(Fairness(q).at("as_of_seq").as_uint64(), 2u);
+  q.as_of_time = first_recorded - 1;
+  EXPECT_EQ(Fairness(q).at("as_of_seq").as_uint64(), 0u);
+  q.as_of_time.reset();
+  q.as_of_seq = 99;  // beyond the head: the head
+  EXPECT_EQ(Fairness(q).at("as_of_seq").as_uint64(), 2u);
+}
+
+TEST_F(Views, AReferralNotYetReceivedAsOfIsNotFound) {
+  Add("r1", T(0), Received());
+  Add("r2", T(0), Received());
+  ViewQuery q;
+  q.as_of_seq = 1;
+  EXPECT_TRUE(projector_->Referral("r1", q).ok());
+  EXPECT_EQ(projector_->Referral("r2", q).status().code(), ledger::Code::kNotFound);
+  EXPECT_EQ(projector_->Referral("nope", q).status().code(), ledger::Code::kNotFound);
+  auto open = projector_->Referral("r1", ViewQuery{});
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(open->at("state").as_string(), "received");
+  EXPECT_TRUE(open->at("waiting_days").is_int64());
+}
+
+}  // namespace
+}  // namespace projections

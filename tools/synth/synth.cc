@@ -1,0 +1,311 @@
+#include "synth.h"
+
+#include <cstdio>
+#include <queue>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "projections/areas.h"
+
+namespace synth {
+
+using namespace ledger;
+
+namespace {
+
+constexpr Micros kDay = kMicrosPerDay;
+
+// What a pending step of a pathway will emit.
+enum class Step : uint8_t {
+  kReceive,
+  kAssess,
+  kRequestFunding,
+  kFundingDecision,
+  kAssessmentRefusal,
+  kLodgeAppeal,
+  kDecideAppeal,
+  kOffer,
+  kStart,
+  kProviderRefusal,
+  kEnd,
+  kWithdraw,
+  kCorrectReceipt,
+  kCorrectRefusal,
+};
+
+struct Pending {
+  Micros t;
+  uint64_t order;  // ties in time keep scheduling order
+  uint64_t path;
+  Step step;
+  bool operator>(const Pending& o) const { return t != o.t ? t > o.t : order > o.order; }
+};
+
+struct Path {
+  std::string id;
+  size_t area = 0;
+  double refusal_odds = 0;  // chance a funding panel refuses
+  uint64_t received_seq = 0;
+  uint64_t refused_seq = 0;
+  std::string provider;  // latest offered
+  int offers = 0;
+  int pending = 0;  // steps in the queue; the path is dropped at 0
+};
+
+struct AreaWeight {
+  std::string code;
+  uint64_t cumulative = 0;  // population up to and including this area
+  double refusal_odds = 0;
+};
+
+}  // namespace
+
+struct Generator::State {
+  Options opt;
+  std::mt19937_64 rng;
+  std::vector<AreaWeight> areas;
+  std::vector<std::string> providers;
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> queue;
+  std::unordered_map<uint64_t, Path> paths;
+  uint64_t next_referral = 0;
+  uint64_t order = 0;
+  uint64_t emitted = 0;
+
+  double Uniform() { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+  uint64_t Below(uint64_t n) { return rng() % n; }
+  bool Chance(double p) { return Uniform() < p; }
+  // A delay of lo..hi whole days plus a random time of day.
+  Micros Days(int lo, int hi) {
+    return static_cast<Micros>(lo + Below(hi - lo + 1)) * kDay +
+           static_cast<Micros>(Below(86400)) * kMicrosPerSecond;
+  }
+  template <typename E>
+  E Pick(std::initializer_list<int> weights) {
+    int total = 0;
+    for (int w : weights) total += w;
+    int r = static_cast<int>(Below(total));
+    int i = 0;
+    for (int w : weights) {
+      if (r < w) return static_cast<E>(i);
+      r -= w;
+      ++i;
+    }
+    return static_cast<E>(0);
+  }
+
+  void Schedule(uint64_t path, Micros t, Step step) {
+    if (t >= opt.end) return;  // beyond the ledger's horizon: left open
+    queue.push(Pending{t, order++, path, step});
+    ++paths[path].pending;
+  }
+
+  Micros ArrivalTime(uint64_t i) const {
+    // One arrival per equal slot of [start, end), at a point in the slot.
+    const double slot = static_cast<double>(opt.end - opt.start) / static_cast<double>(opt.referrals);
+    return opt.start + static_cast<Micros>(slot * static_cast<double>(i));
+  }
+
+  void ScheduleArrivals(Micros until) {
+    while (next_referral < opt.referrals && ArrivalTime(next_referral) <= until) {
+      const uint64_t i = next_referral++;
+      const Micros jitter = static_cast<Micros>(
+          Uniform() * static_cast<double>(opt.end - opt.start) / static_cast<double>(opt.referrals));
+      Schedule(i, ArrivalTime(i) + jitter, Step::kReceive);
+    }
+  }
+};
+
+Generator::Generator(Options options) : s_(std::make_unique<State>()) {
+  s_->opt = std::move(options);
+  s_->rng.seed(s_->opt.seed);
+  uint64_t total = 0;
+  for (const projections::AreaInfo& a : projections::ReferenceAreas()) {
+    total += a.population;
+    // Each area's panels refuse at their own rate, 15% to 75%.
+    s_->areas.push_back(AreaWeight{a.code, total, 0.15 + 0.6 * s_->Uniform()});
+  }
+  for (int i = 0; i < 120; ++i) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "1-%010llu",
+                  static_cast<unsigned long long>(1000000000 + s_->Below(8999999999ULL)));
+    s_->providers.push_back(buf);
+  }
+}
+
+Generator::~Generator() = default;
+
+uint64_t Generator::generated() const { return s_->emitted; }
+
+bool Generator::Next(AppendRequest* out) {
+  State& s = *s_;
+  for (;;) {
+    // Arrivals due before the next pending step join the queue first.
+    s.ScheduleArrivals(s.queue.empty() ? s.ArrivalTime(s.next_referral) : s.queue.top().t);
+    if (s.queue.empty()) return false;
+    const Pending p = s.queue.top();
+    s.queue.pop();
+    Path& path = s.paths[p.path];
+    const uint64_t seq = s.opt.first_seq + s.emitted;
+    AppendRequest req;
+    req.event.occurred_at = p.t;
+    auto refusal = [&](RefusalStage stage, std::initializer_list<int> weights,
+                       std::string decided_by) {
+      ReferralRefused r{stage, s.Pick<RefusalReason>(weights), std::move(decided_by), std::nullopt};
+      path.refused_seq = seq;
+      return r;
+    };
+    const std::string& area = s.areas[path.area].code;
+    switch (p.step) {
+      case Step::kReceive: {
+        char id[48];
+        std::snprintf(id, sizeof id, "%sr%09llu", s.opt.id_prefix.c_str(),
+                      static_cast<unsigned long long>(p.path));
+        path.id = id;
+        const uint64_t pick = s.Below(s.areas.back().cumulative);
+        while (s.areas[path.area].cumulative <= pick) ++path.area;
+        ReferralReceived r;
+        char person[20];
+        std::snprintf(person, sizeof person, "p%015llx",
+                      static_cast<unsigned long long>(s.rng() >> 4));
+        r.person = person;
+        r.area = s.areas[path.area].code;
+        r.referrer = s.Pick<Referrer>({60, 8, 5, 12, 12, 3});
+        r.substance = s.Pick<Substance>({30, 15, 40, 15});
+        r.age_band = s.Pick<AgeBand>({4, 8, 14, 16, 17, 15, 12, 8, 4, 2});
+        r.sex = s.Pick<Sex>({34, 62, 1, 3});
+        r.ethnicity = s.Pick<Ethnicity>({6, 5, 4, 80, 2, 3});
+        r.disability = s.Pick<Disability>({25, 65, 10});
+        // Some groups meet more refusals: the disparities the views show.
+        path.refusal_odds = s.areas[path.area].refusal_odds +
+                            (r.ethnicity == Ethnicity::kBlack ? 0.12 : 0.0) +
+                            (r.age_band >= AgeBand::k55To59 ? 0.08 : 0.0);
+        path.received_seq = seq;
+        req.event.data = std::move(r);
+        if (s.Chance(0.015)) s.Schedule(p.path, p.t + s.Days(1, 20), Step::kCorrectReceipt);
+        if (s.Chance(0.05)) {
+          s.Schedule(p.path, p.t + s.Days(1, 40), Step::kWithdraw);
+        } else if (s.Chance(0.06)) {
+          s.Schedule(p.path, p.t + s.Days(1, 10), Step::kRequestFunding);
+        } else {
+          s.Schedule(p.path, p.t + s.Days(2, 25), Step::kAssess);
+        }
+        break;
+      }
+      case Step::kAssess: {
+        const bool suitable = s.Chance(0.85);
+        req.event.data = AssessmentCompleted{
+            suitable ? AssessmentOutcome::kSuitable : AssessmentOutcome::kNotSuitable,
+            std::nullopt};
+        if (!suitable) {
+          s.Schedule(p.path, p.t + s.Days(0, 5), Step::kAssessmentRefusal);
+        } else if (s.Chance(0.04)) {
+          s.Schedule(p.path, p.t + s.Days(1, 30), Step::kWithdraw);
+        } else {
+          s.Schedule(p.path, p.t + s.Days(1, 14), Step::kRequestFunding);
+        }
+        break;
+      }
+      case Step::kAssessmentRefusal:
+        req.event.data = refusal(RefusalStage::kAssessment, {20, 25, 20, 0, 0, 15, 10, 0, 5, 0, 5},
+                                 "assessor-" + area + "-" + std::to_string(1 + s.Below(6)));
+        if (s.Chance(0.02)) s.Schedule(p.path, p.t + s.Days(1, 30), Step::kCorrectRefusal);
+        if (s.Chance(0.2)) s.Schedule(p.path, p.t + s.Days(3, 30), Step::kLodgeAppeal);
+        break;
+      case Step::kRequestFunding:
+        req.event.data = FundingRequested{s.Pick<FundingRoute>({60, 25, 5, 8, 2}),
+                                          static_cast<int32_t>(4 + s.Below(21))};
+        s.Schedule(p.path, p.t + s.Days(7, 60), Step::kFundingDecision);
+        break;
+      case Step::kFundingDecision:
+        if (s.Chance(path.refusal_odds)) {
+          req.event.data =
+              refusal(RefusalStage::kFundingPanel, {8, 15, 15, 25, 3, 5, 3, 8, 8, 5, 5},
+                      "panel-" + area + "-" + std::to_string(1 + s.Below(3)));
+          if (s.Chance(0.02)) s.Schedule(p.path, p.t + s.Days(1, 30), Step::kCorrectRefusal);
+          if (s.Chance(0.3)) s.Schedule(p.path, p.t + s.Days(3, 30), Step::kLodgeAppeal);
+        } else {
+          req.event.data = FundingApproved{"panel-" + area + "-" + std::to_string(1 + s.Below(3)),
+                                           static_cast<int32_t>(4 + s.Below(21))};
+          if (s.Chance(0.03)) {
+            s.Schedule(p.path, p.t + s.Days(1, 20), Step::kWithdraw);
+          } else {
+            s.Schedule(p.path, p.t + s.Days(3, 30), Step::kOffer);
+          }
+        }
+        break;
+      case Step::kLodgeAppeal:
+        req.event.data = AppealLodged{"Grounds recorded by the referrer."};
+        s.Schedule(p.path, p.t + s.Days(10, 50), Step::kDecideAppeal);
+        break;
+      case Step::kDecideAppeal: {
+        const bool upheld = s.Chance(0.4);
+        req.event.data = AppealDecided{upheld ? AppealOutcome::kUpheld : AppealOutcome::kDismissed,
+                                       "appeals-" + area};
+        if (upheld) s.Schedule(p.path, p.t + s.Days(3, 30), Step::kOffer);
+        break;
+      }
+      case Step::kOffer: {
+        path.provider = s.providers[s.Below(s.providers.size())];
+        ++path.offers;
+        char start[16];
+        const int64_t day = (p.t + s.Days(5, 40)) / kDay;
+        std::snprintf(start, sizeof start, "%s", FormatDate(day).c_str());
+        req.event.data = PlacementOffered{path.provider, start};
+        if (path.offers < 3 && s.Chance(0.15)) {
+          s.Schedule(p.path, p.t + s.Days(2, 20), Step::kOffer);
+        } else if (s.Chance(0.04)) {
+          s.Schedule(p.path, p.t + s.Days(1, 20), Step::kProviderRefusal);
+        } else if (s.Chance(0.03)) {
+          s.Schedule(p.path, p.t + s.Days(1, 20), Step::kWithdraw);
+        } else {
+          s.Schedule(p.path, p.t + s.Days(2, 30), Step::kStart);
+        }
+        break;
+      }
+      case Step::kProviderRefusal:
+        req.event.data = refusal(RefusalStage::kProvider, {0, 0, 0, 0, 40, 0, 50, 0, 0, 0, 10},
+                                 path.provider);
+        if (s.Chance(0.2)) s.Schedule(p.path, p.t + s.Days(3, 30), Step::kLodgeAppeal);
+        break;
+      case Step::kStart:
+        req.event.data = PlacementStarted{path.provider};
+        s.Schedule(p.path, p.t + s.Days(28, 120), Step::kEnd);
+        break;
+      case Step::kEnd:
+        req.event.data = PlacementEnded{s.Pick<PlacementOutcome>({60, 30, 10})};
+        break;
+      case Step::kWithdraw:
+        req.event.data = ReferralWithdrawn{s.Pick<WithdrawnBy>({70, 30}), std::nullopt};
+        break;
+      case Step::kCorrectReceipt: {
+        RecordCorrected c;
+        c.corrects_seq = path.received_seq;
+        if (s.Chance(0.2)) {
+          c.reason = "commissioning area recorded wrongly";
+          c.fields.push_back({"area", s.areas[s.Below(s.areas.size())].code});
+        } else {
+          c.reason = "ethnicity recorded wrongly at referral";
+          c.fields.push_back(
+              {"ethnicity", std::string(ToString(s.Pick<Ethnicity>({6, 5, 4, 80, 2, 3})))});
+        }
+        req.event.data = std::move(c);
+        break;
+      }
+      case Step::kCorrectRefusal:
+        req.event.data = RecordCorrected{
+            path.refused_seq,
+            "refusal reason recorded wrongly",
+            {{"reason", std::string(ToString(s.Pick<RefusalReason>({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})))}}};
+        break;
+    }
+    req.event.referral_id = path.id;
+    if (--path.pending == 0) s.paths.erase(p.path);
+    *out = std::move(req);
+    ++s.emitted;
+    return true;
+  }
+}
+
+}  // namespace synth

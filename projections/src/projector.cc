@@ -129,20 +129,16 @@ Status Projector::CatchUp() {
 
 Status Projector::CatchUpLocked() {
   const uint64_t target = ledger_->Size();
-  std::vector<ledger::Event> events;
   while (applied() < target) {
     const uint64_t from = applied();
-    events.clear();
-    LEDGER_RETURN_IF_ERROR(ledger_->ScanEvents(
-        from, std::min<uint64_t>(target, from + options_.chunk_events),
-        [&events](const ledger::Event& e) {
-          events.push_back(e);
-          return Status::Ok();
-        }));
     {
+      // Views wait for one chunk at most; the events are applied as they
+      // are read, without a copy.
       std::unique_lock w(model_mu_);
       if (pending_.empty()) pending_first_ = from + 1;
-      for (const ledger::Event& e : events) LEDGER_RETURN_IF_ERROR(model_.Apply(e, &pending_));
+      LEDGER_RETURN_IF_ERROR(
+          ledger_->ScanEvents(from, std::min<uint64_t>(target, from + options_.chunk_events),
+                              [this](const ledger::Event& e) { return model_.Apply(e, &pending_); }));
     }
     applied_.store(model_.applied(), std::memory_order_release);
     {

@@ -1,0 +1,125 @@
+// Projection rebuild throughput (every view's read model from seq 1) and
+// view latency, at the head and at an as_of in the middle, on a large
+// generated ledger.
+//
+// Run: build/bench/projections_bench [--benchmark_filter=...]
+// The ledger (BENCH_REFERRALS referrals, default 200,000: about 1 million
+// events) is generated once into BENCH_LEDGER_DIR (default
+// /tmp/rehab-bench-<referrals>) and reused by later runs.
+// Results and the machine they were measured on: bench/RESULTS.md.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "ledger/ledger.h"
+#include "projections/projector.h"
+#include "synth.h"
+
+namespace {
+
+using ledger::DaysFromCivil;
+using ledger::kMicrosPerDay;
+using projections::Projector;
+using projections::ViewQuery;
+
+uint64_t Referrals() {
+  const char* v = std::getenv("BENCH_REFERRALS");
+  return v ? std::strtoull(v, nullptr, 10) : 200000;
+}
+
+ledger::LedgerOptions Options() {
+  ledger::LedgerOptions o;
+  o.clock = [] { return DaysFromCivil(2027, 1, 1) * kMicrosPerDay; };
+  o.block_cache_bytes = 512 << 20;
+  return o;
+}
+
+// The shared ledger, generated on first use.
+ledger::Ledger& Shared() {
+  static std::unique_ptr<ledger::Ledger> ledger = [] {
+    const char* env = std::getenv("BENCH_LEDGER_DIR");
+    const std::string dir =
+        env ? env : "/tmp/rehab-bench-" + std::to_string(Referrals());
+    auto opened = ledger::Ledger::Open(dir, Options());
+    if (!opened.ok()) std::abort();
+    if ((*opened)->Size() == 0) {
+      synth::Options opt;
+      opt.referrals = Referrals();
+      opt.start = DaysFromCivil(2021, 1, 1) * kMicrosPerDay;
+      opt.end = DaysFromCivil(2026, 7, 1) * kMicrosPerDay;
+      synth::Generator gen(opt);
+      std::vector<ledger::AppendRequest> batch;
+      ledger::AppendRequest req;
+      const ledger::WriteContext ctx{"partnership:bench", nullptr};
+      while (gen.Next(&req)) {
+        batch.push_back(std::move(req));
+        if (batch.size() == 1000) {
+          if (!(*opened)->Append(batch, ctx).ok()) std::abort();
+          batch.clear();
+        }
+      }
+      if (!batch.empty() && !(*opened)->Append(batch, ctx).ok()) std::abort();
+    }
+    return std::move(opened).value();
+  }();
+  return *ledger;
+}
+
+Projector& SharedProjector() {
+  static std::unique_ptr<Projector> p = [] {
+    auto opened = Projector::Open(&Shared());
+    if (!opened.ok() || !(*opened)->CatchUp().ok()) std::abort();
+    return std::move(opened).value();
+  }();
+  return *p;
+}
+
+void BM_Rebuild(benchmark::State& state) {
+  ledger::Ledger& ledger = Shared();
+  auto p = Projector::Open(&ledger, projections::ProjectorOptions{"bench-rebuild", 16384});
+  if (!p.ok()) std::abort();
+  for (auto _ : state) {
+    if (!(*p)->Rebuild().ok()) std::abort();
+  }
+  state.SetItemsProcessed(state.iterations() * ledger.Size());
+  state.counters["events"] = static_cast<double>(ledger.Size());
+  uint64_t bytes = 0;
+  (*p)->Read([&](const projections::ReadModel& m) { bytes = m.MemoryBytes(); });
+  state.counters["model_MiB"] = static_cast<double>(bytes) / (1 << 20);
+}
+BENCHMARK(BM_Rebuild)->Unit(benchmark::kMillisecond)->Iterations(2);
+
+void BM_Reload(benchmark::State& state) {
+  SharedProjector();  // makes sure the default store holds a checkpoint
+  for (auto _ : state) {
+    auto p = Projector::Open(&Shared());
+    if (!p.ok() || (*p)->applied() != Shared().Size()) std::abort();
+  }
+  state.SetItemsProcessed(state.iterations() * Shared().Size());
+}
+BENCHMARK(BM_Reload)->Unit(benchmark::kMillisecond)->Iterations(2);
+
+// A view of the year 2025: arg 0 at the head, arg 1 as of the middle seq.
+template <auto View>
+void BM_View(benchmark::State& state) {
+  Projector& p = SharedProjector();
+  ViewQuery q;
+  q.from_day = DaysFromCivil(2025, 1, 1);
+  q.to_day = DaysFromCivil(2026, 1, 1);
+  if (state.range(0) == 1) q.as_of_seq = p.applied() / 2;
+  for (auto _ : state) {
+    auto r = (p.*View)(q);
+    if (!r.ok()) std::abort();
+    benchmark::DoNotOptimize(r);
+  }
+  state.counters["events"] = static_cast<double>(p.applied());
+}
+BENCHMARK(BM_View<&Projector::Fairness>)->Name("BM_Fairness")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_View<&Projector::WaitingTimes>)->Name("BM_WaitingTimes")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_View<&Projector::Refusals>)->Name("BM_Refusals")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

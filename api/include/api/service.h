@@ -1,0 +1,84 @@
+// The HTTP API of SPEC §6 without HTTP types: requests and responses are
+// plain structs, so every route is tested without a socket too and the
+// server (server.h) only moves bytes.
+//
+// Order of checks (SPEC §8): 401 (no or unknown credential), 403 (a role
+// that may never use the route), 413 (body over 1 MiB), 415 (not JSON), 400
+// (JSON, then fields, every bad one named), 403 (an area or provider outside
+// the credential's scope), 409, 422. A rejected request appends nothing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/access.h"
+#include "ledger/ledger.h"
+#include "projections/projector.h"
+
+namespace api {
+
+inline constexpr uint64_t kMaxBodyBytes = 1 << 20;  // 1,048,576
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // origin form: "/v1/fairness?from=2025-01-01"
+  std::string authorization;
+  std::string content_type;
+  std::optional<uint64_t> content_length;
+  std::string body;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// RFC 9457 problem details: type, title, status, detail and, for field
+// errors, errors: [{field, message}].
+HttpResponse Problem(unsigned status, const std::string& detail,
+                     const std::vector<ledger::FieldError>& errors = {});
+// The response for a failed ledger or projection call. The one place that
+// maps ledger codes to HTTP statuses.
+unsigned HttpStatusFor(ledger::Code code);
+HttpResponse ProblemFor(const ledger::Status& status);
+
+struct ServiceOptions {
+  // How long a view waits for the projections to reach the ledger's head, so
+  // a client reads its own writes; after it, the view answers as of what the
+  // projections hold (and says so in as_of_seq).
+  std::chrono::milliseconds projection_wait{2000};
+};
+
+class Service {
+ public:
+  Service(ledger::Ledger* ledger, projections::Projector* projector, TokenStore tokens,
+          ServiceOptions options = {});
+
+  // The checks that need only the request line and headers: 401, 403 for
+  // the role, 404/405 for the route, 413, 415. A response means "answer this
+  // and do not read the body".
+  std::optional<HttpResponse> Precheck(const HttpRequest& request) const;
+  // Answers a whole request (Precheck included). `done` is called once,
+  // perhaps on another thread (an append completes on the ledger's commit
+  // thread).
+  void Handle(HttpRequest request, std::function<void(HttpResponse)> done) const;
+
+  // The credential of a request, or nullptr (for routes that need none, and
+  // for logging).
+  const Credential* CredentialOf(const HttpRequest& request) const;
+
+ private:
+  struct Route;
+  ledger::Ledger* ledger_;
+  projections::Projector* projector_;
+  TokenStore tokens_;
+  ServiceOptions options_;
+};
+
+}  // namespace api

@@ -1,0 +1,103 @@
+// ledgerd: the rehab access ledger's HTTP service.
+//
+//   ledgerd --data DIR --tokens FILE [--address 127.0.0.1] [--port 8080]
+//           [--threads 2] [--log-level info] [--config FILE]
+//
+// A config file is JSON with the same keys ({"data": ..., "port": ...});
+// flags given on the command line win. Stops gracefully on SIGTERM/SIGINT.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "api/server.h"
+#include "api/service.h"
+#include "ledger/ledger.h"
+#include "projections/projector.h"
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "ledgerd: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::puts(
+          "ledgerd --data DIR --tokens FILE [--address ADDR] [--port N] [--threads N] "
+          "[--log-level LEVEL] [--config FILE]");
+      return 0;
+    }
+    if (!arg.starts_with("--") || i + 1 >= argc) return Fail("unexpected argument " + arg);
+    flags[arg.substr(2)] = argv[++i];
+  }
+  if (flags.count("config")) {
+    std::ifstream in(flags["config"]);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    boost::json::error_code ec;
+    boost::json::value config = boost::json::parse(ss.str(), ec);
+    if (!in || ec || !config.is_object()) return Fail("cannot read config " + flags["config"]);
+    for (const auto& [key, value] : config.as_object()) {
+      if (flags.count(std::string(key))) continue;
+      flags[std::string(key)] = value.is_string() ? std::string(value.as_string())
+                                                  : boost::json::serialize(value);
+    }
+  }
+  for (const char* known : {"data", "tokens", "address", "port", "threads", "log-level", "config"}) {
+    flags.try_emplace(known);
+  }
+  for (const auto& [key, value] : flags) {
+    if (key != "data" && key != "tokens" && key != "address" && key != "port" &&
+        key != "threads" && key != "log-level" && key != "config") {
+      return Fail("unknown option --" + key);
+    }
+  }
+  if (flags["data"].empty() || flags["tokens"].empty()) return Fail("--data and --tokens are required");
+  spdlog::set_level(spdlog::level::from_str(flags["log-level"].empty() ? "info" : flags["log-level"]));
+
+  auto tokens = api::TokenStore::Load(flags["tokens"]);
+  if (!tokens.ok()) return Fail(tokens.status().ToString());
+  auto ledger = ledger::Ledger::Open(flags["data"]);
+  if (!ledger.ok()) return Fail(ledger.status().ToString());
+  auto projector = projections::Projector::Open(ledger->get());
+  if (!projector.ok()) return Fail(projector.status().ToString());
+  (*projector)->Start();
+
+  api::Service service(ledger->get(), projector->get(), std::move(tokens).value());
+  api::ServerOptions options;
+  if (!flags["address"].empty()) options.address = flags["address"];
+  if (!flags["port"].empty()) options.port = static_cast<uint16_t>(std::stoi(flags["port"]));
+  if (!flags["threads"].empty()) options.threads = std::stoi(flags["threads"]);
+
+  // Signals are taken by sigwait below, not by whichever thread they hit.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  api::Server server(&service, options);
+  if (auto st = server.Start(); !st.ok()) return Fail(st.ToString());
+  spdlog::info("ledgerd listening on http://{}:{} with {} events", options.address, server.port(),
+               (*ledger)->Size());
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("ledgerd stopping (signal {})", sig);
+  server.Stop();
+  projector->reset();
+  ledger->reset();  // commits what is queued and closes the database
+  spdlog::info("ledgerd stopped");
+  return 0;
+}

@@ -1,0 +1,640 @@
+#include "api/service.h"
+
+#include <boost/json.hpp>
+#include <boost/url.hpp>
+#include <cctype>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "ledger/event_json.h"
+#include "ledger/merkle.h"
+#include "projections/areas.h"
+
+namespace api {
+
+namespace json = boost::json;
+namespace urls = boost::urls;
+using ledger::Code;
+using ledger::FieldError;
+using ledger::Result;
+using ledger::Status;
+
+// ---------------------------------------------------------------------------
+// Problems
+
+unsigned HttpStatusFor(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kForbidden: return 403;
+    case Code::kNotFound: return 404;
+    case Code::kConflict: return 409;
+    case Code::kStateViolation: return 422;
+    case Code::kResourceExhausted: return 503;
+    case Code::kIOError:
+    case Code::kCorruption:
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+namespace {
+
+struct ProblemKind {
+  unsigned status;
+  const char* slug;
+  const char* title;
+};
+constexpr ProblemKind kProblems[] = {
+    {400, "invalid-request", "The request is not valid"},
+    {401, "unauthenticated", "No or unknown credential"},
+    {403, "forbidden", "Outside the credential's role or scope"},
+    {404, "not-found", "Not found"},
+    {405, "method-not-allowed", "Method not allowed"},
+    {409, "conflict", "Conflict with the referral's stream"},
+    {413, "body-too-large", "The body is over 1 MiB"},
+    {415, "unsupported-media-type", "The body must be application/json"},
+    {422, "state-violation", "The event breaks the referral's rules"},
+    {500, "internal", "Internal error"},
+    {503, "unavailable", "The ledger cannot take writes now"},
+};
+
+}  // namespace
+
+HttpResponse Problem(unsigned status, const std::string& detail,
+                     const std::vector<FieldError>& errors) {
+  const ProblemKind* kind = &kProblems[9];  // internal
+  for (const ProblemKind& k : kProblems) {
+    if (k.status == status) kind = &k;
+  }
+  json::object o;
+  o["type"] = std::string("urn:rehab-access-ledger:problem:") + kind->slug;
+  o["title"] = kind->title;
+  o["status"] = status;
+  o["detail"] = detail;
+  if (status == 400 || !errors.empty()) {
+    json::array list;
+    for (const FieldError& e : errors) list.push_back(json::object{{"field", e.field}, {"message", e.message}});
+    o["errors"] = std::move(list);
+  }
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/problem+json";
+  r.body = json::serialize(o);
+  if (status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+HttpResponse ProblemFor(const Status& status) {
+  return Problem(HttpStatusFor(status.code()), status.message(), status.field_errors());
+}
+
+namespace {
+
+HttpResponse Json(unsigned status, const json::value& v) {
+  HttpResponse r;
+  r.status = status;
+  r.body = json::serialize(v);
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// Routes
+
+enum class RouteId {
+  kAppend,
+  kBatch,
+  kFeed,
+  kReferral,
+  kAreas,
+  kAreaFairness,
+  kAreaWaits,
+  kFairness,
+  kWaits,
+  kRefusals,
+  kHead,
+  kInclusion,
+  kConsistency,
+  kHealth,
+};
+
+struct Matched {
+  RouteId id;
+  std::string param;  // the referral id or area code of the path
+};
+
+// The route of a path, or nullopt (404). `method_ok` is false when the path
+// exists for another method (405).
+std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::string& method,
+                                 bool* method_ok) {
+  auto route = [&](RouteId id, const char* want, std::string param = "") -> std::optional<Matched> {
+    *method_ok = method == want || (std::string_view(want) == "GET" && method == "HEAD");
+    return Matched{id, std::move(param)};
+  };
+  const size_t n = s.size();
+  if (n == 1 && s[0] == "healthz") return route(RouteId::kHealth, "GET");
+  if (n < 2 || s[0] != "v1") return std::nullopt;
+  const std::string& a = s[1];
+  if (n == 2 && a == "events") {
+    *method_ok = method == "GET" || method == "POST";
+    return Matched{method == "POST" ? RouteId::kAppend : RouteId::kFeed, ""};
+  }
+  if (n == 3 && a == "events" && s[2] == "batch") return route(RouteId::kBatch, "POST");
+  if (n == 3 && a == "referrals") return route(RouteId::kReferral, "GET", s[2]);
+  if (n == 2 && a == "areas") return route(RouteId::kAreas, "GET");
+  if (n == 4 && a == "areas" && s[3] == "fairness") return route(RouteId::kAreaFairness, "GET", s[2]);
+  if (n == 4 && a == "areas" && s[3] == "waiting-times") return route(RouteId::kAreaWaits, "GET", s[2]);
+  if (n == 2 && a == "fairness") return route(RouteId::kFairness, "GET");
+  if (n == 2 && a == "waiting-times") return route(RouteId::kWaits, "GET");
+  if (n == 2 && a == "refusals") return route(RouteId::kRefusals, "GET");
+  if (n == 3 && a == "ledger" && s[2] == "head") return route(RouteId::kHead, "GET");
+  if (n == 4 && a == "ledger" && s[2] == "proof" && s[3] == "inclusion") {
+    return route(RouteId::kInclusion, "GET");
+  }
+  if (n == 4 && a == "ledger" && s[2] == "proof" && s[3] == "consistency") {
+    return route(RouteId::kConsistency, "GET");
+  }
+  return std::nullopt;
+}
+
+// Whether a role may ever use a route; scope is checked later, per request.
+bool RoleMay(Role role, RouteId id) {
+  switch (id) {
+    case RouteId::kAppend:
+    case RouteId::kBatch:
+      return role == Role::kPartnership || role == Role::kProvider;
+    case RouteId::kFeed:
+      return role == Role::kRegulator || role == Role::kAuditor;
+    case RouteId::kReferral:
+      return role != Role::kAuditor;
+    case RouteId::kAreas:
+    case RouteId::kAreaFairness:
+    case RouteId::kAreaWaits:
+    case RouteId::kFairness:
+    case RouteId::kWaits:
+    case RouteId::kRefusals:
+      return role == Role::kRegulator || role == Role::kPartnership;
+    case RouteId::kHead:
+    case RouteId::kInclusion:
+    case RouteId::kConsistency:
+    case RouteId::kHealth:
+      return true;
+  }
+  return false;
+}
+
+bool NeedsCredential(RouteId id) { return id != RouteId::kHealth; }
+
+bool IsJsonMediaType(std::string_view ct) {
+  const size_t semi = ct.find(';');
+  std::string_view type = ct.substr(0, semi);
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  constexpr std::string_view kJson = "application/json";
+  if (type.size() != kJson.size()) return false;
+  for (size_t i = 0; i < type.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(type[i])) != kJson[i]) return false;
+  }
+  return true;
+}
+
+bool IsAreaCode(std::string_view s) {
+  if (s.size() != 9 || s[0] != 'E') return false;
+  const std::string_view kind = s.substr(1, 2);
+  if (kind != "06" && kind != "08" && kind != "09" && kind != "10") return false;
+  for (char c : s.substr(3)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// A parsed request target: its path segments and query parameters.
+struct Target {
+  std::vector<std::string> segments;
+  std::map<std::string, std::string> params;
+  std::vector<FieldError> errors;  // repeated parameters
+};
+
+std::optional<Target> ParseTarget(const std::string& target) {
+  auto u = urls::parse_origin_form(target);
+  if (!u) return std::nullopt;
+  Target t;
+  for (auto seg : u->segments()) t.segments.emplace_back(seg);
+  for (auto p : u->params()) {
+    std::string key(p.key);
+    if (t.params.count(key)) t.errors.push_back({key, "is given more than once"});
+    t.params[key] = std::string(p.value);
+  }
+  return t;
+}
+
+// Query parameters of one route: each is read once; what is left unread is
+// an unknown parameter (400).
+class Params {
+ public:
+  explicit Params(Target& t) : t_(t), errors_(t.errors) {}
+
+  std::optional<std::string> Take(const std::string& key) {
+    auto it = t_.params.find(key);
+    if (it == t_.params.end()) return std::nullopt;
+    std::string v = std::move(it->second);
+    t_.params.erase(it);
+    return v;
+  }
+  std::optional<uint64_t> Uint(const std::string& key, uint64_t max) {
+    auto v = Take(key);
+    if (!v) return std::nullopt;
+    uint64_t out = 0;
+    bool ok = !v->empty() && v->size() <= 19;
+    for (char c : *v) ok = ok && c >= '0' && c <= '9';
+    if (ok) out = std::stoull(*v);
+    if (!ok || out > max) {
+      Bad(key, "must be a whole number from 0 to " + std::to_string(max));
+      return std::nullopt;
+    }
+    return out;
+  }
+  std::optional<int64_t> Date(const std::string& key) {
+    auto v = Take(key);
+    if (!v) return std::nullopt;
+    auto d = ledger::ParseDate(*v);
+    if (!d) Bad(key, "must be a date, YYYY-MM-DD");
+    return d;
+  }
+  std::optional<ledger::Micros> Time(const std::string& key) {
+    auto v = Take(key);
+    if (!v) return std::nullopt;
+    auto t = ledger::ParseTimestamp(*v);
+    if (!t) Bad(key, "must be an RFC 3339 UTC time, as 2025-01-31T09:00:00Z");
+    return t;
+  }
+  template <typename E>
+  std::optional<E> Enum(const std::string& key) {
+    auto v = Take(key);
+    if (!v) return std::nullopt;
+    auto e = ledger::ParseEnum<E>(*v);
+    if (!e) {
+      std::string allowed;
+      for (size_t i = 0; i < ledger::EnumCount<E>(); ++i) {
+        allowed += (i ? ", " : "") + std::string(ledger::ToString(static_cast<E>(i)));
+      }
+      Bad(key, "must be one of " + allowed);
+    }
+    return e;
+  }
+  void Bad(const std::string& key, std::string message) {
+    errors_.push_back({key, std::move(message)});
+  }
+  // The 400 for bad or unknown parameters, or OK.
+  Status Finish() {
+    for (const auto& [key, value] : t_.params) Bad(key, "is not a parameter of this route");
+    t_.params.clear();
+    return Status::InvalidFields(errors_);
+  }
+
+ private:
+  Target& t_;
+  std::vector<FieldError> errors_;
+};
+
+// from, to, as_of (a seq or a time) and at.
+projections::ViewQuery PeriodQuery(Params& p) {
+  projections::ViewQuery q;
+  q.from_day = p.Date("from");
+  q.to_day = p.Date("to");
+  if (q.from_day && q.to_day && *q.to_day < *q.from_day) p.Bad("to", "must not be before from");
+  if (auto as_of = p.Take("as_of")) {
+    bool digits = !as_of->empty() && as_of->size() <= 19;
+    for (char c : *as_of) digits = digits && c >= '0' && c <= '9';
+    if (digits) {
+      q.as_of_seq = std::stoull(*as_of);
+    } else if (auto t = ledger::ParseTimestamp(*as_of)) {
+      q.as_of_time = *t;
+    } else {
+      p.Bad("as_of", "must be a seq or an RFC 3339 UTC time");
+    }
+  }
+  q.at = p.Time("at");
+  return q;
+}
+
+json::object SignedHeadJson(const ledger::SignedTreeHead& sth) {
+  json::object o;
+  o["size"] = sth.head.size;
+  o["root_hash"] = ledger::ToHex(sth.head.root);
+  o["timestamp"] = sth.head.size ? json::value(ledger::FormatTimestamp(sth.head.timestamp))
+                                 : json::value();
+  o["signature"] = ledger::ToHex(sth.signature);
+  return o;
+}
+
+json::array HashesJson(const std::vector<ledger::Hash>& hashes) {
+  json::array out;
+  for (const ledger::Hash& h : hashes) out.push_back(json::value(ledger::ToHex(h)));
+  return out;
+}
+
+json::object AppendResultJson(const ledger::AppendResult& r) {
+  json::object o;
+  o["seq"] = r.seq;
+  o["version"] = r.version;
+  o["hash"] = ledger::ToHex(r.hash);
+  o["recorded_at"] = ledger::FormatTimestamp(r.recorded_at);
+  return o;
+}
+
+// The scope check of an append (SPEC §8: 403 once the body is read).
+Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::StreamInfo& s) {
+  const ledger::EventType type = ledger::TypeOf(e.data);
+  if (c.role == Role::kPartnership) {
+    // A new stream's area is the event's own; an unknown referral is left
+    // for the 422 that follows.
+    if (!s.exists && type != ledger::EventType::kReferralReceived) return Status::Ok();
+    if (!c.areas.count(s.area)) {
+      return Status::Forbidden("area " + s.area + " is outside the credential's scope");
+    }
+    return Status::Ok();
+  }
+  if (c.role == Role::kProvider) {
+    std::string provider;
+    if (const auto* d = std::get_if<ledger::PlacementOffered>(&e.data)) {
+      provider = d->provider;
+    } else if (const auto* d = std::get_if<ledger::PlacementStarted>(&e.data)) {
+      provider = d->provider;
+    } else if (type == ledger::EventType::kPlacementEnded) {
+      provider = s.provider;
+    } else {
+      return Status::Forbidden("a provider may record only placement.* events, not " +
+                               std::string(ledger::ToString(type)));
+    }
+    if (!c.providers.count(provider)) {
+      return Status::Forbidden("provider " + (provider.empty() ? "(none)" : provider) +
+                               " is outside the credential's scope");
+    }
+    return Status::Ok();
+  }
+  return Status::Forbidden("role " + std::string(ToString(c.role)) + " may not append");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Service
+
+Service::Service(ledger::Ledger* ledger, projections::Projector* projector, TokenStore tokens,
+                 ServiceOptions options)
+    : ledger_(ledger), projector_(projector), tokens_(std::move(tokens)), options_(options) {}
+
+const Credential* Service::CredentialOf(const HttpRequest& request) const {
+  std::string_view auth = request.authorization;
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.size() <= kBearer.size()) return nullptr;
+  for (size_t i = 0; i < kBearer.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(auth[i])) !=
+        std::tolower(static_cast<unsigned char>(kBearer[i]))) {
+      return nullptr;
+    }
+  }
+  return tokens_.Authenticate(auth.substr(kBearer.size()));
+}
+
+std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const {
+  std::optional<Target> target = ParseTarget(request.target);
+  if (!target) return Problem(400, "the request target is not a valid path");
+  bool method_ok = true;
+  std::optional<Matched> route = MatchPath(target->segments, request.method, &method_ok);
+  const bool needs_credential = !route || NeedsCredential(route->id);
+  const Credential* cred = needs_credential ? CredentialOf(request) : nullptr;
+  if (needs_credential && !cred) {
+    return Problem(401, request.authorization.empty()
+                            ? "a bearer token is required"
+                            : "the bearer token is not known");
+  }
+  if (!route) return Problem(404, "no route " + std::string(request.target.substr(0, 200)));
+  if (!method_ok) {
+    HttpResponse r = Problem(405, request.method + " is not allowed here");
+    r.headers.emplace_back("Allow", route->id == RouteId::kBatch ? "POST" : "GET");
+    return r;
+  }
+  if (cred && !RoleMay(cred->role, route->id)) {
+    return Problem(403, "role " + std::string(ToString(cred->role)) + " may not use this route");
+  }
+  if (request.method == "POST") {
+    if ((request.content_length && *request.content_length > kMaxBodyBytes) ||
+        request.body.size() > kMaxBodyBytes) {
+      return Problem(413, "the body is over 1,048,576 bytes");
+    }
+    if (!IsJsonMediaType(request.content_type)) {
+      return Problem(415, "the media type must be application/json, not '" +
+                              request.content_type.substr(0, 100) + "'");
+    }
+  }
+  return std::nullopt;
+}
+
+void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done) const {
+  if (auto early = Precheck(request)) return done(std::move(*early));
+  Target target = *ParseTarget(request.target);
+  bool method_ok = true;
+  const Matched route = *MatchPath(target.segments, request.method, &method_ok);
+  const Credential* cred = CredentialOf(request);
+  Params params(target);
+
+  // --- appends -------------------------------------------------------------
+  if (route.id == RouteId::kAppend || route.id == RouteId::kBatch) {
+    if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+    Result<json::value> body = ledger::ParseStrictJson(request.body);
+    if (!body.ok()) return done(ProblemFor(body.status()));
+    const ledger::Micros now = ledger::NowMicros();
+    std::vector<ledger::AppendRequest> requests;
+    if (route.id == RouteId::kAppend) {
+      Result<ledger::AppendRequest> one = ledger::ParseAppendRequest(*body, now);
+      if (!one.ok()) return done(ProblemFor(one.status()));
+      requests.push_back(std::move(one).value());
+    } else {
+      Result<std::vector<ledger::AppendRequest>> many = ledger::ParseBatchRequest(*body, now);
+      if (!many.ok()) return done(ProblemFor(many.status()));
+      requests = std::move(many).value();
+    }
+    ledger::WriteContext ctx;
+    ctx.actor = cred->Actor();
+    const Credential credential = *cred;
+    ctx.authorize = [credential](const ledger::NewEvent& e, const ledger::StreamInfo& s) {
+      return Authorize(credential, e, s);
+    };
+    const bool batch = route.id == RouteId::kBatch;
+    ledger_->AppendAsync(std::move(requests), std::move(ctx),
+                         [done, batch](Result<std::vector<ledger::AppendResult>> r) {
+                           if (!r.ok()) return done(ProblemFor(r.status()));
+                           bool all_replayed = true;
+                           for (const auto& one : *r) all_replayed = all_replayed && one.replayed;
+                           const unsigned status = all_replayed ? 200 : 201;
+                           if (!batch) return done(Json(status, AppendResultJson(r->front())));
+                           json::array list;
+                           for (const auto& one : *r) list.push_back(AppendResultJson(one));
+                           done(Json(status, json::object{{"events", std::move(list)}}));
+                         });
+    return;
+  }
+
+  // --- reads ---------------------------------------------------------------
+  auto respond = [&](Result<json::object> r) {
+    if (!r.ok()) return done(ProblemFor(r.status()));
+    // Every view carries the signed head of the ledger it was computed over.
+    if (const json::value* seq = r->if_contains("as_of_seq")) {
+      Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(seq->to_number<uint64_t>());
+      if (sth.ok()) (*r)["tree_head"] = SignedHeadJson(*sth);
+    }
+    done(Json(200, *r));
+  };
+  auto view_query = [&]() -> Result<projections::ViewQuery> {
+    projections::ViewQuery q = PeriodQuery(params);
+    if (route.id == RouteId::kRefusals) {
+      if (auto area = params.Take("area")) {
+        if (!IsAreaCode(*area)) params.Bad("area", "must be an ONS code, E06/E08/E09/E10 and 6 digits");
+        q.area = *area;
+      }
+      q.reason = params.Enum<ledger::RefusalReason>("reason");
+      q.stage = params.Enum<ledger::RefusalStage>("stage");
+    }
+    LEDGER_RETURN_IF_ERROR(params.Finish());
+    projector_->WaitFor(ledger_->Size(), options_.projection_wait);
+    return q;
+  };
+
+  switch (route.id) {
+    case RouteId::kHealth: {
+      json::object o{{"status", "ok"}, {"size", ledger_->Size()},
+                     {"projections_applied", projector_->applied()}};
+      return done(Json(200, o));
+    }
+    case RouteId::kFeed: {
+      const uint64_t after = params.Uint("after", UINT64_MAX / 2).value_or(0);
+      const uint64_t limit = params.Uint("limit", 10000).value_or(1000);
+      if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      Result<std::vector<ledger::Event>> events = ledger_->ReadFeed(after, limit);
+      if (!events.ok()) return done(ProblemFor(events.status()));
+      json::array list;
+      for (const ledger::Event& e : *events) list.push_back(ledger::EventToJson(e));
+      const uint64_t next = events->empty() ? after : events->back().seq;
+      return done(Json(200, json::object{{"events", std::move(list)},
+                                         {"next_after", next},
+                                         {"head", ledger_->Size()}}));
+    }
+    case RouteId::kReferral: {
+      projections::ViewQuery q;
+      if (auto as_of = PeriodQuery(params); as_of.as_of_seq || as_of.as_of_time || as_of.at) {
+        q.as_of_seq = as_of.as_of_seq;
+        q.as_of_time = as_of.as_of_time;
+        q.at = as_of.at;
+      }
+      if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      projector_->WaitFor(ledger_->Size(), options_.projection_wait);
+      Result<json::object> view = projector_->Referral(route.param, q);
+      if (!view.ok()) return done(ProblemFor(view.status()));
+      // Scope: a partnership reads its areas' referrals, a provider those
+      // offered to or placed with one of its providers.
+      if (cred->role == Role::kPartnership &&
+          !cred->areas.count(std::string(view->at("area").as_string()))) {
+        return done(Problem(403, "the referral's area is outside the credential's scope"));
+      }
+      if (cred->role == Role::kProvider) {
+        bool mine = false;
+        for (const json::value& e : view->at("events").as_array()) {
+          const json::value* p = e.at("data").as_object().if_contains("provider");
+          mine = mine || (p && p->is_string() && cred->providers.count(std::string(p->as_string())));
+        }
+        if (!mine) return done(Problem(403, "the referral is not with the credential's providers"));
+      }
+      return respond(std::move(view));
+    }
+    case RouteId::kAreaFairness:
+    case RouteId::kAreaWaits: {
+      if (!IsAreaCode(route.param)) return done(Problem(404, "no area " + route.param));
+      Result<projections::ViewQuery> q = view_query();
+      if (!q.ok()) return done(ProblemFor(q.status()));
+      q->area = route.param;
+      Result<projections::ViewParams> resolved = projector_->Resolve(*q);
+      if (!resolved.ok()) return done(ProblemFor(resolved.status()));
+      bool known = projections::FindReferenceArea(route.param) != nullptr;
+      projector_->Read([&](const projections::ReadModel& m) {
+        known = known || m.areas().Find(route.param).has_value();
+      });
+      if (!known) return done(Problem(404, "no area " + route.param));
+      return respond(route.id == RouteId::kAreaFairness ? projector_->Fairness(*q)
+                                                        : projector_->WaitingTimes(*q));
+    }
+    case RouteId::kAreas:
+    case RouteId::kFairness:
+    case RouteId::kWaits:
+    case RouteId::kRefusals: {
+      Result<projections::ViewQuery> q = view_query();
+      if (!q.ok()) return done(ProblemFor(q.status()));
+      switch (route.id) {
+        case RouteId::kAreas: return respond(projector_->Areas(*q));
+        case RouteId::kFairness: return respond(projector_->Fairness(*q));
+        case RouteId::kWaits: return respond(projector_->WaitingTimes(*q));
+        default: return respond(projector_->Refusals(*q));
+      }
+    }
+    case RouteId::kHead: {
+      if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(ledger_->Size());
+      if (!sth.ok()) return done(ProblemFor(sth.status()));
+      json::object o = SignedHeadJson(*sth);
+      o["public_key_pem"] = ledger_->PublicKeyPem();
+      return done(Json(200, o));
+    }
+    case RouteId::kInclusion: {
+      const auto seq = params.Uint("seq", UINT64_MAX / 2);
+      auto size = params.Uint("size", UINT64_MAX / 2);
+      if (!seq) params.Bad("seq", "is required");
+      if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      if (!size) size = ledger_->Size();
+      if (*seq == 0 || *seq > *size || *size > ledger_->Size()) {
+        return done(Problem(404, "no event " + std::to_string(*seq) + " in a ledger of size " +
+                                     std::to_string(*size)));
+      }
+      Result<std::vector<ledger::Hash>> proof = ledger_->InclusionProof(*seq, *size);
+      if (!proof.ok()) return done(ProblemFor(proof.status()));
+      Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(*size);
+      if (!sth.ok()) return done(ProblemFor(sth.status()));
+      Result<std::string> bytes = ledger_->GetCanonicalBytes(*seq);
+      if (!bytes.ok()) return done(ProblemFor(bytes.status()));
+      return done(Json(200, json::object{{"seq", *seq},
+                                         {"size", *size},
+                                         {"leaf_index", *seq - 1},
+                                         {"leaf_hash", ledger::ToHex(ledger::LeafHash(*bytes))},
+                                         {"audit_path", HashesJson(*proof)},
+                                         {"tree_head", SignedHeadJson(*sth)}}));
+    }
+    case RouteId::kConsistency: {
+      const auto from = params.Uint("from", UINT64_MAX / 2);
+      auto to = params.Uint("to", UINT64_MAX / 2);
+      if (!from) params.Bad("from", "is required");
+      if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      if (!to) to = ledger_->Size();
+      if (*from > *to || *to > ledger_->Size()) {
+        return done(Problem(404, "no sizes " + std::to_string(*from) + " to " +
+                                     std::to_string(*to) + " in this ledger"));
+      }
+      Result<std::vector<ledger::Hash>> proof = ledger_->ConsistencyProof(*from, *to);
+      if (!proof.ok()) return done(ProblemFor(proof.status()));
+      Result<ledger::SignedTreeHead> a = ledger_->SignedHead(*from);
+      Result<ledger::SignedTreeHead> b = ledger_->SignedHead(*to);
+      if (!a.ok() || !b.ok()) return done(ProblemFor(!a.ok() ? a.status() : b.status()));
+      return done(Json(200, json::object{{"from", *from},
+                                         {"to", *to},
+                                         {"proof", HashesJson(*proof)},
+                                         {"from_head", SignedHeadJson(*a)},
+                                         {"to_head", SignedHeadJson(*b)}}));
+    }
+    case RouteId::kAppend:
+    case RouteId::kBatch:
+      break;
+  }
+  done(Problem(500, "unrouted request"));
+}
+
+}  // namespace api

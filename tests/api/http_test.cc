@@ -1,0 +1,247 @@
+// The real server on a real socket: the worked example appended and read
+// over HTTP, errors in SPEC §8's order, scopes, and proofs.
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "api/server.h"
+#include "api/service.h"
+#include "json_match.h"
+#include "ledger/ledger.h"
+#include "ledger/merkle.h"
+#include "projections/projector.h"
+#include "test_util.h"
+
+namespace api {
+namespace {
+
+namespace json = boost::json;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+constexpr const char* kPartnership = "token-partnership-example";
+constexpr const char* kOtherPartnership = "token-partnership-elsewhere";
+constexpr const char* kRegulator = "token-regulator";
+constexpr const char* kProvider = "token-provider";
+constexpr const char* kAuditor = "token-auditor";
+
+std::string TokensFile() {
+  auto entry = [](const char* name, const char* role, const char* token, const char* extra) {
+    return std::string("{\"name\":\"") + name + "\",\"role\":\"" + role + "\",\"sha256\":\"" +
+           ledger::ToHex(ledger::Sha256(token)) + "\"" + extra + "}";
+  };
+  return "{\"tokens\":[" +
+         entry("example-partnership", "partnership", kPartnership,
+               ",\"areas\":[\"E08000002\",\"E08000034\",\"E09000017\",\"E10000012\"]") +
+         "," + entry("elsewhere", "partnership", kOtherPartnership, ",\"areas\":[\"E06000001\"]") +
+         "," + entry("regulator", "regulator", kRegulator, "") + "," +
+         entry("provider", "provider", kProvider, ",\"providers\":[\"1-1731644238\"]") + "," +
+         entry("auditor", "auditor", kAuditor, "") + "]}";
+}
+
+struct Reply {
+  unsigned status = 0;
+  std::string content_type;
+  json::value body;
+};
+
+class Http : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = ledger::Ledger::Open(dir_.path());
+    ASSERT_TRUE(opened.ok());
+    ledger_ = std::move(opened).value();
+    auto p = projections::Projector::Open(ledger_.get());
+    ASSERT_TRUE(p.ok());
+    projector_ = std::move(p).value();
+    projector_->Start();
+    auto tokens = TokenStore::Parse(TokensFile());
+    ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
+    service_ = std::make_unique<Service>(ledger_.get(), projector_.get(), std::move(tokens).value());
+    ServerOptions options;
+    options.port = 0;
+    server_ = std::make_unique<Server>(service_.get(), options);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void TearDown() override { server_->Stop(); }
+
+  Reply Send(http::verb method, const std::string& target, const std::string& token,
+             const std::string& body = "", const std::string& content_type = "application/json") {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+    http::request<http::string_body> req(method, target, 11);
+    req.set(http::field::host, "localhost");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty() || method == http::verb::post) {
+      req.set(http::field::content_type, content_type);
+      req.body() = body;
+      req.prepare_payload();
+    }
+    // The server may answer (413, 401...) and close before it reads a body:
+    // a failed write still leaves its answer to read.
+    beast::error_code ec;
+    http::write(stream, req, ec);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    http::read(stream, buffer, parser, ec);
+    if (ec) {
+      ADD_FAILURE() << target << ": " << ec.message();
+      return Reply{};
+    }
+    Reply r;
+    r.status = parser.get().result_int();
+    r.content_type = std::string(parser.get()[http::field::content_type]);
+    json::error_code jec;
+    r.body = json::parse(parser.get().body(), jec);
+    return r;
+  }
+  Reply Get(const std::string& target, const std::string& token = kRegulator) {
+    return Send(http::verb::get, target, token);
+  }
+  Reply Post(const std::string& body, const std::string& token = kPartnership,
+             const std::string& target = "/v1/events") {
+    return Send(http::verb::post, target, token, body);
+  }
+
+  ledger::testing::TempDir dir_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<projections::Projector> projector_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<Server> server_;
+};
+
+std::string ReadFile(const std::string& name) {
+  std::ifstream in(std::string(LEDGER_EXAMPLES_DIR) + "/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST_F(Http, TheWorkedExampleOverHttp) {
+  std::stringstream lines(ReadFile("events.ndjson"));
+  std::string line;
+  uint64_t n = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    Reply r = Post(line);
+    ASSERT_EQ(r.status, 201u) << "line " << n << ": " << json::serialize(r.body);
+    ASSERT_EQ(r.body.at("seq").to_number<uint64_t>(), n);
+  }
+  ASSERT_EQ(n, 1595u);
+  const json::value queries = json::parse(ReadFile("queries.json"));
+  ASSERT_EQ(queries.as_array().size(), 13u);
+  for (const json::value& q : queries.as_array()) {
+    const std::string path(q.at("path").as_string());
+    Reply r = Get(path);
+    ASSERT_EQ(r.status, 200u) << path << ": " << json::serialize(r.body);
+    EXPECT_EQ(ledger::testing::JsonMismatch(json::parse(ReadFile(std::string(q.at("file").as_string()))),
+                                            r.body),
+              "")
+        << path;
+    // Every view carries the signed head of the ledger it was computed over.
+    ASSERT_TRUE(r.body.as_object().contains("tree_head")) << path;
+    const json::object& head = r.body.at("tree_head").as_object();
+    EXPECT_EQ(head.at("size"), r.body.at("as_of_seq"));
+  }
+  // The partnership reads the same views.
+  EXPECT_EQ(Get("/v1/fairness", kPartnership).status, 200u);
+}
+
+TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {
+  const std::string ok =
+      R"({"type":"referral.received","referral_id":"r1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
+  ASSERT_EQ(Post(ok).status, 201u);
+  struct Case {
+    std::string name;
+    unsigned status;
+    Reply reply;
+  };
+  std::vector<Case> cases = {
+      {"no token", 401, Post(ok, "")},
+      {"unknown token", 401, Post(ok, "nope")},
+      {"regulator writes", 403, Post(ok, kRegulator)},
+      {"auditor writes", 403, Post(ok, kAuditor)},
+      {"too large", 413, Post(std::string(1048577, ' '))},
+      {"not json media type", 415,
+       Send(http::verb::post, "/v1/events", kPartnership, ok, "text/plain")},
+      {"malformed json", 400, Post("{\"type\":")},
+      {"unknown field", 400, Post(R"({"type":"referral.received","referral_id":"r2","occurred_at":"2025-01-01T00:00:00Z","seq":4,"data":{}})")},
+      {"out of scope area", 403, Post(ok, kOtherPartnership)},
+      {"provider writes a receipt", 403, Post(ok, kProvider)},
+      {"second received", 409, Post(ok)},
+      {"unknown referral", 422,
+       Post(R"({"type":"assessment.completed","referral_id":"zz","occurred_at":"2025-01-02T00:00:00Z","data":{"outcome":"suitable"}})")},
+      {"unknown path", 404, Get("/v1/nothing")},
+      {"wrong method", 405, Send(http::verb::delete_, "/v1/fairness", kRegulator)},
+      {"bad query", 400, Get("/v1/fairness?from=2025-13-01&colour=red")},
+      {"auditor reads a view", 403, Get("/v1/fairness", kAuditor)},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(c.reply.status, c.status) << c.name << ": " << json::serialize(c.reply.body);
+    EXPECT_EQ(c.reply.content_type, "application/problem+json") << c.name;
+    EXPECT_EQ(c.reply.body.at("status").as_int64(), c.status) << c.name;
+  }
+  EXPECT_EQ(ledger_->Size(), 1u);  // nothing else was appended
+  // Every bad field is named.
+  Reply fields = Post(R"({"type":"referral.received","referral_id":"r2","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"X1","referrer":"gp","substance":"beer","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})");
+  ASSERT_EQ(fields.status, 400u);
+  std::set<std::string> named;
+  for (const json::value& e : fields.body.at("errors").as_array()) {
+    named.emplace(e.at("field").as_string());
+  }
+  EXPECT_EQ(named, (std::set<std::string>{"data.area", "data.substance"}));
+  Reply query = cases[14].reply;
+  std::set<std::string> params;
+  for (const json::value& e : query.body.at("errors").as_array()) params.emplace(e.at("field").as_string());
+  EXPECT_EQ(params, (std::set<std::string>{"from", "colour"}));
+  EXPECT_EQ(ledger_->Size(), 1u);
+  EXPECT_EQ(Get("/healthz", "").status, 200u);  // still serving
+}
+
+TEST_F(Http, ReferralsAreReadWithinScope) {
+  ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"r1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})").status, 201u);
+  EXPECT_EQ(Get("/v1/referrals/r1", kPartnership).status, 200u);
+  EXPECT_EQ(Get("/v1/referrals/r1", kRegulator).status, 200u);
+  EXPECT_EQ(Get("/v1/referrals/r1", kOtherPartnership).status, 403u);
+  EXPECT_EQ(Get("/v1/referrals/r1", kProvider).status, 403u);
+  EXPECT_EQ(Get("/v1/referrals/r9", kRegulator).status, 404u);
+  EXPECT_EQ(Get("/v1/areas/E99000001/fairness").status, 404u);
+}
+
+TEST_F(Http, ProofsVerify) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"r)" + std::to_string(i) +
+                   R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})")
+                  .status,
+              201u);
+  }
+  Reply head = Get("/v1/ledger/head", kAuditor);
+  ASSERT_EQ(head.status, 200u);
+  EXPECT_EQ(head.body.at("size").to_number<uint64_t>(), 5u);
+  Reply inc = Get("/v1/ledger/proof/inclusion?seq=3&size=5", kAuditor);
+  ASSERT_EQ(inc.status, 200u);
+  std::vector<ledger::Hash> path;
+  for (const json::value& h : inc.body.at("audit_path").as_array()) {
+    path.push_back(*ledger::HashFromHex(h.as_string()));
+  }
+  EXPECT_TRUE(ledger::VerifyInclusion(2, 5, *ledger::HashFromHex(inc.body.at("leaf_hash").as_string()),
+                                      path, *ledger::HashFromHex(head.body.at("root_hash").as_string())));
+  Reply cons = Get("/v1/ledger/proof/consistency?from=2&to=5", kAuditor);
+  ASSERT_EQ(cons.status, 200u);
+  EXPECT_EQ(cons.body.at("proof").as_array().empty(), false);
+  EXPECT_EQ(Get("/v1/ledger/proof/inclusion?seq=9&size=5", kAuditor).status, 404u);
+  Reply feed = Get("/v1/events?after=2&limit=2", kAuditor);
+  ASSERT_EQ(feed.status, 200u);
+  EXPECT_EQ(feed.body.at("events").as_array().size(), 2u);
+  EXPECT_EQ(feed.body.at("next_after").to_number<uint64_t>(), 4u);
+}
+
+}  // namespace
+}  // namespace api

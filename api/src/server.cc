@@ -70,11 +70,13 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = msg.keep_alive();
     const bool has_body = (parser_->content_length() && *parser_->content_length() > 0) ||
                           parser_->chunked();
+    request_.last_event_id = std::string(msg["Last-Event-ID"]);
     if (std::optional<HttpResponse> early = server_->service->Precheck(request_)) {
       // The body is not read: the connection cannot be reused after it.
       if (has_body) keep_alive_ = false;
       return Write(std::move(*early));
     }
+    if (server_->service->IsSubscription(request_)) return StartStream();
     parser_->body_limit(kMaxBodyBytes);
     stream_.expires_after(server_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
@@ -142,6 +144,51 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Server-sent events: the events after the cursor, then each new one as
+  // it becomes durable (polled every 50 ms), with a comment line every 15 s
+  // of quiet so that proxies and clients keep the connection.
+  void StartStream() {
+    auto start = server_->service->StartSubscription(request_);
+    if (auto* problem = std::get_if<HttpResponse>(&start)) {
+      keep_alive_ = false;
+      return Write(std::move(*problem));
+    }
+    cursor_ = std::get<uint64_t>(start);
+    spdlog::info("{} {} 200 stream after {}", request_.method,
+                 request_.target.substr(0, request_.target.find('?')), cursor_);
+    timer_.emplace(stream_.get_executor());
+    stream_.expires_never();
+    SendStream(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+        "Connection: close\r\nServer: rehab-access-ledger\r\n\r\n");
+  }
+  void SendStream(std::string bytes) {
+    out_ = std::move(bytes);
+    net::async_write(stream_, net::buffer(out_),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return self->Close();
+                       self->PumpStream();
+                     });
+  }
+  void PumpStream() {
+    if (server_->stopping) return Close();
+    ledger::Result<std::string> frames = server_->service->NextFrames(&cursor_, 1000);
+    if (!frames.ok()) return Close();
+    if (!frames->empty()) {
+      idle_ticks_ = 0;
+      return SendStream(std::move(frames).value());
+    }
+    if (++idle_ticks_ >= 300) {
+      idle_ticks_ = 0;
+      return SendStream(": keep-alive\n\n");
+    }
+    timer_->expires_after(std::chrono::milliseconds(50));
+    timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec) return self->Close();
+      self->PumpStream();
+    });
+  }
+
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -151,6 +198,11 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::vector<char> drain_;
+  // Server-sent events.
+  uint64_t cursor_ = 0;
+  std::string out_;
+  int idle_ticks_ = 0;
+  std::optional<net::steady_timer> timer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Server::Impl* server_;
   HttpRequest request_;

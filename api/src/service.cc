@@ -106,6 +106,7 @@ enum class RouteId {
   kAppend,
   kBatch,
   kFeed,
+  kSubscribe,
   kReferral,
   kAreas,
   kAreaFairness,
@@ -141,6 +142,7 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
     return Matched{method == "POST" ? RouteId::kAppend : RouteId::kFeed, ""};
   }
   if (n == 3 && a == "events" && s[2] == "batch") return route(RouteId::kBatch, "POST");
+  if (n == 3 && a == "events" && s[2] == "subscribe") return route(RouteId::kSubscribe, "GET");
   if (n == 3 && a == "referrals") return route(RouteId::kReferral, "GET", s[2]);
   if (n == 2 && a == "areas") return route(RouteId::kAreas, "GET");
   if (n == 4 && a == "areas" && s[3] == "fairness") return route(RouteId::kAreaFairness, "GET", s[2]);
@@ -165,6 +167,7 @@ bool RoleMay(Role role, RouteId id) {
     case RouteId::kBatch:
       return role == Role::kPartnership || role == Role::kProvider;
     case RouteId::kFeed:
+    case RouteId::kSubscribe:
       return role == Role::kRegulator || role == Role::kAuditor;
     case RouteId::kReferral:
       return role != Role::kAuditor;
@@ -630,11 +633,50 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
                                          {"from_head", SignedHeadJson(*a)},
                                          {"to_head", SignedHeadJson(*b)}}));
     }
+    case RouteId::kSubscribe:  // streamed by the server
     case RouteId::kAppend:
     case RouteId::kBatch:
       break;
   }
   done(Problem(500, "unrouted request"));
+}
+
+bool Service::IsSubscription(const HttpRequest& request) const {
+  std::optional<Target> target = ParseTarget(request.target);
+  bool method_ok = true;
+  std::optional<Matched> route =
+      target ? MatchPath(target->segments, request.method, &method_ok) : std::nullopt;
+  return route && method_ok && route->id == RouteId::kSubscribe;
+}
+
+std::variant<uint64_t, HttpResponse> Service::StartSubscription(const HttpRequest& request) const {
+  Target target = *ParseTarget(request.target);
+  Params params(target);
+  uint64_t after = params.Uint("after", UINT64_MAX / 2).value_or(0);
+  if (!request.last_event_id.empty()) {
+    bool digits = request.last_event_id.size() <= 19;
+    for (char c : request.last_event_id) digits = digits && c >= '0' && c <= '9';
+    if (!digits) {
+      params.Bad("Last-Event-ID", "must be the seq of an event");
+    } else {
+      after = std::stoull(request.last_event_id);
+    }
+  }
+  if (Status st = params.Finish(); !st.ok()) return ProblemFor(st);
+  return after;
+}
+
+Result<std::string> Service::NextFrames(uint64_t* cursor, size_t max) const {
+  std::string out;
+  LEDGER_RETURN_IF_ERROR(
+      ledger_->ScanEvents(*cursor, *cursor + max, [&](const ledger::Event& e) {
+        out += "id: " + std::to_string(e.seq) + "\nevent: " +
+               std::string(ledger::ToString(e.type())) + "\ndata: " +
+               json::serialize(ledger::EventToJson(e)) + "\n\n";
+        *cursor = e.seq;
+        return Status::Ok();
+      }));
+  return out;
 }
 
 }  // namespace api

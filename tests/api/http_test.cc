@@ -110,6 +110,7 @@ class Http : public ::testing::Test {
     return Send(http::verb::post, target, token, body);
   }
 
+  net::io_context ioc_;
   ledger::testing::TempDir dir_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<projections::Projector> projector_;
@@ -241,6 +242,58 @@ TEST_F(Http, ProofsVerify) {
   ASSERT_EQ(feed.status, 200u);
   EXPECT_EQ(feed.body.at("events").as_array().size(), 2u);
   EXPECT_EQ(feed.body.at("next_after").to_number<uint64_t>(), 4u);
+}
+
+// Reads server-sent events until `count` frames have come; returns their ids.
+std::vector<uint64_t> ReadFrames(beast::tcp_stream& stream, size_t count) {
+  std::vector<uint64_t> ids;
+  std::string buffer;
+  char chunk[4096];
+  stream.expires_after(std::chrono::seconds(10));
+  while (ids.size() < count) {
+    beast::error_code ec;
+    const size_t n = stream.socket().read_some(net::buffer(chunk), ec);
+    if (ec) break;
+    buffer.append(chunk, n);
+    size_t end;
+    while ((end = buffer.find("\n\n")) != std::string::npos) {
+      const std::string frame = buffer.substr(0, end);
+      buffer.erase(0, end + 2);
+      const size_t id = frame.find("id: ");
+      if (id != std::string::npos) ids.push_back(std::stoull(frame.substr(id + 4)));
+    }
+  }
+  return ids;
+}
+
+TEST_F(Http, ServerSentEventsFromMidwayAndResumed) {
+  auto receipt = [](int i) {
+    return R"({"type":"referral.received","referral_id":"s)" + std::to_string(i) +
+           R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
+  };
+  for (int i = 1; i <= 5; ++i) ASSERT_EQ(Post(receipt(i)).status, 201u);
+  auto subscribe = [&](const std::string& target, const std::string& last_id) {
+    auto stream = std::make_unique<beast::tcp_stream>(ioc_);
+    stream->connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                      std::string(kAuditor) + "\r\n";
+    if (!last_id.empty()) req += "Last-Event-ID: " + last_id + "\r\n";
+    req += "\r\n";
+    net::write(*stream, net::buffer(req));
+    return stream;
+  };
+  // Started mid-way (after seq 3): 4 and 5 at once, then the live ones.
+  auto first = subscribe("/v1/events/subscribe?after=3", "");
+  EXPECT_EQ(ReadFrames(*first, 2), (std::vector<uint64_t>{4, 5}));
+  for (int i = 6; i <= 8; ++i) ASSERT_EQ(Post(receipt(i)).status, 201u);
+  EXPECT_EQ(ReadFrames(*first, 3), (std::vector<uint64_t>{6, 7, 8}));
+  first.reset();  // disconnect
+  for (int i = 9; i <= 10; ++i) ASSERT_EQ(Post(receipt(i)).status, 201u);
+  // Resumed after the last id seen: nothing twice, nothing missed.
+  auto resumed = subscribe("/v1/events/subscribe", "8");
+  EXPECT_EQ(ReadFrames(*resumed, 2), (std::vector<uint64_t>{9, 10}));
+  // A partnership may not subscribe.
+  EXPECT_EQ(Send(http::verb::get, "/v1/events/subscribe", kPartnership).status, 403u);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "api/access.h"
@@ -28,6 +29,7 @@ struct HttpRequest {
   std::string target;  // origin form: "/v1/fairness?from=2025-01-01"
   std::string authorization;
   std::string content_type;
+  std::string last_event_id;  // server-sent events: resume after this seq
   std::optional<uint64_t> content_length;
   std::string body;
 };
@@ -68,6 +70,16 @@ class Service {
   // perhaps on another thread (an append completes on the ledger's commit
   // thread).
   void Handle(HttpRequest request, std::function<void(HttpResponse)> done) const;
+
+  // GET /v1/events/subscribe streams server-sent events; the server asks
+  // these three. True for a subscription request.
+  bool IsSubscription(const HttpRequest& request) const;
+  // The seq a subscription starts after (Last-Event-ID wins over ?after=),
+  // or the problem to answer instead. REQUIRES: Precheck passed.
+  std::variant<uint64_t, HttpResponse> StartSubscription(const HttpRequest& request) const;
+  // The frames ("id: SEQ\nevent: TYPE\ndata: JSON\n\n") of up to `max`
+  // durable events after *cursor, which moves past them.
+  ledger::Result<std::string> NextFrames(uint64_t* cursor, size_t max) const;
 
   // The credential of a request, or nullptr (for routes that need none, and
   // for logging).

@@ -104,6 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Write(HttpResponse r) {
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
     const Credential* cred = server_->service->CredentialOf(request_);
+    server_->service->Observe(request_, r.status, ms);
     // Access log: never the token, never a body.
     spdlog::info("{} {} {} {:.1f}ms {}", request_.method,
                  request_.target.substr(0, request_.target.find('?')), r.status, ms,

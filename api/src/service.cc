@@ -5,7 +5,10 @@
 #include <cctype>
 #include <map>
 #include <memory>
+#include <array>
+#include <mutex>
 #include <set>
+#include <sstream>
 
 #include "ledger/event_json.h"
 #include "ledger/merkle.h"
@@ -118,7 +121,31 @@ enum class RouteId {
   kInclusion,
   kConsistency,
   kHealth,
+  kMetrics,
 };
+
+// The template of each route, as /metrics labels it.
+const char* RouteTemplate(RouteId id) {
+  switch (id) {
+    case RouteId::kAppend: return "POST /v1/events";
+    case RouteId::kBatch: return "POST /v1/events/batch";
+    case RouteId::kFeed: return "GET /v1/events";
+    case RouteId::kSubscribe: return "GET /v1/events/subscribe";
+    case RouteId::kReferral: return "GET /v1/referrals/{id}";
+    case RouteId::kAreas: return "GET /v1/areas";
+    case RouteId::kAreaFairness: return "GET /v1/areas/{code}/fairness";
+    case RouteId::kAreaWaits: return "GET /v1/areas/{code}/waiting-times";
+    case RouteId::kFairness: return "GET /v1/fairness";
+    case RouteId::kWaits: return "GET /v1/waiting-times";
+    case RouteId::kRefusals: return "GET /v1/refusals";
+    case RouteId::kHead: return "GET /v1/ledger/head";
+    case RouteId::kInclusion: return "GET /v1/ledger/proof/inclusion";
+    case RouteId::kConsistency: return "GET /v1/ledger/proof/consistency";
+    case RouteId::kHealth: return "GET /healthz";
+    case RouteId::kMetrics: return "GET /metrics";
+  }
+  return "other";
+}
 
 struct Matched {
   RouteId id;
@@ -135,6 +162,7 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
   };
   const size_t n = s.size();
   if (n == 1 && s[0] == "healthz") return route(RouteId::kHealth, "GET");
+  if (n == 1 && s[0] == "metrics") return route(RouteId::kMetrics, "GET");
   if (n < 2 || s[0] != "v1") return std::nullopt;
   const std::string& a = s[1];
   if (n == 2 && a == "events") {
@@ -182,12 +210,14 @@ bool RoleMay(Role role, RouteId id) {
     case RouteId::kInclusion:
     case RouteId::kConsistency:
     case RouteId::kHealth:
+    case RouteId::kMetrics:
       return true;
   }
   return false;
 }
 
-bool NeedsCredential(RouteId id) { return id != RouteId::kHealth; }
+// Liveness and metrics carry no person data and are read by probes.
+bool NeedsCredential(RouteId id) { return id != RouteId::kHealth && id != RouteId::kMetrics; }
 
 bool IsJsonMediaType(std::string_view ct) {
   const size_t semi = ct.find(';');
@@ -385,9 +415,86 @@ Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::S
 // ---------------------------------------------------------------------------
 // Service
 
+// Latency histogram bounds, milliseconds.
+constexpr double kBuckets[] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
+constexpr size_t kBucketCount = std::size(kBuckets);
+
+struct Service::Metrics {
+  std::mutex mu;
+  std::map<std::pair<std::string, unsigned>, uint64_t> requests;  // (route, status)
+  std::array<uint64_t, kBucketCount + 1> latency{};                // the last is +Inf
+  double latency_sum_ms = 0;
+  uint64_t latency_count = 0;
+  uint64_t events_appended = 0;
+};
+
 Service::Service(ledger::Ledger* ledger, projections::Projector* projector, TokenStore tokens,
                  ServiceOptions options)
-    : ledger_(ledger), projector_(projector), tokens_(std::move(tokens)), options_(options) {}
+    : ledger_(ledger),
+      projector_(projector),
+      tokens_(std::move(tokens)),
+      options_(options),
+      metrics_(std::make_unique<Metrics>()) {}
+
+Service::~Service() = default;
+
+void Service::Observe(const HttpRequest& request, unsigned status, double millis) const {
+  std::optional<Target> target = ParseTarget(request.target);
+  bool method_ok = true;
+  std::optional<Matched> route =
+      target ? MatchPath(target->segments, request.method, &method_ok) : std::nullopt;
+  std::string name = route && method_ok ? RouteTemplate(route->id) : "unmatched";
+  size_t bucket = 0;
+  while (bucket < kBucketCount && millis > kBuckets[bucket]) ++bucket;
+  std::lock_guard l(metrics_->mu);
+  ++metrics_->requests[{std::move(name), status}];
+  ++metrics_->latency[bucket];
+  metrics_->latency_sum_ms += millis;
+  ++metrics_->latency_count;
+  if (route && (route->id == RouteId::kAppend || route->id == RouteId::kBatch) &&
+      (status == 201)) {
+    // Counted by request here; the head size below counts events.
+    ++metrics_->events_appended;
+  }
+}
+
+std::string Service::MetricsText() const {
+  std::ostringstream out;
+  std::lock_guard l(metrics_->mu);
+  out << "# HELP ledger_http_requests_total Requests answered, by route and status.\n"
+      << "# TYPE ledger_http_requests_total counter\n";
+  for (const auto& [key, count] : metrics_->requests) {
+    out << "ledger_http_requests_total{route=\"" << key.first << "\",status=\"" << key.second
+        << "\"} " << count << "\n";
+  }
+  out << "# HELP ledger_http_request_duration_seconds Time to answer a request.\n"
+      << "# TYPE ledger_http_request_duration_seconds histogram\n";
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= kBucketCount; ++i) {
+    cumulative += metrics_->latency[i];
+    out << "ledger_http_request_duration_seconds_bucket{le=\"";
+    if (i < kBucketCount) {
+      out << kBuckets[i] / 1000;
+    } else {
+      out << "+Inf";
+    }
+    out << "\"} " << cumulative << "\n";
+  }
+  out << "ledger_http_request_duration_seconds_sum " << metrics_->latency_sum_ms / 1000 << "\n"
+      << "ledger_http_request_duration_seconds_count " << metrics_->latency_count << "\n";
+  out << "# HELP ledger_append_requests_total Append requests that appended events.\n"
+      << "# TYPE ledger_append_requests_total counter\n"
+      << "ledger_append_requests_total " << metrics_->events_appended << "\n";
+  const uint64_t size = ledger_->Size();
+  const uint64_t applied = projector_->applied();
+  out << "# HELP ledger_head_size Durable events in the ledger.\n"
+      << "# TYPE ledger_head_size gauge\n"
+      << "ledger_head_size " << size << "\n"
+      << "# HELP ledger_projection_lag_events Events the projections have not applied yet.\n"
+      << "# TYPE ledger_projection_lag_events gauge\n"
+      << "ledger_projection_lag_events " << (size > applied ? size - applied : 0) << "\n";
+  return out.str();
+}
 
 const Credential* Service::CredentialOf(const HttpRequest& request) const {
   std::string_view auth = request.authorization;
@@ -507,6 +614,12 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   };
 
   switch (route.id) {
+    case RouteId::kMetrics: {
+      HttpResponse r;
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = MetricsText();
+      return done(std::move(r));
+    }
     case RouteId::kHealth: {
       json::object o{{"status", "ok"}, {"size", ledger_->Size()},
                      {"projections_applied", projector_->applied()}};

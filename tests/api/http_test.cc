@@ -204,6 +204,23 @@ TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {
   EXPECT_EQ(params, (std::set<std::string>{"from", "colour"}));
   EXPECT_EQ(ledger_->Size(), 1u);
   EXPECT_EQ(Get("/healthz", "").status, 200u);  // still serving
+  // Metrics count the requests by route and status, and the head.
+  Send(http::verb::get, "/metrics", "");
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  http::request<http::string_body> req(http::verb::get, "/metrics", 11);
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_NE(res.body().find("ledger_http_requests_total{route=\"POST /v1/events\",status=\"409\"} 1"),
+            std::string::npos)
+      << res.body();
+  EXPECT_NE(res.body().find("ledger_head_size 1\n"), std::string::npos);
+  EXPECT_NE(res.body().find("ledger_http_request_duration_seconds_bucket{le=\"+Inf\"}"),
+            std::string::npos);
 }
 
 TEST_F(Http, ReferralsAreReadWithinScope) {

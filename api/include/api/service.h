@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -61,6 +62,7 @@ class Service {
  public:
   Service(ledger::Ledger* ledger, projections::Projector* projector, TokenStore tokens,
           ServiceOptions options = {});
+  ~Service();
 
   // The checks that need only the request line and headers: 401, 403 for
   // the role, 404/405 for the route, 413, 415. A response means "answer this
@@ -81,16 +83,22 @@ class Service {
   // durable events after *cursor, which moves past them.
   ledger::Result<std::string> NextFrames(uint64_t* cursor, size_t max) const;
 
+  // Counts an answered request for /metrics: by route template and status,
+  // and its latency in the histogram.
+  void Observe(const HttpRequest& request, unsigned status, double millis) const;
+
   // The credential of a request, or nullptr (for routes that need none, and
   // for logging).
   const Credential* CredentialOf(const HttpRequest& request) const;
 
  private:
-  struct Route;
+  struct Metrics;
+  std::string MetricsText() const;
   ledger::Ledger* ledger_;
   projections::Projector* projector_;
   TokenStore tokens_;
   ServiceOptions options_;
+  std::unique_ptr<Metrics> metrics_;
 };
 
 }  // namespace api

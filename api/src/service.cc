@@ -122,7 +122,9 @@ enum class RouteId {
   kConsistency,
   kHealth,
   kMetrics,
+  kOpenApi,
 };
+constexpr int kRouteCount = static_cast<int>(RouteId::kOpenApi) + 1;
 
 // The template of each route, as /metrics labels it.
 const char* RouteTemplate(RouteId id) {
@@ -143,6 +145,7 @@ const char* RouteTemplate(RouteId id) {
     case RouteId::kConsistency: return "GET /v1/ledger/proof/consistency";
     case RouteId::kHealth: return "GET /healthz";
     case RouteId::kMetrics: return "GET /metrics";
+    case RouteId::kOpenApi: return "GET /v1/openapi.json";
   }
   return "other";
 }
@@ -165,6 +168,7 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
   if (n == 1 && s[0] == "metrics") return route(RouteId::kMetrics, "GET");
   if (n < 2 || s[0] != "v1") return std::nullopt;
   const std::string& a = s[1];
+  if (n == 2 && a == "openapi.json") return route(RouteId::kOpenApi, "GET");
   if (n == 2 && a == "events") {
     *method_ok = method == "GET" || method == "POST";
     return Matched{method == "POST" ? RouteId::kAppend : RouteId::kFeed, ""};
@@ -211,13 +215,17 @@ bool RoleMay(Role role, RouteId id) {
     case RouteId::kConsistency:
     case RouteId::kHealth:
     case RouteId::kMetrics:
+    case RouteId::kOpenApi:
       return true;
   }
   return false;
 }
 
 // Liveness and metrics carry no person data and are read by probes.
-bool NeedsCredential(RouteId id) { return id != RouteId::kHealth && id != RouteId::kMetrics; }
+// The API's own description is public too.
+bool NeedsCredential(RouteId id) {
+  return id != RouteId::kHealth && id != RouteId::kMetrics && id != RouteId::kOpenApi;
+}
 
 bool IsJsonMediaType(std::string_view ct) {
   const size_t semi = ct.find(';');
@@ -614,6 +622,11 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   };
 
   switch (route.id) {
+    case RouteId::kOpenApi: {
+      HttpResponse r;
+      r.body = std::string(OpenApiDocument());
+      return done(std::move(r));
+    }
     case RouteId::kMetrics: {
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4";
@@ -753,6 +766,18 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   }
   done(Problem(500, "unrouted request"));
 }
+
+namespace internal {
+extern const char kOpenApiJson[];
+}  // namespace internal
+
+std::vector<std::string> Service::RouteTemplates() {
+  std::vector<std::string> out;
+  for (int i = 0; i < kRouteCount; ++i) out.emplace_back(RouteTemplate(static_cast<RouteId>(i)));
+  return out;
+}
+
+std::string_view Service::OpenApiDocument() { return internal::kOpenApiJson; }
 
 bool Service::IsSubscription(const HttpRequest& request) const {
   std::optional<Target> target = ParseTarget(request.target);

@@ -261,6 +261,41 @@ TEST_F(Http, ProofsVerify) {
   EXPECT_EQ(feed.body.at("next_after").to_number<uint64_t>(), 4u);
 }
 
+TEST_F(Http, TheOpenApiDocumentDescribesExactlyTheRoutes) {
+  Reply doc = Get("/v1/openapi.json", "");
+  ASSERT_EQ(doc.status, 200u);
+  EXPECT_EQ(doc.body.at("openapi").as_string(), "3.1.0");
+  std::set<std::string> described;
+  for (const auto& [path, item] : doc.body.at("paths").as_object()) {
+    for (const auto& [method, op] : item.as_object()) {
+      std::string m(method);
+      for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      described.insert(m + " " + std::string(path));
+      // Every operation says what it answers.
+      EXPECT_FALSE(op.at("responses").as_object().empty()) << path;
+    }
+  }
+  const std::vector<std::string> routes = Service::RouteTemplates();
+  EXPECT_EQ(described, std::set<std::string>(routes.begin(), routes.end()));
+  // Each route exists: none of them is an unknown path.
+  for (const std::string& route : routes) {
+    const size_t space = route.find(' ');
+    std::string path = route.substr(space + 1);
+    for (auto [from, to] : {std::pair<std::string, std::string>{"{id}", "r1"}, {"{code}", "E08000002"}}) {
+      if (size_t at = path.find(from); at != std::string::npos) path.replace(at, from.size(), to);
+    }
+    if (route.starts_with("GET") && path != "/v1/events/subscribe") {
+      const Reply r = Get(path);
+      // r1 is not a referral and the inclusion proof needs a seq: those are
+      // answers of their route, not of a missing one.
+      EXPECT_TRUE(r.status == 200 || r.status == 404 || r.status == 400) << route;
+      if (r.status == 404) {
+        EXPECT_FALSE(r.body.at("detail").as_string().starts_with("no route")) << route;
+      }
+    }
+  }
+}
+
 // Reads server-sent events until `count` frames have come; returns their ids.
 std::vector<uint64_t> ReadFrames(beast::tcp_stream& stream, size_t count) {
   std::vector<uint64_t> ids;

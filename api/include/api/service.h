@@ -83,6 +83,11 @@ class Service {
   // durable events after *cursor, which moves past them.
   ledger::Result<std::string> NextFrames(uint64_t* cursor, size_t max) const;
 
+  // Every route the service answers, as "METHOD /path/{param}".
+  static std::vector<std::string> RouteTemplates();
+  // The OpenAPI 3.1 document served at /v1/openapi.json (api/openapi.json).
+  static std::string_view OpenApiDocument();
+
   // Counts an answered request for /metrics: by route template and status,
   // and its latency in the histogram.
   void Observe(const HttpRequest& request, unsigned status, double millis) const;

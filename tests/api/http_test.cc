@@ -29,6 +29,7 @@ constexpr const char* kOtherPartnership = "token-partnership-elsewhere";
 constexpr const char* kRegulator = "token-regulator";
 constexpr const char* kProvider = "token-provider";
 constexpr const char* kAuditor = "token-auditor";
+constexpr const char* kOtherProvider = "token-provider-elsewhere";
 
 std::string TokensFile() {
   auto entry = [](const char* name, const char* role, const char* token, const char* extra) {
@@ -41,6 +42,8 @@ std::string TokensFile() {
          "," + entry("elsewhere", "partnership", kOtherPartnership, ",\"areas\":[\"E06000001\"]") +
          "," + entry("regulator", "regulator", kRegulator, "") + "," +
          entry("provider", "provider", kProvider, ",\"providers\":[\"1-1731644238\"]") + "," +
+         entry("provider-elsewhere", "provider", kOtherProvider, ",\"providers\":[\"1-9999999999\"]") +
+         "," +
          entry("auditor", "auditor", kAuditor, "") + "]}";
 }
 
@@ -293,6 +296,53 @@ TEST_F(Http, TheOpenApiDocumentDescribesExactlyTheRoutes) {
         EXPECT_FALSE(r.body.at("detail").as_string().starts_with("no route")) << route;
       }
     }
+  }
+}
+
+TEST_F(Http, EveryRoleOnEveryRouteInAndOutOfScope) {
+  const std::string receipt = R"({"type":"referral.received","referral_id":"m1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
+  ASSERT_EQ(Post(receipt).status, 201u);
+  ASSERT_EQ(Post(R"({"type":"funding.approved","referral_id":"m1","occurred_at":"2025-01-05T00:00:00Z","data":{"panel":"panel-1","weeks":12}})").status, 201u);
+  ASSERT_EQ(Post(R"({"type":"placement.offered","referral_id":"m1","occurred_at":"2025-01-06T00:00:00Z","data":{"provider":"1-1731644238","planned_start":"2025-02-01"}})").status, 201u);
+  const std::vector<std::pair<std::string, const char*>> who = {
+      {"regulator", kRegulator}, {"partnership in scope", kPartnership},
+      {"partnership out of scope", kOtherPartnership}, {"provider in scope", kProvider},
+      {"provider out of scope", kOtherProvider}, {"auditor", kAuditor}};
+  struct Row {
+    std::string route;
+    std::vector<unsigned> expect;  // in the order of `who`
+  };
+  const std::vector<unsigned> aggregate{200, 200, 200, 403, 403, 403};
+  const std::vector<unsigned> everyone{200, 200, 200, 200, 200, 200};
+  const std::vector<Row> reads = {
+      {"/v1/events", {200, 403, 403, 403, 403, 200}},
+      {"/v1/referrals/m1", {200, 200, 403, 200, 403, 403}},
+      {"/v1/areas", aggregate},
+      {"/v1/areas/E08000002/fairness", aggregate},
+      {"/v1/areas/E08000002/waiting-times", aggregate},
+      {"/v1/fairness", aggregate},
+      {"/v1/waiting-times", aggregate},
+      {"/v1/refusals?area=E08000002", aggregate},
+      {"/v1/ledger/head", everyone},
+      {"/v1/ledger/proof/inclusion?seq=1", everyone},
+      {"/v1/ledger/proof/consistency?from=1", everyone},
+  };
+  for (const Row& row : reads) {
+    for (size_t i = 0; i < who.size(); ++i) {
+      EXPECT_EQ(Get(row.route, who[i].second).status, row.expect[i]) << row.route << " as " << who[i].first;
+    }
+  }
+  // Writes: a new referral of the area, then a re-offer to the provider.
+  const std::vector<unsigned> receipts{403, 201, 403, 403, 403, 403};
+  const std::vector<unsigned> offers{403, 201, 403, 201, 403, 403};
+  for (size_t i = 0; i < who.size(); ++i) {
+    const uint64_t before = ledger_->Size();
+    std::string body = receipt;
+    body.replace(body.find("\"m1\""), 4, "\"w" + std::to_string(i) + "\"");
+    EXPECT_EQ(Post(body, who[i].second).status, receipts[i]) << "receipt as " << who[i].first;
+    const std::string offer = R"({"type":"placement.offered","referral_id":"m1","occurred_at":"2025-01-07T00:00:00Z","data":{"provider":"1-1731644238","planned_start":"2025-02-01"}})";
+    EXPECT_EQ(Post(offer, who[i].second).status, offers[i]) << "offer as " << who[i].first;
+    EXPECT_EQ(ledger_->Size(), before + (receipts[i] == 201) + (offers[i] == 201)) << who[i].first;
   }
 }
 

@@ -26,34 +26,17 @@ std::string_view ToString(Role role) {
 
 namespace {
 
-bool IsAreaCode(std::string_view s) {
-  if (s.size() != 9 || s[0] != 'E') return false;
-  const std::string_view kind = s.substr(1, 2);
-  if (kind != "06" && kind != "08" && kind != "09" && kind != "10") return false;
-  for (char c : s.substr(3)) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-bool IsProviderId(std::string_view s) {
-  if (s.size() < 11 || s.size() > 12 || !s.starts_with("1-")) return false;
-  for (char c : s.substr(2)) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
 Result<std::set<std::string>> StringSet(const json::object& o, std::string_view key,
-                                        const std::string& where, bool (*valid)(std::string_view)) {
+                                        const std::string& where,
+                                        std::string (*check)(std::string_view)) {
   std::set<std::string> out;
   const json::value* v = o.if_contains(key);
   if (!v) return out;
   if (!v->is_array()) return Status::BadField(where + "." + std::string(key), "must be an array");
   for (const json::value& e : v->as_array()) {
-    if (!e.is_string() || !valid(e.as_string())) {
-      return Status::BadField(where + "." + std::string(key),
-                              "holds a value that is not a valid code: " + json::serialize(e));
+    const std::string problem = e.is_string() ? check(e.as_string()) : "must be a string";
+    if (!problem.empty()) {
+      return Status::BadField(where + "." + std::string(key), json::serialize(e) + " " + problem);
     }
     out.emplace(e.as_string());
   }
@@ -96,10 +79,10 @@ Result<TokenStore> TokenStore::Parse(std::string_view text) {
     if (digest && digest->is_string()) h = ledger::HashFromHex(digest->as_string());
     if (!h) return Status::BadField(where + ".sha256", "must be 64 hex digits");
     c.digest = *h;
-    auto areas = StringSet(t, "areas", where, IsAreaCode);
+    auto areas = StringSet(t, "areas", where, ledger::CheckAreaCode);
     if (!areas.ok()) return areas.status();
     c.areas = std::move(areas).value();
-    auto providers = StringSet(t, "providers", where, IsProviderId);
+    auto providers = StringSet(t, "providers", where, ledger::CheckProviderId);
     if (!providers.ok()) return providers.status();
     c.providers = std::move(providers).value();
     for (const Credential& other : store.credentials_) {

@@ -240,16 +240,6 @@ bool IsJsonMediaType(std::string_view ct) {
   return true;
 }
 
-bool IsAreaCode(std::string_view s) {
-  if (s.size() != 9 || s[0] != 'E') return false;
-  const std::string_view kind = s.substr(1, 2);
-  if (kind != "06" && kind != "08" && kind != "09" && kind != "10") return false;
-  for (char c : s.substr(3)) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
 // A parsed request target: its path segments and query parameters.
 struct Target {
   std::vector<std::string> segments;
@@ -610,7 +600,9 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     projections::ViewQuery q = PeriodQuery(params);
     if (route.id == RouteId::kRefusals) {
       if (auto area = params.Take("area")) {
-        if (!IsAreaCode(*area)) params.Bad("area", "must be an ONS code, E06/E08/E09/E10 and 6 digits");
+        if (std::string problem = ledger::CheckAreaCode(*area); !problem.empty()) {
+          params.Bad("area", problem);
+        }
         q.area = *area;
       }
       q.reason = params.Enum<ledger::RefusalReason>("reason");
@@ -680,7 +672,9 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     }
     case RouteId::kAreaFairness:
     case RouteId::kAreaWaits: {
-      if (!IsAreaCode(route.param)) return done(Problem(404, "no area " + route.param));
+      if (!ledger::CheckAreaCode(route.param).empty()) {
+        return done(Problem(404, "no area " + route.param));
+      }
       Result<projections::ViewQuery> q = view_query();
       if (!q.ok()) return done(ProblemFor(q.status()));
       q->area = route.param;

@@ -74,6 +74,14 @@ std::string CheckReferralId(std::string_view value) {
   return ok ? "" : "must be 1-64 characters from [A-Za-z0-9._-]";
 }
 
+std::string CheckAreaCode(std::string_view value) {
+  return internal::CheckText(value, internal::kAreaSpec);
+}
+
+std::string CheckProviderId(std::string_view value) {
+  return internal::CheckText(value, internal::kProviderSpec);
+}
+
 std::string CheckIdempotencyKey(std::string_view value) {
   size_t n = CodePointCount(value);
   return n >= 1 && n <= 255 ? "" : "must be 1-255 characters";

@@ -279,6 +279,8 @@ void ApplyCorrection(const std::vector<CorrectedField>& fields, EventData* targe
 // an empty string when `value` is valid, else what is wrong with it.
 std::string CheckReferralId(std::string_view value);
 std::string CheckIdempotencyKey(std::string_view value);
+std::string CheckAreaCode(std::string_view value);    // E06|E08|E09|E10 + 6 digits
+std::string CheckProviderId(std::string_view value);  // "1-" + 9 or 10 digits
 
 // Number of Unicode code points in valid UTF-8 text (SPEC §8: lengths count
 // code points).

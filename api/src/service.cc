@@ -240,6 +240,17 @@ bool IsJsonMediaType(std::string_view ct) {
   return true;
 }
 
+// A whole number of at most 19 decimal digits (so it fits in 63 bits).
+std::optional<uint64_t> ParseCount(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  uint64_t out = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    out = out * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return out;
+}
+
 // A parsed request target: its path segments and query parameters.
 struct Target {
   std::vector<std::string> segments;
@@ -276,11 +287,8 @@ class Params {
   std::optional<uint64_t> Uint(const std::string& key, uint64_t max) {
     auto v = Take(key);
     if (!v) return std::nullopt;
-    uint64_t out = 0;
-    bool ok = !v->empty() && v->size() <= 19;
-    for (char c : *v) ok = ok && c >= '0' && c <= '9';
-    if (ok) out = std::stoull(*v);
-    if (!ok || out > max) {
+    std::optional<uint64_t> out = ParseCount(*v);
+    if (!out || *out > max) {
       Bad(key, "must be a whole number from 0 to " + std::to_string(max));
       return std::nullopt;
     }
@@ -336,10 +344,8 @@ projections::ViewQuery PeriodQuery(Params& p) {
   q.to_day = p.Date("to");
   if (q.from_day && q.to_day && *q.to_day < *q.from_day) p.Bad("to", "must not be before from");
   if (auto as_of = p.Take("as_of")) {
-    bool digits = !as_of->empty() && as_of->size() <= 19;
-    for (char c : *as_of) digits = digits && c >= '0' && c <= '9';
-    if (digits) {
-      q.as_of_seq = std::stoull(*as_of);
+    if (std::optional<uint64_t> seq = ParseCount(*as_of)) {
+      q.as_of_seq = seq;
     } else if (auto t = ledger::ParseTimestamp(*as_of)) {
       q.as_of_time = *t;
     } else {
@@ -786,12 +792,10 @@ std::variant<uint64_t, HttpResponse> Service::StartSubscription(const HttpReques
   Params params(target);
   uint64_t after = params.Uint("after", UINT64_MAX / 2).value_or(0);
   if (!request.last_event_id.empty()) {
-    bool digits = request.last_event_id.size() <= 19;
-    for (char c : request.last_event_id) digits = digits && c >= '0' && c <= '9';
-    if (!digits) {
-      params.Bad("Last-Event-ID", "must be the seq of an event");
+    if (std::optional<uint64_t> seq = ParseCount(request.last_event_id)) {
+      after = *seq;
     } else {
-      after = std::stoull(request.last_event_id);
+      params.Bad("Last-Event-ID", "must be the seq of an event");
     }
   }
   if (Status st = params.Finish(); !st.ok()) return ProblemFor(st);

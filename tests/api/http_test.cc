@@ -346,6 +346,177 @@ TEST_F(Http, EveryRoleOnEveryRouteInAndOutOfScope) {
   }
 }
 
+// A mutation of a valid body, its expected status, and for a 400 the field
+// its errors must name.
+struct BadCase {
+  std::string name;
+  std::string body;
+  unsigned status;
+  std::string field;
+  std::string target = "/v1/events";
+};
+
+// {"type": T, "referral_id": "b1", "occurred_at": AT, "data": DATA}
+std::string Body(const std::string& type, const std::string& data,
+                 const std::string& at = "2025-02-01T00:00:00Z", const std::string& extra = "") {
+  return R"({"type":")" + type + R"(","referral_id":"b1","occurred_at":")" + at +
+         R"(","data":)" + data + extra + "}";
+}
+
+std::vector<BadCase> BadCases() {
+  std::vector<BadCase> cases;
+  // Every required data field of each type: missing, of the wrong type, and
+  // null.
+  const std::vector<std::tuple<std::string, std::vector<std::pair<std::string, std::string>>>>
+      types = {
+          {"referral.received",
+           {{"person", "\"p0000002b\""}, {"area", "\"E08000002\""}, {"referrer", "\"gp\""},
+            {"substance", "\"alcohol\""}, {"age_band", "\"30-34\""}, {"sex", "\"male\""},
+            {"ethnicity", "\"white\""}, {"disability", "\"no\""}}},
+          {"assessment.completed", {{"outcome", "\"suitable\""}}},
+          {"funding.requested", {{"route", "\"nhs\""}, {"weeks", "12"}}},
+          {"funding.approved", {{"panel", "\"panel-1\""}, {"weeks", "12"}}},
+          {"referral.refused",
+           {{"stage", "\"assessment\""}, {"reason", "\"not_ready\""}, {"decided_by", "\"x\""}}},
+          {"appeal.lodged", {{"grounds", "\"ready now\""}}},
+          {"appeal.decided", {{"outcome", "\"upheld\""}, {"decided_by", "\"appeals\""}}},
+          {"placement.offered",
+           {{"provider", "\"1-1731644238\""}, {"planned_start", "\"2025-03-01\""}}},
+          {"placement.started", {{"provider", "\"1-1731644238\""}}},
+          {"placement.ended", {{"outcome", "\"completed\""}}},
+          {"referral.withdrawn", {{"by", "\"person\""}}},
+      };
+  for (const auto& [type, fields] : types) {
+    auto data = [&](const std::string& skip, const std::string& replace) {
+      std::string d = "{";
+      for (const auto& [k, v] : fields) {
+        if (k == skip && replace.empty()) continue;
+        if (d.size() > 1) d += ",";
+        d += "\"" + k + "\":" + (k == skip ? replace : v);
+      }
+      return d + "}";
+    };
+    for (const auto& [k, v] : fields) {
+      cases.push_back({type + " without " + k, Body(type, data(k, "")), 400, "data." + k});
+      cases.push_back({type + " with a list for " + k, Body(type, data(k, "[1]")), 400, "data." + k});
+      cases.push_back({type + " with null " + k, Body(type, data(k, "null")), 400, "data." + k});
+    }
+    cases.push_back({type + " with an unknown field", Body(type, data("", "").substr(0, data("", "").size() - 1) + ",\"colour\":\"red\"}"), 400, "data.colour"});
+  }
+  const std::string rr =
+      R"({"person":"p0000002b","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"male","ethnicity":"white","disability":"no"})";
+  auto received_with = [&](const std::string& key, const std::string& value) {
+    std::string d = rr;
+    const size_t at = d.find("\"" + key + "\":");
+    const size_t start = d.find(':', at) + 1;
+    const size_t end = d.find_first_of(",}", start);
+    d.replace(start, end - start, value);
+    return Body("referral.received", d);
+  };
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"area", "\"E07000001\""},
+                                                        {"area", "\"e08000002\""},
+                                                        {"area", "\"E0800000２\""},
+                                                        {"person", "\"short\""},
+                                                        {"person", "\"Jane Smith 1990\""},
+                                                        {"referrer", "\"police\""},
+                                                        {"substance", "\"Alcohol\""},
+                                                        {"age_band", "\"17\""},
+                                                        {"sex", "\"f\""},
+                                                        {"ethnicity", "\"\""},
+                                                        {"disability", "true"}}) {
+    cases.push_back({"received with " + key + "=" + value, received_with(key, value), 400, "data." + key});
+  }
+  for (const char* weeks : {"\"12\"", "12.5", "12.0", "true", "0", "105", "-1"}) {
+    cases.push_back({std::string("weeks ") + weeks,
+                     Body("funding.requested", std::string(R"({"route":"nhs","weeks":)") + weeks + "}"),
+                     400, "data.weeks"});
+  }
+  for (const char* bad : {"2025-02-01t00:00:00Z", "2025-02-01T00:00:00", "2025-02-01T00:00:00+01:00",
+                          "2025-02-30T00:00:00Z", "2025-02-01T24:00:00Z", "2016-12-31T23:59:60Z",
+                          "2025-02-01", "2099-01-01T00:00:00Z", "2025-02-01T00:00:00.1234567890Z"}) {
+    cases.push_back({std::string("occurred_at ") + bad,
+                     Body("assessment.completed", R"({"outcome":"suitable"})", bad), 400, "occurred_at"});
+  }
+  for (const char* own : {"seq", "version", "recorded_at", "actor", "hash", "name", "nhs_number",
+                          "date_of_birth"}) {
+    cases.push_back({std::string("top-level ") + own,
+                     Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z",
+                          std::string(",\"") + own + "\":1"),
+                     400, own});
+  }
+  for (const char* nhs : {"name", "nhs_number", "date_of_birth"}) {
+    cases.push_back({std::string("person data ") + nhs, Body("referral.received", rr.substr(0, rr.size() - 1) + ",\"" + nhs + "\":\"x\"}"), 400, std::string("data.") + nhs});
+  }
+  cases.push_back({"note over 500", Body("assessment.completed", R"({"outcome":"suitable","note":")" + std::string(501, 'n') + "\"}"), 400, "data.note"});
+  cases.push_back({"null note", Body("assessment.completed", R"({"outcome":"suitable","note":null})"), 400, "data.note"});
+  cases.push_back({"empty grounds", Body("appeal.lodged", R"({"grounds":""})"), 400, "data.grounds"});
+  cases.push_back({"decided_by over 64", Body("appeal.decided", R"({"outcome":"upheld","decided_by":")" + std::string(65, 'd') + "\"}"), 400, "data.decided_by"});
+  cases.push_back({"bad referral id", R"({"type":"assessment.completed","referral_id":"b 1","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"suitable"}})", 400, "referral_id"});
+  cases.push_back({"unknown type", Body("referral.lost", "{}"), 400, "type"});
+  cases.push_back({"missing data", R"({"type":"assessment.completed","referral_id":"b1","occurred_at":"2025-02-01T00:00:00Z"})", 400, "data"});
+  cases.push_back({"duplicate key", R"({"type":"assessment.completed","type":"assessment.completed","referral_id":"b1","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"suitable"}})", 400, ""});
+  cases.push_back({"trailing bytes", Body("assessment.completed", R"({"outcome":"suitable"})") + "x", 400, ""});
+  cases.push_back({"NaN", Body("funding.requested", R"({"route":"nhs","weeks":NaN})"), 400, ""});
+  cases.push_back({"invalid UTF-8", Body("appeal.lodged", "{\"grounds\":\"\xff\xfe\"}"), 400, ""});
+  cases.push_back({"empty body", "", 400, ""});
+  cases.push_back({"not an object", "[1,2]", 400, ""});
+  cases.push_back({"expected_version as text", Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z", R"(,"expected_version":"1")"), 400, "expected_version"});
+  cases.push_back({"empty idempotency key", Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z", R"(,"idempotency_key":"")"), 400, "idempotency_key"});
+  cases.push_back({"correction without fields", Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{}})"), 400, "data.fields"});
+  cases.push_back({"correction of occurred_at", Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"occurred_at":"2025-01-01T00:00:00Z"}})"), 400, "data.fields.occurred_at"});
+  cases.push_back({"correction of a field the target lacks", Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"weeks":3}})"), 400, "data.fields.weeks"});
+  cases.push_back({"correction with a bad value", Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"area":"X"}})"), 400, "data.fields.area"});
+  // Batches.
+  cases.push_back({"empty batch", R"({"events":[]})", 400, "events", "/v1/events/batch"});
+  cases.push_back({"batch of text", R"({"events":"all"})", 400, "events", "/v1/events/batch"});
+  std::string big = R"({"events":[)";
+  for (int i = 0; i < 1001; ++i) big += std::string(i ? "," : "") + Body("assessment.completed", R"({"outcome":"suitable"})");
+  cases.push_back({"batch of 1,001", big + "]}", 400, "events", "/v1/events/batch"});
+  cases.push_back({"batch with one bad event",
+                   R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})") + "," +
+                       Body("assessment.completed", R"({"outcome":"great"})") + "]}",
+                   400, "events[1].data.outcome", "/v1/events/batch"});
+  // Conflicts and the state machine (referral b1 exists: received, seq 1).
+  cases.push_back({"second receipt", Body("referral.received", rr), 409, ""});
+  cases.push_back({"stale expected_version", Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z", R"(,"expected_version":0)"), 409, ""});
+  cases.push_back({"start before approval", Body("placement.started", R"({"provider":"1-1731644238"})"), 422, ""});
+  cases.push_back({"appeal without refusal", Body("appeal.lodged", R"({"grounds":"g"})"), 422, ""});
+  cases.push_back({"business time backwards", Body("assessment.completed", R"({"outcome":"suitable"})", "2024-12-01T00:00:00Z"), 422, ""});
+  cases.push_back({"unknown referral", R"({"type":"assessment.completed","referral_id":"nobody","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"suitable"}})", 422, ""});
+  cases.push_back({"correction of a missing seq", Body("record.corrected", R"({"corrects_seq":99,"reason":"r","fields":{"sex":"male"}})"), 422, ""});
+  cases.push_back({"idempotency key reused with another body", Body("assessment.completed", R"({"outcome":"not_suitable"})", "2025-02-01T00:00:00Z", R"(,"idempotency_key":"k1")"), 422, ""});
+  cases.push_back({"batch failing at its second event",
+                   R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})") + "," +
+                       Body("placement.ended", R"({"outcome":"completed"})") + "]}",
+                   422, "", "/v1/events/batch"});
+  return cases;
+}
+
+TEST_F(Http, BadRequestsAreAnsweredPreciselyAndAppendNothing) {
+  ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"b1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})").status, 201u);
+  // The first use of key k1 (an event on another referral).
+  ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"b2","occurred_at":"2025-01-01T00:00:00Z","idempotency_key":"k1","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})").status, 201u);
+  const std::vector<BadCase> cases = BadCases();
+  ASSERT_GE(cases.size(), 100u);
+  const auto head = ledger_->Head();
+  for (const BadCase& c : cases) {
+    Reply r = Send(http::verb::post, c.target, kPartnership, c.body);
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << json::serialize(r.body);
+    EXPECT_EQ(r.content_type, "application/problem+json") << c.name;
+    if (c.status == 400 && r.body.is_object()) {
+      bool named = c.field.empty();
+      for (const json::value& e : r.body.at("errors").as_array()) {
+        named = named || e.at("field").as_string() == c.field;
+      }
+      EXPECT_TRUE(named) << c.name << " should name " << c.field << ": " << json::serialize(r.body);
+      EXPECT_FALSE(r.body.at("errors").as_array().empty()) << c.name;
+    }
+    EXPECT_EQ(ledger_->Head(), head) << c.name;
+  }
+  EXPECT_EQ(Get("/healthz", "").status, 200u);
+}
+
 // Reads server-sent events until `count` frames have come; returns their ids.
 std::vector<uint64_t> ReadFrames(beast::tcp_stream& stream, size_t count) {
   std::vector<uint64_t> ids;

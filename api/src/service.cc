@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <array>
+#include <list>
+#include <unordered_map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -419,6 +421,39 @@ Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::S
 // ---------------------------------------------------------------------------
 // Service
 
+// Recent answers of aggregate views, least recently used out first.
+class Service::ViewCache {
+ public:
+  explicit ViewCache(size_t capacity) : capacity_(capacity) {}
+  std::optional<std::string> Get(const std::string& key) {
+    std::lock_guard l(mu_);
+    auto it = index_.find(key);
+    if (it == index_.end()) return std::nullopt;
+    order_.splice(order_.begin(), order_, it->second);
+    return it->second->second;
+  }
+  void Put(const std::string& key, const std::string& body) {
+    if (capacity_ == 0) return;
+    std::lock_guard l(mu_);
+    if (auto it = index_.find(key); it != index_.end()) {
+      order_.erase(it->second);
+      index_.erase(it);
+    }
+    order_.emplace_front(key, body);
+    index_[key] = order_.begin();
+    if (order_.size() > capacity_) {
+      index_.erase(order_.back().first);
+      order_.pop_back();
+    }
+  }
+
+ private:
+  const size_t capacity_;
+  std::mutex mu_;
+  std::list<std::pair<std::string, std::string>> order_;
+  std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> index_;
+};
+
 // Latency histogram bounds, milliseconds.
 constexpr double kBuckets[] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
 constexpr size_t kBucketCount = std::size(kBuckets);
@@ -438,7 +473,8 @@ Service::Service(ledger::Ledger* ledger, projections::Projector* projector, Toke
       projector_(projector),
       tokens_(std::move(tokens)),
       options_(options),
-      metrics_(std::make_unique<Metrics>()) {}
+      metrics_(std::make_unique<Metrics>()),
+      cache_(std::make_unique<ViewCache>(options.view_cache_entries)) {}
 
 Service::~Service() = default;
 
@@ -593,6 +629,9 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   }
 
   // --- reads ---------------------------------------------------------------
+  // The cache key of an aggregate view: the same target over the same
+  // projected ledger gives the same answer.
+  std::string cache_key;
   auto respond = [&](Result<json::object> r) {
     if (!r.ok()) return done(ProblemFor(r.status()));
     // Every view carries the signed head of the ledger it was computed over.
@@ -600,7 +639,9 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(seq->to_number<uint64_t>());
       if (sth.ok()) (*r)["tree_head"] = SignedHeadJson(*sth);
     }
-    done(Json(200, *r));
+    HttpResponse out = Json(200, *r);
+    if (!cache_key.empty()) cache_->Put(cache_key, out.body);
+    done(std::move(out));
   };
   auto view_query = [&]() -> Result<projections::ViewQuery> {
     projections::ViewQuery q = PeriodQuery(params);
@@ -616,7 +657,17 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     }
     LEDGER_RETURN_IF_ERROR(params.Finish());
     projector_->WaitFor(ledger_->Size(), options_.projection_wait);
+    cache_key = request.target + "#" + std::to_string(projector_->applied());
     return q;
+  };
+  // A cached answer for the key view_query() set, if any.
+  auto cached = [&]() -> bool {
+    std::optional<std::string> body = cache_->Get(cache_key);
+    if (!body) return false;
+    HttpResponse r;
+    r.body = std::move(*body);
+    done(std::move(r));
+    return true;
   };
 
   switch (route.id) {
@@ -683,6 +734,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       }
       Result<projections::ViewQuery> q = view_query();
       if (!q.ok()) return done(ProblemFor(q.status()));
+      if (cached()) return;
       q->area = route.param;
       Result<projections::ViewParams> resolved = projector_->Resolve(*q);
       if (!resolved.ok()) return done(ProblemFor(resolved.status()));
@@ -700,6 +752,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     case RouteId::kRefusals: {
       Result<projections::ViewQuery> q = view_query();
       if (!q.ok()) return done(ProblemFor(q.status()));
+      if (cached()) return;
       switch (route.id) {
         case RouteId::kAreas: return respond(projector_->Areas(*q));
         case RouteId::kFairness: return respond(projector_->Fairness(*q));

@@ -56,6 +56,10 @@ struct ServiceOptions {
   // a client reads its own writes; after it, the view answers as of what the
   // projections hold (and says so in as_of_seq).
   std::chrono::milliseconds projection_wait{2000};
+  // Answers of aggregate views kept for repeated requests (0: none). A key
+  // is the request target and the seq the projections reflect, so a new
+  // event makes every earlier answer stale.
+  size_t view_cache_entries = 512;
 };
 
 class Service {
@@ -98,12 +102,14 @@ class Service {
 
  private:
   struct Metrics;
+  class ViewCache;
   std::string MetricsText() const;
   ledger::Ledger* ledger_;
   projections::Projector* projector_;
   TokenStore tokens_;
   ServiceOptions options_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<ViewCache> cache_;
 };
 
 }  // namespace api

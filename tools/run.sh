@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds ledgerd and serves a demo ledger: a realistic synthetic England
+# ledger (20,000 referrals, about 100,000 events) generated on first run into
+# $DATA_DIR (default ./demo-data). Installs the Debian packages it needs
+# first. Prints the URL, the demo tokens and example calls, then serves until
+# Ctrl-C.
+#
+# Environment: DATA_DIR, PORT (8080), ADDRESS (127.0.0.1), REFERRALS (20000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./tools/install-deps.sh
+build_dir=${BUILD_DIR:-build}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build_dir" -j 2 --target ledgerd synth-ledger
+
+data=${DATA_DIR:-$PWD/demo-data}
+port=${PORT:-8080}
+address=${ADDRESS:-127.0.0.1}
+mkdir -p "$data"
+if [ ! -d "$data/ledger" ]; then
+  echo "Generating the demo ledger in $data/ledger ..."
+  "$build_dir/tools/synth/synth-ledger" --data "$data/ledger" --referrals "${REFERRALS:-20000}" \
+    --from 2022-01-01
+fi
+
+# Demo tokens: the file keeps only their SHA-256 digests.
+digest() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+cat > "$data/tokens.json" <<JSON
+{"tokens": [
+  {"name": "demo-regulator", "role": "regulator", "sha256": "$(digest demo-regulator-token)"},
+  {"name": "demo-birmingham", "role": "partnership", "areas": ["E08000025"],
+   "sha256": "$(digest demo-birmingham-token)"},
+  {"name": "demo-essex", "role": "partnership", "areas": ["E10000012"],
+   "sha256": "$(digest demo-essex-token)"},
+  {"name": "demo-auditor", "role": "auditor", "sha256": "$(digest demo-auditor-token)"}
+]}
+JSON
+
+url="http://$address:$port"
+cat <<TEXT
+
+Rehab access ledger demo: $url   (data: $data)
+
+Demo tokens (Authorization: Bearer <token>):
+  regulator (reads everything)        demo-regulator-token
+  partnership, Birmingham E08000025   demo-birmingham-token
+  partnership, Essex E10000012        demo-essex-token
+  auditor (feed, heads, proofs)       demo-auditor-token
+
+Try:
+  curl -s -H 'Authorization: Bearer demo-regulator-token' '$url/v1/areas?from=2025-01-01&to=2026-01-01'
+  curl -s -H 'Authorization: Bearer demo-birmingham-token' '$url/v1/areas/E08000025/fairness?from=2025-01-01&to=2026-01-01'
+  curl -s -H 'Authorization: Bearer demo-auditor-token' '$url/v1/ledger/head'
+The API is described at $url/v1/openapi.json. Ctrl-C stops the server.
+
+TEXT
+exec "$build_dir/api/ledgerd" --data "$data/ledger" --tokens "$data/tokens.json" \
+  --address "$address" --port "$port"

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ./tools/install-deps.sh
 build_dir=${BUILD_DIR:-build}
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build_dir" -j 2 --target ledgerd synth-ledger
+cmake --build "$build_dir" -j 2 --target ledgerd ledgerctl
 
 data=${DATA_DIR:-$PWD/demo-data}
 port=${PORT:-8080}
@@ -20,8 +20,8 @@ address=${ADDRESS:-127.0.0.1}
 mkdir -p "$data"
 if [ ! -d "$data/ledger" ]; then
   echo "Generating the demo ledger in $data/ledger ..."
-  "$build_dir/tools/synth/synth-ledger" --data "$data/ledger" --referrals "${REFERRALS:-20000}" \
-    --from 2022-01-01
+  "$build_dir/tools/ledgerctl/ledgerctl" generate --data "$data/ledger" \
+    --referrals "${REFERRALS:-20000}"
 fi
 
 # Demo tokens: the file keeps only their SHA-256 digests.

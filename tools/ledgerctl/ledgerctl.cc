@@ -1,0 +1,299 @@
+// ledgerctl: the investigator's command line on a ledger directory.
+//
+//   ledgerctl verify   --data DIR
+//   ledgerctl export   --data DIR [--after SEQ]
+//   ledgerctl replay   --data DIR --view fairness|waiting-times|refusals|areas
+//                      [--as-of SEQ|TIME] [--from DATE] [--to DATE] [--at TIME]
+//                      [--area CODE] [--reason R] [--stage S]
+//   ledgerctl timeline --data DIR REFERRAL [--as-of SEQ|TIME]
+//   ledgerctl generate --data DIR [--referrals N] [--seed S] [--from D] [--to D]
+//
+// Exit codes: 0 done; 1 the ledger failed verification or the thing asked
+// for does not exist; 2 bad usage; 3 the ledger cannot be opened (for
+// instance, ledgerd has it open).
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ledger/event_json.h"
+#include "ledger/ledger.h"
+#include "projections/projector.h"
+#include "synth.h"
+
+namespace {
+
+namespace json = boost::json;
+
+constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command line
+
+  ledgerctl verify   --data DIR
+      Recomputes the hash chain, every Merkle node and every signed head from
+      the stored bytes; names the first seq that does not match.
+  ledgerctl export   --data DIR [--after SEQ]
+      Every event (seq, version, recorded_at, actor, hash included) as NDJSON.
+  ledgerctl replay   --data DIR --view fairness|waiting-times|refusals|areas
+                     [--as-of SEQ|TIME] [--from DATE] [--to DATE] [--at TIME]
+                     [--area CODE] [--reason REASON] [--stage STAGE]
+      A view as JSON, as the ledger stood at --as-of (default: the head).
+  ledgerctl timeline --data DIR REFERRAL [--as-of SEQ|TIME]
+      One referral's history, one line per event.
+  ledgerctl generate --data DIR [--referrals N] [--seed S] [--from DATE] [--to DATE]
+      Fills an empty ledger with a synthetic England ledger (default 20,000
+      referrals received from 2022-01-01 to today).
+
+Exit codes: 0 done, 1 verification failed or not found, 2 bad usage,
+3 the ledger cannot be opened (is ledgerd running on it?).
+)";
+
+int Usage(const std::string& why) {
+  std::fprintf(stderr, "ledgerctl: %s\n(ledgerctl --help for usage)\n", why.c_str());
+  return 2;
+}
+
+struct Args {
+  std::string command;
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;
+};
+
+std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code) {
+  auto it = a.flags.find("data");
+  if (it == a.flags.end()) {
+    *exit_code = Usage("--data DIR is required");
+    return nullptr;
+  }
+  auto opened = ledger::Ledger::Open(it->second);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "ledgerctl: cannot open %s: %s\n", it->second.c_str(),
+                 opened.status().message().c_str());
+    *exit_code = 3;
+    return nullptr;
+  }
+  return std::move(opened).value();
+}
+
+// --as-of as a seq or a time; false when it is neither.
+bool ParseAsOf(const Args& a, projections::ViewQuery* q) {
+  auto it = a.flags.find("as-of");
+  if (it == a.flags.end()) return true;
+  const std::string& v = it->second;
+  if (!v.empty() && v.find_first_not_of("0123456789") == std::string::npos && v.size() <= 19) {
+    q->as_of_seq = std::stoull(v);
+    return true;
+  }
+  q->as_of_time = ledger::ParseTimestamp(v);
+  return q->as_of_time.has_value();
+}
+
+int Verify(const Args& a) {
+  int code = 0;
+  auto ledger = OpenLedger(a, &code);
+  if (!ledger) return code;
+  ledger::VerifyReport r = ledger->Verify();
+  if (r.ok) {
+    std::printf("ok: %llu events and %llu signed heads verify; head %s\n",
+                static_cast<unsigned long long>(r.events_checked),
+                static_cast<unsigned long long>(r.signed_heads_checked),
+                ledger::ToHex(ledger->Head().root).c_str());
+    return 0;
+  }
+  std::printf("FAILED at seq %llu: %s\n", static_cast<unsigned long long>(r.first_bad_seq),
+              r.problem.c_str());
+  return 1;
+}
+
+int Export(const Args& a) {
+  int code = 0;
+  auto ledger = OpenLedger(a, &code);
+  if (!ledger) return code;
+  uint64_t after = 0;
+  if (auto it = a.flags.find("after"); it != a.flags.end()) after = std::stoull(it->second);
+  ledger::Status st = ledger->ScanEvents(after, ledger->Size(), [](const ledger::Event& e) {
+    std::cout << json::serialize(ledger::EventToJson(e)) << '\n';
+    return ledger::Status::Ok();
+  });
+  if (!st.ok()) {
+    std::fprintf(stderr, "ledgerctl: %s\n", st.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+int Replay(const Args& a) {
+  projections::ViewQuery q;
+  if (!ParseAsOf(a, &q)) return Usage("--as-of must be a seq or an RFC 3339 time");
+  auto flag = [&](const char* k) -> const std::string* {
+    auto it = a.flags.find(k);
+    return it == a.flags.end() ? nullptr : &it->second;
+  };
+  if (auto v = flag("from")) {
+    if (!(q.from_day = ledger::ParseDate(*v))) return Usage("--from must be YYYY-MM-DD");
+  }
+  if (auto v = flag("to")) {
+    if (!(q.to_day = ledger::ParseDate(*v))) return Usage("--to must be YYYY-MM-DD");
+  }
+  if (auto v = flag("at")) {
+    if (!(q.at = ledger::ParseTimestamp(*v))) return Usage("--at must be an RFC 3339 time");
+  }
+  if (auto v = flag("area")) q.area = *v;
+  if (auto v = flag("reason")) {
+    if (!(q.reason = ledger::ParseEnum<ledger::RefusalReason>(*v))) return Usage("unknown --reason");
+  }
+  if (auto v = flag("stage")) {
+    if (!(q.stage = ledger::ParseEnum<ledger::RefusalStage>(*v))) return Usage("unknown --stage");
+  }
+  const std::string* view = flag("view");
+  if (!view) return Usage("--view is required");
+  int code = 0;
+  auto ledger = OpenLedger(a, &code);
+  if (!ledger) return code;
+  auto projector = projections::Projector::Open(ledger.get());
+  if (!projector.ok() || !(*projector)->CatchUp().ok()) {
+    std::fprintf(stderr, "ledgerctl: the views cannot be built\n");
+    return 1;
+  }
+  projections::Projector& p = **projector;
+  ledger::Result<json::object> out = ledger::Status::InvalidArgument("unknown view");
+  if (*view == "fairness") out = p.Fairness(q);
+  else if (*view == "waiting-times") out = p.WaitingTimes(q);
+  else if (*view == "refusals") out = p.Refusals(q);
+  else if (*view == "areas") out = p.Areas(q);
+  else return Usage("--view must be fairness, waiting-times, refusals or areas");
+  if (!out.ok()) {
+    std::fprintf(stderr, "ledgerctl: %s\n", out.status().ToString().c_str());
+    return 1;
+  }
+  std::cout << json::serialize(*out) << '\n';
+  return 0;
+}
+
+int Timeline(const Args& a) {
+  if (a.positional.size() != 1) return Usage("timeline takes one REFERRAL");
+  projections::ViewQuery q;
+  if (!ParseAsOf(a, &q)) return Usage("--as-of must be a seq or an RFC 3339 time");
+  int code = 0;
+  auto ledger = OpenLedger(a, &code);
+  if (!ledger) return code;
+  auto projector = projections::Projector::Open(ledger.get());
+  if (!projector.ok() || !(*projector)->CatchUp().ok()) return 1;
+  auto view = (*projector)->Referral(a.positional[0], q);
+  if (!view.ok()) {
+    std::fprintf(stderr, "ledgerctl: %s\n", view.status().message().c_str());
+    return 1;
+  }
+  const json::object& v = *view;
+  std::printf("referral %s, area %s, state %s (as of seq %s)\n", a.positional[0].c_str(),
+              std::string(v.at("area").as_string()).c_str(),
+              std::string(v.at("state").as_string()).c_str(),
+              json::serialize(v.at("as_of_seq")).c_str());
+  for (const json::value& e : v.at("events").as_array()) {
+    std::printf("  %8s  %-21s %-21s %s\n", json::serialize(e.at("seq")).c_str(),
+                std::string(e.at("occurred_at").as_string()).c_str(),
+                std::string(e.at("type").as_string()).c_str(),
+                json::serialize(e.at("data")).c_str());
+  }
+  std::printf("first decision %s; decision wait %s days; start wait %s days; waiting %s days\n",
+              json::serialize(v.at("first_decision")).c_str(),
+              json::serialize(v.at("decision_wait_days")).c_str(),
+              json::serialize(v.at("start_wait_days")).c_str(),
+              json::serialize(v.at("waiting_days")).c_str());
+  return 0;
+}
+
+int Generate(const Args& a) {
+  synth::Options opt;
+  auto flag = [&](const char* k, const char* def) {
+    auto it = a.flags.find(k);
+    return it == a.flags.end() ? std::string(def) : it->second;
+  };
+  const std::string referrals = flag("referrals", "20000"), seed = flag("seed", "1");
+  if (referrals.find_first_not_of("0123456789") != std::string::npos || referrals.empty() ||
+      seed.find_first_not_of("0123456789") != std::string::npos || seed.empty()) {
+    return Usage("--referrals and --seed must be whole numbers");
+  }
+  opt.referrals = std::stoull(referrals);
+  opt.seed = std::stoull(seed);
+  // By default pathways run from 2022 up to today, so some are still open.
+  const auto from = ledger::ParseDate(flag("from", "2022-01-01"));
+  const auto to = a.flags.count("to") ? ledger::ParseDate(a.flags.at("to"))
+                                      : std::optional<int64_t>(ledger::NowMicros() /
+                                                               ledger::kMicrosPerDay);
+  if (!from || !to || *to <= *from) return Usage("--from and --to must be dates, from before to");
+  opt.start = *from * ledger::kMicrosPerDay;
+  opt.end = *to * ledger::kMicrosPerDay;
+  int code = 0;
+  auto ledger = OpenLedger(a, &code);
+  if (!ledger) return code;
+  if (ledger->Size() != 0) {
+    std::fprintf(stderr, "ledgerctl: the ledger already holds events\n");
+    return 1;
+  }
+  synth::Generator gen(opt);
+  const ledger::WriteContext ctx{"partnership:synthetic", nullptr};
+  std::vector<ledger::AppendRequest> batch;
+  ledger::AppendRequest req;
+  bool more = true;
+  while (more) {
+    more = gen.Next(&req);
+    if (more) batch.push_back(std::move(req));
+    if ((batch.size() == 1000 || !more) && !batch.empty()) {
+      auto r = ledger->Append(batch, ctx);
+      if (!r.ok()) {
+        std::fprintf(stderr, "ledgerctl: %s\n", r.status().ToString().c_str());
+        return 1;
+      }
+      batch.clear();
+    }
+  }
+  std::printf("%llu events, %llu referrals\n", static_cast<unsigned long long>(ledger->Size()),
+              static_cast<unsigned long long>(opt.referrals));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  Args a;
+  a.command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg.starts_with("--")) {
+      if (i + 1 >= argc) return Usage(arg + " needs a value");
+      a.flags[arg.substr(2)] = argv[++i];
+    } else {
+      a.positional.push_back(arg);
+    }
+  }
+  static const std::map<std::string, std::vector<std::string>> kFlags = {
+      {"verify", {"data"}},
+      {"export", {"data", "after"}},
+      {"replay", {"data", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
+      {"timeline", {"data", "as-of"}},
+      {"generate", {"data", "referrals", "seed", "from", "to"}},
+  };
+  auto allowed = kFlags.find(a.command);
+  if (allowed == kFlags.end()) return Usage("unknown command " + a.command);
+  for (const auto& [key, value] : a.flags) {
+    if (std::find(allowed->second.begin(), allowed->second.end(), key) == allowed->second.end()) {
+      return Usage("--" + key + " is not an option of " + a.command);
+    }
+  }
+  if (a.command == "verify") return Verify(a);
+  if (a.command == "export") return Export(a);
+  if (a.command == "replay") return Replay(a);
+  if (a.command == "timeline") return Timeline(a);
+  if (a.command == "generate") return Generate(a);
+  return Usage("unknown command " + a.command);
+}

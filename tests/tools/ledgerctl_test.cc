@@ -6,6 +6,11 @@
 #include <cstdio>
 #include <sstream>
 
+#include <filesystem>
+#include <fstream>
+#include <functional>
+
+#include "api/service.h"
 #include "json_match.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
@@ -113,6 +118,88 @@ TEST_F(LedgerctlTest, ClearErrorsAndExitCodes) {
   auto held = ledger::Ledger::Open(data_);
   ASSERT_TRUE(held.ok());
   EXPECT_EQ(Ledgerctl("verify --data " + data_).code, 3);
+}
+
+// Serves `target` from a ledger through the API's own routes (as an auditor)
+// and writes the answer to `path`.
+void Save(const ledger::testing::TempDir& dir, ledger::Ledger* ledger, const std::string& target,
+          const std::string& name, std::function<void(json::value&)> edit = nullptr) {
+  auto projector = projections::Projector::Open(ledger);
+  ASSERT_TRUE(projector.ok());
+  auto tokens = api::TokenStore::Parse(R"({"tokens":[{"name":"a","role":"auditor","sha256":")" +
+                                       ledger::ToHex(ledger::Sha256("t")) + "\"}]}");
+  ASSERT_TRUE(tokens.ok());
+  api::Service service(ledger, projector->get(), std::move(tokens).value());
+  api::HttpRequest req;
+  req.method = "GET";
+  req.target = target;
+  req.authorization = "Bearer t";
+  api::HttpResponse res;
+  service.Handle(req, [&](api::HttpResponse r) { res = std::move(r); });
+  ASSERT_EQ(res.status, 200u) << res.body;
+  json::value v = json::parse(res.body);
+  if (edit) edit(v);
+  std::ofstream(dir.path() + "/" + name) << json::serialize(v);
+}
+
+void AppendReceipts(ledger::Ledger* ledger, const std::string& prefix, int count) {
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(ledger->Append(ledger::testing::Req(prefix + std::to_string(i), ledger::testing::T(0),
+                                                    ledger::testing::Received()),
+                               ledger::testing::Writer())
+                    .ok());
+  }
+}
+
+TEST(LedgerctlProof, AcceptsGenuineProofsAndRejectsTamperedOrForkedOnes) {
+  ledger::testing::TempDir dir;
+  const std::string a_dir = dir.path() + "/a", b_dir = dir.path() + "/b";
+  {
+    auto a = ledger::Ledger::Open(a_dir, ledger::testing::TestOptions());
+    ASSERT_TRUE(a.ok());
+    AppendReceipts(a->get(), "a", 10);
+    Save(dir, a->get(), "/v1/ledger/head", "head.json");
+    Save(dir, a->get(), "/v1/ledger/proof/inclusion?seq=4&size=10", "inclusion.json");
+    Save(dir, a->get(), "/v1/ledger/proof/inclusion?seq=4&size=10", "inclusion-tampered.json",
+         [](json::value& v) {
+           std::string h(v.at("audit_path").as_array()[0].as_string());
+           h[0] = h[0] == '0' ? '1' : '0';
+           v.at("audit_path").as_array()[0] = json::value(h);
+         });
+    Save(dir, a->get(), "/v1/ledger/head", "head-tampered.json", [](json::value& v) {
+      std::string h(v.at("root_hash").as_string());
+      h[5] = h[5] == 'a' ? 'b' : 'a';
+      v.at("root_hash") = json::value(h);
+    });
+    Save(dir, a->get(), "/v1/ledger/proof/consistency?from=5&to=10", "consistency.json");
+    std::ifstream in(dir.path() + "/consistency.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    json::value c = json::parse(ss.str());
+    std::ofstream(dir.path() + "/old.json") << json::serialize(c.at("from_head"));
+    std::ofstream(dir.path() + "/new.json") << json::serialize(c.at("to_head"));
+  }
+  // A fork: another ledger with the same signing key and other events.
+  std::filesystem::create_directories(b_dir);
+  std::filesystem::copy_file(a_dir + "/signing-key.pem", b_dir + "/signing-key.pem");
+  std::filesystem::copy_file(a_dir + "/signing-key.pem.pub", b_dir + "/signing-key.pem.pub");
+  {
+    auto b = ledger::Ledger::Open(b_dir, ledger::testing::TestOptions());
+    ASSERT_TRUE(b.ok());
+    AppendReceipts(b->get(), "b", 10);
+    Save(dir, b->get(), "/v1/ledger/head", "fork-head.json");
+  }
+  const std::string key = " --key " + a_dir + "/signing-key.pem.pub";
+  auto at = [&](const std::string& f) { return " " + dir.path() + "/" + f; };
+  Outcome ok = Ledgerctl("proof inclusion" + key + " --head" + at("head.json") + " --proof" + at("inclusion.json"));
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("head.json") + " --proof" + at("inclusion-tampered.json")).code, 1);
+  EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("head-tampered.json") + " --proof" + at("inclusion.json")).code, 1);
+  EXPECT_EQ(Ledgerctl("proof consistency" + key + " --old" + at("old.json") + " --new" + at("new.json") + " --proof" + at("consistency.json")).code, 0);
+  // The forked head is signed with the same key, but does not extend the old one.
+  EXPECT_EQ(Ledgerctl("proof consistency" + key + " --old" + at("old.json") + " --new" + at("fork-head.json") + " --proof" + at("consistency.json")).code, 1);
+  EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("fork-head.json") + " --proof" + at("inclusion.json")).code, 1);
+  EXPECT_EQ(Ledgerctl("proof inclusion --head" + at("head.json")).code, 2);  // no key
 }
 
 }  // namespace

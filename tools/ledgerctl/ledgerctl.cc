@@ -6,6 +6,7 @@
 //                      [--as-of SEQ|TIME] [--from DATE] [--to DATE] [--at TIME]
 //                      [--area CODE] [--reason R] [--stage S]
 //   ledgerctl timeline --data DIR REFERRAL [--as-of SEQ|TIME]
+//   ledgerctl proof inclusion|consistency --key KEY.pem ...   (offline)
 //   ledgerctl generate --data DIR [--referrals N] [--seed S] [--from D] [--to D]
 //
 // Exit codes: 0 done; 1 the ledger failed verification or the thing asked
@@ -14,6 +15,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -21,6 +24,7 @@
 
 #include "ledger/event_json.h"
 #include "ledger/ledger.h"
+#include "ledger/merkle.h"
 #include "projections/projector.h"
 #include "synth.h"
 
@@ -41,6 +45,13 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       A view as JSON, as the ledger stood at --as-of (default: the head).
   ledgerctl timeline --data DIR REFERRAL [--as-of SEQ|TIME]
       One referral's history, one line per event.
+  ledgerctl proof inclusion --key KEY.pem --head HEAD.json --proof PROOF.json
+  ledgerctl proof consistency --key KEY.pem --old OLD.json --new NEW.json --proof PROOF.json
+      Offline checks, without the ledger's storage: the heads' signatures (as
+      served by /v1/ledger/head) against the ledger's public key, then an
+      inclusion proof (/v1/ledger/proof/inclusion) in the head, or a
+      consistency proof (/v1/ledger/proof/consistency) from the old head to the
+      new one. Exit 0 when the proof holds, 1 when it does not.
   ledgerctl generate --data DIR [--referrals N] [--seed S] [--from DATE] [--to DATE]
       Fills an empty ledger with a synthetic England ledger (default 20,000
       referrals received from 2022-01-01 to today).
@@ -204,6 +215,133 @@ int Timeline(const Args& a) {
   return 0;
 }
 
+std::optional<json::value> ReadJsonFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  if (ec) return std::nullopt;
+  return v;
+}
+
+// A signed head as the API serves it: size, root_hash, timestamp, signature.
+std::optional<ledger::SignedTreeHead> HeadFromJson(const json::value& v) {
+  const json::object* o = v.if_object();
+  if (!o) return std::nullopt;
+  const json::value* size = o->if_contains("size");
+  const json::value* root = o->if_contains("root_hash");
+  const json::value* ts = o->if_contains("timestamp");
+  const json::value* sig = o->if_contains("signature");
+  if (!size || !size->is_number() || !root || !root->is_string() || !ts || !sig ||
+      !sig->is_string()) {
+    return std::nullopt;
+  }
+  ledger::SignedTreeHead h;
+  h.head.size = size->to_number<uint64_t>();
+  auto r = ledger::HashFromHex(root->as_string());
+  auto s = ledger::FromHex(sig->as_string());
+  if (!r || !s) return std::nullopt;
+  h.head.root = *r;
+  h.signature = *s;
+  if (ts->is_string()) {
+    auto t = ledger::ParseTimestamp(ts->as_string());
+    if (!t) return std::nullopt;
+    h.head.timestamp = *t;
+  } else if (!ts->is_null()) {
+    return std::nullopt;
+  }
+  return h;
+}
+
+std::optional<std::vector<ledger::Hash>> HashList(const json::value* v) {
+  if (!v || !v->is_array()) return std::nullopt;
+  std::vector<ledger::Hash> out;
+  for (const json::value& h : v->as_array()) {
+    if (!h.is_string()) return std::nullopt;
+    auto parsed = ledger::HashFromHex(h.as_string());
+    if (!parsed) return std::nullopt;
+    out.push_back(*parsed);
+  }
+  return out;
+}
+
+int Proof(const Args& a) {
+  if (a.positional.size() != 1 ||
+      (a.positional[0] != "inclusion" && a.positional[0] != "consistency")) {
+    return Usage("proof takes inclusion or consistency");
+  }
+  auto file = [&](const char* k) -> std::optional<json::value> {
+    auto it = a.flags.find(k);
+    return it == a.flags.end() ? std::nullopt : ReadJsonFile(it->second);
+  };
+  auto key_it = a.flags.find("key");
+  if (key_it == a.flags.end()) return Usage("--key KEY.pem is required");
+  std::ifstream key_in(key_it->second);
+  std::stringstream pem;
+  pem << key_in.rdbuf();
+  std::optional<std::string> key = ledger::PublicKeyFromPem(pem.str());
+  if (!key) return Usage("--key must be the ledger's PEM public key");
+  std::optional<json::value> proof = file("proof");
+  if (!proof || !proof->is_object()) return Usage("--proof must be a proof as the API serves it");
+  auto fail = [](const std::string& why) {
+    std::printf("REJECTED: %s\n", why.c_str());
+    return 1;
+  };
+  auto signed_head = [&](const char* flag, ledger::SignedTreeHead* out) -> int {
+    std::optional<json::value> v = file(flag);
+    if (!v) return Usage(std::string("--") + flag + " must be a signed head as the API serves it");
+    std::optional<ledger::SignedTreeHead> h = HeadFromJson(*v);
+    if (!h) return Usage(std::string("--") + flag + " is not a signed head");
+    if (!ledger::VerifyTreeHead(*h, *key)) {
+      return fail(std::string("the ") + flag + " head's signature does not verify with the key");
+    }
+    *out = *h;
+    return -1;
+  };
+  if (a.positional[0] == "inclusion") {
+    ledger::SignedTreeHead head;
+    if (int rc = signed_head("head", &head); rc >= 0) return rc;
+    const json::object& p = proof->as_object();
+    const json::value* index = p.if_contains("leaf_index");
+    const json::value* size = p.if_contains("size");
+    const json::value* leaf = p.if_contains("leaf_hash");
+    std::optional<std::vector<ledger::Hash>> path = HashList(p.if_contains("audit_path"));
+    std::optional<ledger::Hash> leaf_hash;
+    if (leaf && leaf->is_string()) leaf_hash = ledger::HashFromHex(leaf->as_string());
+    if (!index || !index->is_number() || !size || !size->is_number() || !leaf_hash || !path) {
+      return Usage("--proof is not an inclusion proof");
+    }
+    if (size->to_number<uint64_t>() != head.head.size) {
+      return fail("the proof is for a tree of " + json::serialize(*size) + " events, the head has " +
+                  std::to_string(head.head.size));
+    }
+    if (!ledger::VerifyInclusion(index->to_number<uint64_t>(), head.head.size, *leaf_hash, *path,
+                                 head.head.root)) {
+      return fail("the audit path does not lead to the head's root");
+    }
+    std::printf("ok: event %llu is in the signed tree of %llu events\n",
+                static_cast<unsigned long long>(index->to_number<uint64_t>() + 1),
+                static_cast<unsigned long long>(head.head.size));
+    return 0;
+  }
+  ledger::SignedTreeHead old_head, new_head;
+  if (int rc = signed_head("old", &old_head); rc >= 0) return rc;
+  if (int rc = signed_head("new", &new_head); rc >= 0) return rc;
+  std::optional<std::vector<ledger::Hash>> path = HashList(proof->as_object().if_contains("proof"));
+  if (!path) return Usage("--proof is not a consistency proof");
+  const uint64_t m = old_head.head.size, n = new_head.head.size;
+  const bool holds = m == 0 || (m <= n && (m == n ? old_head.head.root == new_head.head.root
+                                                  : ledger::VerifyConsistency(
+                                                        m, n, old_head.head.root,
+                                                        new_head.head.root, *path)));
+  if (!holds) return fail("the ledger of the new head does not extend the old one");
+  std::printf("ok: the tree of %llu events extends the tree of %llu\n",
+              static_cast<unsigned long long>(n), static_cast<unsigned long long>(m));
+  return 0;
+}
+
 int Generate(const Args& a) {
   synth::Options opt;
   auto flag = [&](const char* k, const char* def) {
@@ -282,6 +420,7 @@ int main(int argc, char** argv) {
       {"replay", {"data", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
       {"timeline", {"data", "as-of"}},
       {"generate", {"data", "referrals", "seed", "from", "to"}},
+      {"proof", {"key", "head", "old", "new", "proof"}},
   };
   auto allowed = kFlags.find(a.command);
   if (allowed == kFlags.end()) return Usage("unknown command " + a.command);
@@ -295,5 +434,6 @@ int main(int argc, char** argv) {
   if (a.command == "replay") return Replay(a);
   if (a.command == "timeline") return Timeline(a);
   if (a.command == "generate") return Generate(a);
+  if (a.command == "proof") return Proof(a);
   return Usage("unknown command " + a.command);
 }

@@ -25,9 +25,10 @@ struct Outcome {
   std::string out;
 };
 
-Outcome Ledgerctl(const std::string& args) {
+// Runs ledgerctl; its standard error is kept too when `with_errors`.
+Outcome Ledgerctl(const std::string& args, bool with_errors = false) {
   Outcome r;
-  FILE* p = popen((std::string(LEDGERCTL_PATH) + " " + args + " 2>/dev/null").c_str(), "r");
+  FILE* p = popen((std::string(LEDGERCTL_PATH) + " " + args + (with_errors ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
   if (!p) return r;
   char buf[4096];
   size_t n;
@@ -118,6 +119,46 @@ TEST_F(LedgerctlTest, ClearErrorsAndExitCodes) {
   auto held = ledger::Ledger::Open(data_);
   ASSERT_TRUE(held.ok());
   EXPECT_EQ(Ledgerctl("verify --data " + data_).code, 3);
+}
+
+TEST(LedgerctlImport, KeepsGoodLinesReportsBadOnesAndResumes) {
+  ledger::testing::TempDir dir;
+  std::ifstream in(std::string(LEDGER_EXAMPLES_DIR) + "/events.ndjson");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 1595u);
+  // Three bad lines among the good ones: file lines 11, 502 and 1003.
+  lines.insert(lines.begin() + 10, "{\"type\":");
+  lines.insert(lines.begin() + 501, R"({"type":"assessment.completed","referral_id":"s1-r000001","occurred_at":"2025-01-01T00:00:00Z","data":{"outcome":"fine"}})");
+  lines.insert(lines.begin() + 1002, R"({"type":"placement.ended","referral_id":"nobody","occurred_at":"2025-01-01T00:00:00Z","data":{"outcome":"completed"}})");
+  const std::string file = dir.path() + "/events.ndjson";
+  {
+    std::ofstream out(file);
+    for (const std::string& l : lines) out << l << "\n";
+  }
+  const std::string data = dir.path() + "/ledger";
+  Outcome first = Ledgerctl("import --data " + data + " " + file, true);
+  EXPECT_EQ(first.code, 1);
+  EXPECT_NE(first.out.find("line 11: invalid_argument"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("line 502: invalid_argument"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("line 1003: state_violation"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("1595 appended, 0 already there, 3 rejected"), std::string::npos) << first.out;
+  // Again: nothing is appended twice.
+  Outcome again = Ledgerctl("import --data " + data + " " + file, true);
+  EXPECT_NE(again.out.find("0 appended, 1595 already there, 3 rejected"), std::string::npos) << again.out;
+  // The good lines got seqs 1..1595 in order: the example's views follow.
+  auto ledger = ledger::Ledger::Open(data);
+  ASSERT_TRUE(ledger.ok());
+  EXPECT_EQ((*ledger)->Size(), 1595u);
+  auto p = projections::Projector::Open(ledger->get());
+  ASSERT_TRUE(p.ok() && (*p)->CatchUp().ok());
+  projections::ViewQuery q;
+  q.from_day = ledger::DaysFromCivil(2025, 1, 1);
+  q.to_day = ledger::DaysFromCivil(2026, 1, 1);
+  std::ifstream expected_in(std::string(LEDGER_EXAMPLES_DIR) + "/fairness_2025.json");
+  std::stringstream expected;
+  expected << expected_in.rdbuf();
+  EXPECT_EQ(ledger::testing::JsonMismatch(json::parse(expected.str()), *(*p)->Fairness(q)), "");
 }
 
 // Serves `target` from a ledger through the API's own routes (as an auditor)

@@ -6,6 +6,7 @@
 //                      [--as-of SEQ|TIME] [--from DATE] [--to DATE] [--at TIME]
 //                      [--area CODE] [--reason R] [--stage S]
 //   ledgerctl timeline --data DIR REFERRAL [--as-of SEQ|TIME]
+//   ledgerctl import   --data DIR FILE.ndjson [--actor ROLE:NAME]
 //   ledgerctl proof inclusion|consistency --key KEY.pem ...   (offline)
 //   ledgerctl generate --data DIR [--referrals N] [--seed S] [--from D] [--to D]
 //
@@ -52,6 +53,12 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       inclusion proof (/v1/ledger/proof/inclusion) in the head, or a
       consistency proof (/v1/ledger/proof/consistency) from the old head to the
       new one. Exit 0 when the proof holds, 1 when it does not.
+  ledgerctl import   --data DIR FILE.ndjson [--actor ROLE:NAME]
+      Appends each line (a POST /v1/events body) in order, in batches of up
+      to 1,000. A line that is rejected is reported with its number and
+      reason, and the others are kept. Lines without an idempotency_key get
+      one from the file's digest and the line number, so importing the same
+      file again appends nothing twice.
   ledgerctl generate --data DIR [--referrals N] [--seed S] [--from DATE] [--to DATE]
       Fills an empty ledger with a synthetic England ledger (default 20,000
       referrals received from 2022-01-01 to today).
@@ -342,6 +349,71 @@ int Proof(const Args& a) {
   return 0;
 }
 
+int Import(const Args& a) {
+  if (a.positional.size() != 1) return Usage("import takes one FILE");
+  std::ifstream in(a.positional[0]);
+  if (!in) return Usage("cannot read " + a.positional[0]);
+  std::stringstream whole;
+  whole << in.rdbuf();
+  const std::string text = whole.str();
+  const std::string file_id = ledger::ToHex(ledger::Sha256(text)).substr(0, 16);
+  int code = 0;
+  auto ledger = OpenLedger(a, &code);
+  if (!ledger) return code;
+  auto actor = a.flags.find("actor");
+  const ledger::WriteContext ctx{actor == a.flags.end() ? "partnership:import" : actor->second,
+                                 nullptr};
+  uint64_t appended = 0, replayed = 0, rejected = 0;
+  std::vector<std::pair<uint64_t, ledger::AppendRequest>> batch;  // line number, request
+  auto reject = [&](uint64_t line, const ledger::Status& st) {
+    ++rejected;
+    std::fprintf(stderr, "line %llu: %s\n", static_cast<unsigned long long>(line),
+                 st.ToString().c_str());
+  };
+  auto count = [&](const ledger::AppendResult& r) { ++(r.replayed ? replayed : appended); };
+  auto flush = [&] {
+    std::vector<ledger::AppendRequest> requests;
+    for (auto& [line, req] : batch) requests.push_back(req);
+    auto r = ledger->Append(requests, ctx);
+    if (r.ok()) {
+      for (const auto& one : *r) count(one);
+    } else {
+      // The batch is all or nothing: find the lines that fail one by one.
+      for (auto& [line, req] : batch) {
+        auto one = ledger->Append(req, ctx);
+        if (one.ok()) {
+          count(*one);
+        } else {
+          reject(line, one.status());
+        }
+      }
+    }
+    batch.clear();
+  };
+  std::istringstream lines(text);
+  std::string line;
+  uint64_t n = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    if (line.empty()) continue;
+    auto body = ledger::ParseStrictJson(line);
+    auto req = body.ok() ? ledger::ParseAppendRequest(*body, ledger::NowMicros())
+                         : ledger::Result<ledger::AppendRequest>(body.status());
+    if (!req.ok()) {
+      reject(n, req.status());
+      continue;
+    }
+    if (!req->idempotency_key) req->idempotency_key = "import-" + file_id + "-" + std::to_string(n);
+    batch.emplace_back(n, std::move(req).value());
+    if (batch.size() == 1000) flush();
+  }
+  if (!batch.empty()) flush();
+  std::printf("%llu appended, %llu already there, %llu rejected\n",
+              static_cast<unsigned long long>(appended), static_cast<unsigned long long>(replayed),
+              static_cast<unsigned long long>(rejected));
+  return rejected == 0 ? 0 : 1;
+}
+
 int Generate(const Args& a) {
   synth::Options opt;
   auto flag = [&](const char* k, const char* def) {
@@ -421,6 +493,7 @@ int main(int argc, char** argv) {
       {"timeline", {"data", "as-of"}},
       {"generate", {"data", "referrals", "seed", "from", "to"}},
       {"proof", {"key", "head", "old", "new", "proof"}},
+      {"import", {"data", "actor"}},
   };
   auto allowed = kFlags.find(a.command);
   if (allowed == kFlags.end()) return Usage("unknown command " + a.command);
@@ -435,5 +508,6 @@ int main(int argc, char** argv) {
   if (a.command == "timeline") return Timeline(a);
   if (a.command == "generate") return Generate(a);
   if (a.command == "proof") return Proof(a);
+  if (a.command == "import") return Import(a);
   return Usage("unknown command " + a.command);
 }

@@ -123,8 +123,11 @@ Generator::Generator(Options options) : s_(std::make_unique<State>()) {
   uint64_t total = 0;
   for (const projections::AreaInfo& a : projections::ReferenceAreas()) {
     total += a.population;
-    // Each area's panels refuse at their own rate, 15% to 75%.
-    s_->areas.push_back(AreaWeight{a.code, total, 0.15 + 0.6 * s_->Uniform()});
+    // The postcode lottery: most areas' panels refuse a typical share
+    // (25-45%), one in ten far more (60-80%), one in ten rarely (5-15%).
+    const double kind = s_->Uniform(), u = s_->Uniform();
+    const double odds = kind < 0.1 ? 0.60 + 0.2 * u : kind < 0.2 ? 0.05 + 0.1 * u : 0.25 + 0.2 * u;
+    s_->areas.push_back(AreaWeight{a.code, total, odds});
   }
   for (int i = 0; i < 120; ++i) {
     char buf[16];

@@ -1,6 +1,8 @@
 // A synthetic but realistic ledger: referrals across England's areas (by
 // population), each following the pathway of SPEC §3 with plausible waits,
-// refusal rates that vary by area (the postcode lottery), appeals,
+// refusal rates that vary by area (the postcode lottery: most areas refuse
+// a typical share, one in ten far more, one in ten rarely), higher refusal
+// odds for some groups (Black people, people over 55), appeals,
 // re-offers, withdrawals, provider refusals and corrections. Deterministic
 // for a seed. Used by the demo, the tests and the benchmarks.
 //

@@ -121,6 +121,7 @@ Status ReadModel::Add(uint32_t referral, std::string_view new_id, const Rec& rec
                               "referral.received");
     }
     referrals_.push_back(Referral{std::string(new_id), {}, false});
+    summaries_.emplace_back();
     index_.emplace(std::string(new_id), referral);
   } else if (referral > referrals_.size()) {
     return Status::Internal("seq " + std::to_string(rec.seq) + " names an unknown referral");
@@ -128,6 +129,7 @@ Status ReadModel::Add(uint32_t referral, std::string_view new_id, const Rec& rec
   Referral& r = referrals_[referral];
   r.recs.push_back(rec);
   if (rec.type == EventType::kRecordCorrected) r.has_corrections = true;
+  summaries_[referral] = Summary{r.recs.front().seq, rec.seq, FactsAt(r, rec.seq)};
   applied_ = rec.seq;
   return Status::Ok();
 }
@@ -237,8 +239,108 @@ Status ReadModel::ApplyEncoded(std::string_view* in) {
   return Add(static_cast<uint32_t>(ref), id, rec);
 }
 
+size_t CountWithin(const Referral& r, uint64_t as_of) {
+  if (r.recs.empty() || r.recs.front().seq > as_of) return 0;
+  if (r.recs.back().seq <= as_of) return r.recs.size();
+  return std::upper_bound(r.recs.begin(), r.recs.end(), as_of,
+                          [](uint64_t s, const Rec& rec) { return s < rec.seq; }) -
+         r.recs.begin();
+}
+
+const Rec& Effective(const Referral& r, size_t n, size_t i) {
+  if (r.has_corrections) {
+    for (size_t j = n; j-- > i + 1;) {
+      const Rec& c = r.recs[j];
+      if (c.type == EventType::kRecordCorrected && c.target == i) return c;
+    }
+  }
+  return r.recs[i];
+}
+
+ledger::ReferralState NextState(ledger::ReferralState s, const Rec& rec) {
+  using ledger::ReferralState;
+  switch (rec.type) {
+    case EventType::kReferralReceived: return ReferralState::kReceived;
+    case EventType::kAssessmentCompleted: return ReferralState::kAssessed;
+    case EventType::kFundingRequested: return ReferralState::kAwaitingFunding;
+    case EventType::kFundingApproved: return ReferralState::kApproved;
+    case EventType::kReferralRefused: return ReferralState::kRefused;
+    case EventType::kAppealLodged: return ReferralState::kUnderAppeal;
+    case EventType::kAppealDecided:
+      return rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)
+                 ? ReferralState::kApproved
+                 : ReferralState::kRefused;
+    case EventType::kPlacementOffered: return ReferralState::kOffered;
+    case EventType::kPlacementStarted: return ReferralState::kInPlacement;
+    case EventType::kPlacementEnded: return ReferralState::kEnded;
+    case EventType::kReferralWithdrawn: return ReferralState::kWithdrawn;
+    case EventType::kRecordCorrected: return s;
+  }
+  return s;
+}
+
+Facts FactsAt(const Referral& r, uint64_t as_of) {
+  Facts f;
+  const size_t n = CountWithin(r, as_of);
+  if (n == 0) return f;
+  f.exists = true;
+  const Rec& receipt = Effective(r, n, 0);
+  f.area = receipt.x;
+  f.received = receipt.e;
+  f.received_at = r.recs[0].occurred_at;
+  int offered = -1;
+  for (size_t i = 0; i < n; ++i) {
+    const Rec& rec = r.recs[i];
+    f.state = NextState(f.state, rec);
+    switch (rec.type) {
+      case EventType::kFundingApproved:
+      case EventType::kReferralRefused: {
+        const bool refused = rec.type == EventType::kReferralRefused;
+        const Rec* data = refused ? &Effective(r, n, i) : nullptr;
+        if (!f.decided) {
+          f.decided = true;
+          f.decided_at = rec.occurred_at;
+          f.first_refused = refused;
+          if (refused) {
+            f.first_reason = data->e[slot::kReason];
+            f.first_stage = data->e[slot::kStage];
+          }
+        }
+        if (refused && f.refusals++ == 0) {
+          f.refusal_at = rec.occurred_at;
+          f.refusal_reason = data->e[slot::kReason];
+          f.refusal_stage = data->e[slot::kStage];
+          f.refusal_decider = data->x;
+        }
+        break;
+      }
+      case EventType::kAppealDecided:
+        if (rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)) {
+          f.upheld = true;
+        }
+        break;
+      case EventType::kPlacementOffered:
+        offered = static_cast<int>(i);
+        break;
+      case EventType::kPlacementStarted:
+        f.started = true;
+        f.started_at = rec.occurred_at;
+        f.start_provider = Effective(r, n, i).x;
+        break;
+      default:
+        break;
+    }
+  }
+  f.last_occurred_at = r.recs[n - 1].occurred_at;
+  if (offered >= 0) {
+    f.offered = true;
+    f.offered_provider = Effective(r, n, offered).x;
+  }
+  return f;
+}
+
 uint64_t ReadModel::MemoryBytes() const {
-  uint64_t bytes = referrals_.capacity() * sizeof(Referral);
+  uint64_t bytes = referrals_.capacity() * sizeof(Referral) + summaries_.capacity() * sizeof(Summary);
   for (const Referral& r : referrals_) bytes += r.recs.capacity() * sizeof(Rec) + r.id.capacity();
   bytes += index_.size() * (sizeof(std::string) + 32);
   return bytes;

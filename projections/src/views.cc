@@ -35,90 +35,6 @@ Period PeriodOf(const ViewParams& p) {
   return out;
 }
 
-// How many of the referral's events are within as_of.
-size_t CountWithin(const Referral& r, uint64_t as_of) {
-  if (r.recs.empty() || r.recs.front().seq > as_of) return 0;
-  if (r.recs.back().seq <= as_of) return r.recs.size();
-  return std::upper_bound(r.recs.begin(), r.recs.end(), as_of,
-                          [](uint64_t s, const Rec& rec) { return s < rec.seq; }) -
-         r.recs.begin();
-}
-
-// The data of event i as corrected by the corrections among the first n
-// events: the latest correction of it carries every earlier one merged.
-const Rec& Effective(const Referral& r, size_t n, size_t i) {
-  if (r.has_corrections) {
-    for (size_t j = n; j-- > i + 1;) {
-      const Rec& c = r.recs[j];
-      if (c.type == EventType::kRecordCorrected && c.target == i) return c;
-    }
-  }
-  return r.recs[i];
-}
-
-struct Facts {
-  size_t n = 0;                   // events within as_of; 0: no referral yet
-  const Rec* received = nullptr;  // the receipt's data, corrected
-  Micros received_at = 0;
-  int first = -1;  // index of the first decision
-  bool first_refused = false;
-  bool upheld = false;  // an appeal was upheld
-  int started = -1;     // index of placement.started
-};
-
-Facts FactsOf(const Referral& r, uint64_t as_of) {
-  Facts f;
-  f.n = CountWithin(r, as_of);
-  if (f.n == 0) return f;
-  f.received = &Effective(r, f.n, 0);
-  f.received_at = r.recs[0].occurred_at;
-  for (size_t i = 1; i < f.n; ++i) {
-    const Rec& rec = r.recs[i];
-    switch (rec.type) {
-      case EventType::kFundingApproved:
-      case EventType::kReferralRefused:
-        if (f.first < 0) {
-          f.first = static_cast<int>(i);
-          f.first_refused = rec.type == EventType::kReferralRefused;
-        }
-        break;
-      case EventType::kAppealDecided:
-        if (rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)) {
-          f.upheld = true;
-        }
-        break;
-      case EventType::kPlacementStarted:
-        f.started = static_cast<int>(i);
-        break;
-      default:
-        break;
-    }
-  }
-  return f;
-}
-
-// The state after `rec`, for an event the ledger accepted.
-ReferralState Next(ReferralState s, const Rec& rec) {
-  switch (rec.type) {
-    case EventType::kReferralReceived: return ReferralState::kReceived;
-    case EventType::kAssessmentCompleted: return ReferralState::kAssessed;
-    case EventType::kFundingRequested: return ReferralState::kAwaitingFunding;
-    case EventType::kFundingApproved: return ReferralState::kApproved;
-    case EventType::kReferralRefused: return ReferralState::kRefused;
-    case EventType::kAppealLodged: return ReferralState::kUnderAppeal;
-    case EventType::kAppealDecided:
-      return rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)
-                 ? ReferralState::kApproved
-                 : ReferralState::kRefused;
-    case EventType::kPlacementOffered: return ReferralState::kOffered;
-    case EventType::kPlacementStarted: return ReferralState::kInPlacement;
-    case EventType::kPlacementEnded: return ReferralState::kEnded;
-    case EventType::kReferralWithdrawn: return ReferralState::kWithdrawn;
-    case EventType::kRecordCorrected: return s;
-  }
-  return s;
-}
-
 // The state after the first n events dated at or before `at` (business time
 // never runs backwards in a stream, so they are a prefix), and the index of
 // the latest placement.offered among them (-1: none).
@@ -129,10 +45,24 @@ struct StateAt {
 StateAt StateAtTime(const Referral& r, size_t n, Micros at) {
   StateAt out;
   for (size_t i = 0; i < n && r.recs[i].occurred_at <= at; ++i) {
-    out.state = Next(out.state, r.recs[i]);
+    out.state = NextState(out.state, r.recs[i]);
     if (r.recs[i].type == EventType::kPlacementOffered) out.offered = static_cast<int>(i);
   }
   return out;
+}
+
+// Referral i's state at `at` and its latest offer's provider by then (-1:
+// none). From its facts when `at` is at or after its last event; else
+// walked.
+std::pair<ReferralState, int64_t> OpenStateAt(const ReadModel& model, size_t i, const Facts& f,
+                                              uint64_t as_of, Micros at) {
+  if (at >= f.last_occurred_at) {
+    return {f.state, f.offered ? static_cast<int64_t>(f.offered_provider) : -1};
+  }
+  const Referral& r = model.referrals()[i];
+  const size_t n = CountWithin(r, as_of);
+  const StateAt st = StateAtTime(r, n, at);
+  return {st.state, st.offered >= 0 ? static_cast<int64_t>(Effective(r, n, st.offered).x) : -1};
 }
 
 // --- JSON helpers --------------------------------------------------------------
@@ -239,26 +169,25 @@ struct Decisions {
   std::array<GroupCounts, kGroups> groups{};
 };
 
-void Count(const Referral& r, const Facts& f, const Period& period, Decisions* d) {
+void Count(const Facts& f, const Period& period, Decisions* d) {
   if (period.Contains(f.received_at)) ++d->referrals;
-  if (f.first >= 0 && period.Contains(r.recs[f.first].occurred_at)) {
+  if (f.decided && period.Contains(f.decided_at)) {
     ++d->decisions;
     if (f.first_refused) {
       ++d->refused;
-      const Rec& data = Effective(r, f.n, f.first);
-      ++d->by_reason[data.e[slot::kReason]];
-      ++d->by_stage[data.e[slot::kStage]];
+      ++d->by_reason[f.first_reason];
+      ++d->by_stage[f.first_stage];
       if (f.upheld) ++d->overturned;
     } else {
       ++d->approved;
     }
     for (const Dimension& dim : kDimensions) {
-      GroupCounts& g = d->groups[dim.offset + f.received->e[dim.slot]];
+      GroupCounts& g = d->groups[dim.offset + f.received[dim.slot]];
       ++g.decisions;
       ++(f.first_refused ? g.refused : g.approved);
     }
   }
-  if (f.started >= 0 && period.Contains(r.recs[f.started].occurred_at)) ++d->placements;
+  if (f.started && period.Contains(f.started_at)) ++d->placements;
 }
 
 // England and every area's decisions in the period, as of as_of.
@@ -274,12 +203,13 @@ DecisionScan ScanDecisions(const ReadModel& model, const ViewParams& p) {
   s.areas.resize(model.areas().size());
   s.named.resize(model.areas().size());
   const Period period = PeriodOf(p);
-  for (const Referral& r : model.referrals()) {
-    const Facts f = FactsOf(r, p.as_of);
-    if (f.n == 0) continue;
-    s.named[f.received->x] = 1;
-    Count(r, f, period, &s.england);
-    Count(r, f, period, &s.areas[f.received->x]);
+  Facts scratch;
+  for (size_t i = 0; i < model.referrals().size(); ++i) {
+    const Facts* f = model.FactsOf(i, p.as_of, &scratch);
+    if (!f) continue;
+    s.named[f->area] = 1;
+    Count(*f, period, &s.england);
+    Count(*f, period, &s.areas[f->area]);
   }
   if (s.england.decisions > 0) {
     s.p0 = static_cast<double>(s.england.refused) / static_cast<double>(s.england.decisions);
@@ -416,9 +346,9 @@ std::string FormatMicros(Micros t) {
 
 std::vector<std::string> AreasNamed(const ReadModel& model, uint64_t as_of) {
   std::vector<char> named(model.areas().size());
-  for (const Referral& r : model.referrals()) {
-    const size_t n = CountWithin(r, as_of);
-    if (n > 0) named[Effective(r, n, 0).x] = 1;
+  Facts scratch;
+  for (size_t i = 0; i < model.referrals().size(); ++i) {
+    if (const Facts* f = model.FactsOf(i, as_of, &scratch)) named[f->area] = 1;
   }
   std::vector<std::string> out;
   for (size_t i = 0; i < named.size(); ++i) {
@@ -456,33 +386,32 @@ json::object WaitingTimesView(const ReadModel& model, const ViewParams& p) {
   std::map<std::string_view, Waits> providers;
   std::optional<uint32_t> only;  // the area asked for, when it is named
   if (p.area) only = model.areas().Find(*p.area);
-  for (const Referral& r : model.referrals()) {
-    const Facts f = FactsOf(r, p.as_of);
-    if (f.n == 0) continue;
-    const uint32_t area = f.received->x;
+  Facts scratch;
+  for (size_t i = 0; i < model.referrals().size(); ++i) {
+    const Facts* f = model.FactsOf(i, p.as_of, &scratch);
+    if (!f) continue;
+    const uint32_t area = f->area;
     named[area] = 1;
     const bool in_scope = !p.area || (only && *only == area);
-    if (f.started >= 0 && period.Contains(r.recs[f.started].occurred_at)) {
-      const int64_t d = WholeDays(f.received_at, r.recs[f.started].occurred_at);
+    if (f->started && period.Contains(f->started_at)) {
+      const int64_t d = WholeDays(f->received_at, f->started_at);
       england.completed.push_back(d);
       areas[area].completed.push_back(d);
-      if (in_scope) {
-        providers[model.providers().Get(Effective(r, f.n, f.started).x)].completed.push_back(d);
-      }
+      if (in_scope) providers[model.providers().Get(f->start_provider)].completed.push_back(d);
     }
-    if (f.first >= 0 && period.Contains(r.recs[f.first].occurred_at)) {
-      const int64_t d = WholeDays(f.received_at, r.recs[f.first].occurred_at);
+    if (f->decided && period.Contains(f->decided_at)) {
+      const int64_t d = WholeDays(f->received_at, f->decided_at);
       england.decisions.push_back(d);
       areas[area].decisions.push_back(d);
     }
-    if (f.received_at <= p.at) {
-      const StateAt st = StateAtTime(r, f.n, p.at);
-      if (ledger::IsOpen(st.state)) {
-        const int64_t d = WholeDays(f.received_at, p.at);
+    if (f->received_at <= p.at) {
+      const auto [state, offered] = OpenStateAt(model, i, *f, p.as_of, p.at);
+      if (ledger::IsOpen(state)) {
+        const int64_t d = WholeDays(f->received_at, p.at);
         england.open.push_back(d);
         areas[area].open.push_back(d);
-        if (in_scope && st.state == ReferralState::kOffered && st.offered >= 0) {
-          providers[model.providers().Get(Effective(r, f.n, st.offered).x)].open.push_back(d);
+        if (in_scope && state == ReferralState::kOffered && offered >= 0) {
+          providers[model.providers().Get(static_cast<uint32_t>(offered))].open.push_back(d);
         }
       }
     }
@@ -516,30 +445,41 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
   std::map<std::string_view, uint64_t> by_decider;
   std::array<uint64_t, EnumCount<ledger::Referrer>()> by_referrer{};
   std::array<uint64_t, EnumCount<ledger::Substance>()> by_substance{};
-  for (const Referral& r : model.referrals()) {
+  auto count = [&](const Facts& f, Micros at, uint8_t reason_code, uint8_t stage_code,
+                   uint32_t decider) {
+    if (!period.Contains(at)) return;
+    const auto reason = static_cast<RefusalReason>(reason_code);
+    const auto stage = static_cast<RefusalStage>(stage_code);
+    if ((p.reason && *p.reason != reason) || (p.stage && *p.stage != stage)) return;
+    ++england[reason_code];
+    ++england_total;
+    ++area_reasons[f.area][reason_code];
+    ++area_totals[f.area];
+    if (p.area && !(only && *only == f.area)) return;
+    ++total;
+    cells[{ledger::ToString(reason), ledger::ToString(stage),
+           ledger::FormatDate(WholeDays(0, at)).substr(0, 7)}]++;
+    ++by_decider[model.deciders().Get(decider)];
+    ++by_referrer[f.received[slot::kReferrer]];
+    ++by_substance[f.received[slot::kSubstance]];
+  };
+  Facts scratch;
+  for (size_t i = 0; i < model.referrals().size(); ++i) {
+    const Facts* f = model.FactsOf(i, p.as_of, &scratch);
+    if (!f) continue;
+    named[f->area] = 1;
+    if (f->refusals == 1) {
+      count(*f, f->refusal_at, f->refusal_reason, f->refusal_stage, f->refusal_decider);
+      continue;
+    }
+    if (f->refusals == 0) continue;
+    // More than one refusal: each is read from the events.
+    const Referral& r = model.referrals()[i];
     const size_t n = CountWithin(r, p.as_of);
-    if (n == 0) continue;
-    const Rec& received = Effective(r, n, 0);
-    named[received.x] = 1;
-    for (size_t i = 1; i < n; ++i) {
-      const Rec& rec = r.recs[i];
-      if (rec.type != EventType::kReferralRefused || !period.Contains(rec.occurred_at)) continue;
-      const Rec& data = Effective(r, n, i);
-      const auto reason = static_cast<RefusalReason>(data.e[slot::kReason]);
-      const auto stage = static_cast<RefusalStage>(data.e[slot::kStage]);
-      if ((p.reason && *p.reason != reason) || (p.stage && *p.stage != stage)) continue;
-      ++england[data.e[slot::kReason]];
-      ++england_total;
-      ++area_reasons[received.x][data.e[slot::kReason]];
-      ++area_totals[received.x];
-      if (p.area && !(only && *only == received.x)) continue;
-      ++total;
-      const int64_t day = WholeDays(0, rec.occurred_at);
-      cells[{ledger::ToString(reason), ledger::ToString(stage),
-             ledger::FormatDate(day).substr(0, 7)}]++;
-      ++by_decider[model.deciders().Get(data.x)];
-      ++by_referrer[received.e[slot::kReferrer]];
-      ++by_substance[received.e[slot::kSubstance]];
+    for (size_t j = 1; j < n; ++j) {
+      if (r.recs[j].type != EventType::kReferralRefused) continue;
+      const Rec& data = Effective(r, n, j);
+      count(*f, r.recs[j].occurred_at, data.e[slot::kReason], data.e[slot::kStage], data.x);
     }
   }
   json::object o = Header(p);
@@ -583,10 +523,11 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
 json::object AreasView(const ReadModel& model, const ViewParams& p) {
   const DecisionScan s = ScanDecisions(model, p);
   std::vector<uint64_t> open(model.areas().size());
-  for (const Referral& r : model.referrals()) {
-    const Facts f = FactsOf(r, p.as_of);
-    if (f.n == 0 || f.received_at > p.at) continue;
-    if (ledger::IsOpen(StateAtTime(r, f.n, p.at).state)) ++open[f.received->x];
+  Facts scratch;
+  for (size_t i = 0; i < model.referrals().size(); ++i) {
+    const Facts* f = model.FactsOf(i, p.as_of, &scratch);
+    if (!f || f->received_at > p.at) continue;
+    if (ledger::IsOpen(OpenStateAt(model, i, *f, p.as_of, p.at).first)) ++open[f->area];
   }
   json::object o = Header(p);
   o["at"] = FormatMicros(p.at);

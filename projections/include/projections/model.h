@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ledger/event.h"
+#include "ledger/state_machine.h"
 #include "ledger/status.h"
 
 namespace projections {
@@ -56,6 +57,34 @@ struct Referral {
   bool has_corrections = false;
 };
 
+// What the views read of one referral as the ledger stood at a seq, with
+// corrections within that seq applied.
+struct Facts {
+  bool exists = false;
+  uint32_t area = 0;                  // in ReadModel::areas()
+  std::array<uint8_t, 7> received{};  // the receipt's enumerations (slot::k...)
+  ledger::Micros received_at = 0;
+  // The first decision: the first funding.approved or referral.refused.
+  bool decided = false;
+  bool first_refused = false;
+  ledger::Micros decided_at = 0;
+  uint8_t first_reason = 0, first_stage = 0;  // when it was a refusal
+  bool upheld = false;                        // an appeal was upheld
+  bool started = false;
+  ledger::Micros started_at = 0;
+  uint32_t start_provider = 0;  // in ReadModel::providers()
+  // Where the pathway stood after its last event.
+  ledger::ReferralState state = ledger::ReferralState::kNone;
+  ledger::Micros last_occurred_at = 0;
+  bool offered = false;
+  uint32_t offered_provider = 0;  // the latest offer's
+  // referral.refused events (first decisions or not), and the first of them.
+  uint32_t refusals = 0;
+  ledger::Micros refusal_at = 0;
+  uint8_t refusal_reason = 0, refusal_stage = 0;
+  uint32_t refusal_decider = 0;  // in ReadModel::deciders()
+};
+
 // Interned strings, numbered in order of first appearance.
 class StringPool {
  public:
@@ -68,6 +97,24 @@ class StringPool {
   std::vector<std::string> strings_;
   std::unordered_map<std::string, uint32_t> ids_;
 };
+
+// A referral's seq range and its facts at its last event: a view as of any
+// seq at or after last_seq reads these without walking the events.
+struct Summary {
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  Facts facts;
+};
+
+// How many of the referral's events have seq <= as_of.
+size_t CountWithin(const Referral& r, uint64_t as_of);
+// The data of event i as corrected by the corrections among the first n
+// events: the latest correction of it carries every earlier one merged.
+const Rec& Effective(const Referral& r, size_t n, size_t i);
+// The state after `rec`, for an event the ledger accepted.
+ledger::ReferralState NextState(ledger::ReferralState s, const Rec& rec);
+// The facts of the referral's events with seq <= as_of, by walking them.
+Facts FactsAt(const Referral& r, uint64_t as_of);
 
 class ReadModel {
  public:
@@ -84,6 +131,18 @@ class ReadModel {
   // The seq of the last event applied (0: none).
   uint64_t applied() const { return applied_; }
   const std::vector<Referral>& referrals() const { return referrals_; }
+  // One per referral, in the same order.
+  const std::vector<Summary>& summaries() const { return summaries_; }
+  // The facts of referral i as of `as_of`, or nullptr when it had no event
+  // by then. From its summary when it has no later event; else walked into
+  // `scratch`.
+  const Facts* FactsOf(size_t i, uint64_t as_of, Facts* scratch) const {
+    const Summary& s = summaries_[i];
+    if (s.first_seq > as_of) return nullptr;
+    if (s.last_seq <= as_of) return &s.facts;
+    *scratch = FactsAt(referrals_[i], as_of);
+    return scratch;
+  }
   std::optional<uint32_t> FindReferral(std::string_view id) const;
   const StringPool& areas() const { return areas_; }
   const StringPool& deciders() const { return deciders_; }
@@ -98,6 +157,7 @@ class ReadModel {
 
   uint64_t applied_ = 0;
   std::vector<Referral> referrals_;
+  std::vector<Summary> summaries_;
   std::unordered_map<std::string, uint32_t> index_;
   StringPool areas_, deciders_, providers_;
 };

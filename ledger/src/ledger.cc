@@ -75,6 +75,15 @@ struct Overlay {
 struct Writer {
   std::vector<AppendRequest> requests;
   WriteContext ctx;
+  // For AppendRecorded: each request's own recording, and where it must land.
+  // Empty for every other append.
+  struct Recording {
+    Micros recorded_at = 0;
+    std::string actor;
+    uint64_t seq = 0;
+    std::optional<Hash> hash;
+  };
+  std::vector<Recording> recorded;
   AppendCallback done;
   Result<std::vector<AppendResult>> result = Status::Internal("not processed");
 };
@@ -142,6 +151,7 @@ class Ledger::Impl {
 
   Status Open(const std::string& dir);
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
+  Result<std::vector<AppendResult>> AppendRecorded(std::span<const RecordedRequest> requests);
   // Starts the commit thread. REQUIRES: Open() succeeded.
   void Start() {
     committer_ = std::thread([this] { CommitLoop(); });
@@ -170,6 +180,8 @@ class Ledger::Impl {
   const Signer& signer() const { return *signer_; }
 
  private:
+  // Queues a checked writer for the commit thread.
+  void Enqueue(std::unique_ptr<Writer> w);
   // The commit thread: takes groups from the queue and commits each.
   void CommitLoop();
 
@@ -364,11 +376,54 @@ void Ledger::Impl::AppendAsync(std::vector<AppendRequest> requests, WriteContext
   w->requests = std::move(requests);
   w->ctx = std::move(ctx);
   w->done = std::move(done);
+  Enqueue(std::move(w));
+}
+
+void Ledger::Impl::Enqueue(std::unique_ptr<Writer> w) {
   {
     std::lock_guard l(mu_);
     queue_.push_back(std::move(w));
   }
   queue_cv_.notify_one();
+}
+
+Result<std::vector<AppendResult>> Ledger::Impl::AppendRecorded(
+    std::span<const RecordedRequest> requests) {
+  if (requests.empty()) return Status::BadField("events", "must hold at least one event");
+  const Micros now = options_.clock();
+  std::vector<FieldError> errors;
+  auto w = std::make_unique<Writer>();
+  Micros previous = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const RecordedRequest& r = requests[i];
+    // The event is checked as the clock stood when it was recorded.
+    std::vector<FieldError> bad = ValidateEvent(r.request.event, r.recorded_at).field_errors();
+    if (r.request.idempotency_key) {
+      std::string problem = CheckIdempotencyKey(*r.request.idempotency_key);
+      if (!problem.empty()) bad.push_back({"idempotency_key", problem});
+    }
+    if (r.recorded_at > now) {
+      bad.push_back({"recorded_at", "is later than the clock (" + FormatTimestamp(now) + ")"});
+    } else if (r.recorded_at < previous) {
+      bad.push_back({"recorded_at", "is earlier than the previous event's"});
+    }
+    const size_t colon = r.actor.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == r.actor.size() ||
+        r.actor.size() > 200) {
+      bad.push_back({"actor", "must be role:name, at most 200 characters"});
+    }
+    previous = std::max(previous, r.recorded_at);
+    Status st = InRequest(Status::InvalidFields(std::move(bad)), i, requests.size());
+    errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
+    w->requests.push_back(r.request);
+    w->recorded.push_back({r.recorded_at, r.actor, r.seq, r.hash});
+  }
+  if (Status st = Status::InvalidFields(std::move(errors)); !st.ok()) return st;
+  std::promise<Result<std::vector<AppendResult>>> promise;
+  auto future = promise.get_future();
+  w->done = [&promise](Result<std::vector<AppendResult>> r) { promise.set_value(std::move(r)); };
+  Enqueue(std::move(w));
+  return future.get();
 }
 
 void Ledger::Impl::CommitLoop() {
@@ -389,6 +444,11 @@ void Ledger::Impl::CommitLoop() {
       while (!queue_.empty()) {
         size_t n = queue_.front()->requests.size();
         if (!group.empty() && events + n > options_.max_group_events) break;
+        // Recorded history commits alone (see AppendRecorded).
+        if (!group.empty() && (!group.back()->recorded.empty() ||
+                               !queue_.front()->recorded.empty())) {
+          break;
+        }
         events += n;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -413,6 +473,16 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   }
   const Micros now = options_.clock();
   const Micros recorded_at = std::max(now, written_recorded_at_);
+  const bool restoring = group.size() == 1 && !group.front()->recorded.empty();
+  if (restoring && written_seq_ > 0 &&
+      group.front()->recorded.front().recorded_at < written_recorded_at_) {
+    Status st = Status::BadField(
+        group.front()->requests.size() > 1 ? "events[0].recorded_at" : "recorded_at",
+        "is earlier than the ledger's last recorded_at (" +
+            FormatTimestamp(written_recorded_at_) + ")");
+    group.front()->result = st;
+    return st;
+  }
 
   Overlay overlay;
   overlay.first_seq = written_seq_ + 1;
@@ -459,6 +529,31 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   }
   std::sort(heads.begin(), heads.end());
   for (const auto& [key, v] : heads) batch.Put(key, v);
+  if (restoring) {
+    // Where each event landed must be where it was recorded, with the same
+    // chain hash: else the history given is not the one that was exported.
+    Writer& w = *group.front();
+    const std::vector<AppendResult>& results = w.result.value();
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Writer::Recording& want = w.recorded[i];
+      const Event* e = results[i].replayed ? nullptr : overlay.FindEvent(results[i].seq);
+      std::string problem;
+      if (!e) {
+        problem = "was already in the ledger (idempotency_key " +
+                  w.requests[i].idempotency_key.value_or("") + ")";
+      } else if (want.seq != 0 && want.seq != e->seq) {
+        problem = "lands at seq " + std::to_string(e->seq) + ", not " + std::to_string(want.seq);
+      } else if (want.hash && *want.hash != e->hash) {
+        problem = "has chain hash " + ToHex(e->hash) + ", not " + ToHex(*want.hash) +
+                  ": the history differs from the one recorded";
+      }
+      if (!problem.empty()) {
+        w.result = Status::Corruption(
+            "event " + std::to_string(i) + " (seq " + std::to_string(want.seq) + ") " + problem);
+        return w.result.status();
+      }
+    }
+  }
   for (const auto& [key, entry] : overlay.idempotency) {
     std::string v;
     keys::PutU64(entry.first, &v);
@@ -491,7 +586,7 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   }
   written_seq_ = last_seq;
   written_hash_ = hash;
-  written_recorded_at_ = recorded_at;
+  written_recorded_at_ = overlay.events.back().recorded_at;
   tree_ = std::move(tree);
   for (auto& [id, h] : overlay.streams) stream_cache_[id] = std::move(h);
   return Status::Ok();
@@ -646,8 +741,8 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
     e.version = head.version() + 1;
     e.referral_id = ev.referral_id;
     e.occurred_at = ev.occurred_at;
-    e.recorded_at = recorded_at;
-    e.actor = w.ctx.actor;
+    e.recorded_at = w.recorded.empty() ? recorded_at : w.recorded[i].recorded_at;
+    e.actor = w.recorded.empty() ? w.ctx.actor : w.recorded[i].actor;
     if (req.idempotency_key) e.idempotency_key = *req.idempotency_key;
     e.data = ev.data;
 
@@ -1030,6 +1125,11 @@ Result<std::vector<AppendResult>> Ledger::Append(std::span<const AppendRequest> 
 void Ledger::AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx,
                          AppendCallback done) {
   impl_->AppendAsync(std::move(requests), std::move(ctx), std::move(done));
+}
+
+Result<std::vector<AppendResult>> Ledger::AppendRecorded(
+    std::span<const RecordedRequest> requests) {
+  return impl_->AppendRecorded(requests);
 }
 
 Result<AppendResult> Ledger::Append(const AppendRequest& request, const WriteContext& ctx) {

@@ -7,6 +7,7 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include "key_layout.h"
@@ -514,6 +515,108 @@ TEST_F(LedgerTest, SubscribersHearEveryDurableSize) {
   Approved("r1");
   std::lock_guard l(mu);
   EXPECT_EQ(sizes, (std::vector<uint64_t>{1, 2, 3}));
+}
+
+// --- recorded history: events brought in with their own recording ---
+
+RecordedRequest Recorded(AppendRequest req, Micros recorded_at, std::string actor) {
+  RecordedRequest r;
+  r.request = std::move(req);
+  r.recorded_at = recorded_at;
+  r.actor = std::move(actor);
+  return r;
+}
+
+TEST_F(LedgerTest, RecordedEventsKeepTheirRecordedAtAndActor) {
+  std::vector<RecordedRequest> history = {
+      Recorded(Req("r1", T(0), Received()), T(0, 3600), "partnership:E08000002"),
+      Recorded(Req("r1", T(1), AssessmentCompleted{}), T(3), "partnership:E08000002"),
+      Recorded(Req("r1", T(2), FundingApproved{"panel", 12}), T(3), "partnership:panel-2"),
+  };
+  auto r = ledger_->AppendRecorded(history);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->size(), 3u);
+  auto e = ledger_->GetEvent(2);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->recorded_at, T(3));
+  EXPECT_EQ(e->actor, "partnership:E08000002");
+  EXPECT_EQ(ledger_->GetEvent(1)->recorded_at, T(0, 3600));
+  EXPECT_EQ(ledger_->GetEvent(3)->actor, "partnership:panel-2");
+  EXPECT_EQ(*ledger_->SeqAtTime(T(2)), 1u);
+  // A normal append afterwards is stamped by the clock, after them.
+  ASSERT_TRUE(Append(Req("r1", T(4), PlacementOffered{"1-123456789", "2025-02-01"})).ok());
+  EXPECT_EQ(ledger_->GetEvent(4)->recorded_at, clock_.load());
+  EXPECT_TRUE(ledger_->Verify().ok);
+}
+
+TEST_F(LedgerTest, RecordedTimesMayNotRunBackwardsOrAhead) {
+  // Backwards within the call, later than the clock, and an event that
+  // occurred more than 5 minutes after it was recorded: each field named.
+  std::vector<RecordedRequest> bad = {
+      Recorded(Req("r1", T(0), Received()), T(5), "partnership:a"),
+      Recorded(Req("r1", T(1), AssessmentCompleted{}), T(4), "partnership:a"),
+      Recorded(Req("r1", T(9), AssessmentCompleted{}), T(8), "partnership:a"),
+      Recorded(Req("r1", T(10), AssessmentCompleted{}), clock_.load() + 1, "nobody"),
+  };
+  auto r = ledger_->AppendRecorded(bad);
+  ASSERT_FALSE(r.ok());
+  ExpectCode(r.status(), Code::kInvalidArgument);
+  std::set<std::string> fields;
+  for (const FieldError& f : r.status().field_errors()) fields.insert(f.field);
+  EXPECT_EQ(fields, (std::set<std::string>{"events[1].recorded_at", "events[2].occurred_at",
+                                           "events[3].recorded_at", "events[3].actor"}));
+  EXPECT_EQ(ledger_->Size(), 0u);
+  // Earlier than what the ledger already holds.
+  ASSERT_TRUE(Append(Req("r2", T(0), Received())).ok());
+  auto late = ledger_->AppendRecorded(
+      std::vector<RecordedRequest>{Recorded(Req("r3", T(0), Received()), T(1), "partnership:a")});
+  ExpectCode(late.status(), Code::kInvalidArgument, "last recorded_at");
+  EXPECT_EQ(ledger_->Size(), 1u);
+}
+
+TEST_F(LedgerTest, RecordedEventsFollowTheStateMachine) {
+  auto r = ledger_->AppendRecorded(std::vector<RecordedRequest>{
+      Recorded(Req("r1", T(0), Received()), T(0), "partnership:a"),
+      Recorded(Req("r1", T(1), PlacementStarted{"1-123456789"}), T(1), "partnership:a")});
+  ExpectCode(r.status(), Code::kStateViolation, "events[1]");
+  EXPECT_EQ(ledger_->Size(), 0u);
+}
+
+TEST_F(LedgerTest, ARestoreGivesTheSameHashesOrAppendsNothing) {
+  for (int i = 0; i < 5; ++i) Approved("r" + std::to_string(i));
+  // The history as an export gives it: every event with its recording.
+  std::vector<RecordedRequest> history;
+  for (uint64_t seq = 1; seq <= ledger_->Size(); ++seq) {
+    Event e = *ledger_->GetEvent(seq);
+    RecordedRequest r = Recorded(Req(e.referral_id, e.occurred_at, e.data), e.recorded_at, e.actor);
+    r.seq = e.seq;
+    r.hash = e.hash;
+    history.push_back(std::move(r));
+  }
+  const TreeHead original = ledger_->Head();
+
+  TempDir other;
+  LedgerOptions o;
+  o.clock = [this] { return clock_.load(); };
+  auto copy = std::move(Ledger::Open(other.path(), o)).value();
+  // An altered event: the chain hash it should have no longer matches.
+  std::vector<RecordedRequest> altered = history;
+  std::get<FundingApproved>(altered[8].request.event.data).weeks = 13;
+  auto bad = copy->AppendRecorded(altered);
+  ExpectCode(bad.status(), Code::kCorruption, "seq 9");
+  EXPECT_EQ(copy->Size(), 0u);
+  // Landing at the wrong seq.
+  auto shifted = copy->AppendRecorded(std::span(history).subspan(3, 3));
+  ExpectCode(shifted.status(), Code::kCorruption, "not 4");
+  EXPECT_EQ(copy->Size(), 0u);
+  // The genuine history, in two calls: same hashes, same root.
+  ASSERT_TRUE(copy->AppendRecorded(std::span(history).first(7)).ok());
+  auto rest = copy->AppendRecorded(std::span(history).subspan(7));
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(copy->Head().root, original.root);
+  EXPECT_EQ(copy->Head().size, original.size);
+  EXPECT_EQ(copy->GetEvent(15)->hash, ledger_->GetEvent(15)->hash);
+  EXPECT_TRUE(copy->Verify().ok);
 }
 
 // --- tampering: edit RocksDB directly, behind the ledger's back ---

@@ -55,6 +55,20 @@ struct WriteContext {
   std::function<Status(const NewEvent& event, const StreamInfo& stream)> authorize;
 };
 
+// An event recorded elsewhere, brought in with its own recording: for
+// restoring an exported ledger (ledgerctl import --restore) and for loading
+// generated history. Only trusted tools use it; the HTTP API never does, so a
+// client can never set recorded_at or actor.
+struct RecordedRequest {
+  AppendRequest request;
+  Micros recorded_at = 0;  // when it was recorded
+  std::string actor;       // "role:name" of who recorded it
+  // A restore names where each event must land: its seq (0: anywhere) and
+  // the chain hash it had (unset: not checked).
+  uint64_t seq = 0;
+  std::optional<Hash> hash;
+};
+
 // The outcome of one appended event.
 struct AppendResult {
   uint64_t seq = 0;
@@ -113,6 +127,17 @@ class Ledger {
   // must not wait for another append (it may start one with AppendAsync).
   // ctx.authorize also runs on the commit thread.
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
+
+  // Appends events recorded elsewhere, all or nothing, with the checks of
+  // Append (no scope check), except that each event keeps its recorded_at
+  // and actor. Their recorded_at must not decrease, must be no earlier than
+  // the ledger's last and no later than the clock, and bounds the event's
+  // occurred_at (5 minutes ahead at most) as the clock does for Append: all
+  // kInvalidArgument. An event whose seq or chain hash differs from the one
+  // it names fails the whole call with kCorruption ("the history was
+  // altered"). Never grouped with other appends, so that one altered event
+  // leaves nothing written.
+  Result<std::vector<AppendResult>> AppendRecorded(std::span<const RecordedRequest> requests);
 
   // Number of durable events: the seq of the last one, 0 when empty.
   uint64_t Size() const;

@@ -38,11 +38,10 @@ uint64_t AppendGenerated(ledger::Ledger* ledger, size_t batch) {
   opt.start = DaysFromCivil(2024, 1, 1) * kMicrosPerDay;
   opt.end = DaysFromCivil(2026, 7, 1) * kMicrosPerDay;
   synth::Generator gen(opt);
-  std::vector<ledger::AppendRequest> requests;
-  ledger::AppendRequest req;
-  const ledger::WriteContext ctx = ledger::testing::Writer("partnership:synth");
+  std::vector<ledger::RecordedRequest> requests;
+  ledger::RecordedRequest req;
   auto flush = [&] {
-    auto r = ledger->Append(requests, ctx);
+    auto r = ledger->AppendRecorded(requests);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     requests.clear();
     return r.ok();

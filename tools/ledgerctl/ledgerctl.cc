@@ -15,6 +15,9 @@
 // instance, ledgerd has it open).
 #include <algorithm>
 #include <boost/json.hpp>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -60,8 +63,11 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       one from the file's digest and the line number, so importing the same
       file again appends nothing twice.
   ledgerctl generate --data DIR [--referrals N] [--seed S] [--from DATE] [--to DATE]
-      Fills an empty ledger with a synthetic England ledger (default 20,000
-      referrals received from 2022-01-01 to today).
+      Fills an empty ledger with a synthetic England ledger: referrals
+      received from --from (2022-01-01) to --to (today), each event recorded
+      with a realistic lag and by its partnership or provider. By default the
+      number of referrals is calibrated so that the placements started each
+      year are about 0.8% of the 290,000 adults a year in treatment.
 
 Exit codes: 0 done, 1 verification failed or not found, 2 bad usage,
 3 the ledger cannot be opened (is ledgerd running on it?).
@@ -75,7 +81,73 @@ int Usage(const std::string& why) {
 struct Args {
   std::string command;
   std::vector<std::string> positional;
-  std::map<std::string, std::string> flags;
+  std::map<std::string, std::string> flags;                // the last value of each
+  std::map<std::string, std::vector<std::string>> values;  // every value, in order
+  bool Has(const char* k) const { return flags.count(k) != 0; }
+};
+
+// Flags that take no value.
+bool IsSwitch(const std::string& name) { return name == "progress" || name == "restore"; }
+
+bool IsWholeNumber(const std::string& s) {
+  return !s.empty() && s.size() <= 19 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// Progress of work that runs over a second, on stderr: count, rate and, when
+// the total is known, percentage and time left. Drawn in place when stderr
+// is a terminal; with --progress, as a line a second (for logs). Silent for
+// work done within a second.
+class Progress {
+ public:
+  Progress(std::string what, uint64_t total, const Args& a)
+      : what_(std::move(what)), total_(total), tty_(::isatty(2) == 1),
+        lines_(a.Has("progress")), start_(Clock::now()), last_(start_) {}
+  void Add(uint64_t n) {
+    done_ += n;
+    const auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(tty_ ? 200 : 1000) ||
+        now - start_ < std::chrono::seconds(1)) {
+      return;
+    }
+    last_ = now;
+    Draw(now, false);
+  }
+  void Done() {
+    const auto now = Clock::now();
+    if (drawn_ || (lines_ && now - start_ >= std::chrono::seconds(1))) Draw(now, true);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  void Draw(Clock::time_point now, bool last) {
+    if (!tty_ && !lines_) return;
+    drawn_ = true;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    const double rate = secs > 0 ? static_cast<double>(done_) / secs : 0;
+    char line[160];
+    int len = std::snprintf(line, sizeof line, "%s: %llu", what_.c_str(),
+                            static_cast<unsigned long long>(done_));
+    if (total_ > 0) {
+      const double left = rate > 0 ? static_cast<double>(total_ - std::min(done_, total_)) / rate : 0;
+      len += std::snprintf(line + len, sizeof line - len, "/%llu (%.0f%%), %.0f/s, %s %.0f s",
+                           static_cast<unsigned long long>(total_),
+                           100.0 * static_cast<double>(done_) / static_cast<double>(total_), rate,
+                           last ? "took" : "ETA", last ? secs : left);
+    } else {
+      len += std::snprintf(line + len, sizeof line - len, ", %.0f/s, %.0f s", rate, secs);
+    }
+    if (tty_ && !lines_) {
+      std::fprintf(stderr, "\r%s\033[K%s", line, last ? "\n" : "");
+    } else {
+      std::fprintf(stderr, "%s\n", line);
+    }
+    std::fflush(stderr);
+  }
+  std::string what_;
+  uint64_t total_;
+  uint64_t done_ = 0;
+  bool tty_, lines_, drawn_ = false;
+  Clock::time_point start_, last_;
 };
 
 std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code) {
@@ -420,12 +492,11 @@ int Generate(const Args& a) {
     auto it = a.flags.find(k);
     return it == a.flags.end() ? std::string(def) : it->second;
   };
-  const std::string referrals = flag("referrals", "20000"), seed = flag("seed", "1");
-  if (referrals.find_first_not_of("0123456789") != std::string::npos || referrals.empty() ||
-      seed.find_first_not_of("0123456789") != std::string::npos || seed.empty()) {
+  const std::string referrals = flag("referrals", "calibrated"), seed = flag("seed", "1");
+  const bool calibrated = referrals == "calibrated";
+  if ((!calibrated && !IsWholeNumber(referrals)) || !IsWholeNumber(seed)) {
     return Usage("--referrals and --seed must be whole numbers");
   }
-  opt.referrals = std::stoull(referrals);
   opt.seed = std::stoull(seed);
   // By default pathways run from 2022 up to today, so some are still open.
   const auto from = ledger::ParseDate(flag("from", "2022-01-01"));
@@ -435,6 +506,9 @@ int Generate(const Args& a) {
   if (!from || !to || *to <= *from) return Usage("--from and --to must be dates, from before to");
   opt.start = *from * ledger::kMicrosPerDay;
   opt.end = *to * ledger::kMicrosPerDay;
+  if (opt.end > ledger::NowMicros()) return Usage("--to must not be in the future");
+  opt.referrals = calibrated ? synth::CalibratedReferrals(opt.start, opt.end)
+                             : std::stoull(referrals);
   int code = 0;
   auto ledger = OpenLedger(a, &code);
   if (!ledger) return code;
@@ -443,24 +517,37 @@ int Generate(const Args& a) {
     return 1;
   }
   synth::Generator gen(opt);
-  const ledger::WriteContext ctx{"partnership:synthetic", nullptr};
-  std::vector<ledger::AppendRequest> batch;
-  ledger::AppendRequest req;
+  std::vector<ledger::RecordedRequest> batch;
+  ledger::RecordedRequest req;
+  uint64_t started = 0;
+  Progress progress("generate", 0, a);
   bool more = true;
   while (more) {
     more = gen.Next(&req);
-    if (more) batch.push_back(std::move(req));
-    if ((batch.size() == 1000 || !more) && !batch.empty()) {
-      auto r = ledger->Append(batch, ctx);
+    if (more) {
+      started += std::holds_alternative<ledger::PlacementStarted>(req.request.event.data);
+      batch.push_back(std::move(req));
+    }
+    if ((batch.size() == 5000 || !more) && !batch.empty()) {
+      auto r = ledger->AppendRecorded(batch);
       if (!r.ok()) {
         std::fprintf(stderr, "ledgerctl: %s\n", r.status().ToString().c_str());
         return 1;
       }
+      progress.Add(batch.size());
       batch.clear();
     }
   }
-  std::printf("%llu events, %llu referrals\n", static_cast<unsigned long long>(ledger->Size()),
-              static_cast<unsigned long long>(opt.referrals));
+  progress.Done();
+  const double years = static_cast<double>(opt.end - opt.start) / (365.25 * ledger::kMicrosPerDay);
+  std::printf(
+      "%llu events, %llu referrals over %.1f years; %llu placements started, %.0f a year: "
+      "%.2f%% of the %.0f adults a year in treatment\n",
+      static_cast<unsigned long long>(ledger->Size()),
+      static_cast<unsigned long long>(opt.referrals), years,
+      static_cast<unsigned long long>(started), static_cast<double>(started) / years,
+      100.0 * static_cast<double>(started) / years / synth::kTreatmentPopulation,
+      synth::kTreatmentPopulation);
   return 0;
 }
 
@@ -480,8 +567,14 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (arg.starts_with("--")) {
-      if (i + 1 >= argc) return Usage(arg + " needs a value");
-      a.flags[arg.substr(2)] = argv[++i];
+      const std::string name = arg.substr(2);
+      std::string value = "yes";
+      if (!IsSwitch(name)) {
+        if (i + 1 >= argc) return Usage(arg + " needs a value");
+        value = argv[++i];
+      }
+      a.flags[name] = value;
+      a.values[name].push_back(value);
     } else {
       a.positional.push_back(arg);
     }
@@ -491,7 +584,7 @@ int main(int argc, char** argv) {
       {"export", {"data", "after"}},
       {"replay", {"data", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
       {"timeline", {"data", "as-of"}},
-      {"generate", {"data", "referrals", "seed", "from", "to"}},
+      {"generate", {"data", "referrals", "seed", "from", "to", "progress"}},
       {"proof", {"key", "head", "old", "new", "proof"}},
       {"import", {"data", "actor"}},
   };

@@ -1,6 +1,7 @@
 #include "synth.h"
 
 #include <cstdio>
+#include <limits>
 #include <queue>
 #include <random>
 #include <string>
@@ -16,6 +17,9 @@ using namespace ledger;
 namespace {
 
 constexpr Micros kDay = kMicrosPerDay;
+// The share of referrals whose placement starts, as the pathways below give
+// it (measured over five years of referrals; see synth_test).
+constexpr double kPlacedShare = 0.46;
 
 // What a pending step of a pathway will emit.
 enum class Step : uint8_t {
@@ -47,8 +51,12 @@ struct Path {
   std::string id;
   size_t area = 0;
   double refusal_odds = 0;  // chance a funding panel refuses
-  uint64_t received_seq = 0;
-  uint64_t refused_seq = 0;
+  // Generation indices (not seqs: seqs follow recording order) of the
+  // events a scheduled correction will target.
+  uint64_t received_gen = 0;
+  uint64_t refused_gen = 0;
+  uint64_t correct_refusal_gen = 0;
+  ledger::Micros last_recorded = 0;  // recordings of a referral keep its order
   std::string provider;  // latest offered
   int offers = 0;
   int pending = 0;  // steps in the queue; the path is dropped at 0
@@ -58,6 +66,18 @@ struct AreaWeight {
   std::string code;
   uint64_t cumulative = 0;  // population up to and including this area
   double refusal_odds = 0;
+};
+
+// A generated event waiting for its recording time to come round.
+struct Item {
+  Generated out;
+  uint64_t gen = 0;          // generation index
+  bool is_target = false;    // a later correction names it
+  uint64_t target_gen = 0;   // for a correction: its target's generation index
+  bool operator>(const Item& o) const {
+    return out.recorded_at != o.out.recorded_at ? out.recorded_at > o.out.recorded_at
+                                                : gen > o.gen;
+  }
 };
 
 }  // namespace
@@ -71,7 +91,26 @@ struct Generator::State {
   std::unordered_map<uint64_t, Path> paths;
   uint64_t next_referral = 0;
   uint64_t order = 0;
-  uint64_t emitted = 0;
+  uint64_t produced = 0;  // generated in business-time order
+  Micros frontier = std::numeric_limits<Micros>::min();  // last produced business time
+  uint64_t emitted = 0;   // released in recording order
+  // Generated events not yet released, by recorded_at.
+  std::priority_queue<Item, std::vector<Item>, std::greater<>> recorded;
+  std::unordered_map<uint64_t, uint64_t> target_seqs;  // generation index -> seq
+
+  // How long after it happened an event is recorded: mostly within hours,
+  // some days later, a few weeks later.
+  Micros Lag() {
+    const double u = Uniform();
+    const Micros minute = 60 * kMicrosPerSecond;
+    if (u < 0.60) return minute * static_cast<Micros>(2 + Below(240));
+    if (u < 0.85) return minute * static_cast<Micros>(240 + Below(3 * 1440));
+    if (u < 0.97) return kDay * static_cast<Micros>(3 + Below(12)) + minute * Below(1440);
+    return kDay * static_cast<Micros>(14 + Below(42)) + minute * Below(1440);
+  }
+
+  // The next event in business-time order, or false when there are none.
+  bool Produce(Item* out);
 
   double Uniform() { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
   uint64_t Below(uint64_t n) { return rng() % n; }
@@ -141,8 +180,8 @@ Generator::~Generator() = default;
 
 uint64_t Generator::generated() const { return s_->emitted; }
 
-bool Generator::Next(AppendRequest* out) {
-  State& s = *s_;
+bool Generator::State::Produce(Item* item) {
+  State& s = *this;
   for (;;) {
     // Arrivals due before the next pending step join the queue first.
     s.ScheduleArrivals(s.queue.empty() ? s.ArrivalTime(s.next_referral) : s.queue.top().t);
@@ -150,14 +189,23 @@ bool Generator::Next(AppendRequest* out) {
     const Pending p = s.queue.top();
     s.queue.pop();
     Path& path = s.paths[p.path];
-    const uint64_t seq = s.opt.first_seq + s.emitted;
-    AppendRequest req;
+    const uint64_t gen = s.produced;
+    Item it;
+    it.gen = gen;
+    AppendRequest& req = it.out.request;
     req.event.occurred_at = p.t;
     auto refusal = [&](RefusalStage stage, std::initializer_list<int> weights,
                        std::string decided_by) {
       ReferralRefused r{stage, s.Pick<RefusalReason>(weights), std::move(decided_by), std::nullopt};
-      path.refused_seq = seq;
+      path.refused_gen = gen;
       return r;
+    };
+    // A refusal's correction is scheduled with it and names it.
+    auto correct_refusal_later = [&] {
+      if (!s.Chance(0.02)) return;
+      path.correct_refusal_gen = gen;
+      it.is_target = true;
+      s.Schedule(p.path, p.t + s.Days(1, 30), Step::kCorrectRefusal);
     };
     const std::string& area = s.areas[path.area].code;
     switch (p.step) {
@@ -184,9 +232,12 @@ bool Generator::Next(AppendRequest* out) {
         path.refusal_odds = s.areas[path.area].refusal_odds +
                             (r.ethnicity == Ethnicity::kBlack ? 0.12 : 0.0) +
                             (r.age_band >= AgeBand::k55To59 ? 0.08 : 0.0);
-        path.received_seq = seq;
+        path.received_gen = gen;
         req.event.data = std::move(r);
-        if (s.Chance(0.015)) s.Schedule(p.path, p.t + s.Days(1, 20), Step::kCorrectReceipt);
+        if (s.Chance(0.015)) {
+          it.is_target = true;
+          s.Schedule(p.path, p.t + s.Days(1, 20), Step::kCorrectReceipt);
+        }
         if (s.Chance(0.05)) {
           s.Schedule(p.path, p.t + s.Days(1, 40), Step::kWithdraw);
         } else if (s.Chance(0.06)) {
@@ -213,7 +264,7 @@ bool Generator::Next(AppendRequest* out) {
       case Step::kAssessmentRefusal:
         req.event.data = refusal(RefusalStage::kAssessment, {20, 25, 20, 0, 0, 15, 10, 0, 5, 0, 5},
                                  "assessor-" + area + "-" + std::to_string(1 + s.Below(6)));
-        if (s.Chance(0.02)) s.Schedule(p.path, p.t + s.Days(1, 30), Step::kCorrectRefusal);
+        correct_refusal_later();
         if (s.Chance(0.2)) s.Schedule(p.path, p.t + s.Days(3, 30), Step::kLodgeAppeal);
         break;
       case Step::kRequestFunding:
@@ -226,7 +277,7 @@ bool Generator::Next(AppendRequest* out) {
           req.event.data =
               refusal(RefusalStage::kFundingPanel, {8, 15, 15, 25, 3, 5, 3, 8, 8, 5, 5},
                       "panel-" + area + "-" + std::to_string(1 + s.Below(3)));
-          if (s.Chance(0.02)) s.Schedule(p.path, p.t + s.Days(1, 30), Step::kCorrectRefusal);
+          correct_refusal_later();
           if (s.Chance(0.3)) s.Schedule(p.path, p.t + s.Days(3, 30), Step::kLodgeAppeal);
         } else {
           req.event.data = FundingApproved{"panel-" + area + "-" + std::to_string(1 + s.Below(3)),
@@ -284,7 +335,7 @@ bool Generator::Next(AppendRequest* out) {
         break;
       case Step::kCorrectReceipt: {
         RecordCorrected c;
-        c.corrects_seq = path.received_seq;
+        it.target_gen = path.received_gen;
         if (s.Chance(0.2)) {
           c.reason = "commissioning area recorded wrongly";
           c.fields.push_back({"area", s.areas[s.Below(s.areas.size())].code});
@@ -297,18 +348,74 @@ bool Generator::Next(AppendRequest* out) {
         break;
       }
       case Step::kCorrectRefusal:
+        it.target_gen = path.correct_refusal_gen;
         req.event.data = RecordCorrected{
-            path.refused_seq,
+            0,  // set to the target's seq when released
             "refusal reason recorded wrongly",
             {{"reason", std::string(ToString(s.Pick<RefusalReason>({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})))}}};
         break;
     }
     req.event.referral_id = path.id;
+    // Placements are recorded by their provider, everything else by the
+    // commissioning partnership.
+    it.out.actor = std::holds_alternative<PlacementStarted>(req.event.data) ||
+                           std::holds_alternative<PlacementEnded>(req.event.data)
+                       ? "provider:" + path.provider
+                       : "partnership:" + s.areas[path.area].code;
+    it.out.recorded_at = std::max(p.t + s.Lag(), path.last_recorded);
+    path.last_recorded = it.out.recorded_at;
     if (--path.pending == 0) s.paths.erase(p.path);
-    *out = std::move(req);
-    ++s.emitted;
+    *item = std::move(it);
+    ++s.produced;
     return true;
   }
+}
+
+bool Generator::Next(Generated* out) {
+  State& s = *s_;
+  // Every event produced later happened, so is recorded, at or after the
+  // business time of the next one produced: an event recorded before that
+  // frontier is next in recording order.
+  for (;;) {
+    if (!s.recorded.empty() && s.recorded.top().out.recorded_at <= s.frontier) break;
+    Item item;
+    if (!s.Produce(&item)) {
+      s.frontier = std::numeric_limits<Micros>::max();
+      break;
+    }
+    s.frontier = item.out.request.event.occurred_at;
+    // Recorded after the horizon: not yet recorded, and neither is anything
+    // later of the same referral.
+    if (item.out.recorded_at < s.opt.end) s.recorded.push(std::move(item));
+  }
+  if (s.recorded.empty()) return false;
+  Item item = s.recorded.top();
+  s.recorded.pop();
+  const uint64_t seq = s.opt.first_seq + s.emitted++;
+  if (item.is_target) s.target_seqs[item.gen] = seq;
+  if (auto* c = std::get_if<RecordCorrected>(&item.out.request.event.data)) {
+    auto found = s.target_seqs.find(item.target_gen);
+    c->corrects_seq = found->second;  // released earlier: recorded no later
+    s.target_seqs.erase(found);
+  }
+  *out = std::move(item.out);
+  return true;
+}
+
+bool Generator::Next(RecordedRequest* out) {
+  Generated g;
+  if (!Next(&g)) return false;
+  out->request = std::move(g.request);
+  out->recorded_at = g.recorded_at;
+  out->actor = std::move(g.actor);
+  out->seq = 0;
+  out->hash.reset();
+  return true;
+}
+
+uint64_t CalibratedReferrals(Micros start, Micros end) {
+  const double years = static_cast<double>(end - start) / (365.25 * kDay);
+  return static_cast<uint64_t>(years * kTreatmentPopulation * kRehabShare / kPlacedShare + 0.5);
 }
 
 }  // namespace synth

@@ -6,16 +6,26 @@
 // re-offers, withdrawals, provider refusals and corrections. Deterministic
 // for a seed. Used by the demo, the tests and the benchmarks.
 //
-// Events come out in business-time order, every one valid in turn when
-// appended to a ledger that holds nothing else; each correction names its
-// target's seq on that assumption (first_seq + the target's position).
+// Each event is recorded some time after it happened, as in practice: most
+// within hours, some days later, a few weeks later (back-dated recording).
+// Events come out in recorded_at order, every one valid in turn when appended
+// with its recording (Ledger::AppendRecorded) to a ledger that holds nothing
+// else; each correction names its target's seq on that assumption
+// (first_seq + the target's position). Events that happened before `end` but
+// would be recorded after it are not generated: not yet recorded.
 // Person data is pseudonyms and bands only.
+//
+// Volume: CalibratedReferrals gives the number of referrals for which the
+// placements started per year are about 0.8% of the adults in treatment in
+// England (about 290,000 a year): fewer than 1 in 100 reach rehab.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "ledger/event.h"
+#include "ledger/ledger.h"
 
 namespace synth {
 
@@ -33,12 +43,30 @@ struct Options {
   std::string id_prefix = "g1-";
 };
 
+// Adults in drug and alcohol treatment in England in a year (OHID, 2022-23:
+// about 290,000), and the share of them who start residential rehab.
+inline constexpr double kTreatmentPopulation = 290000;
+inline constexpr double kRehabShare = 0.008;
+
+// Referrals over [start, end) for which placements started are about
+// kRehabShare of kTreatmentPopulation a year.
+uint64_t CalibratedReferrals(ledger::Micros start, ledger::Micros end);
+
+// One generated event with its recording.
+struct Generated {
+  ledger::AppendRequest request;
+  ledger::Micros recorded_at = 0;
+  std::string actor;  // "partnership:<area code>" or "provider:<provider id>"
+};
+
 class Generator {
  public:
   explicit Generator(Options options);
   ~Generator();
-  // The next event, or false when there are no more.
-  bool Next(ledger::AppendRequest* out);
+  // The next event in recorded_at order, or false when there are no more.
+  bool Next(Generated* out);
+  // As Next, as a request that keeps its recording.
+  bool Next(ledger::RecordedRequest* out);
   // Events generated so far.
   uint64_t generated() const;
 

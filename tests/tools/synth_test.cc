@@ -1,0 +1,120 @@
+// The synthetic ledger generator: deterministic, valid when appended with its
+// recordings, recorded with realistic lags, every pathway present, and
+// calibrated so that about 0.8% of the adults in treatment reach rehab.
+#include "synth.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "ledger/event_json.h"
+#include "ledger/ledger.h"
+#include "test_util.h"
+
+namespace {
+
+using ledger::DaysFromCivil;
+using ledger::kMicrosPerDay;
+using ledger::Micros;
+
+synth::Options FiveYears(uint64_t referrals, uint64_t seed = 1) {
+  synth::Options opt;
+  opt.seed = seed;
+  opt.referrals = referrals;
+  opt.start = DaysFromCivil(2021, 1, 1) * kMicrosPerDay;
+  opt.end = DaysFromCivil(2026, 1, 1) * kMicrosPerDay;
+  return opt;
+}
+
+std::vector<synth::Generated> All(const synth::Options& opt) {
+  synth::Generator gen(opt);
+  std::vector<synth::Generated> out;
+  synth::Generated g;
+  while (gen.Next(&g)) out.push_back(std::move(g));
+  return out;
+}
+
+std::string Serialized(const synth::Generated& g) {
+  return boost::json::serialize(ledger::AppendRequestToJson(g.request)) + " " +
+         std::to_string(g.recorded_at) + " " + g.actor;
+}
+
+TEST(Synth, SameSeedSameLedgerOtherSeedAnother) {
+  auto a = All(FiveYears(300, 5)), b = All(FiveYears(300, 5)), c = All(FiveYears(300, 6));
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(Serialized(a[i]), Serialized(b[i])) << i;
+  ASSERT_FALSE(c.empty());
+  EXPECT_NE(Serialized(a[0]), Serialized(c[0]));
+}
+
+TEST(Synth, RecordedInOrderWithRealisticLagsAndValidWhenAppended) {
+  const synth::Options opt = FiveYears(3000);
+  const auto events = All(opt);
+  std::vector<Micros> lags;
+  std::map<std::string, size_t> types;
+  std::set<std::string> roles;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const synth::Generated& g = events[i];
+    if (i > 0) ASSERT_GE(g.recorded_at, events[i - 1].recorded_at) << i;
+    ASSERT_GE(g.recorded_at, g.request.event.occurred_at) << i;
+    ASSERT_LT(g.recorded_at, opt.end) << i;
+    lags.push_back(g.recorded_at - g.request.event.occurred_at);
+    ++types[std::string(ledger::ToString(ledger::TypeOf(g.request.event.data)))];
+    roles.insert(g.actor.substr(0, g.actor.find(':')));
+  }
+  // Most are recorded within hours; some days later; a few weeks later.
+  std::sort(lags.begin(), lags.end());
+  const Micros hour = 3600 * ledger::kMicrosPerSecond;
+  EXPECT_LT(lags[lags.size() / 2], 4 * hour);
+  EXPECT_GT(lags[lags.size() * 9 / 10], kMicrosPerDay);
+  EXPECT_GT(lags.back(), 14 * kMicrosPerDay);
+  // Every pathway of the state machine, and both kinds of recorder.
+  for (const char* t :
+       {"referral.received", "assessment.completed", "funding.requested", "funding.approved",
+        "referral.refused", "appeal.lodged", "appeal.decided", "placement.offered",
+        "placement.started", "placement.ended", "referral.withdrawn", "record.corrected"}) {
+    EXPECT_GT(types[t], 0u) << t;
+  }
+  EXPECT_EQ(roles, (std::set<std::string>{"partnership", "provider"}));
+
+  // Appended with their recordings, every one is accepted, in one call each
+  // (a ledger checks each against those before it).
+  ledger::testing::TempDir dir;
+  auto opened = ledger::Ledger::Open(dir.path());
+  ASSERT_TRUE(opened.ok());
+  ledger::Ledger& l = **opened;
+  std::vector<ledger::RecordedRequest> batch;
+  for (const synth::Generated& g : events) {
+    ledger::RecordedRequest r;
+    r.request = g.request;
+    r.recorded_at = g.recorded_at;
+    r.actor = g.actor;
+    batch.push_back(std::move(r));
+  }
+  auto appended = l.AppendRecorded(batch);
+  ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+  EXPECT_EQ(l.Size(), events.size());
+  EXPECT_EQ(l.GetEvent(l.Size())->recorded_at, events.back().recorded_at);
+  EXPECT_TRUE(l.Verify().ok);
+}
+
+TEST(Synth, AboutOneInAHundredAndTwentyFiveInTreatmentReachRehab) {
+  const synth::Options base = FiveYears(0);
+  const uint64_t referrals = synth::CalibratedReferrals(base.start, base.end);
+  // 1,826 days (4.999 years) x 290,000 x 0.8% / 0.46 of referrals placed.
+  EXPECT_NEAR(static_cast<double>(referrals), 25214, 1);
+  synth::Options opt = base;
+  opt.referrals = referrals;
+  synth::Generator gen(opt);
+  synth::Generated g;
+  double started = 0;
+  while (gen.Next(&g)) started += std::holds_alternative<ledger::PlacementStarted>(g.request.event.data);
+  const double share = started / 5.0 / synth::kTreatmentPopulation;
+  EXPECT_NEAR(share, 0.008, 0.0008) << started;
+}
+
+}  // namespace

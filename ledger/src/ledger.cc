@@ -171,7 +171,7 @@ class Ledger::Impl {
   Result<SignedTreeHead> SignedHead(uint64_t size) const;
   Result<std::vector<Hash>> InclusionProof(uint64_t seq, uint64_t size) const;
   Result<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) const;
-  VerifyReport Verify() const;
+  VerifyReport Verify(const std::function<void(uint64_t, uint64_t)>& on_progress) const;
   void Subscribe(std::function<void(uint64_t)> listener) {
     std::lock_guard l(listeners_mu_);
     listeners_.push_back(std::move(listener));
@@ -983,7 +983,8 @@ Result<std::vector<Hash>> Ledger::Impl::ConsistencyProof(uint64_t from, uint64_t
 // ---------------------------------------------------------------------------
 // Verify
 
-VerifyReport Ledger::Impl::Verify() const {
+VerifyReport Ledger::Impl::Verify(
+    const std::function<void(uint64_t, uint64_t)>& on_progress) const {
   VerifyReport report;
   auto bad = [&](uint64_t seq, std::string problem) {
     report.ok = false;
@@ -1028,6 +1029,7 @@ VerifyReport Ledger::Impl::Verify() const {
   }
 
   for (uint64_t seq = 1; seq <= size; ++seq, events->Next()) {
+    if (on_progress && seq % 65536 == 0) on_progress(seq, size);
     if (!events->Valid() || events->key() != keys::Event(seq)) {
       return bad(seq, "event is missing");
     }
@@ -1171,7 +1173,10 @@ Result<std::vector<Hash>> Ledger::ConsistencyProof(uint64_t from, uint64_t to) c
 }
 const std::string& Ledger::PublicKey() const { return impl_->signer().public_key(); }
 const std::string& Ledger::PublicKeyPem() const { return impl_->signer().public_key_pem(); }
-VerifyReport Ledger::Verify() const { return impl_->Verify(); }
+VerifyReport Ledger::Verify(
+    const std::function<void(uint64_t, uint64_t)>& on_progress) const {
+  return impl_->Verify(on_progress);
+}
 void Ledger::Subscribe(std::function<void(uint64_t)> listener) {
   impl_->Subscribe(std::move(listener));
 }

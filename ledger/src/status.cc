@@ -47,6 +47,13 @@ std::string Status::ToString() const {
   std::string s = CodeName(code_);
   s += ": ";
   s += message_;
+  // The reasons too: the message names the fields only.
+  for (const FieldError& e : field_errors_) {
+    s += "; ";
+    s += e.field;
+    s += " ";
+    s += e.message;
+  }
   return s;
 }
 

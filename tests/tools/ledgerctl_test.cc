@@ -9,9 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 
+#include "api/server.h"
 #include "api/service.h"
 #include "json_match.h"
+#include "ledger/event_json.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 #include "test_util.h"
@@ -241,6 +244,285 @@ TEST(LedgerctlProof, AcceptsGenuineProofsAndRejectsTamperedOrForkedOnes) {
   EXPECT_EQ(Ledgerctl("proof consistency" + key + " --old" + at("old.json") + " --new" + at("fork-head.json") + " --proof" + at("consistency.json")).code, 1);
   EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("fork-head.json") + " --proof" + at("inclusion.json")).code, 1);
   EXPECT_EQ(Ledgerctl("proof inclusion --head" + at("head.json")).code, 2);  // no key
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
+  std::ofstream out(path, std::ios::binary);
+  for (const std::string& l : lines) out << l << '\n';
+}
+
+TEST_F(LedgerctlTest, ExportThenRestoreGivesTheSameChainAndResumes) {
+  Outcome e = Ledgerctl("export --data " + data_);
+  ASSERT_EQ(e.code, 0);
+  const std::vector<std::string> lines = Lines(e.out);
+  ASSERT_EQ(lines.size(), size_);
+  const std::string full = dir_.path() + "/export.ndjson", half = dir_.path() + "/half.ndjson";
+  WriteLines(full, lines);
+  WriteLines(half, std::vector<std::string>(lines.begin(), lines.begin() + lines.size() / 2));
+
+  // In two goes: the second checks the first half, then adds the rest.
+  const std::string copy = dir_.path() + "/copy";
+  Outcome first = Ledgerctl("import " + half + " --data " + copy + " --restore", true);
+  EXPECT_EQ(first.code, 0) << first.out;
+  Outcome second = Ledgerctl("import " + full + " --data " + copy + " --restore", true);
+  EXPECT_EQ(second.code, 0) << second.out;
+  EXPECT_NE(second.out.find(std::to_string(size_ - size_ / 2) + " restored, " +
+                            std::to_string(size_ / 2) + " already there, 0 rejected"),
+            std::string::npos)
+      << second.out;
+  // Byte for byte the same events, hashes, recordings and actors.
+  EXPECT_EQ(Ledgerctl("export --data " + copy).out, e.out);
+  Outcome v1 = Ledgerctl("verify --data " + data_), v2 = Ledgerctl("verify --data " + copy);
+  EXPECT_EQ(v2.code, 0);
+  EXPECT_EQ(v1.out, v2.out);  // the same count and root
+
+  // An event altered after export (its actor) no longer has its hash: the
+  // restore stops at that line, with what came before kept.
+  std::vector<std::string> altered = lines;
+  const size_t at = altered[9].find("\"actor\":\"");
+  ASSERT_NE(at, std::string::npos);
+  const size_t close = altered[9].find('"', at + 9);
+  altered[9].insert(close, "x");
+  WriteLines(dir_.path() + "/altered.ndjson", altered);
+  Outcome bad = Ledgerctl("import " + dir_.path() + "/altered.ndjson --data " + dir_.path() +
+                              "/altered --restore",
+                          true);
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("line 10: corruption"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("9 restored, 0 already there, 1 rejected"), std::string::npos) << bad.out;
+  // Restoring onto a ledger that holds another history is refused.
+  WriteLines(dir_.path() + "/tail.ndjson", std::vector<std::string>(altered.begin(), altered.begin() + 12));
+  Outcome onto = Ledgerctl("import " + full + " --data " + dir_.path() + "/altered --restore", true);
+  EXPECT_EQ(onto.code, 0) << onto.out;  // the first nine are the same history
+  Outcome other = Ledgerctl("import " + dir_.path() + "/tail.ndjson --data " + copy + " --restore", true);
+  EXPECT_EQ(other.code, 1);
+  EXPECT_NE(other.out.find("line 10: the ledger holds a different event at seq 10"), std::string::npos)
+      << other.out;
+
+  // An export imported without --restore is named as such; nothing is appended.
+  const std::string plain = dir_.path() + "/plain";
+  Outcome p = Ledgerctl("import " + full + " --data " + plain, true);
+  EXPECT_EQ(p.code, 1);
+  EXPECT_NE(p.out.find("line 1: this is an export"), std::string::npos) << p.out;
+  auto opened = ledger::Ledger::Open(plain);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ((*opened)->Size(), 0u);
+}
+
+TEST(LedgerctlImport, CsvRowsWithABadOne) {
+  ledger::testing::TempDir dir;
+  const std::string file = dir.path() + "/events.csv", data = dir.path() + "/ledger";
+  {
+    std::ofstream out(file);
+    out << "type,referral_id,occurred_at,person,area,referrer,substance,age_band,sex,ethnicity,"
+           "disability,outcome,note\n"
+           "referral.received,c-1,2025-03-01T10:00:00Z,p-csv-00001,E08000025,gp,alcohol,30-34,"
+           "female,white,no,,\n"
+           "referral.received,c-2,2025-03-01T11:00:00Z,p-csv-00002,E99999999,gp,alcohol,30-34,"
+           "female,white,no,,\n"
+           "assessment.completed,c-1,2025-03-09T10:00:00Z,,,,,,,,,not_suitable,"
+           "\"waiting on a detox bed, then\n"
+           "reassess\"\n"
+           "assessment.completed,c-1,2025-03-10T10:00:00Z,,,,,,,,,suitable,\n";
+  }
+  Outcome r = Ledgerctl("import " + file + " --data " + data, true);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("line 3: invalid_argument: invalid fields: data.area; data.area"),
+            std::string::npos)
+      << r.out;
+  // The last row breaks the state machine: an assessed referral is not
+  // assessed again.
+  EXPECT_NE(r.out.find("line 6: state_violation"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 appended, 0 already there, 2 rejected"), std::string::npos) << r.out;
+  auto opened = ledger::Ledger::Open(data);
+  ASSERT_TRUE(opened.ok());
+  ASSERT_EQ((*opened)->Size(), 2u);
+  auto second = (*opened)->GetEvent(2);
+  ASSERT_TRUE(second.ok());
+  const json::value ev = ledger::EventToJson(*second);
+  EXPECT_EQ(ev.at("type"), "assessment.completed");
+  EXPECT_EQ(ev.at("data").at("outcome"), "not_suitable");
+  // A quoted cell keeps its comma and its line break.
+  EXPECT_EQ(ev.at("data").at("note"), "waiting on a detox bed, then\nreassess");
+}
+
+// A CSV row's cells by column name.
+std::map<std::string, std::string> CsvRow(const std::string& header, const std::string& row) {
+  std::map<std::string, std::string> out;
+  std::istringstream h(header), r(row);
+  for (std::string name, cell; std::getline(h, name, ',');) {
+    std::getline(r, cell, ',');
+    out[name] = cell;
+  }
+  return out;
+}
+
+TEST_F(LedgerctlTest, ExportViewAsCsvHoldsTheViewsFigures) {
+  const std::string filters = " --view fairness --from 2025-01-01 --to 2026-01-01";
+  Outcome csv = Ledgerctl("export --data " + data_ + filters);
+  ASSERT_EQ(csv.code, 0);
+  Outcome js = Ledgerctl("replay --data " + data_ + filters);
+  ASSERT_EQ(js.code, 0);
+  const json::value view = json::parse(js.out);
+  const std::vector<std::string> rows = Lines(csv.out);
+  // A header, England, then one row per area.
+  ASSERT_EQ(rows.size(), 2 + view.at("areas").as_object().size());
+  const auto england = CsvRow(rows[0], rows[1]);
+  EXPECT_EQ(england.at("scope"), "england");
+  const json::object& e = view.at("england").as_object();
+  for (const char* k : {"referrals", "decisions", "approved", "refused"}) {
+    EXPECT_EQ(std::stoll(england.at(k)), e.at(k).to_number<int64_t>()) << k;
+  }
+  EXPECT_DOUBLE_EQ(std::stod(england.at("refusal_rate")), e.at("refusal_rate").to_number<double>());
+  EXPECT_DOUBLE_EQ(std::stod(england.at("refusal_rate_ci95.low")),
+                   e.at("refusal_rate_ci95").as_array()[0].to_number<double>());
+  const auto area = CsvRow(rows[0], rows[2]);
+  EXPECT_EQ(area.at("scope"), "area");
+  const json::object& in_view = view.at("areas").at(area.at("key")).as_object();
+  EXPECT_EQ(std::stoll(area.at("referrals")), in_view.at("referrals").to_number<int64_t>());
+  EXPECT_EQ(area.at("name"), in_view.at("name").as_string().c_str());
+}
+
+TEST_F(LedgerctlTest, DiffNamesEachChangedFigureWithBothValues) {
+  const std::string filters = " --view fairness --from 2025-01-01 --to 2026-01-01";
+  const std::string mid = std::to_string(size_ / 2), head = std::to_string(size_);
+  Outcome d = Ledgerctl("diff --data " + data_ + filters + " --as-of " + mid + " --as-of " + head);
+  ASSERT_EQ(d.code, 0);
+  const json::value diff = json::parse(d.out);
+  EXPECT_EQ(diff.at("before_as_of_seq").to_number<uint64_t>(), size_ / 2);
+  EXPECT_EQ(diff.at("after_as_of_seq").to_number<uint64_t>(), size_);
+  const json::array& changes = diff.at("changes").as_array();
+  ASSERT_FALSE(changes.empty());
+  EXPECT_EQ(diff.at("changed").to_number<size_t>(), changes.size());
+  const json::value before = json::parse(Ledgerctl("replay --data " + data_ + filters + " --as-of " + mid).out);
+  const json::value after = json::parse(Ledgerctl("replay --data " + data_ + filters + " --as-of " + head).out);
+  int checked = 0;
+  for (const json::value& c : changes) {
+    const std::string figure(c.at("figure").as_string());
+    if (!figure.starts_with("england.")) continue;
+    const std::string key = figure.substr(8);
+    const json::value* b = before.at("england").as_object().if_contains(key);
+    if (!b || !b->is_number()) continue;
+    EXPECT_EQ(c.at("before").to_number<double>(), b->to_number<double>()) << figure;
+    EXPECT_EQ(c.at("after").to_number<double>(),
+              after.at("england").at(key).to_number<double>()) << figure;
+    EXPECT_NE(c.at("before"), c.at("after")) << figure;
+    ++checked;
+  }
+  EXPECT_GT(checked, 0) << d.out;
+  Outcome same = Ledgerctl("diff --data " + data_ + filters + " --as-of " + mid + " --as-of " + mid);
+  ASSERT_EQ(same.code, 0);
+  EXPECT_EQ(json::parse(same.out).at("changed"), 0);
+  EXPECT_EQ(Ledgerctl("diff --data " + data_ + filters + " --as-of " + mid).code, 2);
+}
+
+// ledgerctl against a real ledgerd: the API's server on a loopback port.
+class LedgerctlServer : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = ledger::Ledger::Open(dir_.path() + "/served");
+    ASSERT_TRUE(opened.ok());
+    ledger_ = std::move(opened).value();
+    AppendReceipts(ledger_.get(), "s", 10);
+    Save(dir_, ledger_.get(), "/v1/ledger/head", "head10.json");
+    auto p = projections::Projector::Open(ledger_.get());
+    ASSERT_TRUE(p.ok());
+    projector_ = std::move(p).value();
+    projector_->Start();
+    auto tokens = api::TokenStore::Parse(
+        R"({"tokens":[{"name":"brum","role":"partnership","areas":["E08000025"],"sha256":")" +
+        ledger::ToHex(ledger::Sha256("brum-token")) + R"("},{"name":"aud","role":"auditor","sha256":")" +
+        ledger::ToHex(ledger::Sha256("aud-token")) + "\"}]}");
+    ASSERT_TRUE(tokens.ok());
+    service_ = std::make_unique<api::Service>(ledger_.get(), projector_.get(), std::move(tokens).value());
+    api::ServerOptions options;
+    options.port = 0;
+    server_ = std::make_unique<api::Server>(service_.get(), options);
+    ASSERT_TRUE(server_->Start().ok());
+    url_ = "http://127.0.0.1:" + std::to_string(server_->port());
+    key_ = " --key " + dir_.path() + "/served/signing-key.pem.pub";
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
+  ledger::testing::TempDir dir_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<projections::Projector> projector_;
+  std::unique_ptr<api::Service> service_;
+  std::unique_ptr<api::Server> server_;
+  std::string url_, key_;
+};
+
+TEST_F(LedgerctlServer, ImportsThroughTheApiAndProvesAgainstSavedHeads) {
+  const std::string file = dir_.path() + "/events.ndjson";
+  auto received = [](const std::string& id, const std::string& area) {
+    return R"({"type":"referral.received","referral_id":")" + id +
+           R"(","occurred_at":"2025-05-01T09:00:00Z","data":{"person":"p-srv-)" + id +
+           R"(","area":")" + area +
+           R"(","referrer":"gp","substance":"opiate","age_band":"40-44","sex":"male","ethnicity":"white","disability":"no"}})";
+  };
+  WriteLines(file, {received("0001", "E08000025"), received("0002", "E08000025"),
+                    received("0003", "E10000012"), received("0004", "E08000025")});
+  const std::string server = " --server " + url_;
+  Outcome r = Ledgerctl("import " + file + server + " --token brum-token", true);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("line 3: HTTP 403"), std::string::npos) << r.out;  // outside its areas
+  EXPECT_NE(r.out.find("3 appended, 0 already there, 1 rejected"), std::string::npos) << r.out;
+  EXPECT_EQ(ledger_->Size(), 13u);
+  Outcome again = Ledgerctl("import " + file + server + " --token brum-token", true);
+  EXPECT_NE(again.out.find("0 appended, 3 already there, 1 rejected"), std::string::npos) << again.out;
+  EXPECT_EQ(ledger_->Size(), 13u);
+  // The events carry the credential as their actor.
+  auto ev = ledger_->GetEvent(11);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(ev->actor, "partnership:brum");
+
+  // Proofs fetched from the server, checked against the head saved at 10.
+  const std::string head10 = " --head " + dir_.path() + "/head10.json";
+  const std::string aud = server + " --token aud-token";
+  Outcome inc = Ledgerctl("proof inclusion" + key_ + head10 + aud + " --seq 4");
+  EXPECT_EQ(inc.code, 0) << inc.out;
+  EXPECT_NE(inc.out.find("ok: event 4"), std::string::npos) << inc.out;
+  EXPECT_EQ(Ledgerctl("proof inclusion" + key_ + head10 + aud + " --seq 11").code, 1);  // after it
+  Outcome con = Ledgerctl("proof consistency" + key_ + " --old " + dir_.path() + "/head10.json" + aud);
+  EXPECT_EQ(con.code, 0) << con.out;
+  EXPECT_NE(con.out.find("the tree of 13 events"), std::string::npos) << con.out;
+
+  // A head from a fork (same key, other events) is not extended by the server's.
+  const std::string fork = dir_.path() + "/fork";
+  std::filesystem::create_directories(fork);
+  for (const char* f : {"/signing-key.pem", "/signing-key.pem.pub"}) {
+    std::filesystem::copy_file(dir_.path() + "/served" + f, fork + f);
+  }
+  {
+    auto b = ledger::Ledger::Open(fork);
+    ASSERT_TRUE(b.ok());
+    AppendReceipts(b->get(), "f", 10);
+    Save(dir_, b->get(), "/v1/ledger/head", "fork10.json");
+  }
+  Outcome forked = Ledgerctl("proof consistency" + key_ + " --old " + dir_.path() + "/fork10.json" + aud);
+  EXPECT_EQ(forked.code, 1);
+  EXPECT_NE(forked.out.find("REJECTED"), std::string::npos) << forked.out;
+  Outcome forked_inc = Ledgerctl("proof inclusion" + key_ + " --head " + dir_.path() + "/fork10.json" + aud + " --seq 4");
+  EXPECT_EQ(forked_inc.code, 1);
+
+  // A wrong token, and no server at all: clear failures, nothing appended.
+  Outcome denied = Ledgerctl("proof inclusion" + key_ + head10 + server + " --token nope --seq 4");
+  EXPECT_EQ(denied.code, 1);
+  EXPECT_NE(denied.out.find("HTTP 401"), std::string::npos) << denied.out;
+  server_->Stop();
+  server_.reset();
+  Outcome down = Ledgerctl("import " + file + server + " --token brum-token", true);
+  EXPECT_EQ(down.code, 1);
+  EXPECT_NE(down.out.find("cannot reach"), std::string::npos) << down.out;
+  EXPECT_EQ(ledger_->Size(), 13u);
 }
 
 }  // namespace

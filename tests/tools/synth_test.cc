@@ -59,7 +59,9 @@ TEST(Synth, RecordedInOrderWithRealisticLagsAndValidWhenAppended) {
   std::set<std::string> roles;
   for (size_t i = 0; i < events.size(); ++i) {
     const synth::Generated& g = events[i];
-    if (i > 0) ASSERT_GE(g.recorded_at, events[i - 1].recorded_at) << i;
+    if (i > 0) {
+      ASSERT_GE(g.recorded_at, events[i - 1].recorded_at) << i;
+    }
     ASSERT_GE(g.recorded_at, g.request.event.occurred_at) << i;
     ASSERT_LT(g.recorded_at, opt.end) << i;
     lags.push_back(g.recorded_at - g.request.event.occurred_at);

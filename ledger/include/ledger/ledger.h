@@ -174,8 +174,11 @@ class Ledger {
 
   // Recomputes the hash chain, every Merkle node and every signed head from
   // the stored bytes, and checks envelopes (gap-free seq, versions, recorded_at
-  // order). Names the first seq that does not match.
-  VerifyReport Verify() const;
+  // order). Names the first seq that does not match. `on_progress`, when
+  // given, is called with the number of events checked so far and the
+  // total, every 65,536 events.
+  VerifyReport Verify(const std::function<void(uint64_t done, uint64_t total)>& on_progress =
+                          nullptr) const;
 
   // The view store `name` (lower-case letters, digits, '_' and '-'), created
   // when missing: a keyspace of the ledger's database for a projection's

@@ -83,7 +83,8 @@ class Status {
   // "data.area" becomes "events[2].data.area".
   Status WithFieldPrefix(const std::string& prefix) const;
 
-  // "kConflict: expected_version 3 but the stream is at 4".
+  // "conflict: expected_version 3 but the stream is at 4"; each field
+  // error follows as "; <field> <message>".
   std::string ToString() const;
 
  private:

@@ -77,6 +77,11 @@ TEST_F(LedgerctlTest, VerifyExportAndTimeline) {
   Outcome t = Ledgerctl("timeline --data " + data_ + " g1-r000000007");
   EXPECT_EQ(t.code, 0);
   EXPECT_NE(t.out.find("referral.received"), std::string::npos) << t.out;
+  // Who recorded each event, and how long after it happened.
+  EXPECT_NE(t.out.find(" later by partnership:E"), std::string::npos) << t.out;
+  EXPECT_TRUE(t.out.find("first decision: ") != std::string::npos ||
+              t.out.find("no decision yet") != std::string::npos)
+      << t.out;
   EXPECT_EQ(Ledgerctl("timeline --data " + data_ + " nobody").code, 1);
 }
 

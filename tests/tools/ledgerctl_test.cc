@@ -117,6 +117,12 @@ TEST_F(LedgerctlTest, ReplayEqualsTheLiveViews) {
 TEST_F(LedgerctlTest, ClearErrorsAndExitCodes) {
   EXPECT_EQ(Ledgerctl("").code, 2);
   EXPECT_EQ(Ledgerctl("--help").code, 0);
+  // A subcommand's help is its own entries, then the exit codes.
+  Outcome help = Ledgerctl("import --help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--restore"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("Exit codes:"), std::string::npos) << help.out;
+  EXPECT_EQ(help.out.find("ledgerctl generate"), std::string::npos) << help.out;
   EXPECT_EQ(Ledgerctl("frobnicate --data " + data_).code, 2);
   EXPECT_EQ(Ledgerctl("verify").code, 2);                                  // no --data
   EXPECT_EQ(Ledgerctl("verify --data " + data_ + " --colour red").code, 2);  // unknown option

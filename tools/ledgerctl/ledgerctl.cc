@@ -1052,6 +1052,28 @@ int Generate(const Args& a) {
   return 0;
 }
 
+// `ledgerctl CMD --help`: the usage entries of CMD (each from its
+// "  ledgerctl CMD" line to the next entry), then the exit codes; the whole
+// usage for a command it does not know.
+int CommandHelp(const std::string& command) {
+  std::istringstream in(kUsage);
+  std::string out, line;
+  bool mine = false;
+  const std::string entry = "  ledgerctl " + command + " ";
+  while (std::getline(in, line)) {
+    if (line.starts_with("  ledgerctl ")) mine = line.starts_with(entry);
+    else if (!line.starts_with("   ")) mine = false;
+    if (mine) out += line + "\n";
+  }
+  if (out.empty()) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  const std::string usage(kUsage);
+  std::printf("%s\n%s", out.c_str(), usage.substr(usage.find("Exit codes:")).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1063,10 +1085,7 @@ int main(int argc, char** argv) {
   a.command = argv[1];
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
+    if (arg == "--help" || arg == "-h") return CommandHelp(a.command);
     if (arg.starts_with("--")) {
       const std::string name = arg.substr(2);
       std::string value = "yes";

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -25,6 +26,16 @@ namespace {
 int Fail(const std::string& message) {
   std::fprintf(stderr, "ledgerd: %s\n", message.c_str());
   return 2;
+}
+
+// A whole number in [lo, hi], or nullopt.
+std::optional<long> Bounded(const std::string& text, long lo, long hi) {
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const long v = std::stol(text);
+  if (v < lo || v > hi) return std::nullopt;
+  return v;
 }
 
 }  // namespace
@@ -65,7 +76,18 @@ int main(int argc, char** argv) {
     }
   }
   if (flags["data"].empty() || flags["tokens"].empty()) return Fail("--data and --tokens are required");
-  spdlog::set_level(spdlog::level::from_str(flags["log-level"].empty() ? "info" : flags["log-level"]));
+  const std::string level = flags["log-level"].empty() ? "info" : flags["log-level"];
+  if (level != "off" && spdlog::level::from_str(level) == spdlog::level::off) {
+    return Fail("--log-level must be trace, debug, info, warn, error, critical or off");
+  }
+  spdlog::set_level(spdlog::level::from_str(level));
+  std::optional<long> port = 8080, threads = 2;
+  if (!flags["port"].empty() && !(port = Bounded(flags["port"], 0, 65535))) {
+    return Fail("--port must be a whole number from 0 to 65535");
+  }
+  if (!flags["threads"].empty() && !(threads = Bounded(flags["threads"], 1, 256))) {
+    return Fail("--threads must be a whole number from 1 to 256");
+  }
 
   auto tokens = api::TokenStore::Load(flags["tokens"]);
   if (!tokens.ok()) return Fail(tokens.status().ToString());
@@ -78,8 +100,8 @@ int main(int argc, char** argv) {
   api::Service service(ledger->get(), projector->get(), std::move(tokens).value());
   api::ServerOptions options;
   if (!flags["address"].empty()) options.address = flags["address"];
-  if (!flags["port"].empty()) options.port = static_cast<uint16_t>(std::stoi(flags["port"]));
-  if (!flags["threads"].empty()) options.threads = std::stoi(flags["threads"]);
+  if (!flags["port"].empty()) options.port = static_cast<uint16_t>(*port);
+  if (!flags["threads"].empty()) options.threads = static_cast<int>(*threads);
 
   // Signals are taken by sigwait below, not by whichever thread they hit.
   sigset_t stop_signals;

@@ -9,7 +9,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <fstream>
+#include <chrono>
 #include <regex>
+#include <vector>
 
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
@@ -90,6 +92,112 @@ TEST(Ledgerd, ServesAndStopsGracefullyOnSigterm) {
   ASSERT_TRUE(ledger.ok());
   EXPECT_EQ((*ledger)->Size(), 20u);
   EXPECT_TRUE((*ledger)->Verify().ok);
+}
+
+struct Exit {
+  int code = -1;  // the exit status, or -1 when it did not exit by itself
+  std::string err;
+};
+
+// Runs ledgerd with `args` and its standard error captured. A server that
+// starts (when it should not have) is killed after 10 s and reported as -1.
+Exit RunLedgerd(const std::vector<std::string>& args) {
+  int err[2];
+  if (pipe(err) != 0) return {};
+  const pid_t child = fork();
+  if (child < 0) return {};
+  if (child == 0) {
+    dup2(err[1], STDERR_FILENO);
+    close(err[0]);
+    std::vector<char*> argv{const_cast<char*>("ledgerd")};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(LEDGERD_PATH, argv.data());
+    _exit(127);
+  }
+  close(err[1]);
+  Exit e;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int status = 0;
+  while (waitpid(child, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(child, SIGKILL);
+      waitpid(child, &status, 0);
+      close(err[0]);
+      return e;
+    }
+    usleep(10000);
+  }
+  char buf[512];
+  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) > 0;) e.err.append(buf, static_cast<size_t>(n));
+  close(err[0]);
+  e.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return e;
+}
+
+class LedgerdStart : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tokens_ = dir_.path() + "/tokens.json";
+    std::ofstream(tokens_) << R"({"tokens":[{"name":"p","role":"regulator","sha256":")"
+                           << ledger::ToHex(ledger::Sha256("t")) << "\"}]}";
+    data_ = dir_.path() + "/data";
+  }
+  // Expects ledgerd to refuse to start, exit 2, and say `why` on stderr.
+  void ExpectRefused(const std::vector<std::string>& args, const std::string& why) {
+    Exit e = RunLedgerd(args);
+    EXPECT_EQ(e.code, 2) << e.err;
+    EXPECT_NE(e.err.find("ledgerd: "), std::string::npos) << e.err;
+    EXPECT_NE(e.err.find(why), std::string::npos) << e.err;
+  }
+  ledger::testing::TempDir dir_;
+  std::string tokens_, data_;
+};
+
+TEST_F(LedgerdStart, TokensFileMissingOrMalformed) {
+  ExpectRefused({"--data", data_, "--tokens", dir_.path() + "/none.json"}, "none.json");
+  std::ofstream(dir_.path() + "/bad.json") << R"({"tokens":[{"name":"x","role":"king"}]})";
+  ExpectRefused({"--data", data_, "--tokens", dir_.path() + "/bad.json"}, "role");
+  std::ofstream(dir_.path() + "/text.json") << "tokens: all of them";
+  ExpectRefused({"--data", data_, "--tokens", dir_.path() + "/text.json"}, "invalid_argument");
+}
+
+TEST_F(LedgerdStart, DataDirectoryUnusableOrCorrupt) {
+  // A path that cannot be a directory (root ignores permissions, so a
+  // regular file stands in its way).
+  std::ofstream(dir_.path() + "/file") << "x";
+  ExpectRefused({"--data", dir_.path() + "/file/data", "--tokens", tokens_}, "data");
+  ExpectRefused({"--data", dir_.path() + "/file", "--tokens", tokens_}, "file");
+  // A ledger whose database files are damaged.
+  {
+    auto l = ledger::Ledger::Open(data_);
+    ASSERT_TRUE(l.ok());
+  }
+  std::ofstream(data_ + "/rocksdb/CURRENT", std::ios::trunc) << "MANIFEST-999999\n";
+  ExpectRefused({"--data", data_, "--tokens", tokens_}, "MANIFEST");
+  // A damaged signing key.
+  const std::string data2 = dir_.path() + "/data2";
+  {
+    auto l = ledger::Ledger::Open(data2);
+    ASSERT_TRUE(l.ok());
+  }
+  std::ofstream(data2 + "/signing-key.pem", std::ios::trunc) << "not a key";
+  ExpectRefused({"--data", data2, "--tokens", tokens_}, "key");
+}
+
+TEST_F(LedgerdStart, PortInUseOrBadOptions) {
+  net::io_context ioc;
+  net::ip::tcp::acceptor taken(ioc, net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  const std::string port = std::to_string(taken.local_endpoint().port());
+  ExpectRefused({"--data", data_, "--tokens", tokens_, "--port", port}, "cannot listen");
+  ExpectRefused({"--data", data_, "--tokens", tokens_, "--port", "eighty"}, "--port");
+  ExpectRefused({"--data", data_, "--tokens", tokens_, "--port", "70000"}, "--port");
+  ExpectRefused({"--data", data_, "--tokens", tokens_, "--threads", "0"}, "--threads");
+  ExpectRefused({"--data", data_, "--tokens", tokens_, "--log-level", "loud"}, "--log-level");
+  ExpectRefused({"--data", data_, "--tokens", tokens_, "--colour", "red"}, "--colour");
+  ExpectRefused({"--tokens", tokens_}, "--data");
+  ExpectRefused({"--data", data_, "--tokens", tokens_, "--config", dir_.path() + "/none.json"},
+                "config");
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // ledgerd: the rehab access ledger's HTTP service.
 //
 //   ledgerd --data DIR --tokens FILE [--address 127.0.0.1] [--port 8080]
-//           [--threads 2] [--log-level info] [--config FILE]
+//           [--threads 2] [--log-level info] [--min-free-mb 256] [--config FILE]
+//
+// --min-free-mb: appends answer 503 while the data directory's filesystem
+// has less free space than this, and resume when space returns.
 //
 // A config file is JSON with the same keys ({"data": ..., "port": ...});
 // flags given on the command line win. Stops gracefully on SIGTERM/SIGINT.
@@ -47,7 +50,7 @@ int main(int argc, char** argv) {
     if (arg == "--help" || arg == "-h") {
       std::puts(
           "ledgerd --data DIR --tokens FILE [--address ADDR] [--port N] [--threads N] "
-          "[--log-level LEVEL] [--config FILE]");
+          "[--log-level LEVEL] [--min-free-mb MB] [--config FILE]");
       return 0;
     }
     if (!arg.starts_with("--") || i + 1 >= argc) return Fail("unexpected argument " + arg);
@@ -66,12 +69,13 @@ int main(int argc, char** argv) {
                                                   : boost::json::serialize(value);
     }
   }
-  for (const char* known : {"data", "tokens", "address", "port", "threads", "log-level", "config"}) {
+  for (const char* known :
+       {"data", "tokens", "address", "port", "threads", "log-level", "min-free-mb", "config"}) {
     flags.try_emplace(known);
   }
   for (const auto& [key, value] : flags) {
     if (key != "data" && key != "tokens" && key != "address" && key != "port" &&
-        key != "threads" && key != "log-level" && key != "config") {
+        key != "threads" && key != "log-level" && key != "min-free-mb" && key != "config") {
       return Fail("unknown option --" + key);
     }
   }
@@ -88,10 +92,16 @@ int main(int argc, char** argv) {
   if (!flags["threads"].empty() && !(threads = Bounded(flags["threads"], 1, 256))) {
     return Fail("--threads must be a whole number from 1 to 256");
   }
+  ledger::LedgerOptions ledger_options;
+  if (!flags["min-free-mb"].empty()) {
+    std::optional<long> mb = Bounded(flags["min-free-mb"], 0, 1 << 20);
+    if (!mb) return Fail("--min-free-mb must be a whole number of MiB (0 turns the check off)");
+    ledger_options.min_free_bytes = static_cast<uint64_t>(*mb) << 20;
+  }
 
   auto tokens = api::TokenStore::Load(flags["tokens"]);
   if (!tokens.ok()) return Fail(tokens.status().ToString());
-  auto ledger = ledger::Ledger::Open(flags["data"]);
+  auto ledger = ledger::Ledger::Open(flags["data"], ledger_options);
   if (!ledger.ok()) return Fail(ledger.status().ToString());
   auto projector = projections::Projector::Open(ledger->get());
   if (!projector.ok()) return Fail(projector.status().ToString());

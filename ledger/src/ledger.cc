@@ -7,6 +7,7 @@
 #include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
 
 #include <atomic>
 #include <chrono>
@@ -190,6 +191,9 @@ class Ledger::Impl {
   // in one batch. Sets the result of every writer it rejects; returns the
   // status of the write itself.
   Status WriteGroup(const std::vector<Writer*>& group);
+  // kResourceExhausted when the ledger's filesystem is below
+  // options_.min_free_bytes plus twice `batch_bytes` (see LedgerOptions).
+  Status CheckFreeSpace(uint64_t batch_bytes) const;
   // Checks one writer's requests against `group_overlay`; on success fills
   // `delta` with what they change and `results`.
   Status ProcessWriter(const Writer& w, const Overlay& group_overlay, Micros now,
@@ -234,6 +238,7 @@ class Ledger::Impl {
   bool stopping_ = false;
   size_t last_group_writers_ = 0;  // commit thread only
   Status failed_;                  // commit thread only; after a failed write, appends are refused
+  std::string dir_;                // the ledger directory, for the free-space check
   std::thread committer_;
 
   mutable std::mutex head_mu_;
@@ -248,6 +253,7 @@ class Ledger::Impl {
 // Open and close
 
 Status Ledger::Impl::Open(const std::string& dir) {
+  dir_ = dir;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IOError("cannot create ledger directory " + dir + ": " + ec.message());
@@ -566,6 +572,10 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   head.append(AsBytes(hash));
   batch.Put(keys::Head(), head);
 
+  if (Status room = CheckFreeSpace(batch.GetDataSize()); !room.ok()) {
+    for (Writer* x : accepted) x->result = room;
+    return room;
+  }
   rocksdb::WriteOptions wo;
   wo.sync = true;                            // one fdatasync for the whole group
   wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
@@ -590,6 +600,19 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   tree_ = std::move(tree);
   for (auto& [id, h] : overlay.streams) stream_cache_[id] = std::move(h);
   return Status::Ok();
+}
+
+Status Ledger::Impl::CheckFreeSpace(uint64_t batch_bytes) const {
+  if (options_.min_free_bytes == 0) return Status::Ok();
+  struct statvfs fs;
+  if (statvfs(dir_.c_str(), &fs) != 0) return Status::Ok();  // unknown: let the write say
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const uint64_t needed = options_.min_free_bytes + 2 * batch_bytes;
+  if (free_bytes >= needed) return Status::Ok();
+  return Status::ResourceExhausted(
+      "the disk holding the ledger is full: " + std::to_string(free_bytes >> 20) +
+      " MiB free, appends resume above " + std::to_string((needed + (1 << 20) - 1) >> 20) +
+      " MiB; nothing was appended");
 }
 
 Result<StreamHead> Ledger::Impl::LoadStream(const std::string& id, const Overlay& group,

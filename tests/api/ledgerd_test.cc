@@ -4,12 +4,16 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <fstream>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <regex>
 #include <vector>
 
@@ -23,7 +27,13 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 
-unsigned Request(uint16_t port, http::verb verb, const std::string& target, const std::string& body) {
+struct Reply {
+  unsigned status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+Reply Request(uint16_t port, http::verb verb, const std::string& target, const std::string& body) {
   net::io_context ioc;
   beast::tcp_stream stream(ioc);
   stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
@@ -36,61 +46,145 @@ unsigned Request(uint16_t port, http::verb verb, const std::string& target, cons
   beast::flat_buffer buffer;
   http::response<http::string_body> res;
   http::read(stream, buffer, res);
-  return res.result_int();
+  return {res.result_int(), std::string(res[http::field::content_type]), res.body()};
 }
+
+std::string Received(const std::string& id) {
+  return R"({"type":"referral.received","referral_id":")" + id +
+         R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
+}
+
+// A ledgerd process on `data`, with a partnership token "t-partnership"
+// for E08000002, on a free port read from its first log line.
+class LedgerdProcess {
+ public:
+  LedgerdProcess(const std::string& data, const std::string& tokens,
+                 const std::vector<std::string>& extra = {}) {
+    std::ofstream(tokens) << R"({"tokens":[{"name":"p","role":"partnership","areas":["E08000002"],"sha256":")"
+                          << ledger::ToHex(ledger::Sha256("t-partnership")) << "\"}]}";
+    int out[2];
+    if (pipe(out) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], STDOUT_FILENO);
+      close(out[0]);
+      std::vector<std::string> args = {"ledgerd", "--data", data, "--tokens", tokens, "--port", "0"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (std::string& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(LEDGERD_PATH, argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    out_ = out[0];
+    std::smatch m;
+    char buf[512];
+    while (port_ == 0) {
+      const ssize_t n = read(out_, buf, sizeof buf);
+      if (n <= 0) return;  // it exited
+      log_.append(buf, static_cast<size_t>(n));
+      if (std::regex_search(log_, m, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"))) {
+        port_ = static_cast<uint16_t>(std::stoi(m[1]));
+      }
+    }
+  }
+  ~LedgerdProcess() {
+    if (pid_ > 0) Stop();
+  }
+  uint16_t port() const { return port_; }
+  // SIGTERM, then the exit status and the whole log.
+  int Stop() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    char buf[512];
+    for (ssize_t n; (n = read(out_, buf, sizeof buf)) > 0;) log_.append(buf, static_cast<size_t>(n));
+    close(out_);
+    return status;
+  }
+  const std::string& log() const { return log_; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  uint16_t port_ = 0;
+  std::string log_;
+};
 
 TEST(Ledgerd, ServesAndStopsGracefullyOnSigterm) {
   ledger::testing::TempDir dir;
-  const std::string tokens = dir.path() + "/tokens.json";
-  std::ofstream(tokens) << R"({"tokens":[{"name":"p","role":"partnership","areas":["E08000002"],"sha256":")"
-                        << ledger::ToHex(ledger::Sha256("t-partnership")) << "\"}]}";
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    execl(LEDGERD_PATH, "ledgerd", "--data", (dir.path() + "/data").c_str(), "--tokens",
-          tokens.c_str(), "--port", "0", nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  // The first log line names the port.
-  std::string log;
-  uint16_t port = 0;
-  std::smatch m;
-  char buf[512];
-  while (port == 0) {
-    const ssize_t n = read(out[0], buf, sizeof buf);
-    ASSERT_GT(n, 0) << "ledgerd exited: " << log;
-    log.append(buf, static_cast<size_t>(n));
-    if (std::regex_search(log, m, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"))) {
-      port = static_cast<uint16_t>(std::stoi(m[1]));
-    }
-  }
+  LedgerdProcess server(dir.path() + "/data", dir.path() + "/tokens.json");
+  ASSERT_NE(server.port(), 0) << "ledgerd exited: " << server.log();
   for (int i = 0; i < 20; ++i) {
-    ASSERT_EQ(Request(port, http::verb::post, "/v1/events",
-                      R"({"type":"referral.received","referral_id":"d)" + std::to_string(i) +
-                          R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})"),
+    ASSERT_EQ(Request(server.port(), http::verb::post, "/v1/events", Received("d" + std::to_string(i))).status,
               201u);
   }
-  ASSERT_EQ(kill(child, SIGTERM), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
+  const int status = server.Stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  while (true) {
-    const ssize_t n = read(out[0], buf, sizeof buf);
-    if (n <= 0) break;
-    log.append(buf, static_cast<size_t>(n));
-  }
-  close(out[0]);
-  EXPECT_NE(log.find("ledgerd stopped"), std::string::npos) << log;
-  EXPECT_EQ(log.find("Bearer"), std::string::npos);  // the log never holds a token
+  EXPECT_NE(server.log().find("ledgerd stopped"), std::string::npos) << server.log();
+  EXPECT_EQ(server.log().find("Bearer"), std::string::npos);  // the log never holds a token
   // Every acknowledged event is there, and the ledger verifies.
   auto ledger = ledger::Ledger::Open(dir.path() + "/data");
   ASSERT_TRUE(ledger.ok());
   EXPECT_EQ((*ledger)->Size(), 20u);
+  EXPECT_TRUE((*ledger)->Verify().ok);
+}
+
+// A small filesystem of its own (a 64 MiB tmpfs), filled up under a
+// running server: appends answer 503 and write nothing, reads go on, and
+// appends resume once space is freed.
+TEST(Ledgerd, FullDiskRefusesAppendsWholeAndRecovers) {
+  ledger::testing::TempDir dir;
+  const std::string fs = dir.path() + "/fs";
+  std::filesystem::create_directories(fs);
+  if (mount("tmpfs", fs.c_str(), "tmpfs", 0, "size=64m") != 0) {
+    GTEST_SKIP() << "cannot mount a small filesystem here (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{fs};
+  LedgerdProcess server(fs + "/data", dir.path() + "/tokens.json", {"--min-free-mb", "16"});
+  ASSERT_NE(server.port(), 0) << "ledgerd exited: " << server.log();
+  ASSERT_EQ(Request(server.port(), http::verb::post, "/v1/events", Received("f1")).status, 201u);
+
+  // Leave 8 MiB free: below the 16 MiB the server keeps in hand.
+  struct statvfs st;
+  ASSERT_EQ(statvfs(fs.c_str(), &st), 0);
+  const uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  ASSERT_GT(free_bytes, 8u << 20);
+  {
+    std::ofstream filler(fs + "/filler", std::ios::binary);
+    const std::string chunk(1 << 20, 'x');
+    for (uint64_t left = free_bytes - (8u << 20); left > 0;) {
+      const uint64_t n = std::min<uint64_t>(left, chunk.size());
+      filler.write(chunk.data(), static_cast<std::streamsize>(n));
+      left -= n;
+    }
+    ASSERT_TRUE(filler.good());
+  }
+  const std::string batch = "{\"events\":[" + Received("f2") + "," + Received("f3") + "]}";
+  Reply full = Request(server.port(), http::verb::post, "/v1/events/batch", batch);
+  EXPECT_EQ(full.status, 503u) << full.body;
+  EXPECT_EQ(full.content_type, "application/problem+json");
+  EXPECT_NE(full.body.find("the disk holding the ledger is full"), std::string::npos) << full.body;
+  EXPECT_EQ(Request(server.port(), http::verb::post, "/v1/events", Received("f4")).status, 503u);
+  // Reads go on, and nothing of the refused requests is there.
+  EXPECT_EQ(Request(server.port(), http::verb::get, "/v1/referrals/f1", "").status, 200u);
+  EXPECT_EQ(Request(server.port(), http::verb::get, "/v1/referrals/f2", "").status, 404u);
+
+  // Space returns: the same requests now go through.
+  std::filesystem::remove(fs + "/filler");
+  Reply again = Request(server.port(), http::verb::post, "/v1/events/batch", batch);
+  EXPECT_EQ(again.status, 201u) << again.body;
+  EXPECT_EQ(Request(server.port(), http::verb::post, "/v1/events", Received("f4")).status, 201u);
+  const int status = server.Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << server.log();
+  auto ledger = ledger::Ledger::Open(fs + "/data");
+  ASSERT_TRUE(ledger.ok());
+  EXPECT_EQ((*ledger)->Size(), 4u);
   EXPECT_TRUE((*ledger)->Verify().ok);
 }
 

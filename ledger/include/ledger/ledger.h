@@ -34,6 +34,12 @@ struct LedgerOptions {
   size_t max_group_events = 16384;
   // RocksDB block cache, bytes.
   size_t block_cache_bytes = 64 << 20;
+  // Appends are refused with kResourceExhausted (nothing written) while the
+  // filesystem holding the ledger has less free space than this plus twice
+  // the group's size, so that a filling disk stops appends before a write
+  // can fail half way, and RocksDB keeps room to flush and compact. They
+  // resume by themselves once space returns. 0 turns the check off.
+  uint64_t min_free_bytes = 256ull << 20;
 };
 
 // What a writer's scope check sees of the stream an event goes to.

@@ -1,6 +1,9 @@
 // The real server on a real socket: the worked example appended and read
 // over HTTP, errors in SPEC §8's order, scopes, and proofs.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -66,9 +69,8 @@ class Http : public ::testing::Test {
     auto tokens = TokenStore::Parse(TokensFile());
     ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
     service_ = std::make_unique<Service>(ledger_.get(), projector_.get(), std::move(tokens).value());
-    ServerOptions options;
-    options.port = 0;
-    server_ = std::make_unique<Server>(service_.get(), options);
+    options_.port = 0;
+    server_ = std::make_unique<Server>(service_.get(), options_);
     ASSERT_TRUE(server_->Start().ok());
   }
   void TearDown() override { server_->Stop(); }
@@ -113,6 +115,7 @@ class Http : public ::testing::Test {
     return Send(http::verb::post, target, token, body);
   }
 
+  ServerOptions options_;  // derived fixtures may change it before SetUp
   net::io_context ioc_;
   ledger::testing::TempDir dir_;
   std::unique_ptr<ledger::Ledger> ledger_;
@@ -567,6 +570,101 @@ TEST_F(Http, ServerSentEventsFromMidwayAndResumed) {
   EXPECT_EQ(ReadFrames(*resumed, 2), (std::vector<uint64_t>{9, 10}));
   // A partnership may not subscribe.
   EXPECT_EQ(Send(http::verb::get, "/v1/events/subscribe", kPartnership).status, 403u);
+}
+
+// The same server with limits short enough to watch them act.
+class HostileClients : public Http {
+ protected:
+  HostileClients() {
+    options_.read_timeout = std::chrono::seconds(1);
+    options_.idle_timeout = std::chrono::seconds(1);
+    options_.max_connections = 300;
+  }
+  // A raw connection that has sent `bytes` (and then nothing); -1 if refused.
+  int Open(const std::string& bytes = "") {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(server_->port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{6, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close(fd);
+      return -1;
+    }
+    if (!bytes.empty()) send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    return fd;
+  }
+  // Seconds from `since` until the server closed the connection (what it
+  // sent first going to *got), or -1 if it was still open after 6 s.
+  static double SecondsToClose(int fd, std::chrono::steady_clock::time_point since,
+                               std::string* got = nullptr) {
+    char buf[4096];
+    for (;;) {
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        if (got) got->append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      const int err = errno;
+      close(fd);
+      if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return -1;
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+    }
+  }
+};
+
+TEST_F(HostileClients, AreCutOffWhileNormalClientsAreServed) {
+  const auto start = std::chrono::steady_clock::now();
+  // A header that never ends, and a body that never comes.
+  const int slow_header = Open("GET /v1/ledger/head HTTP/1.1\r\nHost: x\r\nAuthorization: Bea");
+  const int slow_body = Open("POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                             std::string(kPartnership) +
+                             "\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+                             "{\"type\":\"referral.received\",");
+  ASSERT_GE(slow_header, 0);
+  ASSERT_GE(slow_body, 0);
+  // Many connections that say nothing.
+  std::vector<int> idle;
+  for (int i = 0; i < 250; ++i) idle.push_back(Open());
+  ASSERT_EQ(std::count(idle.begin(), idle.end(), -1), 0);
+  // Meanwhile a normal client is served.
+  EXPECT_EQ(Get("/v1/ledger/head").status, 200u);
+  // Beyond max_connections (300), new connections are closed at once.
+  std::vector<int> excess;
+  for (int i = 0; i < 100; ++i) excess.push_back(Open());
+  int closed_at_once = 0;
+  for (int fd : excess) {
+    if (fd < 0) {
+      ++closed_at_once;
+      continue;
+    }
+    const double s = SecondsToClose(fd, std::chrono::steady_clock::now());
+    closed_at_once += s >= 0 && s < 0.5;
+  }
+  EXPECT_GE(closed_at_once, 40);
+  // A header over the 16 KiB limit is refused before any timeout.
+  const auto huge_at = std::chrono::steady_clock::now();
+  const int huge = Open("GET /v1/ledger/head HTTP/1.1\r\nHost: x\r\nX-Padding: " +
+                        std::string(20000, 'a') + "\r\n\r\n");
+  ASSERT_GE(huge, 0);
+  const double huge_s = SecondsToClose(huge, huge_at);
+  EXPECT_GE(huge_s, 0);
+  EXPECT_LT(huge_s, 0.9);
+  // The slow and the idle are cut off after their timeouts (1 s here).
+  const double header_s = SecondsToClose(slow_header, start);
+  const double body_s = SecondsToClose(slow_body, start);
+  EXPECT_GE(header_s, 0.9);
+  EXPECT_LT(header_s, 4);
+  EXPECT_GE(body_s, 0.9);
+  EXPECT_LT(body_s, 4);
+  int idle_closed = 0;
+  for (int fd : idle) idle_closed += SecondsToClose(fd, start) >= 0;
+  EXPECT_EQ(idle_closed, 250);
+  // Served as before; the half-sent append appended nothing.
+  EXPECT_EQ(Get("/v1/ledger/head").status, 200u);
+  EXPECT_EQ(ledger_->Size(), 0u);
 }
 
 }  // namespace

@@ -151,8 +151,10 @@ bool ReadInteger(const json::value& v, int64_t min, int64_t max, const std::stri
                  Errors* errors, int64_t* out) {
   std::string range = "must be an integer from " + std::to_string(min) + " to " +
                       (max == INT64_MAX ? std::string("2^63-1") : std::to_string(max));
-  if (v.is_int64()) {
-    int64_t i = v.get_int64();
+  // A body built in memory (not parsed from text) may hold a whole number
+  // as uint64: the same number, read the same way.
+  if (v.is_int64() || (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX))) {
+    const int64_t i = v.to_number<int64_t>();
     if (i >= min && i <= max) {
       *out = i;
       return true;
@@ -241,8 +243,10 @@ RecordCorrected ReadCorrection(const json::object& obj, Errors* errors) {
           errors->Add(fpath, "cannot be corrected");
         } else if (const json::string* s = f.value().if_string()) {
           c.fields.push_back({name, std::string(s->data(), s->size())});
-        } else if (f.value().is_int64()) {
-          c.fields.push_back({name, f.value().get_int64()});
+        } else if (f.value().is_int64() ||
+                   (f.value().is_uint64() &&
+                    f.value().get_uint64() <= static_cast<uint64_t>(INT64_MAX))) {
+          c.fields.push_back({name, f.value().to_number<int64_t>()});
         } else {
           errors->Add(fpath,
                       std::string("must be a string or an integer, not ") + KindName(f.value()));

@@ -523,5 +523,30 @@ TEST(RequestDigest, SameValueSameDigest) {
   EXPECT_NE(RequestDigest(*a), RequestDigest(d));
 }
 
+// Found by the event_json fuzz target: a request's own JSON form, built in
+// memory, holds whole numbers as uint64 and must read back as the same
+// request.
+TEST(AppendRequestToJson, ReadsBackAsTheSameRequest) {
+  auto one = ParseAppendRequest(ParseStrictJson(R"({"type":"record.corrected","referral_id":"r1",
+      "occurred_at":"2025-01-01T00:00:00Z","data":{"corrects_seq":27,"reason":"typo",
+      "fields":{"weeks":12}}})")
+                                    .value(),
+                                kNow);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  auto again = ParseAppendRequest(AppendRequestToJson(*one), kNow);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(RequestDigest(*again), RequestDigest(*one));
+  // Built by hand with uint64 numbers, too.
+  boost::json::object body = AppendRequestToJson(*one);
+  body["data"].as_object()["corrects_seq"] = uint64_t{27};
+  body["data"].as_object()["fields"].as_object()["weeks"] = uint64_t{12};
+  auto built = ParseAppendRequest(body, kNow);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  EXPECT_EQ(RequestDigest(*built), RequestDigest(*one));
+  // Beyond 2^63-1 it is still out of range.
+  body["data"].as_object()["corrects_seq"] = uint64_t{1} << 63;
+  EXPECT_EQ(ParseAppendRequest(body, kNow).status().field_errors().at(0).field, "data.corrects_seq");
+}
+
 }  // namespace
 }  // namespace ledger

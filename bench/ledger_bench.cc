@@ -101,6 +101,7 @@ BENCHMARK(BM_DurableAppend)
     ->Teardown(AppendTeardown)
     ->Threads(1)
     ->Threads(8)
+    ->Threads(16)  // the PostgreSQL comparison's 16 clients
     ->Threads(64)
     ->UseRealTime();
 

@@ -217,15 +217,19 @@ auto WithReader(std::string_view bytes, F&& f)
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
     return Status::Corruption("stored record is not a whole number of words");
   }
-  thread_local std::vector<capnp::word> buffer;
+  // Held as uint64_t: capnp::word is not movable under every compiler, so
+  // a std::vector of it does not build everywhere. Same size, same alignment.
+  static_assert(sizeof(uint64_t) == sizeof(capnp::word) && alignof(uint64_t) >= alignof(capnp::word));
+  thread_local std::vector<uint64_t> buffer;
   buffer.resize(bytes.size() / sizeof(capnp::word));
   std::memcpy(buffer.data(), bytes.data(), bytes.size());
+  const auto* words = reinterpret_cast<const capnp::word*>(buffer.data());
   try {
     capnp::ReaderOptions options;
     options.traversalLimitInWords = 1 << 20;
-    capnp::FlatArrayMessageReader reader(
-        kj::ArrayPtr<const capnp::word>(buffer.data(), buffer.size()), options);
-    if (reader.getEnd() != buffer.data() + buffer.size()) {
+    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(words, buffer.size()),
+                                         options);
+    if (reader.getEnd() != words + buffer.size()) {
       return Status::Corruption("stored record has trailing bytes");
     }
     return f(reader.getRoot<Root>());

@@ -4,6 +4,7 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "event.capnp.h"
@@ -103,6 +104,9 @@ void EncodeData(const EventData& data, cs::Event::Data::Builder b) {
       data);
 }
 
+// More fields than any event type has: no correction can name more.
+constexpr unsigned kMaxCorrectedFields = 16;
+
 // Checks that a stored enum value is one this build knows.
 template <typename E, typename From>
 bool ReadEnum(From v, E* out) {
@@ -186,6 +190,14 @@ Result<EventData> DecodeData(cs::Event::Data::Reader r) {
       RecordCorrected d;
       d.corrects_seq = x.getCorrectsSeq();
       d.reason = Str(x.getReason());
+      // What a correction can hold: a few distinct, named fields of one
+      // event type (SPEC §3). Anything else is damage; refusing it here also
+      // keeps a damaged list of empty entries (cheap in the stored bytes)
+      // from decoding into an event far larger than any that was appended.
+      if (x.getFields().size() == 0 || x.getFields().size() > kMaxCorrectedFields) {
+        return Status::Corruption("a correction holds " + std::to_string(x.getFields().size()) +
+                                  " fields");
+      }
       for (auto f : x.getFields()) {
         CorrectedField cf;
         cf.name = Str(f.getName());
@@ -196,6 +208,11 @@ Result<EventData> DecodeData(cs::Event::Data::Reader r) {
           cf.value = v.getInteger();
         } else {
           return Status::Corruption("corrected field of an unknown kind");
+        }
+        if (cf.name.empty() ||
+            std::any_of(d.fields.begin(), d.fields.end(),
+                        [&](const CorrectedField& g) { return g.name == cf.name; })) {
+          return Status::Corruption("a correction names a field twice, or an unnamed one");
         }
         d.fields.push_back(std::move(cf));
       }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "event.capnp.h"
+#include "ledger/hash.h"
 #include "test_util.h"
 
 namespace ledger::internal {
@@ -125,6 +126,36 @@ TEST(Codec, DamagedBytesAreCorruptionNotACrash) {
   }
   // Most flips change what decodes (which is why the chain hashes bytes).
   EXPECT_GT(decoded_differently, 0);
+}
+
+// Found by the event_codec fuzz target: damaged bytes whose correction lists
+// tens of thousands of empty fields (an empty entry costs nothing in a
+// Cap'n Proto list). It decoded, into an event no encoding could hold.
+TEST(Codec, ACorrectionMustHoldAFewDistinctNamedFields) {
+  const std::optional<std::string> amplified = FromHex(
+      "000000001f0000000000000005000400200000000000000004000000000000005b800f6ac4d905005bdd40720fda0500"
+      "0b000000000000000d0000007200000011000000b20000000000000000000000140000000100020067312d7230303030"
+      "3030303032000000706172746e6572736869703a45303630303030333200000011000000000000000500000002010000"
+      "11000000270000007265667573616c20726561736f6e207265636f726465642077726f6e676c00000000150000000000"
+      "0000050004001c27000000000000030000000000000056d609587fd905000001726561736f6e000070726576696f7573"
+      "5f706c6163656d656e74000000000000");
+  ASSERT_TRUE(amplified.has_value());
+  EXPECT_EQ(DecodeEvent(*amplified).status().code(), Code::kCorruption);
+
+  Event e;
+  e.seq = 2;
+  e.referral_id = "r";
+  auto with_fields = [&](std::vector<CorrectedField> fields) {
+    e.data = RecordCorrected{1, "typo", std::move(fields)};
+    return DecodeEvent(EncodeEvent(e)).status().code();
+  };
+  EXPECT_EQ(with_fields({{"weeks", int64_t{12}}}), Code::kOk);
+  EXPECT_EQ(with_fields({}), Code::kCorruption);
+  EXPECT_EQ(with_fields({{"", std::string("x")}}), Code::kCorruption);
+  EXPECT_EQ(with_fields({{"weeks", int64_t{12}}, {"weeks", int64_t{13}}}), Code::kCorruption);
+  std::vector<CorrectedField> many;
+  for (int i = 0; i < 17; ++i) many.push_back({"f" + std::to_string(i), int64_t{i}});
+  EXPECT_EQ(with_fields(many), Code::kCorruption);
 }
 
 TEST(Codec, StreamHeadRoundTrips) {

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the build needs, only when some are missing.
-# Safe to run repeatedly; needs root (or sudo) only when something must be installed.
+# With --tests, also what the dashboard's browser tests need: Node.js and npm,
+# Chromium to drive, and Playwright from npm (tests/web, at the version its
+# lock file names). Safe to run repeatedly; needs
+# root (or sudo) only when something must be installed.
 set -euo pipefail
 
 packages=(
@@ -9,6 +12,11 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libspdlog-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
+if [ "${1:-}" = "--tests" ]; then
+  # Commands rather than packages: a Node.js from elsewhere will do.
+  command -v npm >/dev/null || packages+=(nodejs npm)
+  command -v chromium >/dev/null || packages+=(chromium)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -17,7 +25,14 @@ for p in "${packages[@]}"; do
   fi
 done
 
+playwright() {
+  if [ "${1:-}" = "--tests" ] && [ ! -d "$(dirname "$0")/../tests/web/node_modules/playwright-core" ]; then
+    (cd "$(dirname "$0")/../tests/web" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  playwright "${1:-}"
   exit 0
 fi
 
@@ -28,3 +43,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # Never the unversioned libboost-*-dev: those are 1.74 and would remove 1.81.
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+playwright "${1:-}"

@@ -125,8 +125,10 @@ enum class RouteId {
   kHealth,
   kMetrics,
   kOpenApi,
+  kDashboard,  // GET /: the dashboard's page
+  kWebAsset,   // GET /web/{file}: its script and style sheet
 };
-constexpr int kRouteCount = static_cast<int>(RouteId::kOpenApi) + 1;
+constexpr int kRouteCount = static_cast<int>(RouteId::kWebAsset) + 1;
 
 // The template of each route, as /metrics labels it.
 const char* RouteTemplate(RouteId id) {
@@ -148,6 +150,8 @@ const char* RouteTemplate(RouteId id) {
     case RouteId::kHealth: return "GET /healthz";
     case RouteId::kMetrics: return "GET /metrics";
     case RouteId::kOpenApi: return "GET /v1/openapi.json";
+    case RouteId::kDashboard: return "GET /";
+    case RouteId::kWebAsset: return "GET /web/{file}";
   }
   return "other";
 }
@@ -166,6 +170,8 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
     return Matched{id, std::move(param)};
   };
   const size_t n = s.size();
+  if (n == 0) return route(RouteId::kDashboard, "GET");
+  if (n == 2 && s[0] == "web") return route(RouteId::kWebAsset, "GET", s[1]);
   if (n == 1 && s[0] == "healthz") return route(RouteId::kHealth, "GET");
   if (n == 1 && s[0] == "metrics") return route(RouteId::kMetrics, "GET");
   if (n < 2 || s[0] != "v1") return std::nullopt;
@@ -218,6 +224,8 @@ bool RoleMay(Role role, RouteId id) {
     case RouteId::kHealth:
     case RouteId::kMetrics:
     case RouteId::kOpenApi:
+    case RouteId::kDashboard:
+    case RouteId::kWebAsset:
       return true;
   }
   return false;
@@ -226,7 +234,8 @@ bool RoleMay(Role role, RouteId id) {
 // Liveness and metrics carry no person data and are read by probes.
 // The API's own description is public too.
 bool NeedsCredential(RouteId id) {
-  return id != RouteId::kHealth && id != RouteId::kMetrics && id != RouteId::kOpenApi;
+  return id != RouteId::kHealth && id != RouteId::kMetrics && id != RouteId::kOpenApi &&
+         id != RouteId::kDashboard && id != RouteId::kWebAsset;
 }
 
 bool IsJsonMediaType(std::string_view ct) {
@@ -676,6 +685,13 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       r.body = std::string(OpenApiDocument());
       return done(std::move(r));
     }
+    case RouteId::kDashboard:
+    case RouteId::kWebAsset: {
+      std::optional<HttpResponse> page =
+          WebAsset(route.id == RouteId::kDashboard ? "index.html" : route.param);
+      if (!page) return done(Problem(404, "no dashboard file " + route.param.substr(0, 100)));
+      return done(std::move(*page));
+    }
     case RouteId::kMetrics: {
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4";
@@ -822,7 +838,38 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
 
 namespace internal {
 extern const char kOpenApiJson[];
+extern const char kWebIndexHtml[];
+extern const char kWebAppJs[];
+extern const char kWebAppCss[];
 }  // namespace internal
+
+std::optional<HttpResponse> Service::WebAsset(std::string_view file) {
+  struct Asset {
+    std::string_view name, content_type;
+    const char* body;
+  };
+  static constexpr Asset kAssets[] = {
+      {"index.html", "text/html; charset=utf-8", internal::kWebIndexHtml},
+      {"app.js", "text/javascript; charset=utf-8", internal::kWebAppJs},
+      {"app.css", "text/css; charset=utf-8", internal::kWebAppCss},
+  };
+  for (const Asset& a : kAssets) {
+    if (a.name != file) continue;
+    HttpResponse r;
+    r.content_type = std::string(a.content_type);
+    r.body = a.body;
+    // The page may load and call nothing but this server: no CDN, no fonts
+    // or scripts from elsewhere, no framing by other sites.
+    r.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+                           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    return r;
+  }
+  return std::nullopt;
+}
 
 std::vector<std::string> Service::RouteTemplates() {
   std::vector<std::string> out;

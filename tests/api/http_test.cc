@@ -573,6 +573,41 @@ TEST_F(Http, ServerSentEventsFromMidwayAndResumed) {
   EXPECT_EQ(Send(http::verb::get, "/v1/events/subscribe", kPartnership).status, 403u);
 }
 
+// The dashboard is served from this origin, without a credential, with a
+// policy that keeps the page to it, and refers to nothing elsewhere.
+TEST_F(Http, TheDashboardIsServedFromThisOriginOnly) {
+  for (const char* path : {"/", "/web/app.js", "/web/app.css"}) {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+    http::request<http::empty_body> req(http::verb::get, path, 11);
+    req.set(http::field::host, "localhost");
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    EXPECT_EQ(res.result_int(), 200u) << path;
+    EXPECT_NE(std::string(res["Content-Security-Policy"]).find("default-src 'self'"),
+              std::string::npos)
+        << path;
+    const std::string& body = res.body();
+    EXPECT_GT(body.size(), 500u) << path;
+    // No other origin: the only absolute URL is the SVG namespace's name.
+    EXPECT_EQ(body.find("https://"), std::string::npos) << path;
+    for (size_t at = body.find("http://"); at != std::string::npos; at = body.find("http://", at + 1)) {
+      EXPECT_EQ(body.compare(at, 26, "http://www.w3.org/2000/svg"), 0) << path << " at " << at;
+    }
+    EXPECT_EQ(body.find("@import"), std::string::npos) << path;
+  }
+  EXPECT_EQ(Get("/").status, 200u);
+  EXPECT_EQ(Get("/web/app.js").status, 200u);
+  const Reply missing = Get("/web/secret.txt", "");
+  EXPECT_EQ(missing.status, 404u);
+  EXPECT_EQ(missing.content_type, "application/problem+json");
+  // The page's data still needs a token.
+  EXPECT_EQ(Get("/v1/fairness", "").status, 401u);
+}
+
 // The same server with limits short enough to watch them act.
 class HostileClients : public Http {
  protected:

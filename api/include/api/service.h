@@ -91,6 +91,11 @@ class Service {
   static std::vector<std::string> RouteTemplates();
   // The OpenAPI 3.1 document served at /v1/openapi.json (api/openapi.json).
   static std::string_view OpenApiDocument();
+  // A file of the dashboard (api/web/, compiled in) as its answer, with
+  // the headers that keep the page to this server's origin; nullopt when
+  // there is no such file. Served without a credential: the page asks for
+  // a token and sends it with its API calls.
+  static std::optional<HttpResponse> WebAsset(std::string_view file);
 
   // Counts an answered request for /metrics: by route template and status,
   // and its latency in the histogram.

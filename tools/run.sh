@@ -43,6 +43,7 @@ url="http://$address:$port"
 cat <<TEXT
 
 Rehab access ledger demo: $url   (data: $data)
+Dashboard: open $url/ in a browser and paste a demo token.
 
 Demo tokens (Authorization: Bearer <token>):
   regulator (reads everything)        demo-regulator-token

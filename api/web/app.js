@@ -95,8 +95,11 @@ function drawFunnel(view, rows) {
                                 tabindex: 0, 'aria-label': label, 'data-area': r.code });
     c.append(svgEl('title', {}, label));
     const show = () => { $('point-detail').textContent = label; };
+    const open = () => { location.hash = `#/area/${r.code}`; };
     c.addEventListener('focus', show);
     c.addEventListener('mouseenter', show);
+    c.addEventListener('click', open);
+    c.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') open(); });
     svg.append(c);
   }
   $('funnel').replaceChildren(svg);
@@ -140,18 +143,176 @@ function drawTable(rows) {
   document.querySelector('#areas tbody').replaceChildren(...sorted.map((r) => {
     const tr = el('tr', { class: r.flag, 'data-area': r.code });
     for (const col of COLUMNS) {
-      tr.append(el(col.key === 'name' ? 'th' : 'td',
-                   col.key === 'name' ? { scope: 'row' } : { class: col.num ? 'num' : '' },
-                   col.show ? col.show(r) : String(r[col.key])));
+      if (col.key === 'name') {
+        const th = el('th', { scope: 'row' });
+        th.append(el('a', { href: `#/area/${r.code}` }, r.name));
+        tr.append(th);
+      } else {
+        tr.append(el('td', { class: col.num ? 'num' : '' }, col.show ? col.show(r) : String(r[col.key])));
+      }
     }
     return tr;
   }));
 }
 
-async function showOverview() {
+function periodParams() {
   const form = $('period-form');
   const params = new URLSearchParams({ from: form.from.value, to: form.to.value });
   if (form.as_of.value.trim()) params.set('as_of', form.as_of.value.trim());
+  return params;
+}
+
+function fillTable(id, rows) {
+  document.querySelector(`#${id} tbody`).replaceChildren(...rows.map((cells) => {
+    const tr = el('tr');
+    cells.forEach((c, i) => {
+      const isNum = typeof c === 'number' || (typeof c === 'string' && /^[–\d.,%() ]+$/.test(c));
+      tr.append(i === 0 ? el('th', { scope: 'row' }, String(c))
+                        : el('td', { class: isNum ? 'num' : '' }, typeof c === 'number' ? num(c) : c));
+    });
+    return tr;
+  }));
+}
+
+// Months [from, to) as 'YYYY-MM-01' strings, at most 36.
+function months(from, to) {
+  const out = [];
+  let [y, m] = from.split('-').map(Number);
+  while (out.length < 36) {
+    const start = `${y}-${String(m).padStart(2, '0')}-01`;
+    if (start >= to) break;
+    out.push(start);
+    m = m === 12 ? 1 : m + 1;
+    if (m === 1) y += 1;
+  }
+  return out;
+}
+
+function drawMonths(rows) {
+  const W = 900, H = 260, L = 60, R = 20, T = 15, B = 40;
+  const x = (i) => L + (rows.length < 2 ? 0 : (i / (rows.length - 1)) * (W - L - R));
+  const y = (p) => T + (1 - p) * (H - T - B);
+  const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img',
+                             'aria-label': 'Refusal rate by month, the area against England; the table below holds the figures' });
+  const axis = svgEl('g', { class: 'axis' });
+  for (let p = 0; p <= 1.0001; p += 0.25) {
+    axis.append(svgEl('line', { x1: L, x2: W - R, y1: y(p), y2: y(p), 'stroke-opacity': 0.25 }));
+    axis.append(svgEl('text', { x: L - 8, y: y(p) + 4, 'text-anchor': 'end' }, pct(p)));
+  }
+  rows.forEach((r, i) => {
+    if (i % Math.ceil(rows.length / 12) === 0) {
+      axis.append(svgEl('text', { x: x(i), y: H - B + 18, 'text-anchor': 'middle' }, r.month.slice(0, 7)));
+    }
+  });
+  svg.append(axis);
+  const line = (key, cls) => {
+    const pts = rows.map((r, i) => (r[key] === null ? null : `${x(i).toFixed(1)},${y(r[key]).toFixed(1)}`))
+                    .filter(Boolean);
+    if (pts.length) svg.append(svgEl('polyline', { class: cls, points: pts.join(' ') }));
+  };
+  line('england', 'england-line');
+  line('area', 'area-line');
+  rows.forEach((r, i) => {
+    if (r.area !== null) {
+      const c = svgEl('circle', { class: 'area-point', cx: x(i), cy: y(r.area), r: 3.5 });
+      c.append(svgEl('title', {}, `${r.month.slice(0, 7)}: ${pct(r.area)} of ${r.n} decisions`));
+      svg.append(c);
+    }
+  });
+  $('area-months-chart').replaceChildren(svg);
+}
+
+async function showArea(code) {
+  const params = periodParams();
+  setStatus('Loading…');
+  try {
+    const fair = await api(`/v1/areas/${encodeURIComponent(code)}/fairness?${params}`);
+    // Every further call is pinned to the same seq, so the page is one moment.
+    const pinned = new URLSearchParams(params);
+    pinned.set('as_of', String(fair.as_of_seq));
+    const [waits, refusals] = await Promise.all([
+      api(`/v1/areas/${encodeURIComponent(code)}/waiting-times?${pinned}`),
+      api(`/v1/refusals?area=${encodeURIComponent(code)}&${pinned}`),
+    ]);
+    const a = fair.areas[code], e = fair.england;
+    $('area-title').textContent = `${a.name || code} (${code})${a.region ? ', ' + a.region : ''}`;
+    const head = fair.tree_head || {};
+    $('area-provenance').textContent =
+      `${fair.from} to ${fair.to}, as of seq ${num(fair.as_of_seq)} · signed tree head root ` +
+      `${head.root_hash || '–'}`;
+    const headline = [
+      ['Referrals', num(a.referrals)],
+      ['First decisions', num(a.decisions)],
+      ['Refused', num(a.refused)],
+      ['Refusal rate (95% interval)', a.refusal_rate === null ? '–' :
+        `${pct(a.refusal_rate)} (${pct(a.refusal_rate_ci95[0])}–${pct(a.refusal_rate_ci95[1])})`],
+      ["England's refusal rate", pct(e.refusal_rate)],
+      ['Funnel flag', a.funnel ? a.funnel.flag.replace(/_/g, ' ') : 'no decisions'],
+      ['Overturned on appeal', num(a.overturned_on_appeal)],
+      ['Placements per 100,000', a.placements_per_100k == null ? '–' : a.placements_per_100k.toFixed(1)],
+    ];
+    $('area-headline').replaceChildren(...headline.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-figure': k }, v)]));
+
+    // By month: the same view, a month at a time.
+    const ms = months(fair.from, fair.to);
+    const monthly = await Promise.all(ms.map((m, i) => {
+      const q = new URLSearchParams({ from: m, to: ms[i + 1] || fair.to, as_of: String(fair.as_of_seq) });
+      return api(`/v1/areas/${encodeURIComponent(code)}/fairness?${q}`);
+    }));
+    const monthRows = monthly.map((v, i) => ({
+      month: ms[i], n: v.areas[code].decisions,
+      area: v.areas[code].decisions ? v.areas[code].refusal_rate : null,
+      england: v.england.decisions ? v.england.refusal_rate : null,
+    }));
+    drawMonths(monthRows);
+    fillTable('area-months', monthRows.map((r) => [r.month.slice(0, 7), r.n, pct(r.area), pct(r.england)]));
+
+    const reasons = Object.keys(e.refusals_by_reason);
+    fillTable('area-reasons', reasons.map((k) => [
+      k.replace(/_/g, ' '), a.refusals_by_reason[k],
+      pct(a.refused ? a.refusals_by_reason[k] / a.refused : null),
+      pct(e.refused ? e.refusals_by_reason[k] / e.refused : null)]));
+
+    const eq = [];
+    for (const [grouping, groups] of Object.entries(a.equality || {})) {
+      for (const [g, f] of Object.entries(groups)) {
+        eq.push([grouping.replace(/_/g, ' '), g.replace(/_/g, ' '), f.decisions, pct(f.approval_rate),
+                 f.disparity_ratio == null ? '–' : f.disparity_ratio.toFixed(2),
+                 f.four_fifths_flag ? 'yes' : 'no']);
+      }
+    }
+    fillTable('area-equality', eq);
+
+    const w = waits.areas[code], we = waits.england;
+    const waitRow = (label, where, s) => [label, where, s.n ?? s.count, s.median ?? '–', s.p92 ?? '–',
+                                          s.max ?? '–', s.over_21 ?? '–', s.over_126 ?? '–'];
+    fillTable('area-waits', [
+      waitRow('Placed (referral to start)', 'area', w.completed), waitRow('Placed (referral to start)', 'England', we.completed),
+      waitRow('First decision', 'area', w.decisions), waitRow('First decision', 'England', we.decisions),
+      waitRow('Still open', 'area', w.open), waitRow('Still open', 'England', we.open)]);
+
+    const deciders = Object.entries(refusals.by_decided_by).filter(([, n]) => n > 0)
+      .sort((p, q) => q[1] - p[1] || p[0].localeCompare(q[0])).slice(0, 10);
+    fillTable('area-deciders', deciders);
+
+    $('overview').hidden = true;
+    $('area').hidden = false;
+    setStatus('');
+  } catch (err) {
+    setStatus(`Could not load area ${code}: ${err.message}`, true);
+  }
+}
+
+function route() {
+  if (!token()) return;
+  const m = location.hash.match(/^#\/area\/([A-Za-z0-9]+)$/);
+  if (m) return showArea(m[1]);
+  $('area').hidden = true;
+  return showOverview();
+}
+
+async function showOverview() {
+  const params = periodParams();
   setStatus('Loading…');
   try {
     const view = await api('/v1/fairness?' + params);
@@ -184,7 +345,7 @@ function showForms() {
   const has = !!token();
   $('token-form').hidden = has;
   $('period-form').hidden = !has;
-  if (!has) $('overview').hidden = true;
+  if (!has) { $('overview').hidden = true; $('area').hidden = true; }
 }
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -196,10 +357,11 @@ document.addEventListener('DOMContentLoaded', () => {
     sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
     $('token').value = '';
     showForms();
-    showOverview();
+    route();
   });
-  $('period-form').addEventListener('submit', (ev) => { ev.preventDefault(); showOverview(); });
+  $('period-form').addEventListener('submit', (ev) => { ev.preventDefault(); route(); });
+  window.addEventListener('hashchange', route);
   $('forget').addEventListener('click', () => { sessionStorage.removeItem(TOKEN_KEY); showForms(); });
   showForms();
-  if (token()) showOverview();
+  route();
 });

@@ -112,6 +112,38 @@ test('the funnel plot has a point per area with decisions, flagged as /v1/fairne
   assert.deepEqual(errors, []);
 });
 
+test('clicking an area opens its page, with figures equal to the API\'s', async () => {
+  const { page, elsewhere, errors } = await openPage();
+  await showPeriod(page, 'regulator-token');
+  await page.waitForSelector('#areas tbody tr a');
+  // The first row once sorted by decisions, most first: an area with data.
+  await page.click('#areas th:nth-child(3) button');
+  const code = await page.getAttribute('#areas tbody tr:first-child', 'data-area');
+  await page.click('#areas tbody tr:first-child th a');
+  await page.waitForSelector('#area:not([hidden])');
+  const fair = await api(`/v1/areas/${code}/fairness?from=${FROM}&to=${TO}`, 'regulator-token');
+  const a = fair.areas[code];
+  assert.ok((await page.textContent('#area-title')).includes(code));
+  const figure = (name) => page.textContent(`#area-headline dd[data-figure="${name}"]`);
+  assert.equal(await figure('First decisions'), a.decisions.toLocaleString('en-GB'));
+  assert.equal(await figure('Refused'), a.refused.toLocaleString('en-GB'));
+  assert.ok((await figure('Refusal rate (95% interval)')).startsWith((100 * a.refusal_rate).toFixed(1) + '%'));
+  // Twelve months, whose decisions add up to the year's.
+  const months = await page.$$eval('#area-months tbody tr', (rs) => rs.map((r) => r.children[1].textContent));
+  assert.equal(months.length, 12);
+  assert.equal(months.map((t) => Number(t.replace(/,/g, ''))).reduce((x, y) => x + y, 0), a.decisions);
+  // Reasons: the area's refusal counts as the API has them.
+  const reasons = await page.$$eval('#area-reasons tbody tr', (rs) => rs.map((r) => r.children[1].textContent));
+  assert.deepEqual(reasons.map((t) => Number(t.replace(/,/g, ''))), Object.values(a.refusals_by_reason));
+  assert.ok(await page.locator('#area-equality tbody tr').count() > 0);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'area.png'), fullPage: true });
+  // Back to the overview.
+  await page.click('a[href="#/"]');
+  await page.waitForSelector('#overview:not([hidden])');
+  assert.deepEqual(elsewhere, []);
+  assert.deepEqual(errors, []);
+});
+
 test('a token the server does not know gets a clear message and no figures', async () => {
   const { page, errors } = await openPage();
   await showPeriod(page, 'not-a-token');

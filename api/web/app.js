@@ -223,6 +223,7 @@ function drawMonths(rows) {
 }
 
 async function showArea(code) {
+  const g = generation;
   const params = periodParams();
   setStatus('Loading…');
   try {
@@ -259,6 +260,7 @@ async function showArea(code) {
       const q = new URLSearchParams({ from: m, to: ms[i + 1] || fair.to, as_of: String(fair.as_of_seq) });
       return api(`/v1/areas/${encodeURIComponent(code)}/fairness?${q}`);
     }));
+    if (!current(g)) return;
     const monthRows = monthly.map((v, i) => ({
       month: ms[i], n: v.areas[code].decisions,
       area: v.areas[code].decisions ? v.areas[code].refusal_rate : null,
@@ -299,12 +301,18 @@ async function showArea(code) {
     $('area').hidden = false;
     setStatus('');
   } catch (err) {
-    setStatus(`Could not load area ${code}: ${err.message}`, true);
+    if (current(g)) setStatus(`Could not load area ${code}: ${err.message}`, true);
   }
 }
 
+// Each navigation or Show supersedes the ones before: an answer that comes
+// back after a newer request was made is dropped.
+let generation = 0;
+const current = (g) => g === generation;
+
 function route() {
   if (!token()) return;
+  generation += 1;
   const m = location.hash.match(/^#\/area\/([A-Za-z0-9]+)$/);
   if (m) return showArea(m[1]);
   $('area').hidden = true;
@@ -312,10 +320,12 @@ function route() {
 }
 
 async function showOverview() {
+  const g = generation;
   const params = periodParams();
   setStatus('Loading…');
   try {
     const view = await api('/v1/fairness?' + params);
+    if (!current(g)) return;
     const rows = Object.entries(view.areas).map(([code, a]) => ({
       code, name: a.name || code, n: a.decisions, p: a.refusal_rate,
       ci: a.refusal_rate_ci95 || [null, null], flag: a.funnel ? a.funnel.flag : 'no_decisions',
@@ -337,7 +347,7 @@ async function showOverview() {
     $('overview').hidden = false;
     setStatus('');
   } catch (err) {
-    setStatus('Could not load the overview: ' + err.message, true);
+    if (current(g)) setStatus('Could not load the overview: ' + err.message, true);
   }
 }
 

@@ -71,6 +71,7 @@ async function openPage() {
 async function showPeriod(page, token) {
   await page.fill('#token', token);
   await page.click('#token-form button[type=submit]');
+  await page.waitForSelector('#period-form:not([hidden])');
   await page.fill('#from', FROM);
   await page.fill('#to', TO);
   await page.click('#period-form button[type=submit]');
@@ -79,8 +80,8 @@ async function showPeriod(page, token) {
 test('the funnel plot has a point per area with decisions, flagged as /v1/fairness flags them', async () => {
   const { page, elsewhere, errors } = await openPage();
   await showPeriod(page, 'regulator-token');
-  await page.waitForFunction((p) => document.querySelector('#summary').textContent.includes(p),
-                             `${FROM} to ${TO}`);
+  // (Waiting on selectors, not functions: the page's policy forbids eval.)
+  await page.locator('#summary', { hasText: `${FROM} to ${TO}` }).waitFor();
   const view = await api(`/v1/fairness?from=${FROM}&to=${TO}`, 'regulator-token');
   const areas = Object.entries(view.areas);
   const withDecisions = areas.filter(([, a]) => a.decisions > 0);
@@ -115,7 +116,8 @@ test('the funnel plot has a point per area with decisions, flagged as /v1/fairne
 test('clicking an area opens its page, with figures equal to the API\'s', async () => {
   const { page, elsewhere, errors } = await openPage();
   await showPeriod(page, 'regulator-token');
-  await page.waitForSelector('#areas tbody tr a');
+  await page.waitForSelector('#overview:not([hidden])');
+  await page.waitForSelector('#status:empty', { state: 'attached' });  // empty: not "visible"
   // The first row once sorted by decisions, most first: an area with data.
   await page.click('#areas th:nth-child(3) button');
   const code = await page.getAttribute('#areas tbody tr:first-child', 'data-area');
@@ -147,8 +149,7 @@ test('clicking an area opens its page, with figures equal to the API\'s', async 
 test('a token the server does not know gets a clear message and no figures', async () => {
   const { page, errors } = await openPage();
   await showPeriod(page, 'not-a-token');
-  await page.waitForFunction(() => document.querySelector('#status').textContent.length > 0 &&
-                                   !document.querySelector('#status').textContent.startsWith('Loading'));
+  await page.waitForSelector('#status.status-error');
   assert.match(await page.textContent('#status'), /the bearer token is not known/);
   assert.equal(await page.isHidden('#overview'), true);
   await page.screenshot({ path: path.join(ARTIFACTS, 'unknown-token.png') });

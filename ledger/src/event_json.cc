@@ -4,6 +4,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -146,15 +147,23 @@ std::string UnknownFieldMessage(std::string_view key) {
   return "is not a known field";
 }
 
+// A JSON whole number that fits int64. A body built in memory (not parsed
+// from text) may hold one as uint64: the same number, read the same way.
+std::optional<int64_t> AsInt64(const json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
+    return static_cast<int64_t>(v.get_uint64());
+  }
+  return std::nullopt;
+}
+
 // Reads a JSON integer into [min, max]; reports and returns false otherwise.
 bool ReadInteger(const json::value& v, int64_t min, int64_t max, const std::string& path,
                  Errors* errors, int64_t* out) {
   std::string range = "must be an integer from " + std::to_string(min) + " to " +
                       (max == INT64_MAX ? std::string("2^63-1") : std::to_string(max));
-  // A body built in memory (not parsed from text) may hold a whole number
-  // as uint64: the same number, read the same way.
-  if (v.is_int64() || (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX))) {
-    const int64_t i = v.to_number<int64_t>();
+  if (const std::optional<int64_t> n = AsInt64(v)) {
+    const int64_t i = *n;
     if (i >= min && i <= max) {
       *out = i;
       return true;
@@ -243,10 +252,8 @@ RecordCorrected ReadCorrection(const json::object& obj, Errors* errors) {
           errors->Add(fpath, "cannot be corrected");
         } else if (const json::string* s = f.value().if_string()) {
           c.fields.push_back({name, std::string(s->data(), s->size())});
-        } else if (f.value().is_int64() ||
-                   (f.value().is_uint64() &&
-                    f.value().get_uint64() <= static_cast<uint64_t>(INT64_MAX))) {
-          c.fields.push_back({name, f.value().to_number<int64_t>()});
+        } else if (const std::optional<int64_t> i = AsInt64(f.value())) {
+          c.fields.push_back({name, *i});
         } else {
           errors->Add(fpath,
                       std::string("must be a string or an integer, not ") + KindName(f.value()));

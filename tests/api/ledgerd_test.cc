@@ -54,6 +54,32 @@ std::string Received(const std::string& id) {
          R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
 }
 
+// Starts LEDGERD_PATH with `args`, its descriptor `fd` (stdout or stderr)
+// going to a pipe whose read end is put in *read_end. Returns the pid, or
+// -1 when it could not be started.
+pid_t SpawnLedgerd(const std::vector<std::string>& args, int fd, int* read_end) {
+  int p[2];
+  if (pipe(p) != 0) return -1;
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(p[0]);
+    close(p[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    dup2(p[1], fd);
+    close(p[0]);
+    std::vector<char*> argv{const_cast<char*>("ledgerd")};
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(LEDGERD_PATH, argv.data());
+    _exit(127);
+  }
+  close(p[1]);
+  *read_end = p[0];
+  return pid;
+}
+
 // A ledgerd process on `data`, with a partnership token "t-partnership"
 // for E08000002, on a free port read from its first log line.
 class LedgerdProcess {
@@ -62,22 +88,10 @@ class LedgerdProcess {
                  const std::vector<std::string>& extra = {}) {
     std::ofstream(tokens) << R"({"tokens":[{"name":"p","role":"partnership","areas":["E08000002"],"sha256":")"
                           << ledger::ToHex(ledger::Sha256("t-partnership")) << "\"}]}";
-    int out[2];
-    if (pipe(out) != 0) return;
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      close(out[0]);
-      std::vector<std::string> args = {"ledgerd", "--data", data, "--tokens", tokens, "--port", "0"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(LEDGERD_PATH, argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    out_ = out[0];
+    std::vector<std::string> args = {"--data", data, "--tokens", tokens, "--port", "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_ = SpawnLedgerd(args, STDOUT_FILENO, &out_);
+    if (pid_ < 0) return;
     std::smatch m;
     char buf[512];
     while (port_ == 0) {
@@ -196,20 +210,9 @@ struct Exit {
 // Runs ledgerd with `args` and its standard error captured. A server that
 // starts (when it should not have) is killed after 10 s and reported as -1.
 Exit RunLedgerd(const std::vector<std::string>& args) {
-  int err[2];
-  if (pipe(err) != 0) return {};
-  const pid_t child = fork();
+  int err = -1;
+  const pid_t child = SpawnLedgerd(args, STDERR_FILENO, &err);
   if (child < 0) return {};
-  if (child == 0) {
-    dup2(err[1], STDERR_FILENO);
-    close(err[0]);
-    std::vector<char*> argv{const_cast<char*>("ledgerd")};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(LEDGERD_PATH, argv.data());
-    _exit(127);
-  }
-  close(err[1]);
   Exit e;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   int status = 0;
@@ -217,14 +220,14 @@ Exit RunLedgerd(const std::vector<std::string>& args) {
     if (std::chrono::steady_clock::now() > deadline) {
       kill(child, SIGKILL);
       waitpid(child, &status, 0);
-      close(err[0]);
+      close(err);
       return e;
     }
     usleep(10000);
   }
   char buf[512];
-  for (ssize_t n; (n = read(err[0], buf, sizeof buf)) > 0;) e.err.append(buf, static_cast<size_t>(n));
-  close(err[0]);
+  for (ssize_t n; (n = read(err, buf, sizeof buf)) > 0;) e.err.append(buf, static_cast<size_t>(n));
+  close(err);
   e.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return e;
 }

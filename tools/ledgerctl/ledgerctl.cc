@@ -934,8 +934,9 @@ int Import(const Args& a) {
         if (!held.ok() || ledger::EventToJson(*held) != exported) {
           reject(line, "the ledger holds a different event at seq " + std::to_string(r->seq));
           stop = true;
+        } else {
+          ++skipped;
         }
-        ++skipped;
         continue;
       }
       history.emplace_back(line, std::move(r).value());

@@ -122,6 +122,7 @@ enum class RouteId {
   kHead,
   kInclusion,
   kConsistency,
+  kMe,  // GET /v1/me: the credential's role and scope
   kHealth,
   kMetrics,
   kOpenApi,
@@ -147,6 +148,7 @@ const char* RouteTemplate(RouteId id) {
     case RouteId::kHead: return "GET /v1/ledger/head";
     case RouteId::kInclusion: return "GET /v1/ledger/proof/inclusion";
     case RouteId::kConsistency: return "GET /v1/ledger/proof/consistency";
+    case RouteId::kMe: return "GET /v1/me";
     case RouteId::kHealth: return "GET /healthz";
     case RouteId::kMetrics: return "GET /metrics";
     case RouteId::kOpenApi: return "GET /v1/openapi.json";
@@ -177,6 +179,7 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
   if (n < 2 || s[0] != "v1") return std::nullopt;
   const std::string& a = s[1];
   if (n == 2 && a == "openapi.json") return route(RouteId::kOpenApi, "GET");
+  if (n == 2 && a == "me") return route(RouteId::kMe, "GET");
   if (n == 2 && a == "events") {
     *method_ok = method == "GET" || method == "POST";
     return Matched{method == "POST" ? RouteId::kAppend : RouteId::kFeed, ""};
@@ -221,6 +224,7 @@ bool RoleMay(Role role, RouteId id) {
     case RouteId::kHead:
     case RouteId::kInclusion:
     case RouteId::kConsistency:
+    case RouteId::kMe:
     case RouteId::kHealth:
     case RouteId::kMetrics:
     case RouteId::kOpenApi:
@@ -375,6 +379,24 @@ json::object SignedHeadJson(const ledger::SignedTreeHead& sth) {
                                  : json::value();
   o["signature"] = ledger::ToHex(sth.signature);
   return o;
+}
+
+// Why `cred` may not read the referral `view` (its /v1/referrals answer), or
+// "" when it may: a partnership reads its areas' referrals (as corrected), a
+// provider those offered to or placed with one of its providers.
+std::string OutOfScope(const Credential& cred, const json::object& view) {
+  if (cred.role == Role::kPartnership &&
+      !cred.areas.count(std::string(view.at("area").as_string()))) {
+    return "the referral's area is outside the credential's scope";
+  }
+  if (cred.role == Role::kProvider) {
+    for (const json::value& e : view.at("events").as_array()) {
+      const json::value* p = e.at("data").as_object().if_contains("provider");
+      if (p && p->is_string() && cred.providers.count(std::string(p->as_string()))) return "";
+    }
+    return "the referral is not with the credential's providers";
+  }
+  return "";
 }
 
 json::array HashesJson(const std::vector<ledger::Hash>& hashes) {
@@ -727,19 +749,8 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       projector_->WaitFor(ledger_->Size(), options_.projection_wait);
       Result<json::object> view = projector_->Referral(route.param, q);
       if (!view.ok()) return done(ProblemFor(view.status()));
-      // Scope: a partnership reads its areas' referrals, a provider those
-      // offered to or placed with one of its providers.
-      if (cred->role == Role::kPartnership &&
-          !cred->areas.count(std::string(view->at("area").as_string()))) {
-        return done(Problem(403, "the referral's area is outside the credential's scope"));
-      }
-      if (cred->role == Role::kProvider) {
-        bool mine = false;
-        for (const json::value& e : view->at("events").as_array()) {
-          const json::value* p = e.at("data").as_object().if_contains("provider");
-          mine = mine || (p && p->is_string() && cred->providers.count(std::string(p->as_string())));
-        }
-        if (!mine) return done(Problem(403, "the referral is not with the credential's providers"));
+      if (std::string why = OutOfScope(*cred, *view); !why.empty()) {
+        return done(Problem(403, why));
       }
       return respond(std::move(view));
     }
@@ -776,6 +787,17 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
         default: return respond(projector_->Refusals(*q));
       }
     }
+    case RouteId::kMe: {
+      if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      json::array areas, providers;
+      for (const std::string& a : cred->areas) areas.push_back(json::value(a));
+      for (const std::string& p : cred->providers) providers.push_back(json::value(p));
+      return done(Json(200, json::object{{"name", cred->name},
+                                         {"role", ToString(cred->role)},
+                                         {"actor", cred->Actor()},
+                                         {"areas", std::move(areas)},
+                                         {"providers", std::move(providers)}}));
+    }
     case RouteId::kHead: {
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
       Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(ledger_->Size());
@@ -800,12 +822,33 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       if (!sth.ok()) return done(ProblemFor(sth.status()));
       Result<std::string> bytes = ledger_->GetCanonicalBytes(*seq);
       if (!bytes.ok()) return done(ProblemFor(bytes.status()));
-      return done(Json(200, json::object{{"seq", *seq},
-                                         {"size", *size},
-                                         {"leaf_index", *seq - 1},
-                                         {"leaf_hash", ledger::ToHex(ledger::LeafHash(*bytes))},
-                                         {"audit_path", HashesJson(*proof)},
-                                         {"tree_head", SignedHeadJson(*sth)}}));
+      Result<ledger::Event> event = ledger_->GetEvent(*seq);
+      if (!event.ok()) return done(ProblemFor(event.status()));
+      ledger::Hash prev{};
+      if (*seq > 1) {
+        Result<ledger::Event> before = ledger_->GetEvent(*seq - 1);
+        if (!before.ok()) return done(ProblemFor(before.status()));
+        prev = before->hash;
+      }
+      json::object o{{"seq", *seq},
+                     {"size", *size},
+                     {"leaf_index", *seq - 1},
+                     {"leaf_hash", ledger::ToHex(ledger::LeafHash(*bytes))},
+                     {"audit_path", HashesJson(*proof)},
+                     {"tree_head", SignedHeadJson(*sth)},
+                     {"prev_hash", ledger::ToHex(prev)},
+                     {"hash", ledger::ToHex(event->hash)}};
+      // The event's canonical bytes let a client recompute the leaf and the
+      // chain link itself; they hold the event's data, so only a credential
+      // that may read the event's referral gets them.
+      bool readable = cred->role == Role::kRegulator || cred->role == Role::kAuditor;
+      if (!readable) {
+        projector_->WaitFor(ledger_->Size(), options_.projection_wait);
+        Result<json::object> view = projector_->Referral(event->referral_id, {});
+        readable = view.ok() && OutOfScope(*cred, *view).empty();
+      }
+      if (readable) o["leaf"] = ledger::ToHex(*bytes);
+      return done(Json(200, o));
     }
     case RouteId::kConsistency: {
       const auto from = params.Uint("from", UINT64_MAX / 2);
@@ -841,6 +884,7 @@ extern const char kOpenApiJson[];
 extern const char kWebIndexHtml[];
 extern const char kWebAppJs[];
 extern const char kWebAppCss[];
+extern const char kWebVerifyJs[];
 }  // namespace internal
 
 std::optional<HttpResponse> Service::WebAsset(std::string_view file) {
@@ -852,6 +896,7 @@ std::optional<HttpResponse> Service::WebAsset(std::string_view file) {
       {"index.html", "text/html; charset=utf-8", internal::kWebIndexHtml},
       {"app.js", "text/javascript; charset=utf-8", internal::kWebAppJs},
       {"app.css", "text/css; charset=utf-8", internal::kWebAppCss},
+      {"verify.js", "text/javascript; charset=utf-8", internal::kWebVerifyJs},
   };
   for (const Asset& a : kAssets) {
     if (a.name != file) continue;

@@ -106,6 +106,15 @@ OpenSummary SummarizeOpen(std::vector<int64_t>& days) {
   return out;
 }
 
+std::vector<uint64_t> WeekBands(const std::vector<int64_t>& days) {
+  std::vector<uint64_t> out(kWeekBands);
+  for (int64_t d : days) {
+    const int64_t band = d <= 0 ? 0 : (d - 1) / 7;
+    out[static_cast<size_t>(std::min<int64_t>(band, kWeekBands - 1))] += 1;
+  }
+  return out;
+}
+
 std::vector<GroupRates> Disparities(const std::vector<GroupCounts>& groups) {
   std::vector<GroupRates> out(groups.size());
   std::optional<double> best;

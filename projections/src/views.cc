@@ -275,6 +275,12 @@ struct Waits {
   std::vector<int64_t> completed, decisions, open;
 };
 
+json::array WeekBandsJson(const std::vector<int64_t>& days) {
+  json::array out;
+  for (uint64_t n : WeekBands(days)) out.push_back(n);
+  return out;
+}
+
 json::object WaitJson(std::vector<int64_t>& days) {
   const WaitSummary s = SummarizeWaits(days);
   json::object o;
@@ -283,6 +289,7 @@ json::object WaitJson(std::vector<int64_t>& days) {
   o["median"] = Opt(s.median);
   o["p92"] = Opt(s.p92);
   o["max"] = Opt(s.max);
+  o["by_week"] = WeekBandsJson(days);
   return o;
 }
 
@@ -293,6 +300,7 @@ json::object OpenJson(std::vector<int64_t>& days) {
   o["median"] = Opt(s.median);
   o["over_21"] = s.over_21;
   o["over_126"] = s.over_126;
+  o["by_week"] = WeekBandsJson(days);
   return o;
 }
 

@@ -240,6 +240,22 @@ TEST_F(Http, ReferralsAreReadWithinScope) {
   EXPECT_EQ(Get("/v1/areas/E99000001/fairness").status, 404u);
 }
 
+TEST_F(Http, MeSaysWhatTheCredentialMaySee) {
+  Reply me = Get("/v1/me", kOtherPartnership);
+  ASSERT_EQ(me.status, 200u);
+  EXPECT_EQ(me.body.at("role").as_string(), "partnership");
+  EXPECT_EQ(me.body.at("name").as_string(), "elsewhere");
+  EXPECT_EQ(me.body.at("actor").as_string(), "partnership:elsewhere");
+  EXPECT_EQ(me.body.at("areas"), json::parse(R"(["E06000001"])"));
+  EXPECT_EQ(me.body.at("providers"), json::array{});
+  Reply reg = Get("/v1/me", kRegulator);
+  ASSERT_EQ(reg.status, 200u);
+  EXPECT_EQ(reg.body.at("role").as_string(), "regulator");
+  EXPECT_EQ(reg.body.at("areas"), json::array{});
+  EXPECT_EQ(Get("/v1/me", "").status, 401u);
+  EXPECT_EQ(Get("/v1/me?x=1", kRegulator).status, 400u);
+}
+
 TEST_F(Http, ProofsVerify) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"r)" + std::to_string(i) +
@@ -258,6 +274,27 @@ TEST_F(Http, ProofsVerify) {
   }
   EXPECT_TRUE(ledger::VerifyInclusion(2, 5, *ledger::HashFromHex(inc.body.at("leaf_hash").as_string()),
                                       path, *ledger::HashFromHex(head.body.at("root_hash").as_string())));
+  // The leaf and the chain link can be recomputed from the event's bytes.
+  const std::optional<std::string> leaf = ledger::FromHex(inc.body.at("leaf").as_string());
+  ASSERT_TRUE(leaf);
+  EXPECT_EQ(*leaf, *ledger_->GetCanonicalBytes(3));
+  EXPECT_EQ(inc.body.at("leaf_hash").as_string(), ledger::ToHex(ledger::LeafHash(*leaf)));
+  EXPECT_EQ(inc.body.at("prev_hash").as_string(), ledger::ToHex(ledger_->GetEvent(2)->hash));
+  EXPECT_EQ(inc.body.at("hash").as_string(), ledger::ToHex(ledger_->GetEvent(3)->hash));
+  EXPECT_EQ(inc.body.at("hash").as_string(),
+            ledger::ToHex(ledger::Sha256(
+                {ledger::AsBytes(*ledger::HashFromHex(inc.body.at("prev_hash").as_string())), *leaf})));
+  EXPECT_EQ(Get("/v1/ledger/proof/inclusion?seq=1", kAuditor).body.at("prev_hash").as_string(),
+            std::string(64, '0'));
+  // The bytes hold the event's data: only for a credential that may read it.
+  EXPECT_TRUE(Get("/v1/ledger/proof/inclusion?seq=3", kRegulator).body.as_object().contains("leaf"));
+  EXPECT_TRUE(Get("/v1/ledger/proof/inclusion?seq=3", kPartnership).body.as_object().contains("leaf"));
+  for (const char* outside : {kOtherPartnership, kProvider}) {
+    Reply other = Get("/v1/ledger/proof/inclusion?seq=3", outside);
+    ASSERT_EQ(other.status, 200u);
+    EXPECT_FALSE(other.body.as_object().contains("leaf")) << outside;
+    EXPECT_EQ(other.body.at("leaf_hash"), inc.body.at("leaf_hash")) << outside;
+  }
   Reply cons = Get("/v1/ledger/proof/consistency?from=2&to=5", kAuditor);
   ASSERT_EQ(cons.status, 200u);
   EXPECT_EQ(cons.body.at("proof").as_array().empty(), false);
@@ -330,6 +367,7 @@ TEST_F(Http, EveryRoleOnEveryRouteInAndOutOfScope) {
       {"/v1/ledger/head", everyone},
       {"/v1/ledger/proof/inclusion?seq=1", everyone},
       {"/v1/ledger/proof/consistency?from=1", everyone},
+      {"/v1/me", everyone},
   };
   for (const Row& row : reads) {
     for (size_t i = 0; i < who.size(); ++i) {

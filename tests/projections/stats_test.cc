@@ -167,6 +167,27 @@ TEST(Waits, OverThresholdsAreStrict) {
   EXPECT_EQ(s.over_126, 1u);
 }
 
+TEST(Waits, WeekBandsAgreeWithTheThreeAndEighteenWeekMarks) {
+  const std::vector<int64_t> days{0, 7, 8, 21, 22, 126, 127, 364, 365, 2000};
+  const std::vector<uint64_t> bands = WeekBands(days);
+  ASSERT_EQ(bands.size(), kWeekBands);
+  EXPECT_EQ(bands[0], 2u);   // 0 and 7 days: up to one week
+  EXPECT_EQ(bands[1], 1u);   // 8
+  EXPECT_EQ(bands[2], 1u);   // 21: not over 3 weeks
+  EXPECT_EQ(bands[3], 1u);   // 22
+  EXPECT_EQ(bands[17], 1u);  // 126: not over 18 weeks
+  EXPECT_EQ(bands[18], 1u);  // 127
+  EXPECT_EQ(bands[51], 1u);  // 364
+  EXPECT_EQ(bands[52], 2u);  // over 52 weeks
+  std::vector<int64_t> sorted = days;
+  const OpenSummary s = SummarizeOpen(sorted);
+  uint64_t over3 = 0, over18 = 0;
+  for (size_t k = 3; k < kWeekBands; ++k) over3 += bands[k];
+  for (size_t k = 18; k < kWeekBands; ++k) over18 += bands[k];
+  EXPECT_EQ(over3, s.over_21);
+  EXPECT_EQ(over18, s.over_126);
+}
+
 TEST(Waits, WholeDaysAcrossMidnight) {
   const ledger::Micros day = ledger::kMicrosPerDay;
   const ledger::Micros minute = 60 * ledger::kMicrosPerSecond;

@@ -3,6 +3,7 @@
 // nearest-rank waiting-time summaries.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -70,6 +71,13 @@ struct OpenSummary {
 };
 // Sorts `days`.
 OpenSummary SummarizeOpen(std::vector<int64_t>& days);
+
+// A distribution of waits in whole weeks, as the dashboard draws it: element
+// k (k < 52) counts waits w of 7k < w <= 7(k+1) days (element 0 also takes
+// w = 0), element 52 those over 364 days. So "over 3 weeks" (w > 21) is the
+// sum from element 3 and "over 18 weeks" (w > 126) the sum from element 18.
+inline constexpr size_t kWeekBands = 53;
+std::vector<uint64_t> WeekBands(const std::vector<int64_t>& days);
 
 // Disparity of one group's approval rate against the best rate among the
 // groups of its dimension with at least kMinGroupDecisions decisions.

@@ -39,11 +39,17 @@ cat > "$data/tokens.json" <<JSON
 ]}
 JSON
 
+# A Birmingham referral to open on the dashboard's referral page.
+sample=$("$build_dir/tools/ledgerctl/ledgerctl" export --data "$data/ledger" 2>/dev/null |
+  grep -m1 '"type":"referral.received".*"area":"E08000025"' |
+  sed -E 's/.*"referral_id":"([^"]+)".*/\1/' || true)
+
 url="http://$address:$port"
 cat <<TEXT
 
 Rehab access ledger demo: $url   (data: $data)
-Dashboard: open $url/ in a browser and paste a demo token.
+Dashboard: open $url/ in a browser and paste a demo token. A referral to
+open there (its proofs are checked in the browser): ${sample:-any referral id}
 
 Demo tokens (Authorization: Bearer <token>):
   regulator (reads everything)        demo-regulator-token

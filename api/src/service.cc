@@ -279,6 +279,8 @@ std::optional<Target> ParseTarget(const std::string& target) {
   Target t;
   for (auto seg : u->segments()) t.segments.emplace_back(seg);
   for (auto p : u->params()) {
+    // An empty piece ("?", "a=1&&b=2") names nothing, as in HTML forms.
+    if (p.key.empty() && !p.has_value) continue;
     std::string key(p.key);
     if (t.params.count(key)) t.errors.push_back({key, "is given more than once"});
     t.params[key] = std::string(p.value);

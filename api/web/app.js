@@ -43,9 +43,10 @@ function svgEl(name, attrs, text) {
 
 // The funnel plot: x the number of decisions, y the refusal rate.
 function drawFunnel(view, rows) {
-  const W = 900, H = 460, L = 60, R = 20, T = 20, B = 50;
+  const W = 900, H = 460, L = 72, R = 20, T = 20, B = 50;
   const p0 = view.p0;
-  const maxN = Math.max(10, ...rows.map((r) => r.n));
+  // Room to the right of the largest area, so that its point is not on the edge.
+  const maxN = Math.ceil(Math.max(10, ...rows.map((r) => r.n)) * (rows.length < 5 ? 1.5 : 1.05));
   const x = (n) => L + (n / maxN) * (W - L - R);
   const y = (p) => T + (1 - p) * (H - T - B);
   const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img',
@@ -224,6 +225,10 @@ function drawMonths(rows) {
 
 async function showArea(code) {
   const g = generation;
+  if (!inScope(code)) {
+    showOnly(null);
+    return setStatus(`Area ${code} is outside this credential's areas (${me.areas.join(', ')}).`, true);
+  }
   const params = periodParams();
   setStatus('Loading…');
   try {
@@ -286,8 +291,15 @@ async function showArea(code) {
     fillTable('area-equality', eq);
 
     const w = waits.areas[code], we = waits.england;
-    const waitRow = (label, where, s) => [label, where, s.n ?? s.count, s.median ?? '–', s.p92 ?? '–',
-                                          s.max ?? '–', s.over_21 ?? '–', s.over_126 ?? '–'];
+    // Over 3 and 18 weeks: the view's counts for open pathways, the by_week
+    // bands' sums for the others (the same strict thresholds).
+    const waitRow = (label, where, s) => [
+      label, where, s.n ?? s.count, s.median ?? '–', s.p92 ?? '–', s.max ?? '–',
+      s.over_21 ?? weeksOver(s.by_week, 3), s.over_126 ?? weeksOver(s.by_week, 18)];
+    drawWeeks('area-waits-completed', `Completed pathways in ${a.name || code}: weeks from referral to start`,
+              w.completed.by_week, w.completed.n);
+    drawWeeks('area-waits-open', `Open pathways in ${a.name || code} on ${waits.at.slice(0, 10)}: weeks waited so far`,
+              w.open.by_week, w.open.count);
     fillTable('area-waits', [
       waitRow('Placed (referral to start)', 'area', w.completed), waitRow('Placed (referral to start)', 'England', we.completed),
       waitRow('First decision', 'area', w.decisions), waitRow('First decision', 'England', we.decisions),
@@ -297,11 +309,147 @@ async function showArea(code) {
       .sort((p, q) => q[1] - p[1] || p[0].localeCompare(q[0])).slice(0, 10);
     fillTable('area-deciders', deciders);
 
-    $('overview').hidden = true;
-    $('area').hidden = false;
+    showOnly('area');
     setStatus('');
   } catch (err) {
     if (current(g)) setStatus(`Could not load area ${code}: ${err.message}`, true);
+  }
+}
+
+// How many waits of the by_week bands are over `k` weeks.
+const weeksOver = (bands, k) => bands.slice(k).reduce((x, y) => x + y, 0);
+
+// A distribution of waits by week (the by_week bands of the waiting-times
+// view: band k holds waits over k and up to k+1 weeks, the last over 52),
+// with the 3- and 18-week marks.
+function drawWeeks(id, title, bands, total) {
+  const W = 900, H = 220, L = 50, R = 20, T = 28, B = 40;
+  const max = Math.max(1, ...bands);
+  const bw = (W - L - R) / bands.length;
+  const x = (k) => L + k * bw;
+  const y = (n) => T + (1 - n / max) * (H - T - B);
+  const over = (k) => weeksOver(bands, k);
+  const svg = svgEl('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img',
+    'aria-label': `${title}: ${num(total)} pathways, ${num(over(3))} over 3 weeks and ` +
+                  `${num(over(18))} over 18 weeks` });
+  svg.append(svgEl('text', { x: L, y: 16, class: 'chart-title' }, title));
+  const axis = svgEl('g', { class: 'axis' });
+  axis.append(svgEl('line', { x1: L, x2: W - R, y1: y(0), y2: y(0) }));
+  axis.append(svgEl('text', { x: L - 8, y: y(max) + 4, 'text-anchor': 'end' }, num(max)));
+  axis.append(svgEl('text', { x: L - 8, y: y(0) + 4, 'text-anchor': 'end' }, '0'));
+  for (const k of [0, 13, 26, 39, 52]) {
+    axis.append(svgEl('text', { x: x(k) + bw / 2, y: H - B + 16, 'text-anchor': 'middle' },
+                      k === 52 ? '52+' : String(k)));
+  }
+  axis.append(svgEl('text', { x: (L + W - R) / 2, y: H - 6, 'text-anchor': 'middle' }, 'Weeks waited'));
+  svg.append(axis);
+  bands.forEach((n, k) => {
+    if (!n) return;
+    const bar = svgEl('rect', { class: k >= 18 ? 'bar over18' : k >= 3 ? 'bar over3' : 'bar',
+                                x: x(k) + 1, width: Math.max(1, bw - 2), y: y(n), height: y(0) - y(n) });
+    bar.append(svgEl('title', {}, `${k === 52 ? 'over 52' : `${k}–${k + 1}`} weeks: ${num(n)}`));
+    svg.append(bar);
+  });
+  for (const [k, label] of [[3, '3 weeks'], [18, '18 weeks']]) {
+    svg.append(svgEl('line', { class: 'mark', x1: x(k), x2: x(k), y1: T - 4, y2: y(0) }));
+    svg.append(svgEl('text', { class: 'mark-label', x: x(k) + 4, y: T + 8 },
+                     `${label}: ${num(over(k))} over`));
+  }
+  $(id).replaceChildren(svg);
+}
+
+// The referral page: its timeline, each event with its seq and hash, and
+// each event's inclusion proof checked here, in the browser (verify.js),
+// against the signed head the page was computed at.
+async function showReferral(id) {
+  const g = generation;
+  setStatus('Loading…');
+  try {
+    const q = new URLSearchParams();
+    const asOf = $('period-form').as_of.value.trim();
+    if (asOf) q.set('as_of', asOf);
+    const view = await api(`/v1/referrals/${encodeURIComponent(id)}${asOf ? '?' + q : ''}`);
+    if (!current(g)) return;
+    const head = view.tree_head;
+    $('referral-title').textContent = `Referral ${view.referral_id}`;
+    $('referral-provenance').textContent =
+      `As of seq ${num(view.as_of_seq)} · signed tree head of ${num(head.size)} events, root ` +
+      `${head.root_hash}, signed ${head.timestamp || '–'}`;
+    const days = (d) => (d === null || d === undefined ? '–' : `${num(d)} days`);
+    const headline = [
+      ['State', view.state.replace(/_/g, ' ')],
+      ['Area', view.area],
+      ['First decision', view.first_decision ? view.first_decision.replace(/_/g, ' ') : 'none yet'],
+      ['Overturned on appeal', view.overturned_on_appeal ? 'yes' : 'no'],
+      ['Referral to first decision', days(view.decision_wait_days)],
+      ['Referral to start', days(view.start_wait_days)],
+      ['Waiting so far', days(view.waiting_days)],
+    ];
+    $('referral-headline').replaceChildren(...headline.flatMap(([k, v]) =>
+      [el('dt', {}, k), el('dd', { 'data-figure': k }, v)]));
+    const cells = new Map();
+    $('referral-events').querySelector('tbody').replaceChildren(...view.events.map((e) => {
+      const tr = el('tr', { 'data-seq': String(e.seq) });
+      tr.append(el('th', { scope: 'row', class: 'num' }, String(e.seq)));
+      tr.append(el('td', {}, e.type));
+      tr.append(el('td', {}, e.occurred_at));
+      tr.append(el('td', {}, `${e.recorded_at} by ${e.actor}`));
+      tr.append(el('td', { class: 'data' }, Object.entries(e.data)
+        .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join('; ')));
+      const hash = el('td', { class: 'hash' });
+      hash.append(el('code', {}, e.hash));
+      tr.append(hash);
+      const proof = el('td', { class: 'proof', 'data-proof': 'checking' }, 'checking…');
+      cells.set(e.seq, proof);
+      tr.append(proof);
+      return tr;
+    }));
+    const verdict = $('referral-verdict');
+    verdict.textContent = 'Checking the proofs…';
+    verdict.dataset.verdict = 'checking';
+    showOnly('referral');
+    setStatus('');
+
+    // Every event's proof against the head of as_of_seq, checked here.
+    const problems = [];
+    let key = null;
+    try {
+      if (!globalThis.crypto || !crypto.subtle) {
+        throw new Error('this browser offers Web Crypto only to https or localhost pages');
+      }
+      const ledgerHead = await api('/v1/ledger/head');
+      key = await LedgerProof.importKey(ledgerHead.public_key_pem);
+      $('referral-key').textContent = `Ledger key (Ed25519) fingerprint, SHA-256: ${key.fingerprint}`;
+    } catch (err) {
+      problems.push('the ledger key could not be used: ' + err.message);
+    }
+    await Promise.all(view.events.map(async (e) => {
+      let result;
+      if (!key) {
+        result = { ok: false, problems: ['no ledger key'] };
+      } else {
+        try {
+          const proof = await api(`/v1/ledger/proof/inclusion?seq=${e.seq}&size=${view.as_of_seq}`);
+          result = await LedgerProof.checkInclusion(proof, e.hash, head, key.key);
+        } catch (err) {
+          result = { ok: false, problems: ['no proof: ' + err.message] };
+        }
+      }
+      if (!current(g)) return;
+      const cell = cells.get(e.seq);
+      cell.dataset.proof = result.ok ? 'verified' : 'not-verified';
+      cell.textContent = result.ok ? 'verified' : 'not verified: ' + result.problems.join('; ');
+      for (const p of result.problems) problems.push(`seq ${e.seq}: ${p}`);
+    }));
+    if (!current(g)) return;
+    const ok = problems.length === 0;
+    verdict.dataset.verdict = ok ? 'verified' : 'not-verified';
+    verdict.textContent = ok
+      ? `Verified: all ${view.events.length} events are in the ledger's signed tree of ` +
+        `${num(head.size)} events, with the chain hashes shown (checked in this browser).`
+      : `Not verified: ${problems.join('; ')}.`;
+  } catch (err) {
+    if (current(g)) { showOnly(null); setStatus(`Could not load referral ${id}: ${err.message}`, true); }
   }
 }
 
@@ -310,23 +458,60 @@ async function showArea(code) {
 let generation = 0;
 const current = (g) => g === generation;
 
-function route() {
+// The credential's role and scope (GET /v1/me), asked once per token.
+let me = null;
+const isPartnership = () => me && me.role === 'partnership';
+const inScope = (code) => !isPartnership() || me.areas.includes(code);
+
+function showOnly(id) {
+  for (const s of ['overview', 'area', 'referral']) $(s).hidden = s !== id;
+}
+
+async function route() {
   if (!token()) return;
   generation += 1;
+  const g = generation;
+  if (!me) {
+    try {
+      me = await api('/v1/me');
+    } catch (err) {
+      if (current(g)) { showOnly(null); setStatus('Could not use this token: ' + err.message, true); }
+      return;
+    }
+    if (!current(g)) return;
+    $('scope').textContent = scopeText();
+  }
+  const referral = location.hash.match(/^#\/referral\/(.+)$/);
+  if (referral) return showReferral(decodeURIComponent(referral[1]));
   const m = location.hash.match(/^#\/area\/([A-Za-z0-9]+)$/);
   if (m) return showArea(m[1]);
-  $('area').hidden = true;
   return showOverview();
+}
+
+function scopeText() {
+  if (me.role === 'partnership') {
+    return `Signed in as ${me.actor}: your areas (${me.areas.join(', ')}) against England.`;
+  }
+  if (me.role === 'provider') {
+    return `Signed in as ${me.actor}: referrals offered to or placed with ${me.providers.join(', ')}.`;
+  }
+  return `Signed in as ${me.actor}.`;
 }
 
 async function showOverview() {
   const g = generation;
+  if (me.role !== 'regulator' && me.role !== 'partnership') {
+    showOnly(null);
+    return setStatus(`A ${me.role} credential reads referrals and proofs, not area views: ` +
+                     'open a referral by its id.');
+  }
   const params = periodParams();
   setStatus('Loading…');
   try {
     const view = await api('/v1/fairness?' + params);
     if (!current(g)) return;
-    const rows = Object.entries(view.areas).map(([code, a]) => ({
+    // A partnership sees its own areas, against England's rate and limits.
+    const rows = Object.entries(view.areas).filter(([code]) => inScope(code)).map(([code, a]) => ({
       code, name: a.name || code, n: a.decisions, p: a.refusal_rate,
       ci: a.refusal_rate_ci95 || [null, null], flag: a.funnel ? a.funnel.flag : 'no_decisions',
       per100k: a.placements_per_100k ?? null,
@@ -340,11 +525,13 @@ async function showOverview() {
     $('summary').textContent =
       `England, ${view.from} to ${view.to}: ${num(e.decisions)} first decisions, ` +
       `${num(e.refused)} refused (${pct(e.refusal_rate)}); ` +
-      `${withDecisions.filter((r) => r.flag.startsWith('above')).length} areas above and ` +
+      `${withDecisions.filter((r) => r.flag.startsWith('above')).length} ` +
+      `${isPartnership() ? 'of your areas' : 'areas'} above and ` +
       `${withDecisions.filter((r) => r.flag.startsWith('below')).length} below the 95% limits.`;
+    $('overview-title').textContent = isPartnership() ? 'Your areas against England' : 'England overview';
     drawFunnel(view, withDecisions);
     drawTable(rows);
-    $('overview').hidden = false;
+    showOnly('overview');
     setStatus('');
   } catch (err) {
     if (current(g)) setStatus('Could not load the overview: ' + err.message, true);
@@ -355,7 +542,8 @@ function showForms() {
   const has = !!token();
   $('token-form').hidden = has;
   $('period-form').hidden = !has;
-  if (!has) { $('overview').hidden = true; $('area').hidden = true; }
+  $('referral-form').hidden = !has;
+  if (!has) { me = null; $('scope').textContent = ''; showOnly(null); setStatus(''); }
 }
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -365,11 +553,17 @@ document.addEventListener('DOMContentLoaded', () => {
   $('token-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $('token').value.trim());
+    me = null;
     $('token').value = '';
     showForms();
     route();
   });
   $('period-form').addEventListener('submit', (ev) => { ev.preventDefault(); route(); });
+  $('referral-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const id = $('referral-id').value.trim();
+    if (id) location.hash = '#/referral/' + encodeURIComponent(id);
+  });
   window.addEventListener('hashchange', route);
   $('forget').addEventListener('click', () => { sessionStorage.removeItem(TOKEN_KEY); showForms(); });
   showForms();

@@ -234,6 +234,10 @@ TEST_F(Http, ReferralsAreReadWithinScope) {
   ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"r1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})").status, 201u);
   EXPECT_EQ(Get("/v1/referrals/r1", kPartnership).status, 200u);
   EXPECT_EQ(Get("/v1/referrals/r1", kRegulator).status, 200u);
+  // An empty query, or an empty piece of one, names no parameter; "=x" does.
+  EXPECT_EQ(Get("/v1/referrals/r1?", kRegulator).status, 200u);
+  EXPECT_EQ(Get("/v1/referrals/r1?as_of=1&&", kRegulator).status, 200u);
+  EXPECT_EQ(Get("/v1/referrals/r1?=1", kRegulator).status, 400u);
   EXPECT_EQ(Get("/v1/referrals/r1", kOtherPartnership).status, 403u);
   EXPECT_EQ(Get("/v1/referrals/r1", kProvider).status, 403u);
   EXPECT_EQ(Get("/v1/referrals/r9", kRegulator).status, 404u);

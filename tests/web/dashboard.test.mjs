@@ -17,13 +17,33 @@ const sha256 = (text) => createHash('sha256').update(text).digest('hex');
 const FROM = '2025-01-01', TO = '2026-01-01';
 
 let dir, server, origin, browser;
+// From the generated ledger: the partnership's area (the one with most
+// referrals), a referral of it with the most events, and a referral of
+// another area.
+let ownArea, ownReferral, otherReferral;
 
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'dashboard-'));
   execFileSync(process.env.LEDGERCTL, ['generate', '--data', `${dir}/ledger`, '--referrals', '6000',
                                        '--from', '2023-01-01', '--to', '2026-03-01', '--seed', '3']);
+  const events = execFileSync(process.env.LEDGERCTL, ['export', '--data', `${dir}/ledger`],
+                              { maxBuffer: 1 << 30 }).toString().trim().split('\n').map(JSON.parse);
+  const areaOf = new Map(), count = new Map(), perArea = new Map(), moved = new Set();
+  for (const e of events) {
+    if (e.type === 'record.corrected' && 'area' in e.data.fields) moved.add(e.referral_id);
+    if (e.type === 'referral.received') {
+      areaOf.set(e.referral_id, e.data.area);
+      perArea.set(e.data.area, (perArea.get(e.data.area) || 0) + 1);
+    }
+    count.set(e.referral_id, (count.get(e.referral_id) || 0) + 1);
+  }
+  ownArea = [...perArea].sort((a, b) => b[1] - a[1])[0][0];
+  ownReferral = [...count].filter(([id]) => areaOf.get(id) === ownArea && !moved.has(id))
+    .sort((a, b) => b[1] - a[1])[0][0];
+  otherReferral = [...areaOf].find(([id, area]) => area !== ownArea && !moved.has(id))[0];
   writeFileSync(`${dir}/tokens.json`, JSON.stringify({ tokens: [
     { name: 'regulator', role: 'regulator', sha256: sha256('regulator-token') },
+    { name: 'own', role: 'partnership', areas: [ownArea], sha256: sha256('partnership-token') },
   ] }));
   server = spawn(process.env.LEDGERD, ['--data', `${dir}/ledger`, '--tokens', `${dir}/tokens.json`,
                                        '--port', '0'],
@@ -138,6 +158,16 @@ test('clicking an area opens its page, with figures equal to the API\'s', async 
   const reasons = await page.$$eval('#area-reasons tbody tr', (rs) => rs.map((r) => r.children[1].textContent));
   assert.deepEqual(reasons.map((t) => Number(t.replace(/,/g, ''))), Object.values(a.refusals_by_reason));
   assert.ok(await page.locator('#area-equality tbody tr').count() > 0);
+  // The waiting-time distributions tell the API's 3- and 18-week counts.
+  const waits = await api(`/v1/areas/${code}/waiting-times?from=${FROM}&to=${TO}`, 'regulator-token');
+  const open = waits.areas[code].open;
+  assert.ok(open.count > 0);
+  const openLabel = await page.getAttribute('#area-waits-open svg', 'aria-label');
+  assert.ok(openLabel.includes(`${open.count.toLocaleString('en-GB')} pathways, ` +
+                               `${open.over_21.toLocaleString('en-GB')} over 3 weeks and ` +
+                               `${open.over_126.toLocaleString('en-GB')} over 18 weeks`), openLabel);
+  assert.equal(await page.locator('#area-waits-completed svg rect.bar').count(),
+               waits.areas[code].completed.by_week.filter((n) => n > 0).length);
   await page.screenshot({ path: path.join(ARTIFACTS, 'area.png'), fullPage: true });
   // Back to the overview.
   await page.click('a[href="#/"]');
@@ -153,5 +183,105 @@ test('a token the server does not know gets a clear message and no figures', asy
   assert.match(await page.textContent('#status'), /the bearer token is not known/);
   assert.equal(await page.isHidden('#overview'), true);
   await page.screenshot({ path: path.join(ARTIFACTS, 'unknown-token.png') });
+  assert.deepEqual(errors, []);
+});
+
+// Opens a referral through the lookup form.
+async function openReferral(page, id) {
+  await page.fill('#referral-id', id);
+  await page.click('#referral-form button[type=submit]');
+  await page.waitForSelector('#referral:not([hidden]), #status.status-error');
+  if (await page.isHidden('#referral')) throw new Error(await page.textContent('#status'));
+  await page.waitForSelector('#referral-verdict:not([data-verdict="checking"])');
+}
+
+test('a referral page shows each event with its seq and hash, its proofs verified in the browser', async () => {
+  const { page, elsewhere, errors } = await openPage();
+  await showPeriod(page, 'regulator-token');
+  await openReferral(page, ownReferral);
+  const view = await api(`/v1/referrals/${ownReferral}`, 'regulator-token');
+  assert.ok(view.events.length >= 3, `${view.events.length} events`);
+  const rows = await page.$$eval('#referral-events tbody tr', (rs) => rs.map((r) => ({
+    seq: r.dataset.seq, hash: r.querySelector('td.hash').textContent,
+    proof: r.querySelector('td.proof').dataset.proof })));
+  assert.deepEqual(rows.map((r) => [Number(r.seq), r.hash]), view.events.map((e) => [e.seq, e.hash]));
+  assert.deepEqual(rows.map((r) => r.proof), view.events.map(() => 'verified'));
+  assert.equal(await page.getAttribute('#referral-verdict', 'data-verdict'), 'verified');
+  assert.match(await page.textContent('#referral-verdict'), /^Verified/);
+  assert.equal(await page.textContent('#referral-headline dd[data-figure="State"]'),
+               view.state.replace(/_/g, ' '));
+  assert.match(await page.textContent('#referral-key'), /fingerprint, SHA-256: [0-9a-f]{64}/);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'referral-verified.png'), fullPage: true });
+  assert.deepEqual(elsewhere, []);
+  assert.deepEqual(errors, []);
+});
+
+test('a referral page shows "not verified" when a proof is tampered with', async () => {
+  const view = await api(`/v1/referrals/${ownReferral}`, 'regulator-token');
+  const target = view.events[1].seq;
+  const flip = (hex) => (hex[0] === '0' ? '1' : '0') + hex.slice(1);
+  const tamperings = {
+    'audit-path': (p) => { p.audit_path[0] = flip(p.audit_path[0]); },
+    'event-bytes': (p) => { p.leaf = p.leaf.slice(0, -2) + (p.leaf.endsWith('00') ? '01' : '00'); },
+    'signature': (p) => { p.tree_head.signature = flip(p.tree_head.signature); },
+  };
+  for (const [name, tamper] of Object.entries(tamperings)) {
+    const { page, errors } = await openPage();
+    // The server's answer for one event's proof is altered on its way to the page.
+    await page.route('**/v1/ledger/proof/inclusion?*', async (route) => {
+      const response = await route.fetch();
+      const proof = await response.json();
+      if (proof.seq === target) tamper(proof);
+      await route.fulfill({ response, json: proof });
+    });
+    await showPeriod(page, 'regulator-token');
+    await openReferral(page, ownReferral);
+    assert.equal(await page.getAttribute('#referral-verdict', 'data-verdict'), 'not-verified', name);
+    assert.match(await page.textContent('#referral-verdict'), new RegExp(`^Not verified: seq ${target}: `), name);
+    const proofs = await page.$$eval('#referral-events td.proof', (cs) => cs.map((c) => c.dataset.proof));
+    assert.deepEqual(proofs, view.events.map((e) => (e.seq === target ? 'not-verified' : 'verified')), name);
+    await page.screenshot({ path: path.join(ARTIFACTS, `referral-tampered-${name}.png`), fullPage: true });
+    assert.deepEqual(errors, [], name);
+    await page.close();
+  }
+});
+
+test('a partnership token sees its own areas and no other', async () => {
+  const { page, elsewhere, errors } = await openPage();
+  await showPeriod(page, 'partnership-token');
+  await page.locator('#summary', { hasText: `${FROM} to ${TO}` }).waitFor();
+  assert.match(await page.textContent('#scope'), new RegExp(`partnership:own: your areas \\(${ownArea}\\)`));
+  const points = await page.$$eval('#funnel circle', (cs) => cs.map((c) => c.dataset.area));
+  assert.deepEqual(points, [ownArea]);
+  const rows = await page.$$eval('#areas tbody tr', (rs) => rs.map((r) => r.dataset.area));
+  assert.deepEqual(rows, [ownArea]);
+  // No other area's code or name anywhere on the page.
+  const view = await api(`/v1/fairness?from=${FROM}&to=${TO}`, 'regulator-token');
+  const text = await page.textContent('body');
+  const shown = Object.entries(view.areas).filter(([code, a]) => code !== ownArea &&
+    (text.includes(code) || (a.name && !view.areas[ownArea].name.includes(a.name) && text.includes(a.name))));
+  assert.deepEqual(shown, []);
+  // England's rate is there to compare with.
+  assert.ok((await page.textContent('#summary')).includes(`${(100 * view.england.refusal_rate).toFixed(1)}%`));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'partnership-overview.png'), fullPage: true });
+  // Its own area opens; another is refused without a figure shown.
+  await page.click('#areas tbody tr:first-child th a');
+  await page.waitForSelector('#area:not([hidden])');
+  const other = Object.keys(view.areas).find((code) => code !== ownArea);
+  await page.goto(`${origin}/#/area/${other}`);
+  await page.waitForSelector('#status.status-error');
+  assert.match(await page.textContent('#status'), new RegExp(`Area ${other} is outside this credential's areas`));
+  assert.equal(await page.isHidden('#area'), true);
+  assert.equal(await page.isHidden('#overview'), true);
+  // Its own referral verifies; another area's is refused by the server.
+  await openReferral(page, ownReferral);
+  assert.equal(await page.getAttribute('#referral-verdict', 'data-verdict'), 'verified');
+  await page.fill('#referral-id', otherReferral);
+  await page.click('#referral-form button[type=submit]');
+  await page.waitForSelector('#status.status-error');
+  assert.match(await page.textContent('#status'), /outside the credential's scope/);
+  assert.equal(await page.isHidden('#referral'), true);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'partnership-out-of-scope.png'), fullPage: true });
+  assert.deepEqual(elsewhere, []);
   assert.deepEqual(errors, []);
 });

@@ -88,6 +88,30 @@ async function openPage() {
   return { page, elsewhere, errors };
 }
 
+// Basic accessibility of what is shown: every chart an image with a text
+// alternative, every visible field labelled, every point of the funnel
+// reachable by keyboard.
+async function assertAccessible(page, where) {
+  const problems = await page.$$eval('body *', (els) => {
+    const out = [];
+    const shown = (e) => e.getClientRects().length > 0;
+    for (const e of els) {
+      if (!shown(e)) continue;
+      if (e.tagName === 'svg' && !(e.getAttribute('role') === 'img' &&
+          (e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')))) out.push('chart without text');
+      if (e.tagName === 'INPUT' && !(e.id && document.querySelector(`label[for="${e.id}"]`))) {
+        out.push('unlabelled input ' + e.name);
+      }
+      if (e.tagName === 'circle' && e.dataset.area && e.getAttribute('tabindex') !== '0') {
+        out.push('point not focusable ' + e.dataset.area);
+      }
+      if (e.tagName === 'TABLE' && !e.querySelector('caption')) out.push('table without caption ' + e.id);
+    }
+    return out;
+  });
+  assert.deepEqual(problems, [], where);
+}
+
 async function showPeriod(page, token) {
   await page.fill('#token', token);
   await page.click('#token-form button[type=submit]');
@@ -128,6 +152,7 @@ test('the funnel plot has a point per area with decisions, flagged as /v1/fairne
   const first = await page.getAttribute('#areas tbody tr:first-child', 'data-area');
   const most = withDecisions.reduce((m, e) => (e[1].decisions > m[1].decisions ? e : m));
   assert.equal(view.areas[first].decisions, most[1].decisions);
+  await assertAccessible(page, 'overview');
   await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
   assert.deepEqual(elsewhere, []);
   assert.deepEqual(errors, []);
@@ -168,6 +193,7 @@ test('clicking an area opens its page, with figures equal to the API\'s', async 
                                `${open.over_126.toLocaleString('en-GB')} over 18 weeks`), openLabel);
   assert.equal(await page.locator('#area-waits-completed svg rect.bar').count(),
                waits.areas[code].completed.by_week.filter((n) => n > 0).length);
+  await assertAccessible(page, 'area page');
   await page.screenshot({ path: path.join(ARTIFACTS, 'area.png'), fullPage: true });
   // Back to the overview.
   await page.click('a[href="#/"]');
@@ -211,6 +237,7 @@ test('a referral page shows each event with its seq and hash, its proofs verifie
   assert.equal(await page.textContent('#referral-headline dd[data-figure="State"]'),
                view.state.replace(/_/g, ' '));
   assert.match(await page.textContent('#referral-key'), /fingerprint, SHA-256: [0-9a-f]{64}/);
+  await assertAccessible(page, 'referral page');
   await page.screenshot({ path: path.join(ARTIFACTS, 'referral-verified.png'), fullPage: true });
   assert.deepEqual(elsewhere, []);
   assert.deepEqual(errors, []);

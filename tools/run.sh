@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 ./tools/install-deps.sh
 build_dir=${BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEDGER_WEB_TESTS=OFF >/dev/null
 cmake --build "$build_dir" -j 2 --target ledgerd ledgerctl
 
 data=${DATA_DIR:-$PWD/demo-data}

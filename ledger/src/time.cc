@@ -111,6 +111,21 @@ std::string FormatTimestamp(Micros t) {
   return buf;
 }
 
+int64_t MonthOfDay(int64_t days) {
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  return y * 12 + (m - 1);
+}
+
+std::string FormatMonth(int64_t month) {
+  const int64_t y = FloorDiv(month, 12);
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u", static_cast<long long>(y),
+                static_cast<unsigned>(month - y * 12 + 1));
+  return buf;
+}
+
 std::string FormatDate(int64_t days) {
   int64_t y;
   unsigned m, d;

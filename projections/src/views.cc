@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <map>
+#include <system_error>
+#include <thread>
 #include <tuple>
 
 #include "ledger/event_json.h"
@@ -32,6 +35,36 @@ Period PeriodOf(const ViewParams& p) {
   Period out;
   if (p.from_day) out.from = *p.from_day * ledger::kMicrosPerDay;
   if (p.to_day) out.to = *p.to_day * ledger::kMicrosPerDay;
+  return out;
+}
+
+// Calls scan(begin, end, &part) over the referrals [0, n) split into
+// contiguous ranges, one per core (two here), each with its own part, and
+// returns the parts in range order for the caller to merge. A view reads
+// every referral's summary, so its time grows with the ledger; splitting
+// the scan keeps a large ledger's as_of views fast. The model is only read.
+// Small models are scanned on the calling thread.
+std::atomic<size_t> scan_min_per_part{ScanSplit{}.min_per_part};
+std::atomic<size_t> scan_max_parts{ScanSplit{}.max_parts};
+
+template <typename Part, typename Scan>
+std::vector<Part> ScanInParts(size_t n, const Part& empty, Scan scan) {
+  size_t max_parts = scan_max_parts.load(std::memory_order_relaxed);
+  if (max_parts == 0) max_parts = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 4);
+  const size_t min_per_part = std::max<size_t>(1, scan_min_per_part.load(std::memory_order_relaxed));
+  const size_t parts = std::clamp<size_t>(n / min_per_part, 1, max_parts);
+  std::vector<Part> out(parts, empty);
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < parts; ++t) {
+    const size_t begin = n * t / parts, end = n * (t + 1) / parts;
+    try {
+      workers.emplace_back([&scan, &out, t, begin, end] { scan(begin, end, &out[t]); });
+    } catch (const std::system_error&) {
+      scan(begin, end, &out[t]);  // no thread to be had: this one does it
+    }
+  }
+  scan(0, n / parts, &out[0]);
+  for (std::thread& w : workers) w.join();
   return out;
 }
 
@@ -198,18 +231,48 @@ struct DecisionScan {
   std::optional<double> p0;
 };
 
+void Add(const Decisions& from, Decisions* to) {
+  to->referrals += from.referrals;
+  to->decisions += from.decisions;
+  to->approved += from.approved;
+  to->refused += from.refused;
+  to->overturned += from.overturned;
+  to->placements += from.placements;
+  for (size_t i = 0; i < from.by_reason.size(); ++i) to->by_reason[i] += from.by_reason[i];
+  for (size_t i = 0; i < from.by_stage.size(); ++i) to->by_stage[i] += from.by_stage[i];
+  for (size_t i = 0; i < kGroups; ++i) {
+    to->groups[i].decisions += from.groups[i].decisions;
+    to->groups[i].approved += from.groups[i].approved;
+    to->groups[i].refused += from.groups[i].refused;
+  }
+}
+
+// Ors `from` into `to`, both indexed by area pool id.
+void AddNamed(const std::vector<char>& from, std::vector<char>* to) {
+  for (size_t i = 0; i < from.size(); ++i) (*to)[i] |= from[i];
+}
+
 DecisionScan ScanDecisions(const ReadModel& model, const ViewParams& p) {
-  DecisionScan s;
-  s.areas.resize(model.areas().size());
-  s.named.resize(model.areas().size());
+  DecisionScan empty;
+  empty.areas.resize(model.areas().size());
+  empty.named.resize(model.areas().size());
   const Period period = PeriodOf(p);
-  Facts scratch;
-  for (size_t i = 0; i < model.referrals().size(); ++i) {
-    const Facts* f = model.FactsOf(i, p.as_of, &scratch);
-    if (!f) continue;
-    s.named[f->area] = 1;
-    Count(*f, period, &s.england);
-    Count(*f, period, &s.areas[f->area]);
+  std::vector<DecisionScan> parts = ScanInParts(
+      model.referrals().size(), empty, [&](size_t begin, size_t end, DecisionScan* s) {
+        Facts scratch;
+        for (size_t i = begin; i < end; ++i) {
+          const Facts* f = model.FactsOf(i, p.as_of, &scratch);
+          if (!f) continue;
+          s->named[f->area] = 1;
+          Count(*f, period, &s->england);
+          Count(*f, period, &s->areas[f->area]);
+        }
+      });
+  DecisionScan s = std::move(parts[0]);
+  for (size_t t = 1; t < parts.size(); ++t) {
+    Add(parts[t].england, &s.england);
+    for (size_t a = 0; a < s.areas.size(); ++a) Add(parts[t].areas[a], &s.areas[a]);
+    AddNamed(parts[t].named, &s.named);
   }
   if (s.england.decisions > 0) {
     s.p0 = static_cast<double>(s.england.refused) / static_cast<double>(s.england.decisions);
@@ -346,6 +409,11 @@ json::array TopReasons(const ReasonCounts& counts, uint64_t total, const ReasonC
 
 }  // namespace
 
+void SetScanSplit(ScanSplit split) {
+  scan_min_per_part.store(split.min_per_part, std::memory_order_relaxed);
+  scan_max_parts.store(split.max_parts, std::memory_order_relaxed);
+}
+
 std::string FormatMicros(Micros t) {
   std::string s = ledger::FormatTimestamp(t);
   if (s.find('.') == std::string::npos) s.insert(s.size() - 1, ".000000");
@@ -386,110 +454,220 @@ json::object FairnessView(const ReadModel& model, const ViewParams& p) {
   return o;
 }
 
+// Moves the waits of `from` to the end of `to`'s (their order does not
+// matter: every summary sorts them).
+void Append(Waits&& from, Waits* to) {
+  to->completed.insert(to->completed.end(), from.completed.begin(), from.completed.end());
+  to->decisions.insert(to->decisions.end(), from.decisions.begin(), from.decisions.end());
+  to->open.insert(to->open.end(), from.open.begin(), from.open.end());
+}
+
 json::object WaitingTimesView(const ReadModel& model, const ViewParams& p) {
   const Period period = PeriodOf(p);
-  Waits england;
-  std::vector<Waits> areas(model.areas().size());
-  std::vector<char> named(model.areas().size());
-  std::map<std::string_view, Waits> providers;
   std::optional<uint32_t> only;  // the area asked for, when it is named
   if (p.area) only = model.areas().Find(*p.area);
-  Facts scratch;
-  for (size_t i = 0; i < model.referrals().size(); ++i) {
-    const Facts* f = model.FactsOf(i, p.as_of, &scratch);
-    if (!f) continue;
-    const uint32_t area = f->area;
-    named[area] = 1;
-    const bool in_scope = !p.area || (only && *only == area);
-    if (f->started && period.Contains(f->started_at)) {
-      const int64_t d = WholeDays(f->received_at, f->started_at);
-      england.completed.push_back(d);
-      areas[area].completed.push_back(d);
-      if (in_scope) providers[model.providers().Get(f->start_provider)].completed.push_back(d);
-    }
-    if (f->decided && period.Contains(f->decided_at)) {
-      const int64_t d = WholeDays(f->received_at, f->decided_at);
-      england.decisions.push_back(d);
-      areas[area].decisions.push_back(d);
-    }
-    if (f->received_at <= p.at) {
-      const auto [state, offered] = OpenStateAt(model, i, *f, p.as_of, p.at);
-      if (ledger::IsOpen(state)) {
-        const int64_t d = WholeDays(f->received_at, p.at);
-        england.open.push_back(d);
-        areas[area].open.push_back(d);
-        if (in_scope && state == ReferralState::kOffered && offered >= 0) {
-          providers[model.providers().Get(static_cast<uint32_t>(offered))].open.push_back(d);
+  struct Part {
+    Waits england;
+    std::vector<Waits> areas;      // by area pool id
+    std::vector<Waits> providers;  // by provider pool id
+    std::vector<char> named;
+  };
+  Part empty;
+  empty.areas.resize(model.areas().size());
+  empty.providers.resize(model.providers().size());
+  empty.named.resize(model.areas().size());
+  std::vector<Part> parts = ScanInParts(
+      model.referrals().size(), empty, [&](size_t begin, size_t end, Part* w) {
+        Facts scratch;
+        for (size_t i = begin; i < end; ++i) {
+          const Facts* f = model.FactsOf(i, p.as_of, &scratch);
+          if (!f) continue;
+          const uint32_t area = f->area;
+          w->named[area] = 1;
+          const bool in_scope = !p.area || (only && *only == area);
+          if (f->started && period.Contains(f->started_at)) {
+            const int64_t d = WholeDays(f->received_at, f->started_at);
+            w->england.completed.push_back(d);
+            w->areas[area].completed.push_back(d);
+            if (in_scope) w->providers[f->start_provider].completed.push_back(d);
+          }
+          if (f->decided && period.Contains(f->decided_at)) {
+            const int64_t d = WholeDays(f->received_at, f->decided_at);
+            w->england.decisions.push_back(d);
+            w->areas[area].decisions.push_back(d);
+          }
+          if (f->received_at <= p.at) {
+            const auto [state, offered] = OpenStateAt(model, i, *f, p.as_of, p.at);
+            if (ledger::IsOpen(state)) {
+              const int64_t d = WholeDays(f->received_at, p.at);
+              w->england.open.push_back(d);
+              w->areas[area].open.push_back(d);
+              if (in_scope && state == ReferralState::kOffered && offered >= 0) {
+                w->providers[static_cast<size_t>(offered)].open.push_back(d);
+              }
+            }
+          }
         }
-      }
+      });
+  Part w = std::move(parts[0]);
+  for (size_t t = 1; t < parts.size(); ++t) {
+    Append(std::move(parts[t].england), &w.england);
+    for (size_t a = 0; a < w.areas.size(); ++a) Append(std::move(parts[t].areas[a]), &w.areas[a]);
+    for (size_t v = 0; v < w.providers.size(); ++v) {
+      Append(std::move(parts[t].providers[v]), &w.providers[v]);
     }
+    AddNamed(parts[t].named, &w.named);
   }
   json::object o = Header(p);
   o["at"] = FormatMicros(p.at);
-  o["england"] = WaitsJson(england, true);
+  o["england"] = WaitsJson(w.england, true);
   json::object areas_json;
   Waits none;
-  for (const auto& [code, id] : ListedAreas(model, named, p)) {
-    areas_json[code] = WaitsJson(id >= 0 ? areas[id] : none, true);
+  for (const auto& [code, id] : ListedAreas(model, w.named, p)) {
+    areas_json[code] = WaitsJson(id >= 0 ? w.areas[id] : none, true);
   }
   o["areas"] = std::move(areas_json);
+  // Providers with a completed or open pathway, in id order.
+  std::vector<std::pair<std::string_view, size_t>> providers;
+  for (size_t v = 0; v < w.providers.size(); ++v) {
+    if (!w.providers[v].completed.empty() || !w.providers[v].open.empty()) {
+      providers.emplace_back(model.providers().Get(static_cast<uint32_t>(v)), v);
+    }
+  }
+  std::sort(providers.begin(), providers.end());
   json::object providers_json;
-  for (auto& [id, w] : providers) providers_json[id] = WaitsJson(w, false);
+  for (const auto& [id, v] : providers) providers_json[id] = WaitsJson(w.providers[v], false);
   o["providers"] = std::move(providers_json);
   return o;
 }
+
+// Refusal counts by (month, reason, stage): a flat array over the months
+// seen, grown at either end as refusals come.
+class MonthCells {
+ public:
+  static constexpr size_t kPerMonth = kReasons * EnumCount<RefusalStage>();
+  void Add(int64_t month, size_t cell, uint64_t n = 1) {
+    if (counts_.empty()) first_ = month;
+    if (month < first_) {
+      counts_.insert(counts_.begin(), static_cast<size_t>(first_ - month) * kPerMonth, 0);
+      first_ = month;
+    }
+    const size_t at = static_cast<size_t>(month - first_) * kPerMonth + cell;
+    if (at >= counts_.size()) counts_.resize((at / kPerMonth + 1) * kPerMonth, 0);
+    counts_[at] += n;
+  }
+  void Merge(const MonthCells& other) {
+    for (size_t at = 0; at < other.counts_.size(); ++at) {
+      if (other.counts_[at]) Add(other.first_ + static_cast<int64_t>(at / kPerMonth), at % kPerMonth, other.counts_[at]);
+    }
+  }
+  // Calls fn(month, cell, count) for each non-zero count.
+  template <typename Fn>
+  void ForEach(Fn fn) const {
+    for (size_t at = 0; at < counts_.size(); ++at) {
+      if (counts_[at]) fn(first_ + static_cast<int64_t>(at / kPerMonth), at % kPerMonth, counts_[at]);
+    }
+  }
+
+ private:
+  int64_t first_ = 0;
+  std::vector<uint64_t> counts_;
+};
 
 json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
   const Period period = PeriodOf(p);
   std::optional<uint32_t> only;
   if (p.area) only = model.areas().Find(*p.area);
-  uint64_t total = 0, england_total = 0;
-  ReasonCounts england{};
-  std::vector<ReasonCounts> area_reasons(model.areas().size());
-  std::vector<uint64_t> area_totals(model.areas().size());
-  std::vector<char> named(model.areas().size());
-  // (reason, stage, month as days of its first day) -> count
-  std::map<std::tuple<std::string_view, std::string_view, std::string>, uint64_t> cells;
-  std::map<std::string_view, uint64_t> by_decider;
-  std::array<uint64_t, EnumCount<ledger::Referrer>()> by_referrer{};
-  std::array<uint64_t, EnumCount<ledger::Substance>()> by_substance{};
-  auto count = [&](const Facts& f, Micros at, uint8_t reason_code, uint8_t stage_code,
-                   uint32_t decider) {
-    if (!period.Contains(at)) return;
-    const auto reason = static_cast<RefusalReason>(reason_code);
-    const auto stage = static_cast<RefusalStage>(stage_code);
-    if ((p.reason && *p.reason != reason) || (p.stage && *p.stage != stage)) return;
-    ++england[reason_code];
-    ++england_total;
-    ++area_reasons[f.area][reason_code];
-    ++area_totals[f.area];
-    if (p.area && !(only && *only == f.area)) return;
-    ++total;
-    cells[{ledger::ToString(reason), ledger::ToString(stage),
-           ledger::FormatDate(WholeDays(0, at)).substr(0, 7)}]++;
-    ++by_decider[model.deciders().Get(decider)];
-    ++by_referrer[f.received[slot::kReferrer]];
-    ++by_substance[f.received[slot::kSubstance]];
+  constexpr size_t kStages = EnumCount<RefusalStage>();
+  struct Part {
+    uint64_t total = 0, england_total = 0;
+    ReasonCounts england{};
+    std::vector<ReasonCounts> area_reasons;  // by area pool id
+    std::vector<uint64_t> area_totals;
+    std::vector<char> named;
+    MonthCells cells;
+    std::vector<uint64_t> by_decider;  // by decider pool id
+    std::array<uint64_t, EnumCount<ledger::Referrer>()> by_referrer{};
+    std::array<uint64_t, EnumCount<ledger::Substance>()> by_substance{};
   };
-  Facts scratch;
-  for (size_t i = 0; i < model.referrals().size(); ++i) {
-    const Facts* f = model.FactsOf(i, p.as_of, &scratch);
-    if (!f) continue;
-    named[f->area] = 1;
-    if (f->refusals == 1) {
-      count(*f, f->refusal_at, f->refusal_reason, f->refusal_stage, f->refusal_decider);
-      continue;
+  Part empty;
+  empty.area_reasons.resize(model.areas().size());
+  empty.area_totals.resize(model.areas().size());
+  empty.named.resize(model.areas().size());
+  empty.by_decider.resize(model.deciders().size());
+  std::vector<Part> parts = ScanInParts(
+      model.referrals().size(), empty, [&](size_t begin, size_t end, Part* c) {
+        auto count = [&](const Facts& f, Micros at, uint8_t reason, uint8_t stage,
+                         uint32_t decider) {
+          if (!period.Contains(at)) return;
+          if ((p.reason && *p.reason != static_cast<RefusalReason>(reason)) ||
+              (p.stage && *p.stage != static_cast<RefusalStage>(stage))) {
+            return;
+          }
+          ++c->england[reason];
+          ++c->england_total;
+          ++c->area_reasons[f.area][reason];
+          ++c->area_totals[f.area];
+          if (p.area && !(only && *only == f.area)) return;
+          ++c->total;
+          c->cells.Add(ledger::MonthOfDay(WholeDays(0, at)), reason * kStages + stage);
+          ++c->by_decider[decider];
+          ++c->by_referrer[f.received[slot::kReferrer]];
+          ++c->by_substance[f.received[slot::kSubstance]];
+        };
+        Facts scratch;
+        for (size_t i = begin; i < end; ++i) {
+          const Facts* f = model.FactsOf(i, p.as_of, &scratch);
+          if (!f) continue;
+          c->named[f->area] = 1;
+          if (f->refusals == 1) {
+            count(*f, f->refusal_at, f->refusal_reason, f->refusal_stage, f->refusal_decider);
+            continue;
+          }
+          if (f->refusals == 0) continue;
+          // More than one refusal: each is read from the events.
+          const Referral& r = model.referrals()[i];
+          const size_t n = CountWithin(r, p.as_of);
+          for (size_t j = 1; j < n; ++j) {
+            if (r.recs[j].type != EventType::kReferralRefused) continue;
+            const Rec& data = Effective(r, n, j);
+            count(*f, r.recs[j].occurred_at, data.e[slot::kReason], data.e[slot::kStage], data.x);
+          }
+        }
+      });
+  Part sum = std::move(parts[0]);
+  for (size_t t = 1; t < parts.size(); ++t) {
+    const Part& q = parts[t];
+    sum.total += q.total;
+    sum.england_total += q.england_total;
+    for (size_t r = 0; r < kReasons; ++r) sum.england[r] += q.england[r];
+    for (size_t a = 0; a < sum.area_reasons.size(); ++a) {
+      for (size_t r = 0; r < kReasons; ++r) sum.area_reasons[a][r] += q.area_reasons[a][r];
+      sum.area_totals[a] += q.area_totals[a];
     }
-    if (f->refusals == 0) continue;
-    // More than one refusal: each is read from the events.
-    const Referral& r = model.referrals()[i];
-    const size_t n = CountWithin(r, p.as_of);
-    for (size_t j = 1; j < n; ++j) {
-      if (r.recs[j].type != EventType::kReferralRefused) continue;
-      const Rec& data = Effective(r, n, j);
-      count(*f, r.recs[j].occurred_at, data.e[slot::kReason], data.e[slot::kStage], data.x);
-    }
+    AddNamed(q.named, &sum.named);
+    sum.cells.Merge(q.cells);
+    for (size_t d = 0; d < sum.by_decider.size(); ++d) sum.by_decider[d] += q.by_decider[d];
+    for (size_t i = 0; i < sum.by_referrer.size(); ++i) sum.by_referrer[i] += q.by_referrer[i];
+    for (size_t i = 0; i < sum.by_substance.size(); ++i) sum.by_substance[i] += q.by_substance[i];
   }
+  const uint64_t total = sum.total, england_total = sum.england_total;
+  const ReasonCounts& england = sum.england;
+  const std::vector<ReasonCounts>& area_reasons = sum.area_reasons;
+  const std::vector<uint64_t>& area_totals = sum.area_totals;
+  const std::vector<char>& named = sum.named;
+  // Cells in (reason name, stage name, month) order; deciders by name.
+  std::map<std::tuple<std::string_view, std::string_view, int64_t>, uint64_t> cells;
+  sum.cells.ForEach([&](int64_t month, size_t cell, uint64_t n) {
+    cells[{ReasonName(cell / kStages), ledger::ToString(static_cast<RefusalStage>(cell % kStages)),
+           month}] = n;
+  });
+  std::map<std::string_view, uint64_t> by_decider;
+  for (size_t d = 0; d < sum.by_decider.size(); ++d) {
+    if (sum.by_decider[d]) by_decider[model.deciders().Get(static_cast<uint32_t>(d))] = sum.by_decider[d];
+  }
+  const auto& by_referrer = sum.by_referrer;
+  const auto& by_substance = sum.by_substance;
   json::object o = Header(p);
   json::object filters;
   filters["area"] = p.area ? json::value(*p.area) : json::value();
@@ -502,7 +680,7 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
     json::object c;
     c["reason"] = std::get<0>(key);
     c["stage"] = std::get<1>(key);
-    c["month"] = std::get<2>(key);
+    c["month"] = ledger::FormatMonth(std::get<2>(key));
     c["count"] = count;
     cells_json.push_back(std::move(c));
   }
@@ -530,12 +708,19 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
 
 json::object AreasView(const ReadModel& model, const ViewParams& p) {
   const DecisionScan s = ScanDecisions(model, p);
-  std::vector<uint64_t> open(model.areas().size());
-  Facts scratch;
-  for (size_t i = 0; i < model.referrals().size(); ++i) {
-    const Facts* f = model.FactsOf(i, p.as_of, &scratch);
-    if (!f || f->received_at > p.at) continue;
-    if (ledger::IsOpen(OpenStateAt(model, i, *f, p.as_of, p.at).first)) ++open[f->area];
+  std::vector<std::vector<uint64_t>> parts = ScanInParts(
+      model.referrals().size(), std::vector<uint64_t>(model.areas().size()),
+      [&](size_t begin, size_t end, std::vector<uint64_t>* open) {
+        Facts scratch;
+        for (size_t i = begin; i < end; ++i) {
+          const Facts* f = model.FactsOf(i, p.as_of, &scratch);
+          if (!f || f->received_at > p.at) continue;
+          if (ledger::IsOpen(OpenStateAt(model, i, *f, p.as_of, p.at).first)) ++(*open)[f->area];
+        }
+      });
+  std::vector<uint64_t> open = std::move(parts[0]);
+  for (size_t t = 1; t < parts.size(); ++t) {
+    for (size_t a = 0; a < open.size(); ++a) open[a] += parts[t][a];
   }
   json::object o = Header(p);
   o["at"] = FormatMicros(p.at);

@@ -116,6 +116,18 @@ TEST_F(ProjectorOnGeneratedLedger, TheViewsAreNotTrivial) {
   EXPECT_NE(followed_->find("\"four_fifths_flag\":true"), std::string::npos);
 }
 
+TEST_F(ProjectorOnGeneratedLedger, ScansSplitOverThreadsGiveTheSameViews) {
+  auto ledger = ledger::Ledger::Open(dir_->path() + "/ledger", Options());
+  ASSERT_TRUE(ledger.ok());
+  auto p = Projector::Open(ledger->get());
+  ASSERT_TRUE(p.ok());
+  for (const size_t parts : {2, 3, 7}) {
+    SetScanSplit(ScanSplit{1, parts});
+    EXPECT_EQ(AllViews(**p), *followed_) << parts << " parts";
+  }
+  SetScanSplit(ScanSplit{});
+}
+
 TEST_F(ProjectorOnGeneratedLedger, ReloadAndRebuildEqualFollowing) {
   auto ledger = ledger::Ledger::Open(dir_->path() + "/ledger", Options());
   ASSERT_TRUE(ledger.ok());

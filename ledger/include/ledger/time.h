@@ -30,6 +30,9 @@ std::string FormatDate(int64_t days);
 
 // Days since 1970-01-01 of a civil date (proleptic Gregorian).
 int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
+// The month of a day as year * 12 + (month - 1), and its "YYYY-MM".
+int64_t MonthOfDay(int64_t days);
+std::string FormatMonth(int64_t month);
 
 // The system clock now, in microseconds.
 Micros NowMicros();

@@ -57,6 +57,16 @@ std::vector<std::string> AreasNamed(const ReadModel& model, uint64_t as_of);
 boost::json::object ReferralView(const std::vector<ledger::Event>& events, uint64_t as_of,
                                  ledger::Micros at);
 
+// How the views split their scan over the referrals: into at most
+// max_parts contiguous ranges (0: one per core, at most 4) of at least
+// min_per_part referrals each, scanned on their own threads and merged.
+// Every split gives the same views; tests change it to check that.
+struct ScanSplit {
+  size_t min_per_part = 50000;
+  size_t max_parts = 0;
+};
+void SetScanSplit(ScanSplit split);
+
 // "YYYY-MM-DDTHH:MM:SS.ffffffZ": a time always with six fractional digits.
 std::string FormatMicros(ledger::Micros t);
 

@@ -38,32 +38,38 @@ Period PeriodOf(const ViewParams& p) {
   return out;
 }
 
-// Calls scan(begin, end, &part) over the referrals [0, n) split into
-// contiguous ranges, one per core (two here), each with its own part, and
-// returns the parts in range order for the caller to merge. A view reads
-// every referral's summary, so its time grows with the ledger; splitting
-// the scan keeps a large ledger's as_of views fast. The model is only read.
-// Small models are scanned on the calling thread.
+// Calls scan(begin, end, &part) over the referrals [0, n) in parts, one per
+// core, each with its own part, and returns the parts for the caller to
+// merge. A view reads every referral's summary, so its time grows with the
+// ledger; splitting the scan keeps a large ledger's as_of views fast. The
+// parts take blocks of referrals in turn rather than one range each, so
+// that they share the work whatever the as_of (referrals are numbered in
+// order of receipt: those after as_of are skipped at once). The model is
+// only read. Small models are scanned on the calling thread.
 std::atomic<size_t> scan_min_per_part{ScanSplit{}.min_per_part};
 std::atomic<size_t> scan_max_parts{ScanSplit{}.max_parts};
 
 template <typename Part, typename Scan>
 std::vector<Part> ScanInParts(size_t n, const Part& empty, Scan scan) {
+  constexpr size_t kBlock = 4096;
   size_t max_parts = scan_max_parts.load(std::memory_order_relaxed);
   if (max_parts == 0) max_parts = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 4);
   const size_t min_per_part = std::max<size_t>(1, scan_min_per_part.load(std::memory_order_relaxed));
   const size_t parts = std::clamp<size_t>(n / min_per_part, 1, max_parts);
+  const size_t block = parts == 1 ? std::max<size_t>(n, 1) : std::min(kBlock, (n + parts - 1) / parts);
   std::vector<Part> out(parts, empty);
+  auto run = [&](size_t t) {
+    for (size_t b = t * block; b < n; b += parts * block) scan(b, std::min(n, b + block), &out[t]);
+  };
   std::vector<std::thread> workers;
   for (size_t t = 1; t < parts; ++t) {
-    const size_t begin = n * t / parts, end = n * (t + 1) / parts;
     try {
-      workers.emplace_back([&scan, &out, t, begin, end] { scan(begin, end, &out[t]); });
+      workers.emplace_back(run, t);
     } catch (const std::system_error&) {
-      scan(begin, end, &out[t]);  // no thread to be had: this one does it
+      run(t);  // no thread to be had: this one does it
     }
   }
-  scan(0, n / parts, &out[0]);
+  run(0);
   for (std::thread& w : workers) w.join();
   return out;
 }

@@ -158,6 +158,30 @@ TEST(Waits, Summary) {
   EXPECT_FALSE(e.mean || e.median || e.p92 || e.max);
 }
 
+TEST(Waits, LargeSetsSortedByCountingGiveTheSameSummaries) {
+  // Large enough to be sorted by counting, with a spread and a negative end.
+  std::vector<int64_t> days;
+  uint64_t x = 12345;
+  for (int i = 0; i < 20000; ++i) {
+    x = x * 6364136223846793005u + 1442695040888963407u;
+    days.push_back(static_cast<int64_t>((x >> 33) % 3000) - 2);
+  }
+  std::vector<int64_t> sorted = days;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<int64_t> a = days, b = days;
+  const WaitSummary w = SummarizeWaits(a);
+  EXPECT_EQ(a, sorted);
+  EXPECT_EQ(*w.median, sorted[9999]);
+  EXPECT_EQ(*w.p92, sorted[18399]);
+  EXPECT_EQ(*w.max, sorted.back());
+  double sum = 0;
+  for (int64_t d : sorted) sum += static_cast<double>(d);
+  EXPECT_EQ(*w.mean, sum / 20000.0);
+  const OpenSummary o = SummarizeOpen(b);
+  EXPECT_EQ(b, sorted);
+  EXPECT_EQ(*o.median, sorted[9999]);
+}
+
 TEST(Waits, OverThresholdsAreStrict) {
   std::vector<int64_t> days{21, 22, 126, 127, 5};
   OpenSummary s = SummarizeOpen(days);

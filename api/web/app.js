@@ -411,6 +411,7 @@ async function showReferral(id) {
     setStatus('');
 
     // Every event's proof against the head of as_of_seq, checked here.
+    $('referral-key').textContent = '';
     const problems = [];
     let key = null;
     try {

@@ -74,6 +74,18 @@ std::vector<Part> ScanInParts(size_t n, const Part& empty, Scan scan) {
   return out;
 }
 
+// ScanInParts over the facts of each referral as of `as_of`: calls
+// fn(i, facts, &part) for every referral i that had an event by then.
+template <typename Part, typename Fn>
+std::vector<Part> ScanFacts(const ReadModel& model, uint64_t as_of, const Part& empty, Fn fn) {
+  return ScanInParts(model.referrals().size(), empty, [&](size_t begin, size_t end, Part* part) {
+    Facts scratch;
+    for (size_t i = begin; i < end; ++i) {
+      if (const Facts* f = model.FactsOf(i, as_of, &scratch)) fn(i, *f, part);
+    }
+  });
+}
+
 // The state after the first n events dated at or before `at` (business time
 // never runs backwards in a stream, so they are a prefix), and the index of
 // the latest placement.offered among them (-1: none).
@@ -263,16 +275,11 @@ DecisionScan ScanDecisions(const ReadModel& model, const ViewParams& p) {
   empty.areas.resize(model.areas().size());
   empty.named.resize(model.areas().size());
   const Period period = PeriodOf(p);
-  std::vector<DecisionScan> parts = ScanInParts(
-      model.referrals().size(), empty, [&](size_t begin, size_t end, DecisionScan* s) {
-        Facts scratch;
-        for (size_t i = begin; i < end; ++i) {
-          const Facts* f = model.FactsOf(i, p.as_of, &scratch);
-          if (!f) continue;
-          s->named[f->area] = 1;
-          Count(*f, period, &s->england);
-          Count(*f, period, &s->areas[f->area]);
-        }
+  std::vector<DecisionScan> parts =
+      ScanFacts(model, p.as_of, empty, [&](size_t, const Facts& f, DecisionScan* s) {
+        s->named[f.area] = 1;
+        Count(f, period, &s->england);
+        Count(f, period, &s->areas[f.area]);
       });
   DecisionScan s = std::move(parts[0]);
   for (size_t t = 1; t < parts.size(); ++t) {
@@ -482,39 +489,33 @@ json::object WaitingTimesView(const ReadModel& model, const ViewParams& p) {
   empty.areas.resize(model.areas().size());
   empty.providers.resize(model.providers().size());
   empty.named.resize(model.areas().size());
-  std::vector<Part> parts = ScanInParts(
-      model.referrals().size(), empty, [&](size_t begin, size_t end, Part* w) {
-        Facts scratch;
-        for (size_t i = begin; i < end; ++i) {
-          const Facts* f = model.FactsOf(i, p.as_of, &scratch);
-          if (!f) continue;
-          const uint32_t area = f->area;
-          w->named[area] = 1;
-          const bool in_scope = !p.area || (only && *only == area);
-          if (f->started && period.Contains(f->started_at)) {
-            const int64_t d = WholeDays(f->received_at, f->started_at);
-            w->england.completed.push_back(d);
-            w->areas[area].completed.push_back(d);
-            if (in_scope) w->providers[f->start_provider].completed.push_back(d);
-          }
-          if (f->decided && period.Contains(f->decided_at)) {
-            const int64_t d = WholeDays(f->received_at, f->decided_at);
-            w->england.decisions.push_back(d);
-            w->areas[area].decisions.push_back(d);
-          }
-          if (f->received_at <= p.at) {
-            const auto [state, offered] = OpenStateAt(model, i, *f, p.as_of, p.at);
-            if (ledger::IsOpen(state)) {
-              const int64_t d = WholeDays(f->received_at, p.at);
-              w->england.open.push_back(d);
-              w->areas[area].open.push_back(d);
-              if (in_scope && state == ReferralState::kOffered && offered >= 0) {
-                w->providers[static_cast<size_t>(offered)].open.push_back(d);
-              }
-            }
-          }
+  std::vector<Part> parts = ScanFacts(model, p.as_of, empty, [&](size_t i, const Facts& f, Part* w) {
+    const uint32_t area = f.area;
+    w->named[area] = 1;
+    const bool in_scope = !p.area || (only && *only == area);
+    if (f.started && period.Contains(f.started_at)) {
+      const int64_t d = WholeDays(f.received_at, f.started_at);
+      w->england.completed.push_back(d);
+      w->areas[area].completed.push_back(d);
+      if (in_scope) w->providers[f.start_provider].completed.push_back(d);
+    }
+    if (f.decided && period.Contains(f.decided_at)) {
+      const int64_t d = WholeDays(f.received_at, f.decided_at);
+      w->england.decisions.push_back(d);
+      w->areas[area].decisions.push_back(d);
+    }
+    if (f.received_at <= p.at) {
+      const auto [state, offered] = OpenStateAt(model, i, f, p.as_of, p.at);
+      if (ledger::IsOpen(state)) {
+        const int64_t d = WholeDays(f.received_at, p.at);
+        w->england.open.push_back(d);
+        w->areas[area].open.push_back(d);
+        if (in_scope && state == ReferralState::kOffered && offered >= 0) {
+          w->providers[static_cast<size_t>(offered)].open.push_back(d);
         }
-      });
+      }
+    }
+  });
   Part w = std::move(parts[0]);
   for (size_t t = 1; t < parts.size(); ++t) {
     Append(std::move(parts[t].england), &w.england);
@@ -601,10 +602,10 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
   empty.area_totals.resize(model.areas().size());
   empty.named.resize(model.areas().size());
   empty.by_decider.resize(model.deciders().size());
-  std::vector<Part> parts = ScanInParts(
-      model.referrals().size(), empty, [&](size_t begin, size_t end, Part* c) {
-        auto count = [&](const Facts& f, Micros at, uint8_t reason, uint8_t stage,
-                         uint32_t decider) {
+  std::vector<Part> parts =
+      ScanFacts(model, p.as_of, empty, [&](size_t i, const Facts& f, Part* c) {
+        // One refusal of this referral, dated `at`.
+        auto count = [&](Micros at, uint8_t reason, uint8_t stage, uint32_t decider) {
           if (!period.Contains(at)) return;
           if ((p.reason && *p.reason != static_cast<RefusalReason>(reason)) ||
               (p.stage && *p.stage != static_cast<RefusalStage>(stage))) {
@@ -621,24 +622,19 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
           ++c->by_referrer[f.received[slot::kReferrer]];
           ++c->by_substance[f.received[slot::kSubstance]];
         };
-        Facts scratch;
-        for (size_t i = begin; i < end; ++i) {
-          const Facts* f = model.FactsOf(i, p.as_of, &scratch);
-          if (!f) continue;
-          c->named[f->area] = 1;
-          if (f->refusals == 1) {
-            count(*f, f->refusal_at, f->refusal_reason, f->refusal_stage, f->refusal_decider);
-            continue;
-          }
-          if (f->refusals == 0) continue;
-          // More than one refusal: each is read from the events.
-          const Referral& r = model.referrals()[i];
-          const size_t n = CountWithin(r, p.as_of);
-          for (size_t j = 1; j < n; ++j) {
-            if (r.recs[j].type != EventType::kReferralRefused) continue;
-            const Rec& data = Effective(r, n, j);
-            count(*f, r.recs[j].occurred_at, data.e[slot::kReason], data.e[slot::kStage], data.x);
-          }
+        c->named[f.area] = 1;
+        if (f.refusals == 1) {
+          count(f.refusal_at, f.refusal_reason, f.refusal_stage, f.refusal_decider);
+          return;
+        }
+        if (f.refusals == 0) return;
+        // More than one refusal: each is read from the events.
+        const Referral& r = model.referrals()[i];
+        const size_t n = CountWithin(r, p.as_of);
+        for (size_t j = 1; j < n; ++j) {
+          if (r.recs[j].type != EventType::kReferralRefused) continue;
+          const Rec& data = Effective(r, n, j);
+          count(r.recs[j].occurred_at, data.e[slot::kReason], data.e[slot::kStage], data.x);
         }
       });
   Part sum = std::move(parts[0]);
@@ -714,16 +710,12 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
 
 json::object AreasView(const ReadModel& model, const ViewParams& p) {
   const DecisionScan s = ScanDecisions(model, p);
-  std::vector<std::vector<uint64_t>> parts = ScanInParts(
-      model.referrals().size(), std::vector<uint64_t>(model.areas().size()),
-      [&](size_t begin, size_t end, std::vector<uint64_t>* open) {
-        Facts scratch;
-        for (size_t i = begin; i < end; ++i) {
-          const Facts* f = model.FactsOf(i, p.as_of, &scratch);
-          if (!f || f->received_at > p.at) continue;
-          if (ledger::IsOpen(OpenStateAt(model, i, *f, p.as_of, p.at).first)) ++(*open)[f->area];
-        }
-      });
+  std::vector<std::vector<uint64_t>> parts =
+      ScanFacts(model, p.as_of, std::vector<uint64_t>(model.areas().size()),
+                [&](size_t i, const Facts& f, std::vector<uint64_t>* open) {
+                  if (f.received_at > p.at) return;
+                  if (ledger::IsOpen(OpenStateAt(model, i, f, p.as_of, p.at).first)) ++(*open)[f.area];
+                });
   std::vector<uint64_t> open = std::move(parts[0]);
   for (size_t t = 1; t < parts.size(); ++t) {
     for (size_t a = 0; a < open.size(); ++a) open[a] += parts[t][a];

@@ -246,6 +246,7 @@ struct DecisionScan {
   Decisions england;
   std::vector<Decisions> areas;  // by area pool id
   std::vector<char> named;       // by area pool id: some referral names it
+  std::vector<uint64_t> open;    // by area pool id: pathways open at p.at, when asked
   std::optional<double> p0;
 };
 
@@ -270,22 +271,30 @@ void AddNamed(const std::vector<char>& from, std::vector<char>* to) {
   for (size_t i = 0; i < from.size(); ++i) (*to)[i] |= from[i];
 }
 
-DecisionScan ScanDecisions(const ReadModel& model, const ViewParams& p) {
+// The decisions of the period; with `count_open`, also each area's pathways
+// open at p.at, in the same pass.
+DecisionScan ScanDecisions(const ReadModel& model, const ViewParams& p, bool count_open = false) {
   DecisionScan empty;
   empty.areas.resize(model.areas().size());
   empty.named.resize(model.areas().size());
+  if (count_open) empty.open.resize(model.areas().size());
   const Period period = PeriodOf(p);
   std::vector<DecisionScan> parts =
-      ScanFacts(model, p.as_of, empty, [&](size_t, const Facts& f, DecisionScan* s) {
+      ScanFacts(model, p.as_of, empty, [&](size_t i, const Facts& f, DecisionScan* s) {
         s->named[f.area] = 1;
         Count(f, period, &s->england);
         Count(f, period, &s->areas[f.area]);
+        if (count_open && f.received_at <= p.at &&
+            ledger::IsOpen(OpenStateAt(model, i, f, p.as_of, p.at).first)) {
+          ++s->open[f.area];
+        }
       });
   DecisionScan s = std::move(parts[0]);
   for (size_t t = 1; t < parts.size(); ++t) {
     Add(parts[t].england, &s.england);
     for (size_t a = 0; a < s.areas.size(); ++a) Add(parts[t].areas[a], &s.areas[a]);
     AddNamed(parts[t].named, &s.named);
+    for (size_t a = 0; a < s.open.size(); ++a) s.open[a] += parts[t].open[a];
   }
   if (s.england.decisions > 0) {
     s.p0 = static_cast<double>(s.england.refused) / static_cast<double>(s.england.decisions);
@@ -709,17 +718,7 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
 }
 
 json::object AreasView(const ReadModel& model, const ViewParams& p) {
-  const DecisionScan s = ScanDecisions(model, p);
-  std::vector<std::vector<uint64_t>> parts =
-      ScanFacts(model, p.as_of, std::vector<uint64_t>(model.areas().size()),
-                [&](size_t i, const Facts& f, std::vector<uint64_t>* open) {
-                  if (f.received_at > p.at) return;
-                  if (ledger::IsOpen(OpenStateAt(model, i, f, p.as_of, p.at).first)) ++(*open)[f.area];
-                });
-  std::vector<uint64_t> open = std::move(parts[0]);
-  for (size_t t = 1; t < parts.size(); ++t) {
-    for (size_t a = 0; a < open.size(); ++a) open[a] += parts[t][a];
-  }
+  const DecisionScan s = ScanDecisions(model, p, /*count_open=*/true);
   json::object o = Header(p);
   o["at"] = FormatMicros(p.at);
   o["p0"] = Opt(s.p0);
@@ -735,7 +734,7 @@ json::object AreasView(const ReadModel& model, const ViewParams& p) {
     a["refusal_rate"] = Ratio(d.refused, d.decisions);
     a["funnel_flag"] = ToString(Funnel(d.refused, d.decisions, s.p0).flag);
     a["placements_started"] = d.placements;
-    a["open_pathways"] = id >= 0 ? open[id] : 0;
+    a["open_pathways"] = id >= 0 ? s.open[id] : 0;
     AddPopulation(FindReferenceArea(code), d.referrals, d.placements, &a);
     areas.push_back(std::move(a));
   }

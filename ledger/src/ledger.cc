@@ -153,8 +153,9 @@ class Ledger::Impl {
   Status Open(const std::string& dir);
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
   Result<std::vector<AppendResult>> AppendRecorded(std::span<const RecordedRequest> requests);
-  // Starts the commit thread. REQUIRES: Open() succeeded.
+  // Starts the commit and sync threads. REQUIRES: Open() succeeded.
   void Start() {
+    syncer_ = std::thread([this] { SyncLoop(); });
     committer_ = std::thread([this] { CommitLoop(); });
   }
 
@@ -183,8 +184,13 @@ class Ledger::Impl {
  private:
   // Queues a checked writer for the commit thread.
   void Enqueue(std::unique_ptr<Writer> w);
-  // The commit thread: takes groups from the queue and commits each.
+  // The commit thread: takes groups from the queue, checks each and writes
+  // its events to RocksDB (log and memtable, not yet synced), then hands the
+  // group to the sync thread.
   void CommitLoop();
+  // The sync thread: syncs the RocksDB log once for every group written
+  // since its last sync, then makes them visible and answers their writers.
+  void SyncLoop();
 
   // --- write stage; called only by the commit thread ---
   // Validates and applies each writer of `group`, writes the accepted events
@@ -204,9 +210,9 @@ class Ledger::Impl {
                                                                    const Overlay& delta);
   Result<Event> LoadWrittenEvent(uint64_t seq, const Overlay& group, const Overlay& delta);
 
-  // Makes the events up to the written head visible to readers and tells
+  // Makes the events up to `head` (synced) visible to readers and tells
   // the subscribers.
-  void Publish();
+  void Publish(const TreeHead& head);
 
   Result<Hash> ReadNode(unsigned level, uint64_t index) const;
   NodeReader Nodes() const {
@@ -237,9 +243,39 @@ class Ledger::Impl {
   std::deque<std::unique_ptr<Writer>> queue_;
   bool stopping_ = false;
   size_t last_group_writers_ = 0;  // commit thread only
-  Status failed_;                  // commit thread only; after a failed write, appends are refused
   std::string dir_;                // the ledger directory, for the free-space check
   std::thread committer_;
+
+  // Groups written but not yet synced, in write order, for the sync thread.
+  // A group is answered only once a sync that began after its write has
+  // returned, so an acknowledged event is always on disk; while one group
+  // is being synced the commit thread checks and writes the next.
+  struct Written {
+    std::vector<std::unique_ptr<Writer>> writers;
+    std::optional<TreeHead> head;  // the head after the group; none if it wrote nothing
+  };
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<Written> written_;
+  bool sync_stopping_ = false;
+  std::thread syncer_;
+
+  // After a failed write or sync the in-memory write state may not match
+  // the disk: every later append is refused with this status until the
+  // ledger is reopened. Set by either thread.
+  std::mutex failed_mu_;
+  Status failed_;
+  std::atomic<bool> has_failed_{false};
+  void Fail(const Status& st) {
+    std::lock_guard l(failed_mu_);
+    if (failed_.ok()) failed_ = st;
+    has_failed_.store(true, std::memory_order_release);
+  }
+  Status Failed() {
+    if (!has_failed_.load(std::memory_order_acquire)) return Status::Ok();
+    std::lock_guard l(failed_mu_);
+    return failed_;
+  }
 
   mutable std::mutex head_mu_;
   TreeHead durable_head_;  // the head readers see: synced events only
@@ -347,6 +383,14 @@ Ledger::Impl::~Impl() {
     }
     queue_cv_.notify_all();
     committer_.join();  // commits whatever was queued first
+  }
+  if (syncer_.joinable()) {
+    {
+      std::lock_guard l(sync_mu_);
+      sync_stopping_ = true;
+    }
+    sync_cv_.notify_all();
+    syncer_.join();  // syncs and answers whatever was written first
   }
   views_.clear();
   for (rocksdb::ColumnFamilyHandle* h : families_) db_->DestroyColumnFamilyHandle(h);
@@ -463,9 +507,54 @@ void Ledger::Impl::CommitLoop() {
     last_group_writers_ = group.size();
     std::vector<Writer*> writers;
     for (auto& w : group) writers.push_back(w.get());
-    if (WriteGroup(writers).ok()) Publish();
-    // Callbacks run here, on the commit thread, once the group is durable.
-    for (auto& w : group) w->done(std::move(w->result));
+    Written written;
+    const uint64_t before = written_seq_;
+    if (WriteGroup(writers).ok() && written_seq_ != before) {
+      written.head = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
+    }
+    written.writers = std::move(group);
+    {
+      std::lock_guard l(sync_mu_);
+      written_.push_back(std::move(written));
+    }
+    sync_cv_.notify_one();
+  }
+}
+
+void Ledger::Impl::SyncLoop() {
+  for (;;) {
+    std::deque<Written> groups;
+    {
+      std::unique_lock l(sync_mu_);
+      sync_cv_.wait(l, [&] { return sync_stopping_ || !written_.empty(); });
+      if (written_.empty()) return;  // stopping, and every group answered
+      groups.swap(written_);
+    }
+    // One sync covers every group taken: each was written before it began.
+    std::optional<TreeHead> head;
+    for (const Written& g : groups) {
+      if (g.head) head = g.head;
+    }
+    if (head) {
+      Status st = FromRocks(db_->SyncWAL(), "append: sync");
+      if (!st.ok()) {
+        Fail(st);
+        head.reset();
+        for (Written& g : groups) {
+          if (!g.head) continue;
+          for (auto& w : g.writers) {
+            if (w->result.ok()) w->result = st;
+          }
+        }
+      }
+    }
+    if (head) Publish(*head);
+    // Callbacks run here, on the sync thread, once their group is durable
+    // (or refused): a refusal too waits, since it may rest on a group
+    // before it that has to reach the disk.
+    for (Written& g : groups) {
+      for (auto& w : g.writers) w->done(std::move(w->result));
+    }
   }
 }
 
@@ -473,9 +562,9 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   // RocksDB counts every key comparison in a thread-local perf context unless
   // told not to; on the write path that costs more than the comparisons.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
-  if (!failed_.ok()) {
-    for (Writer* x : group) x->result = failed_;
-    return failed_;
+  if (Status failed = Failed(); !failed.ok()) {
+    for (Writer* x : group) x->result = failed;
+    return failed;
   }
   const Micros now = options_.clock();
   const Micros recorded_at = std::max(now, written_recorded_at_);
@@ -576,14 +665,17 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
     for (Writer* x : accepted) x->result = room;
     return room;
   }
+  // Not synced here: the sync thread syncs the log for this group and any
+  // written while it waits, and only then are they visible or acknowledged
+  // (readers stop at Size(), the synced head).
   rocksdb::WriteOptions wo;
-  wo.sync = true;                            // one fdatasync for the whole group
+  wo.sync = false;
   wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
   Status st = FromRocks(db_->Write(wo, &batch), "append");
   if (!st.ok()) {
     // The batch may or may not have reached the log: the in-memory state can
     // no longer be trusted to match the disk. Refuse appends until reopened.
-    failed_ = st;
+    Fail(st);
     for (Writer* x : accepted) x->result = st;
     return st;
   }
@@ -798,14 +890,14 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
   return Status::Ok();
 }
 
-void Ledger::Impl::Publish() {
+void Ledger::Impl::Publish(const TreeHead& head) {
   {
     std::lock_guard l(head_mu_);
-    durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
+    durable_head_ = head;
   }
-  durable_.store(written_seq_, std::memory_order_release);
+  durable_.store(head.size, std::memory_order_release);
   std::lock_guard g(listeners_mu_);
-  for (auto& f : listeners_) f(written_seq_);
+  for (auto& f : listeners_) f(head.size);
 }
 
 // ---------------------------------------------------------------------------

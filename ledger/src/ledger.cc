@@ -1,5 +1,6 @@
 #include "ledger/ledger.h"
 
+#include <pthread.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -32,10 +33,6 @@ using internal::StreamHead;
 namespace keys = internal::keys;
 
 namespace {
-
-// How long the commit thread waits for the writers of the last group to
-// return before it commits a smaller group.
-constexpr auto kGatherWindow = std::chrono::microseconds(150);
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -125,8 +122,8 @@ class RocksViewStore final : public ViewStore {
     // Every key of this family sorts below a key of 0xff bytes longer than
     // any the projections write.
     rocksdb::WriteBatch wb;
-    LEDGER_RETURN_IF_ERROR(FromRocks(wb.DeleteRange(cf_, "", std::string(256, '\xff')),
-                                     "clear view store " + name()));
+    LEDGER_RETURN_IF_ERROR(
+        FromRocks(wb.DeleteRange(cf_, "", std::string(256, '\xff')), "clear view store " + name()));
     return FromRocks(db_->Write(rocksdb::WriteOptions(), &wb), "clear view store " + name());
   }
 
@@ -153,10 +150,20 @@ class Ledger::Impl {
   Status Open(const std::string& dir);
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
   Result<std::vector<AppendResult>> AppendRecorded(std::span<const RecordedRequest> requests);
-  // Starts the commit and sync threads. REQUIRES: Open() succeeded.
+  // Starts the commit, sync and answer threads. REQUIRES: Open() succeeded.
   void Start() {
-    syncer_ = std::thread([this] { SyncLoop(); });
-    committer_ = std::thread([this] { CommitLoop(); });
+    answerer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ledger-answer");
+      AnswerLoop();
+    });
+    syncer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ledger-sync");
+      SyncLoop();
+    });
+    committer_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ledger-commit");
+      CommitLoop();
+    });
   }
 
   uint64_t Size() const { return durable_.load(std::memory_order_acquire); }
@@ -189,8 +196,11 @@ class Ledger::Impl {
   // group to the sync thread.
   void CommitLoop();
   // The sync thread: syncs the RocksDB log once for every group written
-  // since its last sync, then makes them visible and answers their writers.
+  // since its last sync, makes them visible and queues them to be answered.
   void SyncLoop();
+  // The answer thread: runs the writers' callbacks, in commit order, so that
+  // the sync thread can begin the next sync at once.
+  void AnswerLoop();
 
   // --- write stage; called only by the commit thread ---
   // Validates and applies each writer of `group`, writes the accepted events
@@ -242,8 +252,7 @@ class Ledger::Impl {
   std::condition_variable queue_cv_;
   std::deque<std::unique_ptr<Writer>> queue_;
   bool stopping_ = false;
-  size_t last_group_writers_ = 0;  // commit thread only
-  std::string dir_;                // the ledger directory, for the free-space check
+  std::string dir_;  // the ledger directory, for the free-space check
   std::thread committer_;
 
   // Groups written but not yet synced, in write order, for the sync thread.
@@ -259,6 +268,12 @@ class Ledger::Impl {
   std::deque<Written> written_;
   bool sync_stopping_ = false;
   std::thread syncer_;
+  // Groups synced (or failed), for the answer thread.
+  std::mutex answer_mu_;
+  std::condition_variable answer_cv_;
+  std::deque<Written> answers_;
+  bool answer_stopping_ = false;
+  std::thread answerer_;
 
   // After a failed write or sync the in-memory write state may not match
   // the disk: every later append is refused with this status until the
@@ -326,8 +341,9 @@ Status Ledger::Impl::Open(const std::string& dir) {
                                     : view_family_options_);
   }
   rocksdb::DB* raw = nullptr;
-  LEDGER_RETURN_IF_ERROR(FromRocks(
-      rocksdb::DB::Open(rocksdb::DBOptions(opts), path, families, &families_, &raw), "open " + dir));
+  LEDGER_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(rocksdb::DBOptions(opts), path, families, &families_, &raw),
+                "open " + dir));
   db_.reset(raw);
   for (size_t i = 0; i < names.size(); ++i) {
     if (names[i] == rocksdb::kDefaultColumnFamilyName) continue;
@@ -390,7 +406,15 @@ Ledger::Impl::~Impl() {
       sync_stopping_ = true;
     }
     sync_cv_.notify_all();
-    syncer_.join();  // syncs and answers whatever was written first
+    syncer_.join();  // syncs whatever was written first
+  }
+  if (answerer_.joinable()) {
+    {
+      std::lock_guard l(answer_mu_);
+      answer_stopping_ = true;
+    }
+    answer_cv_.notify_all();
+    answerer_.join();  // answers whatever was synced first
   }
   views_.clear();
   for (rocksdb::ColumnFamilyHandle* h : families_) db_->DestroyColumnFamilyHandle(h);
@@ -483,20 +507,16 @@ void Ledger::Impl::CommitLoop() {
       std::unique_lock l(mu_);
       queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to commit
-      // Writers of the last group may be on their way back with their next
-      // append: give them a moment (well under one sync) so that one sync
-      // covers them too, instead of every other sync covering half.
-      if (last_group_writers_ > 1 && queue_.size() < last_group_writers_ && !stopping_) {
-        queue_cv_.wait_for(l, kGatherWindow,
-                           [&] { return stopping_ || queue_.size() >= last_group_writers_; });
-      }
+      // No waiting for more writers: while this group is checked and
+      // written the previous one is being synced, and the sync thread's
+      // next sync covers every group written meanwhile.
       size_t events = 0;
       while (!queue_.empty()) {
         size_t n = queue_.front()->requests.size();
         if (!group.empty() && events + n > options_.max_group_events) break;
         // Recorded history commits alone (see AppendRecorded).
-        if (!group.empty() && (!group.back()->recorded.empty() ||
-                               !queue_.front()->recorded.empty())) {
+        if (!group.empty() &&
+            (!group.back()->recorded.empty() || !queue_.front()->recorded.empty())) {
           break;
         }
         events += n;
@@ -504,7 +524,6 @@ void Ledger::Impl::CommitLoop() {
         queue_.pop_front();
       }
     }
-    last_group_writers_ = group.size();
     std::vector<Writer*> writers;
     for (auto& w : group) writers.push_back(w.get());
     Written written;
@@ -549,9 +568,26 @@ void Ledger::Impl::SyncLoop() {
       }
     }
     if (head) Publish(*head);
-    // Callbacks run here, on the sync thread, once their group is durable
-    // (or refused): a refusal too waits, since it may rest on a group
-    // before it that has to reach the disk.
+    // Answered only now that their group is durable (or failed): a refusal
+    // too waits, since it may rest on a group before it that has yet to
+    // reach the disk.
+    {
+      std::lock_guard l(answer_mu_);
+      for (Written& g : groups) answers_.push_back(std::move(g));
+    }
+    answer_cv_.notify_one();
+  }
+}
+
+void Ledger::Impl::AnswerLoop() {
+  for (;;) {
+    std::deque<Written> groups;
+    {
+      std::unique_lock l(answer_mu_);
+      answer_cv_.wait(l, [&] { return answer_stopping_ || !answers_.empty(); });
+      if (answers_.empty()) return;  // stopping, and every writer answered
+      groups.swap(answers_);
+    }
     for (Written& g : groups) {
       for (auto& w : g.writers) w->done(std::move(w->result));
     }
@@ -573,8 +609,8 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
       group.front()->recorded.front().recorded_at < written_recorded_at_) {
     Status st = Status::BadField(
         group.front()->requests.size() > 1 ? "events[0].recorded_at" : "recorded_at",
-        "is earlier than the ledger's last recorded_at (" +
-            FormatTimestamp(written_recorded_at_) + ")");
+        "is earlier than the ledger's last recorded_at (" + FormatTimestamp(written_recorded_at_) +
+            ")");
     group.front()->result = st;
     return st;
   }
@@ -643,8 +679,8 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
                   ": the history differs from the one recorded";
       }
       if (!problem.empty()) {
-        w.result = Status::Corruption(
-            "event " + std::to_string(i) + " (seq " + std::to_string(want.seq) + ") " + problem);
+        w.result = Status::Corruption("event " + std::to_string(i) + " (seq " +
+                                      std::to_string(want.seq) + ") " + problem);
         return w.result.status();
       }
     }
@@ -1288,8 +1324,7 @@ Result<std::vector<Hash>> Ledger::ConsistencyProof(uint64_t from, uint64_t to) c
 }
 const std::string& Ledger::PublicKey() const { return impl_->signer().public_key(); }
 const std::string& Ledger::PublicKeyPem() const { return impl_->signer().public_key_pem(); }
-VerifyReport Ledger::Verify(
-    const std::function<void(uint64_t, uint64_t)>& on_progress) const {
+VerifyReport Ledger::Verify(const std::function<void(uint64_t, uint64_t)>& on_progress) const {
   return impl_->Verify(on_progress);
 }
 void Ledger::Subscribe(std::function<void(uint64_t)> listener) {

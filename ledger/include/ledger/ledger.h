@@ -129,7 +129,7 @@ class Ledger {
 
   // As Append, without blocking the caller: `done` gets the outcome. It runs
   // on the calling thread for requests whose fields are invalid, else on the
-  // commit thread once the group is durable (or failed); it must be quick and
+  // ledger's answer thread once the group is durable (or failed); it must be quick and
   // must not wait for another append (it may start one with AppendAsync).
   // ctx.authorize also runs on the commit thread.
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
@@ -183,8 +183,8 @@ class Ledger {
   // order). Names the first seq that does not match. `on_progress`, when
   // given, is called with the number of events checked so far and the
   // total, every 65,536 events.
-  VerifyReport Verify(const std::function<void(uint64_t done, uint64_t total)>& on_progress =
-                          nullptr) const;
+  VerifyReport Verify(
+      const std::function<void(uint64_t done, uint64_t total)>& on_progress = nullptr) const;
 
   // The view store `name` (lower-case letters, digits, '_' and '-'), created
   // when missing: a keyspace of the ledger's database for a projection's

@@ -244,7 +244,14 @@ class Ledger::Impl {
   Hash written_hash_{};
   Micros written_recorded_at_ = 0;
   CompactRange tree_;
-  std::unordered_map<std::string, StreamHead> stream_cache_;  // as written
+  // Stream heads as written, of the streams appended to or read lately;
+  // emptied when it passes kStreamCacheEntries (the database has them all).
+  std::unordered_map<std::string, StreamHead> stream_cache_;
+  static constexpr size_t kStreamCacheEntries = 1 << 18;
+  void CacheStream(const std::string& id, StreamHead head) {
+    if (stream_cache_.size() >= kStreamCacheEntries) stream_cache_.clear();
+    stream_cache_[id] = std::move(head);
+  }
 
   // The commit queue, drained by the commit thread: each group of queued
   // writers is committed with one synced RocksDB write.
@@ -719,14 +726,15 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   // Written: the events' chain hashes are final; publish the new write state.
   for (Writer* x : accepted) {
     for (AppendResult& r : x->result.value()) {
-      if (const Event* e = overlay.FindEvent(r.seq); e && !r.replayed) r.hash = e->hash;
+      // A retry answered from an event of this same group gets its hash here too.
+      if (const Event* e = overlay.FindEvent(r.seq)) r.hash = e->hash;
     }
   }
   written_seq_ = last_seq;
   written_hash_ = hash;
   written_recorded_at_ = overlay.events.back().recorded_at;
   tree_ = std::move(tree);
-  for (auto& [id, h] : overlay.streams) stream_cache_[id] = std::move(h);
+  for (auto& [id, h] : overlay.streams) CacheStream(id, std::move(h));
   return Status::Ok();
 }
 
@@ -753,7 +761,7 @@ Result<StreamHead> Ledger::Impl::LoadStream(const std::string& id, const Overlay
   if (s.IsNotFound()) return StreamHead{};
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "read stream " + id));
   Result<StreamHead> head = internal::DecodeStreamHead(v);
-  if (head.ok()) stream_cache_[id] = *head;
+  if (head.ok()) CacheStream(id, *head);
   return head;
 }
 

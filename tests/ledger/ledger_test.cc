@@ -7,6 +7,9 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -224,6 +227,70 @@ TEST_F(LedgerTest, ConcurrentWritersOfOneStreamGetOneWinnerPerVersion) {
   EXPECT_EQ(wins.load(), 1);
   EXPECT_EQ(conflicts.load(), 7);
   EXPECT_EQ(ledger_->Size(), 2u);
+}
+
+// Appends are checked and written while earlier ones are still being synced:
+// a referral's next event, sent before its last was acknowledged, is checked
+// against it, an idempotent retry sent before the first was acknowledged is
+// answered with the first's seq, and no append is acknowledged before it is
+// visible to readers.
+TEST_F(LedgerTest, AppendsSentBeforeTheLastIsAcknowledgedFollowIt) {
+  constexpr int kReferrals = 300;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  std::vector<std::string> problems;
+  std::map<std::string, std::vector<AppendResult>> results;  // referral -> in answer order
+  auto send = [&](AppendRequest req) {
+    const std::string id = req.event.referral_id;
+    ledger_->AppendAsync({std::move(req)}, Writer(), [&, id](Result<std::vector<AppendResult>> r) {
+      const uint64_t visible = ledger_->Size();
+      std::lock_guard l(mu);
+      if (!r.ok()) {
+        problems.push_back(id + ": " + r.status().ToString());
+      } else if (r->front().seq > visible) {
+        problems.push_back(id + ": acknowledged seq " + std::to_string(r->front().seq) +
+                           " while the ledger showed " + std::to_string(visible));
+      } else {
+        results[id].push_back(r->front());
+      }
+      ++answered;
+      cv.notify_one();
+    });
+  };
+  for (int i = 0; i < kReferrals; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    send(Req(id, T(0), Received()));
+    AppendRequest assessed = Req(id, T(1), AssessmentCompleted{});
+    assessed.idempotency_key = "assess-" + id;
+    send(assessed);
+    send(assessed);  // a retry of the same request
+    AppendRequest approved = Req(id, T(2), FundingApproved{"panel", 12});
+    approved.expected_version = 2;
+    send(approved);
+  }
+  std::unique_lock l(mu);
+  ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(60), [&] { return answered == 4 * kReferrals; }));
+  ASSERT_TRUE(problems.empty()) << problems.front();
+  for (const auto& [id, rs] : results) {
+    ASSERT_EQ(rs.size(), 4u) << id;
+    EXPECT_EQ(rs[0].version, 1u) << id;
+    EXPECT_EQ(rs[1].version, 2u) << id;
+    EXPECT_FALSE(rs[1].replayed) << id;
+    EXPECT_TRUE(rs[2].replayed) << id;
+    EXPECT_EQ(rs[2].seq, rs[1].seq) << id;
+    EXPECT_EQ(rs[2].hash, rs[1].hash) << id;
+    EXPECT_EQ(rs[3].version, 3u) << id;
+    EXPECT_LT(rs[0].seq, rs[1].seq);
+    EXPECT_LT(rs[1].seq, rs[3].seq);
+  }
+  l.unlock();
+  EXPECT_EQ(ledger_->Size(), 3u * kReferrals);
+  EXPECT_TRUE(ledger_->Verify().ok);
+  const TreeHead head = ledger_->Head();
+  Reopen();
+  EXPECT_EQ(ledger_->Head().root, head.root);
+  EXPECT_EQ(ledger_->Head().size, head.size);
 }
 
 TEST_F(LedgerTest, Idempotency) {

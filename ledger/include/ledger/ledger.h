@@ -2,10 +2,11 @@
 // (SPEC §3, §5, §7, §8).
 //
 // Thread safety: every method may be called from any thread at any time.
-// Appends are group-committed by one commit thread: every append queued while
-// the previous group was being synced goes into the next group, which is
-// written and synced to disk at once. An append is acknowledged (returns, or
-// calls back) only once its events are synced.
+// Appends are group-committed by one commit thread, which checks and writes
+// each group of queued appends while the previous group is being synced by a
+// sync thread; one sync covers every group written before it began. An append
+// is acknowledged (returns, or calls back) only once its events are synced,
+// and readers see only synced events.
 #pragma once
 
 #include <cstdint>
@@ -129,8 +130,9 @@ class Ledger {
 
   // As Append, without blocking the caller: `done` gets the outcome. It runs
   // on the calling thread for requests whose fields are invalid, else on the
-  // ledger's answer thread once the group is durable (or failed); it must be quick and
-  // must not wait for another append (it may start one with AppendAsync).
+  // ledger's answer thread once the group is durable (or failed); it must be
+  // quick and must not wait for another append (it may start one with
+  // AppendAsync).
   // ctx.authorize also runs on the commit thread.
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
 

@@ -86,6 +86,42 @@ struct Writer {
   Result<std::vector<AppendResult>> result = Status::Internal("not processed");
 };
 
+// Hands groups from one thread of the commit pipeline to the next, in order.
+// The taker takes everything queued at once.
+template <typename T>
+class Handoff {
+ public:
+  void Push(T item) {
+    {
+      std::lock_guard l(mu_);
+      items_.push_back(std::move(item));
+    }
+    cv_.notify_one();
+  }
+  // Blocks until something is queued or Stop() was called; empty only once
+  // stopped with nothing left.
+  std::deque<T> TakeAll() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return stopping_ || !items_.empty(); });
+    std::deque<T> out;
+    out.swap(items_);
+    return out;
+  }
+  void Stop() {
+    {
+      std::lock_guard l(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<T> items_;
+  bool stopping_ = false;
+};
+
 // A view store on one column family of the ledger's database.
 class RocksViewStore final : public ViewStore {
  public:
@@ -254,7 +290,8 @@ class Ledger::Impl {
   }
 
   // The commit queue, drained by the commit thread: each group of queued
-  // writers is committed with one synced RocksDB write.
+  // writers is checked and written with one RocksDB write, synced later by
+  // the sync thread.
   std::mutex mu_;
   std::condition_variable queue_cv_;
   std::deque<std::unique_ptr<Writer>> queue_;
@@ -270,16 +307,10 @@ class Ledger::Impl {
     std::vector<std::unique_ptr<Writer>> writers;
     std::optional<TreeHead> head;  // the head after the group; none if it wrote nothing
   };
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  std::deque<Written> written_;
-  bool sync_stopping_ = false;
+  Handoff<Written> to_sync_;
   std::thread syncer_;
   // Groups synced (or failed), for the answer thread.
-  std::mutex answer_mu_;
-  std::condition_variable answer_cv_;
-  std::deque<Written> answers_;
-  bool answer_stopping_ = false;
+  Handoff<Written> to_answer_;
   std::thread answerer_;
 
   // After a failed write or sync the in-memory write state may not match
@@ -407,22 +438,11 @@ Ledger::Impl::~Impl() {
     queue_cv_.notify_all();
     committer_.join();  // commits whatever was queued first
   }
-  if (syncer_.joinable()) {
-    {
-      std::lock_guard l(sync_mu_);
-      sync_stopping_ = true;
-    }
-    sync_cv_.notify_all();
-    syncer_.join();  // syncs whatever was written first
-  }
-  if (answerer_.joinable()) {
-    {
-      std::lock_guard l(answer_mu_);
-      answer_stopping_ = true;
-    }
-    answer_cv_.notify_all();
-    answerer_.join();  // answers whatever was synced first
-  }
+  // Each stage finishes what the one before handed it.
+  to_sync_.Stop();
+  if (syncer_.joinable()) syncer_.join();
+  to_answer_.Stop();
+  if (answerer_.joinable()) answerer_.join();
   views_.clear();
   for (rocksdb::ColumnFamilyHandle* h : families_) db_->DestroyColumnFamilyHandle(h);
   if (db_) db_->Close();
@@ -539,23 +559,12 @@ void Ledger::Impl::CommitLoop() {
       written.head = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
     }
     written.writers = std::move(group);
-    {
-      std::lock_guard l(sync_mu_);
-      written_.push_back(std::move(written));
-    }
-    sync_cv_.notify_one();
+    to_sync_.Push(std::move(written));
   }
 }
 
 void Ledger::Impl::SyncLoop() {
-  for (;;) {
-    std::deque<Written> groups;
-    {
-      std::unique_lock l(sync_mu_);
-      sync_cv_.wait(l, [&] { return sync_stopping_ || !written_.empty(); });
-      if (written_.empty()) return;  // stopping, and every group answered
-      groups.swap(written_);
-    }
+  for (std::deque<Written> groups; !(groups = to_sync_.TakeAll()).empty();) {
     // One sync covers every group taken: each was written before it began.
     std::optional<TreeHead> head;
     for (const Written& g : groups) {
@@ -574,27 +583,16 @@ void Ledger::Impl::SyncLoop() {
         }
       }
     }
-    if (head) Publish(*head);
+    if (head) Publish(*head);  // before any answer: what is acknowledged is visible
     // Answered only now that their group is durable (or failed): a refusal
     // too waits, since it may rest on a group before it that has yet to
     // reach the disk.
-    {
-      std::lock_guard l(answer_mu_);
-      for (Written& g : groups) answers_.push_back(std::move(g));
-    }
-    answer_cv_.notify_one();
+    for (Written& g : groups) to_answer_.Push(std::move(g));
   }
 }
 
 void Ledger::Impl::AnswerLoop() {
-  for (;;) {
-    std::deque<Written> groups;
-    {
-      std::unique_lock l(answer_mu_);
-      answer_cv_.wait(l, [&] { return answer_stopping_ || !answers_.empty(); });
-      if (answers_.empty()) return;  // stopping, and every writer answered
-      groups.swap(answers_);
-    }
+  for (std::deque<Written> groups; !(groups = to_answer_.TakeAll()).empty();) {
     for (Written& g : groups) {
       for (auto& w : g.writers) w->done(std::move(w->result));
     }

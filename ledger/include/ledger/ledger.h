@@ -184,7 +184,8 @@ class Ledger {
   // the stored bytes, and checks envelopes (gap-free seq, versions, recorded_at
   // order). Names the first seq that does not match. `on_progress`, when
   // given, is called with the number of events checked so far and the
-  // total, every 65,536 events.
+  // total, every 65,536 events. It checks every event written, including any
+  // whose sync has not yet returned while appends go on.
   VerifyReport Verify(
       const std::function<void(uint64_t done, uint64_t total)>& on_progress = nullptr) const;
 

@@ -18,12 +18,16 @@ using tcp = net::ip::tcp;
 struct Server::Impl {
   const Service* service;
   ServerOptions options;
+  // Declared before the io_context: sessions destroyed with it count
+  // themselves out of `connections`.
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> in_flight{0};
+  // Answer callbacks handed to the service and not yet destroyed.
+  std::atomic<size_t> tickets{0};
+  std::atomic<bool> stopping{false};
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
-  std::atomic<size_t> connections{0};
-  std::atomic<size_t> in_flight{0};
-  std::atomic<bool> stopping{false};
   uint16_t bound_port = 0;
 
   Impl(const Service* s, ServerOptions o) : service(s), options(std::move(o)), ioc(options.threads) {}
@@ -93,13 +97,35 @@ class Session : public std::enable_shared_from_this<Session> {
     ++server_->in_flight;
     HttpRequest request = request_;
     request_.body.clear();  // the log keeps the request line and credential only
-    server_->service->Handle(std::move(request), [self = shared_from_this()](HttpResponse r) {
+    auto ticket = std::make_shared<Ticket>(shared_from_this());
+    server_->service->Handle(std::move(request), [ticket](HttpResponse r) {
+      std::shared_ptr<Session> self = ticket->session;
       net::post(self->stream_.get_executor(), [self, r = std::move(r)]() mutable {
         --self->server_->in_flight;
         self->Write(std::move(r));
       });
     });
   }
+
+  // Keeps a request's session for the service's answer callback. An append
+  // is answered on a ledger thread, which destroys the callback only after
+  // it has run, perhaps after the response has gone out; the server waits
+  // for every ticket before it destroys the sessions' io_context (see
+  // Server::Stop), and a ticket lets go of its session before it counts
+  // itself out, so nothing of the server is touched after that.
+  struct Ticket {
+    explicit Ticket(std::shared_ptr<Session> s) : session(std::move(s)), server(session->server_) {
+      ++server->tickets;
+    }
+    ~Ticket() {
+      session.reset();
+      --server->tickets;
+    }
+    Ticket(const Ticket&) = delete;
+    Ticket& operator=(const Ticket&) = delete;
+    std::shared_ptr<Session> session;
+    Server::Impl* server;
+  };
 
   void Write(HttpResponse r) {
     const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
@@ -272,6 +298,10 @@ void Server::Stop(std::chrono::milliseconds grace) {
   impl_->ioc.stop();
   for (std::thread& t : impl_->threads) t.join();
   impl_->threads.clear();
+  // An append still in the ledger is answered, and its callback destroyed,
+  // on a ledger thread: wait for that before the io_context can go, however
+  // long the grace was (the ledger answers every append it took).
+  while (impl_->tickets > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 }  // namespace api

@@ -594,7 +594,12 @@ void Ledger::Impl::SyncLoop() {
 void Ledger::Impl::AnswerLoop() {
   for (std::deque<Written> groups; !(groups = to_answer_.TakeAll()).empty();) {
     for (Written& g : groups) {
-      for (auto& w : g.writers) w->done(std::move(w->result));
+      for (auto& w : g.writers) {
+        w->done(std::move(w->result));
+        // Released at once, not with the next group: a callback may hold
+        // what its caller waits to see released (AppendCallback).
+        w.reset();
+      }
     }
   }
 }

@@ -132,7 +132,8 @@ class Ledger {
   // on the calling thread for requests whose fields are invalid, else on the
   // ledger's answer thread once the group is durable (or failed); it must be
   // quick and must not wait for another append (it may start one with
-  // AppendAsync).
+  // AppendAsync). `done` and `ctx` are destroyed on that same thread right
+  // after `done` returns, so what they hold is released then, not later.
   // ctx.authorize also runs on the commit thread.
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
 

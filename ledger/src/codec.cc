@@ -289,6 +289,100 @@ Result<Event> DecodeEvent(std::string_view bytes) {
   });
 }
 
+Status DecodeBrief(std::string_view bytes, EventBrief* out) {
+  return WithReader<cs::Event>(bytes, [out](cs::Event::Reader r) -> Status {
+    EventBrief& b = *out;
+    b = EventBrief{};
+    b.seq = r.getSeq();
+    auto stream = r.getStream();
+    b.referral_id = std::string_view(stream.cStr(), stream.size());
+    b.occurred_at = r.getOccurredAtUs();
+    b.recorded_at = r.getRecordedAtUs();
+    auto text = [](capnp::Text::Reader t) { return std::string_view(t.cStr(), t.size()); };
+    // Each enumeration checked as DecodeData checks it.
+    auto put = [&b](auto v, auto e, size_t i) {
+      using E = decltype(e);
+      if (static_cast<size_t>(v) >= EnumCount<E>()) return false;
+      b.enums[i] = static_cast<uint8_t>(v);
+      return true;
+    };
+    auto d = r.getData();
+    bool ok = true;
+    switch (d.which()) {
+      case cs::Event::Data::REFERRAL_RECEIVED: {
+        b.type = EventType::kReferralReceived;
+        auto x = d.getReferralReceived();
+        ok = put(x.getReferrer(), Referrer{}, 0) && put(x.getSubstance(), Substance{}, 1) &&
+             put(x.getAgeBand(), AgeBand{}, 2) && put(x.getSex(), Sex{}, 3) &&
+             put(x.getEthnicity(), Ethnicity{}, 4) && put(x.getDisability(), Disability{}, 5);
+        b.key = text(x.getArea());
+        break;
+      }
+      case cs::Event::Data::ASSESSMENT_COMPLETED:
+        b.type = EventType::kAssessmentCompleted;
+        ok = put(d.getAssessmentCompleted().getOutcome(), AssessmentOutcome{}, 0);
+        break;
+      case cs::Event::Data::FUNDING_REQUESTED:
+        b.type = EventType::kFundingRequested;
+        ok = put(d.getFundingRequested().getRoute(), FundingRoute{}, 0);
+        break;
+      case cs::Event::Data::FUNDING_APPROVED:
+        b.type = EventType::kFundingApproved;
+        break;
+      case cs::Event::Data::REFERRAL_REFUSED: {
+        b.type = EventType::kReferralRefused;
+        auto x = d.getReferralRefused();
+        ok = put(x.getStage(), RefusalStage{}, 0) && put(x.getReason(), RefusalReason{}, 1);
+        b.key = text(x.getDecidedBy());
+        break;
+      }
+      case cs::Event::Data::APPEAL_LODGED:
+        b.type = EventType::kAppealLodged;
+        break;
+      case cs::Event::Data::APPEAL_DECIDED: {
+        b.type = EventType::kAppealDecided;
+        auto x = d.getAppealDecided();
+        ok = put(x.getOutcome(), AppealOutcome{}, 0);
+        b.key = text(x.getDecidedBy());
+        break;
+      }
+      case cs::Event::Data::PLACEMENT_OFFERED:
+        b.type = EventType::kPlacementOffered;
+        b.key = text(d.getPlacementOffered().getProvider());
+        break;
+      case cs::Event::Data::PLACEMENT_STARTED:
+        b.type = EventType::kPlacementStarted;
+        b.key = text(d.getPlacementStarted().getProvider());
+        break;
+      case cs::Event::Data::PLACEMENT_ENDED:
+        b.type = EventType::kPlacementEnded;
+        ok = put(d.getPlacementEnded().getOutcome(), PlacementOutcome{}, 0);
+        break;
+      case cs::Event::Data::REFERRAL_WITHDRAWN:
+        b.type = EventType::kReferralWithdrawn;
+        ok = put(d.getReferralWithdrawn().getBy(), WithdrawnBy{}, 0);
+        break;
+      case cs::Event::Data::RECORD_CORRECTED: {
+        // Rare: decoded whole, into storage that lives until this thread's
+        // next decode, as the views into the buffer do.
+        thread_local EventData correction;
+        Result<EventData> data = DecodeData(d);
+        if (!data.ok()) return data.status();
+        correction = std::move(data).value();
+        b.type = EventType::kRecordCorrected;
+        b.correction = &std::get<RecordCorrected>(correction);
+        break;
+      }
+      default:
+        return DecodeData(d).status();  // names the unknown type
+    }
+    if (!ok) {
+      return Status::Corruption("stored event holds an enumeration value this build does not know");
+    }
+    return Status::Ok();
+  });
+}
+
 std::string EncodeStreamHead(const StreamHead& head) {
   capnp::MallocMessageBuilder message(16 + head.seqs.size());
   auto b = message.initRoot<cs::StreamHead>();

@@ -19,6 +19,11 @@ std::string EncodeEvent(const Event& event);
 // a well-formed event of a type this build knows give kCorruption.
 Result<Event> DecodeEvent(std::string_view bytes);
 
+// Decodes canonical bytes into `out` without copying strings (EventBrief):
+// its views are valid until this thread's next decode. Refuses what
+// DecodeEvent refuses, except that fields no brief holds are not read.
+Status DecodeBrief(std::string_view bytes, EventBrief* out);
+
 // The per-stream record the writer checks new events against; it is also
 // the stream's index.
 struct StreamHead {

@@ -226,4 +226,45 @@ void ApplyCorrection(const std::vector<CorrectedField>& fields, EventData* targe
       *target);
 }
 
+EventBrief BriefOf(const Event& event) {
+  EventBrief b;
+  b.seq = event.seq;
+  b.referral_id = event.referral_id;
+  b.occurred_at = event.occurred_at;
+  b.recorded_at = event.recorded_at;
+  b.type = event.type();
+  auto u8 = [](auto e) { return static_cast<uint8_t>(e); };
+  std::visit(
+      [&](const auto& d) {
+        using D = std::decay_t<decltype(d)>;
+        if constexpr (std::is_same_v<D, ReferralReceived>) {
+          b.enums = {u8(d.referrer), u8(d.substance), u8(d.age_band),
+                     u8(d.sex),      u8(d.ethnicity), u8(d.disability)};
+          b.key = d.area;
+        } else if constexpr (std::is_same_v<D, AssessmentCompleted>) {
+          b.enums[0] = u8(d.outcome);
+        } else if constexpr (std::is_same_v<D, FundingRequested>) {
+          b.enums[0] = u8(d.route);
+        } else if constexpr (std::is_same_v<D, ReferralRefused>) {
+          b.enums[0] = u8(d.stage);
+          b.enums[1] = u8(d.reason);
+          b.key = d.decided_by;
+        } else if constexpr (std::is_same_v<D, AppealDecided>) {
+          b.enums[0] = u8(d.outcome);
+          b.key = d.decided_by;
+        } else if constexpr (std::is_same_v<D, PlacementOffered> ||
+                             std::is_same_v<D, PlacementStarted>) {
+          b.key = d.provider;
+        } else if constexpr (std::is_same_v<D, PlacementEnded>) {
+          b.enums[0] = u8(d.outcome);
+        } else if constexpr (std::is_same_v<D, ReferralWithdrawn>) {
+          b.enums[0] = u8(d.by);
+        } else if constexpr (std::is_same_v<D, RecordCorrected>) {
+          b.correction = &d;
+        }
+      },
+      event.data);
+  return b;
+}
+
 }  // namespace ledger

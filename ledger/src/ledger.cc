@@ -209,6 +209,8 @@ class Ledger::Impl {
   Result<std::vector<Event>> ReadFeed(uint64_t after, size_t limit) const;
   Status ScanEvents(uint64_t after, uint64_t upto,
                     const std::function<Status(const Event&)>& fn) const;
+  Status ScanBriefs(uint64_t after, uint64_t upto,
+                    const std::function<Status(const EventBrief&)>& fn) const;
   Result<uint64_t> SeqAtTime(Micros t) const;
   Result<ViewStore*> OpenViewStore(const std::string& name);
   TreeHead Head() const;
@@ -225,6 +227,10 @@ class Ledger::Impl {
   const Signer& signer() const { return *signer_; }
 
  private:
+  // Calls fn(seq, stored value) for each durable event with after < seq <=
+  // upto, in order; kCorruption when one is missing.
+  Status ScanStored(uint64_t after, uint64_t upto,
+                    const std::function<Status(uint64_t, std::string_view)>& fn) const;
   // Queues a checked writer for the commit thread.
   void Enqueue(std::unique_ptr<Writer> w);
   // The commit thread: takes groups from the queue, checks each and writes
@@ -962,6 +968,7 @@ Result<std::string> Ledger::Impl::GetStored(uint64_t seq) const {
 
 namespace {
 Result<Event> DecodeStored(std::string_view stored) {
+  if (stored.size() < 32) return Status::Corruption("stored event is shorter than its hash");
   Result<Event> e = internal::DecodeEvent(stored.substr(32));
   if (e.ok()) std::copy(stored.begin(), stored.begin() + 32, e->hash.begin());
   return e;
@@ -1005,10 +1012,12 @@ Result<std::vector<Event>> Ledger::Impl::ReadFeed(uint64_t after, size_t limit) 
   return out;
 }
 
-Status Ledger::Impl::ScanEvents(uint64_t after, uint64_t upto,
-                                const std::function<Status(const Event&)>& fn) const {
+Status Ledger::Impl::ScanStored(uint64_t after, uint64_t upto,
+                                const std::function<Status(uint64_t, std::string_view)>& fn) const {
   upto = std::min(upto, Size());
   if (after >= upto) return Status::Ok();
+  // As on the write path: per-key counters cost more than a scan's work.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   rocksdb::ReadOptions ro;
   const std::string end = keys::Event(upto + 1);
   rocksdb::Slice end_slice(end);
@@ -1017,16 +1026,38 @@ Status Ledger::Impl::ScanEvents(uint64_t after, uint64_t upto,
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   uint64_t expect = after + 1;
   for (it->Seek(keys::Event(expect)); it->Valid() && expect <= upto; it->Next(), ++expect) {
-    if (it->key() != keys::Event(expect)) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() != 9 || key[0] != keys::kEvent || keys::GetU64(key.ToStringView().substr(1)) != expect) {
       return Status::Corruption("event " + std::to_string(expect) + " is missing");
     }
-    Result<Event> e = DecodeStored(it->value().ToStringView());
-    if (!e.ok()) return e.status();
-    LEDGER_RETURN_IF_ERROR(fn(*e));
+    LEDGER_RETURN_IF_ERROR(fn(expect, it->value().ToStringView()));
   }
   LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read events"));
   if (expect <= upto) return Status::Corruption("event " + std::to_string(expect) + " is missing");
   return Status::Ok();
+}
+
+Status Ledger::Impl::ScanEvents(uint64_t after, uint64_t upto,
+                                const std::function<Status(const Event&)>& fn) const {
+  return ScanStored(after, upto, [&fn](uint64_t, std::string_view stored) {
+    Result<Event> e = DecodeStored(stored);
+    if (!e.ok()) return e.status();
+    return fn(*e);
+  });
+}
+
+Status Ledger::Impl::ScanBriefs(uint64_t after, uint64_t upto,
+                                const std::function<Status(const EventBrief&)>& fn) const {
+  EventBrief brief;
+  return ScanStored(after, upto, [&](uint64_t seq, std::string_view stored) {
+    if (stored.size() < 32) return Status::Corruption("stored event is shorter than its hash");
+    LEDGER_RETURN_IF_ERROR(internal::DecodeBrief(stored.substr(32), &brief));
+    if (brief.seq != seq) {
+      return Status::Corruption("event " + std::to_string(seq) + " holds seq " +
+                                std::to_string(brief.seq));
+    }
+    return fn(brief);
+  });
 }
 
 Result<ViewStore*> Ledger::Impl::OpenViewStore(const std::string& name) {
@@ -1319,6 +1350,11 @@ Result<std::vector<Event>> Ledger::ReadFeed(uint64_t after, size_t limit) const 
 Status Ledger::ScanEvents(uint64_t after, uint64_t upto,
                           const std::function<Status(const Event&)>& fn) const {
   return impl_->ScanEvents(after, upto, fn);
+}
+
+Status Ledger::ScanBriefs(uint64_t after, uint64_t upto,
+                          const std::function<Status(const EventBrief&)>& fn) const {
+  return impl_->ScanBriefs(after, upto, fn);
 }
 Result<uint64_t> Ledger::SeqAtTime(Micros t) const { return impl_->SeqAtTime(t); }
 Result<ViewStore*> Ledger::OpenViewStore(const std::string& name) {

@@ -9,18 +9,40 @@ using ledger::EventType;
 using ledger::Status;
 
 uint32_t StringPool::Intern(std::string_view s) {
-  auto it = ids_.find(std::string(s));
-  if (it != ids_.end()) return it->second;
+  if (std::optional<uint32_t> id = Find(s)) return *id;
   const auto id = static_cast<uint32_t>(strings_.size());
   strings_.emplace_back(s);
-  ids_.emplace(strings_.back(), id);
+  ids_.Add(s, id);
   return id;
 }
 
 std::optional<uint32_t> StringPool::Find(std::string_view s) const {
-  auto it = ids_.find(std::string(s));
-  if (it == ids_.end()) return std::nullopt;
-  return it->second;
+  return ids_.Find(s, [this](uint32_t id) -> std::string_view { return strings_[id]; });
+}
+
+void IdIndex::Add(std::string_view id, uint32_t n) {
+  const uint64_t h = std::hash<std::string_view>()(id);
+  if (hashes_.size() <= n) hashes_.resize(n + 1);
+  hashes_[n] = h;
+  // At most half full, so that a probe ends soon.
+  if (2 * (size_ + 1) > slots_.size()) {
+    const size_t capacity = std::max<size_t>(1024, 2 * slots_.size());
+    slots_.assign(capacity, 0);
+    mask_ = capacity - 1;
+    size_ = 0;
+    for (uint32_t m = 0; m < hashes_.size(); ++m) {
+      if (m != n) Put(hashes_[m], m);
+    }
+  }
+  Put(h, n);
+}
+
+void IdIndex::Put(uint64_t h, uint32_t n) {
+  const uint64_t tag = static_cast<uint32_t>(h >> 32) | 1u;
+  size_t i = h & mask_;
+  while (slots_[i] != 0) i = (i + 1) & mask_;
+  slots_[i] = tag << 32 | n;
+  ++size_;
 }
 
 namespace {
@@ -109,9 +131,7 @@ StringPool* ReadModel::PoolFor(EventType type) {
 }
 
 std::optional<uint32_t> ReadModel::FindReferral(std::string_view id) const {
-  auto it = index_.find(std::string(id));
-  if (it == index_.end()) return std::nullopt;
-  return it->second;
+  return index_.Find(id, [this](uint32_t n) -> std::string_view { return referrals_[n].id; });
 }
 
 Status ReadModel::Add(uint32_t referral, std::string_view new_id, const Rec& rec) {
@@ -121,8 +141,10 @@ Status ReadModel::Add(uint32_t referral, std::string_view new_id, const Rec& rec
                               "referral.received");
     }
     referrals_.push_back(Referral{std::string(new_id), {}, false});
+    // Most referrals have a handful of events: one allocation for them.
+    referrals_.back().recs.reserve(kRecsReserved);
     summaries_.emplace_back();
-    index_.emplace(std::string(new_id), referral);
+    index_.Add(new_id, referral);
   } else if (referral > referrals_.size()) {
     return Status::Internal("seq " + std::to_string(rec.seq) + " names an unknown referral");
   }
@@ -135,62 +157,68 @@ Status ReadModel::Add(uint32_t referral, std::string_view new_id, const Rec& rec
 }
 
 Status ReadModel::Apply(const ledger::Event& event, std::string* encoded) {
+  return Apply(ledger::BriefOf(event), encoded);
+}
+
+Status ReadModel::Apply(const ledger::EventBrief& event, std::string* encoded) {
   if (event.seq != applied_ + 1) {
     return Status::Internal("the read model is at seq " + std::to_string(applied_) +
                             " and was given seq " + std::to_string(event.seq));
   }
-  auto found = index_.find(event.referral_id);
   const uint32_t ref =
-      found == index_.end() ? static_cast<uint32_t>(referrals_.size()) : found->second;
+      FindReferral(event.referral_id).value_or(static_cast<uint32_t>(referrals_.size()));
   Rec rec;
   rec.seq = event.seq;
   rec.occurred_at = event.occurred_at;
-  rec.type = ledger::TypeOf(event.data);
+  rec.type = event.type;
   EventType payload_type = rec.type;
-  std::string x;
-  if (const auto* d = std::get_if<ledger::ReferralReceived>(&event.data)) {
-    rec.e[slot::kReferrer] = static_cast<uint8_t>(d->referrer);
-    rec.e[slot::kSubstance] = static_cast<uint8_t>(d->substance);
-    rec.e[slot::kAgeBand] = static_cast<uint8_t>(d->age_band);
-    rec.e[slot::kSex] = static_cast<uint8_t>(d->sex);
-    rec.e[slot::kEthnicity] = static_cast<uint8_t>(d->ethnicity);
-    rec.e[slot::kDisability] = static_cast<uint8_t>(d->disability);
-    x = d->area;
-  } else if (const auto* d = std::get_if<ledger::ReferralRefused>(&event.data)) {
-    rec.e[slot::kStage] = static_cast<uint8_t>(d->stage);
-    rec.e[slot::kReason] = static_cast<uint8_t>(d->reason);
-    x = d->decided_by;
-  } else if (const auto* d = std::get_if<ledger::AppealDecided>(&event.data)) {
-    rec.e[slot::kOutcome] = static_cast<uint8_t>(d->outcome);
-  } else if (const auto* d = std::get_if<ledger::PlacementOffered>(&event.data)) {
-    x = d->provider;
-  } else if (const auto* d = std::get_if<ledger::PlacementStarted>(&event.data)) {
-    x = d->provider;
-  } else if (const auto* d = std::get_if<ledger::RecordCorrected>(&event.data)) {
-    if (ref >= referrals_.size()) return Status::Internal("correction of an unknown referral");
-    const std::vector<Rec>& recs = referrals_[ref].recs;
-    auto t = std::lower_bound(recs.begin(), recs.end(), d->corrects_seq,
-                              [](const Rec& r, uint64_t seq) { return r.seq < seq; });
-    if (t == recs.end() || t->seq != d->corrects_seq || t->type == EventType::kRecordCorrected) {
-      return Status::Internal("seq " + std::to_string(event.seq) + " corrects seq " +
-                              std::to_string(d->corrects_seq) + ", not an event of its referral");
-    }
-    const auto target = static_cast<uint32_t>(t - recs.begin());
-    payload_type = t->type;
-    // Start from the latest correction of the same event, else the event.
-    const Rec* base = &*t;
-    for (auto it = recs.rbegin(); it != recs.rend() && it->seq > t->seq; ++it) {
-      if (it->type == EventType::kRecordCorrected && it->target == target) {
-        base = &*it;
-        break;
+  std::string_view x = event.key;
+  std::string corrected_x;
+  switch (rec.type) {
+    // The enumerations the views read; the brief's order is the slots'.
+    case EventType::kReferralReceived:
+    case EventType::kReferralRefused:
+    case EventType::kAppealDecided:
+      std::copy(event.enums.begin(), event.enums.end(), rec.e.begin());
+      break;
+    case EventType::kRecordCorrected: {
+      const ledger::RecordCorrected* d = event.correction;
+      if (d == nullptr) return Status::Internal("a correction without its data");
+      if (ref >= referrals_.size()) return Status::Internal("correction of an unknown referral");
+      const std::vector<Rec>& recs = referrals_[ref].recs;
+      auto t = std::lower_bound(recs.begin(), recs.end(), d->corrects_seq,
+                                [](const Rec& r, uint64_t seq) { return r.seq < seq; });
+      if (t == recs.end() || t->seq != d->corrects_seq || t->type == EventType::kRecordCorrected) {
+        return Status::Internal("seq " + std::to_string(event.seq) + " corrects seq " +
+                                std::to_string(d->corrects_seq) + ", not an event of its referral");
       }
+      const auto target = static_cast<uint32_t>(t - recs.begin());
+      payload_type = t->type;
+      // Start from the latest correction of the same event, else the event.
+      const Rec* base = &*t;
+      for (auto it = recs.rbegin(); it != recs.rend() && it->seq > t->seq; ++it) {
+        if (it->type == EventType::kRecordCorrected && it->target == target) {
+          base = &*it;
+          break;
+        }
+      }
+      rec.e = base->e;
+      if (StringPool* pool = PoolFor(payload_type)) corrected_x = pool->Get(base->x);
+      MergeCorrection(payload_type, *d, &rec, &corrected_x);
+      rec.target = target;
+      x = corrected_x;
+      break;
     }
-    rec.e = base->e;
-    if (StringPool* pool = PoolFor(payload_type)) x = pool->Get(base->x);
-    MergeCorrection(payload_type, *d, &rec, &x);
-    rec.target = target;
+    default:
+      break;
   }
-  if (StringPool* pool = PoolFor(payload_type)) rec.x = pool->Intern(x);
+  // Only the types with a pool keep their string.
+  StringPool* pool = PoolFor(payload_type);
+  if (pool) {
+    rec.x = pool->Intern(x);
+  } else {
+    x = {};
+  }
 
   if (encoded) {
     PutVarint(ref, encoded);
@@ -204,6 +232,39 @@ Status ReadModel::Apply(const ledger::Event& event, std::string* encoded) {
     if (rec.type == EventType::kRecordCorrected) PutVarint(rec.target, encoded);
   }
   return Add(ref, event.referral_id, rec);
+}
+
+Status ReadModel::ApplyAll(std::span<const ledger::EventBrief> events, std::string* encoded) {
+  // Three steps ahead of the event applied: its index slot (kSlot events
+  // ahead), then, with the slot at hand, the referral's record and summary
+  // (kRecord), then, with the record at hand, the end of its events (kEnd).
+  constexpr size_t kSlot = 12, kRecord = 6, kEnd = 3, kRing = 16;
+  std::array<uint64_t, kRing> hashes{};
+  const size_t n = events.size();
+  for (size_t i = 0; i < std::min(n, kSlot); ++i) hashes[i % kRing] = IdIndex::HashOf(events[i].referral_id);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kSlot < n) {
+      const uint64_t h = IdIndex::HashOf(events[i + kSlot].referral_id);
+      hashes[(i + kSlot) % kRing] = h;
+      index_.Prefetch(h);
+    }
+    if (i + kRecord < n) {
+      if (std::optional<uint32_t> r = index_.Candidate(hashes[(i + kRecord) % kRing]);
+          r && *r < referrals_.size()) {
+        __builtin_prefetch(&referrals_[*r]);
+        __builtin_prefetch(&summaries_[*r]);
+      }
+    }
+    if (i + kEnd < n) {
+      if (std::optional<uint32_t> r = index_.Candidate(hashes[(i + kEnd) % kRing]);
+          r && *r < referrals_.size()) {
+        const std::vector<Rec>& recs = referrals_[*r].recs;
+        __builtin_prefetch(recs.data() + recs.size(), 1);
+      }
+    }
+    LEDGER_RETURN_IF_ERROR(Apply(events[i], encoded));
+  }
+  return Status::Ok();
 }
 
 Status ReadModel::ApplyEncoded(std::string_view* in) {
@@ -342,7 +403,7 @@ Facts FactsAt(const Referral& r, uint64_t as_of) {
 uint64_t ReadModel::MemoryBytes() const {
   uint64_t bytes = referrals_.capacity() * sizeof(Referral) + summaries_.capacity() * sizeof(Summary);
   for (const Referral& r : referrals_) bytes += r.recs.capacity() * sizeof(Rec) + r.id.capacity();
-  bytes += index_.size() * (sizeof(std::string) + 32);
+  bytes += index_.MemoryBytes() + referrals_.size() * sizeof(uint64_t);
   return bytes;
 }
 

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
+#include <map>
 #include <vector>
 
 namespace projections {
@@ -127,32 +129,154 @@ Status Projector::CatchUp() {
   return CatchUpLocked();
 }
 
+namespace {
+
+// A range of the log read ahead of the model: the events' briefs with the
+// strings they point to, owned, so that another thread can apply them.
+// Catch-up beyond two chunks reads ahead on kReaders threads, at most
+// kReadAhead chunks beyond the one being applied.
+constexpr int kReaders = 2;
+constexpr uint64_t kReadAhead = 4;
+
+struct ReadChunk {
+  uint64_t upto = 0;
+  Status status;
+  std::vector<ledger::EventBrief> briefs;
+  std::string text;  // each brief's referral_id then key
+  std::deque<ledger::RecordCorrected> corrections;
+};
+
+Status ReadAhead(const ledger::Ledger& ledger, uint64_t after, uint64_t upto, ReadChunk* out) {
+  out->upto = upto;
+  out->briefs.reserve(upto - after);
+  std::vector<uint32_t> lengths;
+  lengths.reserve(2 * (upto - after));
+  Status st = ledger.ScanBriefs(after, upto, [&](const ledger::EventBrief& b) {
+    out->briefs.push_back(b);
+    out->text.append(b.referral_id).append(b.key);
+    lengths.push_back(static_cast<uint32_t>(b.referral_id.size()));
+    lengths.push_back(static_cast<uint32_t>(b.key.size()));
+    if (b.correction) {
+      out->corrections.push_back(*b.correction);
+      out->briefs.back().correction = &out->corrections.back();
+    }
+    return Status::Ok();
+  });
+  // The text is whole now: point the briefs into it.
+  size_t at = 0;
+  for (size_t i = 0; i < out->briefs.size(); ++i) {
+    ledger::EventBrief& b = out->briefs[i];
+    b.referral_id = std::string_view(out->text).substr(at, lengths[2 * i]);
+    at += lengths[2 * i];
+    b.key = std::string_view(out->text).substr(at, lengths[2 * i + 1]);
+    at += lengths[2 * i + 1];
+  }
+  return st;
+}
+
+}  // namespace
+
+Status Projector::ApplyChunk(uint64_t upto,
+                             const std::function<Status(const ApplyFn&)>& scan) {
+  const uint64_t from = applied();
+  {
+    // Views wait for one chunk at most.
+    std::unique_lock w(model_mu_);
+    if (pending_.empty()) pending_first_ = from + 1;
+    LEDGER_RETURN_IF_ERROR(scan([this](const ledger::EventBrief& e) {
+      return model_.Apply(e, &pending_);
+    }));
+  }
+  if (model_.applied() != upto) {
+    return Status::Internal("the log ended at seq " + std::to_string(model_.applied()) +
+                            " of " + std::to_string(upto));
+  }
+  applied_.store(model_.applied(), std::memory_order_release);
+  {
+    std::lock_guard wl(wait_mu_);
+  }
+  applied_cv_.notify_all();
+  ledger::ViewStore::Batch batch;
+  batch.Put(std::string(kChunkPrefix) + Be64(pending_first_), pending_);
+  batch.Put(kCheckpointKey, Be64(model_.applied()));
+  // On failure the records stay pending and go with the next write.
+  LEDGER_RETURN_IF_ERROR(store_->Write(batch));
+  pending_.clear();
+  return Status::Ok();
+}
+
 Status Projector::CatchUpLocked() {
   const uint64_t target = ledger_->Size();
-  while (applied() < target) {
-    const uint64_t from = applied();
-    {
-      // Views wait for one chunk at most; the events are applied as they
-      // are read, without a copy.
-      std::unique_lock w(model_mu_);
-      if (pending_.empty()) pending_first_ = from + 1;
-      LEDGER_RETURN_IF_ERROR(
-          ledger_->ScanEvents(from, std::min<uint64_t>(target, from + options_.chunk_events),
-                              [this](const ledger::Event& e) { return model_.Apply(e, &pending_); }));
+  const uint64_t chunk = options_.chunk_events;
+  if (target - applied() <= 2 * chunk) {
+    // A few chunks: read as applied, without a copy.
+    while (applied() < target) {
+      const uint64_t from = applied();
+      const uint64_t upto = std::min(target, from + chunk);
+      LEDGER_RETURN_IF_ERROR(ApplyChunk(upto, [&](const ApplyFn& apply) {
+        return ledger_->ScanBriefs(from, upto, apply);
+      }));
     }
-    applied_.store(model_.applied(), std::memory_order_release);
-    {
-      std::lock_guard wl(wait_mu_);
-    }
-    applied_cv_.notify_all();
-    ledger::ViewStore::Batch batch;
-    batch.Put(std::string(kChunkPrefix) + Be64(pending_first_), pending_);
-    batch.Put(kCheckpointKey, Be64(model_.applied()));
-    // On failure the records stay pending and go with the next write.
-    LEDGER_RETURN_IF_ERROR(store_->Write(batch));
-    pending_.clear();
+    return Status::Ok();
   }
-  return Status::Ok();
+  // Many: reader threads read and decode the chunks ahead, side by side,
+  // while this one applies them in order, so reading and applying share
+  // the cores.
+  const uint64_t first = applied();
+  const uint64_t chunks = (target - first + chunk - 1) / chunk;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<uint64_t, std::unique_ptr<ReadChunk>> ready;  // by chunk number
+  uint64_t next_read = 0, next_apply = 0;
+  bool stop = false;
+  auto read = [&] {
+    for (;;) {
+      uint64_t k;
+      {
+        std::unique_lock l(mu);
+        // At most kReadAhead chunks beyond the one being applied.
+        cv.wait(l, [&] { return stop || next_read >= chunks || next_read < next_apply + kReadAhead; });
+        if (stop || next_read >= chunks) return;
+        k = next_read++;
+      }
+      auto c = std::make_unique<ReadChunk>();
+      const uint64_t after = first + k * chunk;
+      c->status = ReadAhead(*ledger_, after, std::min(target, after + chunk), c.get());
+      {
+        std::lock_guard l(mu);
+        ready[k] = std::move(c);
+      }
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kReaders; ++i) readers.emplace_back(read);
+  Status st;
+  for (; st.ok() && next_apply < chunks;) {
+    std::unique_ptr<ReadChunk> c;
+    {
+      std::unique_lock l(mu);
+      cv.wait(l, [&] { return ready.count(next_apply) != 0; });
+      c = std::move(ready[next_apply]);
+      ready.erase(next_apply);
+    }
+    st = c->status;
+    if (st.ok()) {
+      st = ApplyChunk(c->upto, [&](const ApplyFn&) { return model_.ApplyAll(c->briefs, &pending_); });
+    }
+    {
+      std::lock_guard l(mu);
+      ++next_apply;
+    }
+    cv.notify_all();
+  }
+  {
+    std::lock_guard l(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  for (std::thread& t : readers) t.join();
+  return st;
 }
 
 Status Projector::Rebuild() {

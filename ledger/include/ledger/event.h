@@ -256,6 +256,32 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
+// What aggregate views read of a stored event, decoded in place by
+// Ledger::ScanBriefs: no string is copied, so the string views (and
+// `correction`) are valid only during the callback that receives it.
+// Fields a type lacks are zero or empty.
+struct EventBrief {
+  uint64_t seq = 0;
+  std::string_view referral_id;
+  Micros occurred_at = 0;
+  Micros recorded_at = 0;
+  EventType type{};
+  // The data's enumerations, as the uint8 of their enums, in field order:
+  //   referral.received: referrer, substance, age_band, sex, ethnicity, disability
+  //   assessment.completed: outcome    funding.requested: route
+  //   referral.refused: stage, reason  appeal.decided: outcome
+  //   placement.ended: outcome         referral.withdrawn: by
+  std::array<uint8_t, 6> enums{};
+  // The data's one string that views group by: area (referral.received),
+  // decided_by (referral.refused, appeal.decided), provider
+  // (placement.offered, placement.started).
+  std::string_view key;
+  const RecordCorrected* correction = nullptr;  // record.corrected: its data
+};
+
+// The brief of `event`, pointing into it.
+EventBrief BriefOf(const Event& event);
+
 // ---------------------------------------------------------------------------
 // Field rules (SPEC §3, §8) that need no ledger state. Every violated rule is
 // reported, each as a FieldError named by its JSON path ("referral_id",

@@ -164,6 +164,12 @@ class Ledger {
   // returns, and returns it.
   Status ScanEvents(uint64_t after, uint64_t upto,
                     const std::function<Status(const Event&)>& fn) const;
+  // As ScanEvents, with each event's brief (EventBrief): what aggregate
+  // views read, decoded without copying a string, for a reader of every
+  // event. The brief is valid only during fn. Several threads may scan at
+  // once (the projections' rebuild reads ranges side by side).
+  Status ScanBriefs(uint64_t after, uint64_t upto,
+                    const std::function<Status(const EventBrief&)>& fn) const;
   // The largest seq whose recorded_at <= t (0 if none): SPEC §8's as_of time.
   Result<uint64_t> SeqAtTime(Micros t) const;
 

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -85,6 +86,55 @@ struct Facts {
   uint32_t refusal_decider = 0;  // in ReadModel::deciders()
 };
 
+// Numbers of strings kept elsewhere (referral ids, pooled strings): an open-addressing
+// table of (hash tag, number) in one array, so that finding a referral
+// costs a probe of that array and one comparison with the id it names,
+// not a walk through separately allocated nodes.
+class IdIndex {
+ public:
+  // The number of `id`, where key(n) gives the string of number n.
+  template <typename Key>
+  std::optional<uint32_t> Find(std::string_view id, const Key& key) const {
+    if (slots_.empty()) return std::nullopt;
+    const uint64_t h = HashOf(id);
+    const auto tag = static_cast<uint32_t>(h >> 32) | 1u;  // 0 marks an empty slot
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const uint64_t slot = slots_[i];
+      if (slot == 0) return std::nullopt;
+      if (static_cast<uint32_t>(slot >> 32) == tag && key(static_cast<uint32_t>(slot)) == id) {
+        return static_cast<uint32_t>(slot);
+      }
+    }
+  }
+  // For reading ahead: the hash Find would compute, a fetch of the slot it
+  // starts at, and the number in the first slot whose tag matches (perhaps
+  // not `id`'s: only a hint for prefetching).
+  static uint64_t HashOf(std::string_view id) { return std::hash<std::string_view>()(id); }
+  void Prefetch(uint64_t h) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+  }
+  std::optional<uint32_t> Candidate(uint64_t h) const {
+    if (slots_.empty()) return std::nullopt;
+    const auto tag = static_cast<uint32_t>(h >> 32) | 1u;
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const uint64_t slot = slots_[i];
+      if (slot == 0) return std::nullopt;
+      if (static_cast<uint32_t>(slot >> 32) == tag) return static_cast<uint32_t>(slot);
+    }
+  }
+  // Adds number n for `id`. REQUIRES: `id` is not in the index.
+  void Add(std::string_view id, uint32_t n);
+  size_t size() const { return size_; }
+  size_t MemoryBytes() const { return slots_.capacity() * sizeof(uint64_t); }
+
+ private:
+  void Put(uint64_t h, uint32_t n);
+  std::vector<uint64_t> slots_;  // tag << 32 | number; 0 when empty
+  std::vector<uint64_t> hashes_;  // by number, to grow without the strings
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
 // Interned strings, numbered in order of first appearance.
 class StringPool {
  public:
@@ -95,7 +145,7 @@ class StringPool {
 
  private:
   std::vector<std::string> strings_;
-  std::unordered_map<std::string, uint32_t> ids_;
+  IdIndex ids_;
 };
 
 // A referral's seq range and its facts at its last event: a view as of any
@@ -123,6 +173,13 @@ class ReadModel {
   // REQUIRES: the ledger accepted it. kInternal when it is not the next seq
   // or does not fit the referral (a model out of step with its log).
   ledger::Status Apply(const ledger::Event& event, std::string* encoded = nullptr);
+  // The same from the event's brief (Ledger::ScanBriefs).
+  ledger::Status Apply(const ledger::EventBrief& event, std::string* encoded = nullptr);
+  // Applies consecutive events as Apply does, fetching the memory each
+  // will touch (its referral's index slot, record, events and summary) a
+  // few events ahead: a large model is far bigger than the caches, and
+  // waiting for that memory one event at a time is most of the cost.
+  ledger::Status ApplyAll(std::span<const ledger::EventBrief> events, std::string* encoded);
   // Applies one record encoded by Apply from the front of `in`, consuming
   // it: a checkpoint is reloaded without the log. kCorruption when it does
   // not decode.
@@ -155,10 +212,11 @@ class ReadModel {
   StringPool* PoolFor(ledger::EventType type);
   ledger::Status Add(uint32_t referral, std::string_view new_id, const Rec& rec);
 
+  static constexpr size_t kRecsReserved = 6;
   uint64_t applied_ = 0;
   std::vector<Referral> referrals_;
   std::vector<Summary> summaries_;
-  std::unordered_map<std::string, uint32_t> index_;
+  IdIndex index_;  // referral id -> its number in referrals_
   StringPool areas_, deciders_, providers_;
 };
 

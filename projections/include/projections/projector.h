@@ -96,6 +96,11 @@ class Projector {
   Projector(ledger::Ledger* ledger, ledger::ViewStore* store, ProjectorOptions options);
   ledger::Status Load();
   ledger::Status CatchUpLocked();  // REQUIRES: catchup_mu_ held
+  // Applies the events scan(apply) gives, which must end at seq `upto`,
+  // then stores them with the checkpoint. REQUIRES: catchup_mu_ held.
+  using ApplyFn = std::function<ledger::Status(const ledger::EventBrief&)>;
+  ledger::Status ApplyChunk(uint64_t upto,
+                            const std::function<ledger::Status(const ApplyFn&)>& scan);
   void Run();
   ledger::Result<boost::json::object> View(
       const ViewQuery& query,

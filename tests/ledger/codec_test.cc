@@ -5,6 +5,8 @@
 #include <capnp/schema.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "event.capnp.h"
 #include "ledger/hash.h"
 #include "test_util.h"
@@ -156,6 +158,109 @@ TEST(Codec, ACorrectionMustHoldAFewDistinctNamedFields) {
   std::vector<CorrectedField> many;
   for (int i = 0; i < 17; ++i) many.push_back({"f" + std::to_string(i), int64_t{i}});
   EXPECT_EQ(with_fields(many), Code::kCorruption);
+}
+
+// A brief equals what the full decode gives: the same fields, read in place.
+void ExpectSameBrief(const EventBrief& a, const EventBrief& b) {
+  EXPECT_EQ(a.seq, b.seq);
+  EXPECT_EQ(a.referral_id, b.referral_id);
+  EXPECT_EQ(a.occurred_at, b.occurred_at);
+  EXPECT_EQ(a.recorded_at, b.recorded_at);
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.enums, b.enums);
+  EXPECT_EQ(a.key, b.key);
+  ASSERT_EQ(a.correction == nullptr, b.correction == nullptr);
+  if (a.correction) {
+    EXPECT_EQ(*a.correction, *b.correction);
+  }
+}
+
+Event Numbered(uint64_t seq, EventData d) {
+  Event e;
+  e.seq = seq;
+  e.version = seq;
+  e.referral_id = "r-" + std::to_string(seq);
+  e.occurred_at = testing::T(static_cast<int64_t>(seq));
+  e.recorded_at = testing::T(400, static_cast<int64_t>(seq));
+  e.actor = "partnership:E08000025";
+  e.data = std::move(d);
+  return e;
+}
+
+TEST(Codec, ABriefIsWhatTheFullDecodeGivesForEveryType) {
+  std::vector<EventData> all = OneOfEach();
+  // Every value of every enumeration a brief holds, at each position.
+  for (size_t i = 0; i < EnumCount<Ethnicity>(); ++i) {
+    ReferralReceived r = testing::Received("E09000001");
+    r.referrer = static_cast<Referrer>(i % EnumCount<Referrer>());
+    r.substance = static_cast<Substance>(i % EnumCount<Substance>());
+    r.age_band = static_cast<AgeBand>(i % EnumCount<AgeBand>());
+    r.sex = static_cast<Sex>(i % EnumCount<Sex>());
+    r.ethnicity = static_cast<Ethnicity>(i);
+    r.disability = static_cast<Disability>(i % EnumCount<Disability>());
+    all.push_back(r);
+  }
+  for (size_t i = 0; i < EnumCount<RefusalReason>(); ++i) {
+    all.push_back(ReferralRefused{static_cast<RefusalStage>(i % EnumCount<RefusalStage>()),
+                                  static_cast<RefusalReason>(i), "panel-" + std::to_string(i),
+                                  std::nullopt});
+  }
+  uint64_t seq = 0;
+  std::set<EventType> types;
+  for (const EventData& d : all) {
+    const Event e = Numbered(++seq, d);
+    const std::string bytes = EncodeEvent(e);
+    EventBrief brief;
+    ASSERT_TRUE(DecodeBrief(bytes, &brief).ok()) << ToString(e.type());
+    SCOPED_TRACE(ToString(e.type()));
+    ExpectSameBrief(brief, BriefOf(e));
+    types.insert(brief.type);
+  }
+  EXPECT_EQ(types.size(), EnumCount<EventType>());
+}
+
+TEST(Codec, ABriefOfDamagedBytesIsCorruptionOrWhatTheFullDecodeGives) {
+  EXPECT_EQ(DecodeBrief("", nullptr).code(), Code::kCorruption);
+  for (const EventData& d : OneOfEach()) {
+    const Event e = Numbered(5, d);
+    const std::string bytes = EncodeEvent(e);
+    SCOPED_TRACE(ToString(e.type()));
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      for (int bit = 0; bit < 8; ++bit) {
+        std::string damaged = bytes;
+        damaged[i] = static_cast<char>(damaged[i] ^ (1 << bit));
+        EventBrief brief;
+        const Status st = DecodeBrief(damaged, &brief);  // must not crash
+        auto full = DecodeEvent(damaged);
+        if (st.ok() && full.ok()) {
+          ExpectSameBrief(brief, BriefOf(*full));
+        } else if (!st.ok()) {
+          EXPECT_EQ(st.code(), Code::kCorruption);
+        }
+      }
+    }
+  }
+}
+
+TEST(Codec, ABriefRefusesAnEnumerationValueThisBuildDoesNotKnow) {
+  // Find the byte that holds the referrer: two events differing only there.
+  ReferralReceived a = testing::Received("E09000001"), b = a;
+  a.referrer = static_cast<Referrer>(0);
+  b.referrer = static_cast<Referrer>(1);
+  const std::string ea = EncodeEvent(Numbered(1, a)), eb = EncodeEvent(Numbered(1, b));
+  ASSERT_EQ(ea.size(), eb.size());
+  size_t at = ea.size();
+  for (size_t i = 0; i < ea.size(); ++i) {
+    if (ea[i] != eb[i]) at = i;
+  }
+  ASSERT_LT(at, ea.size());
+  std::string unknown = ea;
+  unknown[at] = static_cast<char>(EnumCount<Referrer>());
+  EventBrief brief;
+  EXPECT_EQ(DecodeBrief(unknown, &brief).code(), Code::kCorruption);
+  EXPECT_EQ(DecodeEvent(unknown).status().code(), Code::kCorruption);
+  unknown[at] = static_cast<char>(EnumCount<Referrer>() - 1);
+  EXPECT_TRUE(DecodeBrief(unknown, &brief).ok());
 }
 
 TEST(Codec, StreamHeadRoundTrips) {

@@ -784,5 +784,39 @@ TEST_F(TamperTest, DeletedEventIsNamed) {
   EXPECT_EQ(v.first_bad_seq, 9u);
 }
 
+TEST_F(TamperTest, ScanBriefsRefusesAMovedShortOrMissingEvent) {
+  Fill();
+  auto count = [&] {
+    uint64_t n = 0;
+    Status st = ledger_->ScanBriefs(0, 36, [&](const EventBrief&) {
+      ++n;
+      return Status::Ok();
+    });
+    return std::make_pair(st, n);
+  };
+  ASSERT_EQ(count().second, 36u);
+  std::string five;
+  Tamper([&](rocksdb::DB* db) {
+    // Event 5's bytes stored as event 6: it says it is seq 5.
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), internal::keys::Event(5), &five).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), internal::keys::Event(6), five).ok());
+  });
+  auto [st, n] = count();
+  EXPECT_EQ(st.code(), Code::kCorruption);
+  EXPECT_NE(st.message().find("event 6 holds seq 5"), std::string::npos) << st.message();
+  EXPECT_EQ(n, 5u);
+  Tamper([&](rocksdb::DB* db) {
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), internal::keys::Event(6), five.substr(0, 31)).ok());
+  });
+  EXPECT_EQ(count().first.code(), Code::kCorruption);
+  Tamper([&](rocksdb::DB* db) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), internal::keys::Event(6)).ok());
+  });
+  std::tie(st, n) = count();
+  EXPECT_EQ(st.code(), Code::kCorruption);
+  EXPECT_NE(st.message().find("event 6 is missing"), std::string::npos) << st.message();
+  EXPECT_EQ(n, 5u);
+}
+
 }  // namespace
 }  // namespace ledger

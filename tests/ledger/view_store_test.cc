@@ -80,5 +80,60 @@ TEST(ScanEvents, StreamsARangeAndStopsOnRequest) {
   EXPECT_EQ(seen, (std::vector<uint64_t>{5, 6}));
 }
 
+TEST(ScanBriefs, GivesEachEventsBriefInOrderAndStopsOnRequest) {
+  testing::TempDir dir;
+  auto ledger = Ledger::Open(dir.path(), testing::TestOptions());
+  ASSERT_TRUE(ledger.ok());
+  using testing::Req;
+  using testing::T;
+  auto append = [&](EventData d, std::string id, int day) {
+    ASSERT_TRUE((*ledger)->Append(Req(std::move(id), T(day), std::move(d)), testing::Writer()).ok());
+  };
+  append(testing::Received("E08000025"), "r1", 0);
+  append(testing::Received("E09000001"), "r2", 0);
+  append(AssessmentCompleted{AssessmentOutcome::kSuitable, std::nullopt}, "r1", 1);
+  append(RecordCorrected{2, "typo", {{"area", std::string("E08000026")}}}, "r2", 1);
+  append(ReferralRefused{RefusalStage::kFundingPanel, RefusalReason::kInsufficientBudget,
+                         "panel-7", std::nullopt},
+         "r1", 2);
+  std::vector<Event> events;
+  ASSERT_TRUE((*ledger)->ScanEvents(0, 5, [&](const Event& e) {
+    events.push_back(e);
+    return Status::Ok();
+  }).ok());
+  ASSERT_EQ(events.size(), 5u);
+  size_t i = 0;
+  ASSERT_TRUE((*ledger)->ScanBriefs(0, 5, [&](const EventBrief& b) {
+    const EventBrief want = BriefOf(events[i++]);
+    EXPECT_EQ(b.seq, want.seq);
+    EXPECT_EQ(b.referral_id, want.referral_id);
+    EXPECT_EQ(b.occurred_at, want.occurred_at);
+    EXPECT_EQ(b.recorded_at, want.recorded_at);
+    EXPECT_EQ(b.type, want.type);
+    EXPECT_EQ(b.enums, want.enums);
+    EXPECT_EQ(b.key, want.key);
+    EXPECT_EQ(b.correction == nullptr, want.correction == nullptr);
+    if (b.correction && want.correction) {
+      EXPECT_EQ(*b.correction, *want.correction);
+    }
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(i, 5u);
+  EXPECT_EQ(events[4].type(), EventType::kReferralRefused);
+  EXPECT_EQ(BriefOf(events[4]).key, "panel-7");
+  EXPECT_EQ(BriefOf(events[0]).key, "E08000025");
+
+  std::vector<uint64_t> seen;
+  auto collect = [&](const EventBrief& b) {
+    seen.push_back(b.seq);
+    return b.seq == 4 ? Status::Internal("stop") : Status::Ok();
+  };
+  EXPECT_EQ((*ledger)->ScanBriefs(2, 100, collect).code(), Code::kInternal);
+  EXPECT_EQ(seen, (std::vector<uint64_t>{3, 4}));
+  seen.clear();
+  EXPECT_TRUE((*ledger)->ScanBriefs(5, 100, collect).ok());
+  EXPECT_TRUE(seen.empty());
+}
+
 }  // namespace
 }  // namespace ledger

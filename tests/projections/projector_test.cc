@@ -138,11 +138,16 @@ TEST_F(ProjectorOnGeneratedLedger, ReloadAndRebuildEqualFollowing) {
   ASSERT_TRUE((*p)->Rebuild().ok());
   EXPECT_EQ((*p)->applied(), size_);
   EXPECT_EQ(AllViews(**p), *followed_);
-  // A second store, rebuilt in one pass with other chunk sizes.
-  auto q = Projector::Open(ledger->get(), ProjectorOptions{"views-b", 100000});
-  ASSERT_TRUE(q.ok());
-  ASSERT_TRUE((*q)->CatchUp().ok());
-  EXPECT_EQ(AllViews(**q), *followed_);
+  // Other stores built from seq 1 with other chunk sizes: two chunks are
+  // read as applied; more are read ahead on other threads (Rebuild above
+  // too), here with many more chunks than are read ahead at once.
+  for (const size_t chunk : {size_t{100000}, size_t{777}}) {
+    auto q = Projector::Open(ledger->get(), ProjectorOptions{"views-" + std::to_string(chunk), chunk});
+    ASSERT_TRUE(q.ok());
+    ASSERT_TRUE((*q)->CatchUp().ok());
+    EXPECT_EQ((*q)->applied(), size_);
+    EXPECT_EQ(AllViews(**q), *followed_) << chunk;
+  }
 }
 
 TEST_F(ProjectorOnGeneratedLedger, SigkillDuringCatchUpThenRestartGivesTheSameViews) {

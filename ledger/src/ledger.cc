@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -366,6 +367,11 @@ Status Ledger::Impl::Open(const std::string& dir) {
   // without a search.
   opts.memtable_prefix_bloom_size_ratio = 0.02;
   opts.memtable_whole_key_filtering = true;
+  // Every full read (rebuild, Verify) decompresses every block: LZ4
+  // decompresses about twice as fast as the default Snappy, at a similar ratio.
+  for (rocksdb::CompressionType c : rocksdb::GetSupportedCompressions()) {
+    if (c == rocksdb::kLZ4Compression) opts.compression = c;
+  }
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -1023,6 +1029,9 @@ Status Ledger::Impl::ScanStored(uint64_t after, uint64_t upto,
   rocksdb::Slice end_slice(end);
   ro.iterate_upper_bound = &end_slice;
   ro.readahead_size = 2 << 20;
+  // A scan reads each block once: keeping them would only evict the blocks
+  // point reads use.
+  ro.fill_cache = false;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   uint64_t expect = after + 1;
   for (it->Seek(keys::Event(expect)); it->Valid() && expect <= upto; it->Next(), ++expect) {

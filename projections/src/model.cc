@@ -20,8 +20,7 @@ std::optional<uint32_t> StringPool::Find(std::string_view s) const {
   return ids_.Find(s, [this](uint32_t id) -> std::string_view { return strings_[id]; });
 }
 
-void IdIndex::Add(std::string_view id, uint32_t n) {
-  const uint64_t h = std::hash<std::string_view>()(id);
+void IdIndex::Add(uint64_t h, uint32_t n) {
   if (hashes_.size() <= n) hashes_.resize(n + 1);
   hashes_[n] = h;
   // At most half full, so that a probe ends soon.
@@ -134,7 +133,8 @@ std::optional<uint32_t> ReadModel::FindReferral(std::string_view id) const {
   return index_.Find(id, [this](uint32_t n) -> std::string_view { return referrals_[n].id; });
 }
 
-Status ReadModel::Add(uint32_t referral, std::string_view new_id, const Rec& rec) {
+Status ReadModel::Add(uint32_t referral, std::string_view new_id, uint64_t id_hash,
+                      const Rec& rec) {
   if (referral == referrals_.size()) {
     if (rec.type != EventType::kReferralReceived) {
       return Status::Internal("seq " + std::to_string(rec.seq) + " opens a referral without " +
@@ -144,14 +144,14 @@ Status ReadModel::Add(uint32_t referral, std::string_view new_id, const Rec& rec
     // Most referrals have a handful of events: one allocation for them.
     referrals_.back().recs.reserve(kRecsReserved);
     summaries_.emplace_back();
-    index_.Add(new_id, referral);
+    index_.Add(id_hash, referral);
   } else if (referral > referrals_.size()) {
     return Status::Internal("seq " + std::to_string(rec.seq) + " names an unknown referral");
   }
   Referral& r = referrals_[referral];
   r.recs.push_back(rec);
   if (rec.type == EventType::kRecordCorrected) r.has_corrections = true;
-  summaries_[referral] = Summary{r.recs.front().seq, rec.seq, FactsAt(r, rec.seq)};
+  Summarise(referral);
   applied_ = rec.seq;
   return Status::Ok();
 }
@@ -161,12 +161,20 @@ Status ReadModel::Apply(const ledger::Event& event, std::string* encoded) {
 }
 
 Status ReadModel::Apply(const ledger::EventBrief& event, std::string* encoded) {
+  return ApplyHashed(event, IdIndex::HashOf(event.referral_id), encoded);
+}
+
+Status ReadModel::ApplyHashed(const ledger::EventBrief& event, uint64_t id_hash,
+                              std::string* encoded) {
   if (event.seq != applied_ + 1) {
     return Status::Internal("the read model is at seq " + std::to_string(applied_) +
                             " and was given seq " + std::to_string(event.seq));
   }
   const uint32_t ref =
-      FindReferral(event.referral_id).value_or(static_cast<uint32_t>(referrals_.size()));
+      index_
+          .Find(event.referral_id, id_hash,
+                [this](uint32_t n) -> std::string_view { return referrals_[n].id; })
+          .value_or(static_cast<uint32_t>(referrals_.size()));
   Rec rec;
   rec.seq = event.seq;
   rec.occurred_at = event.occurred_at;
@@ -231,8 +239,28 @@ Status ReadModel::Apply(const ledger::EventBrief& event, std::string* encoded) {
     PutString(x, encoded);
     if (rec.type == EventType::kRecordCorrected) PutVarint(rec.target, encoded);
   }
-  return Add(ref, event.referral_id, rec);
+  return Add(ref, event.referral_id, id_hash, rec);
 }
+
+namespace {
+// Fetches every cache line of [p, p + bytes) (for writing when rw is 1).
+template <int rw>
+void PrefetchLines(const void* p, size_t bytes) {
+  const auto* c = static_cast<const char*>(p);
+  const uintptr_t first = reinterpret_cast<uintptr_t>(c) & ~uintptr_t{63};
+  const uintptr_t last = reinterpret_cast<uintptr_t>(c + bytes - 1) & ~uintptr_t{63};
+  for (uintptr_t line = first; line <= last; line += 64) {
+    __builtin_prefetch(reinterpret_cast<const void*>(line), rw);
+  }
+}
+void PrefetchSpan(const void* p, size_t bytes, int rw) {
+  if (rw) {
+    PrefetchLines<1>(p, bytes);
+  } else {
+    PrefetchLines<0>(p, bytes);
+  }
+}
+}  // namespace
 
 Status ReadModel::ApplyAll(std::span<const ledger::EventBrief> events, std::string* encoded) {
   // Three steps ahead of the event applied: its index slot (kSlot events
@@ -251,18 +279,19 @@ Status ReadModel::ApplyAll(std::span<const ledger::EventBrief> events, std::stri
     if (i + kRecord < n) {
       if (std::optional<uint32_t> r = index_.Candidate(hashes[(i + kRecord) % kRing]);
           r && *r < referrals_.size()) {
-        __builtin_prefetch(&referrals_[*r]);
-        __builtin_prefetch(&summaries_[*r]);
+        PrefetchSpan(&referrals_[*r], sizeof(Referral), 0);
+        PrefetchSpan(&summaries_[*r], sizeof(Summary), 1);
       }
     }
     if (i + kEnd < n) {
       if (std::optional<uint32_t> r = index_.Candidate(hashes[(i + kEnd) % kRing]);
           r && *r < referrals_.size()) {
+        // Summarising walks them all; the new one goes at the end.
         const std::vector<Rec>& recs = referrals_[*r].recs;
-        __builtin_prefetch(recs.data() + recs.size(), 1);
+        PrefetchSpan(recs.data(), (recs.size() + 1) * sizeof(Rec), 1);
       }
     }
-    LEDGER_RETURN_IF_ERROR(Apply(events[i], encoded));
+    LEDGER_RETURN_IF_ERROR(ApplyHashed(events[i], hashes[i % kRing], encoded));
   }
   return Status::Ok();
 }
@@ -297,7 +326,8 @@ Status ReadModel::ApplyEncoded(std::string_view* in) {
     payload_type = referrals_[ref].recs[target].type;
   }
   if (StringPool* pool = PoolFor(payload_type)) rec.x = pool->Intern(x);
-  return Add(static_cast<uint32_t>(ref), id, rec);
+  const uint64_t id_hash = ref == referrals_.size() ? IdIndex::HashOf(id) : 0;
+  return Add(static_cast<uint32_t>(ref), id, id_hash, rec);
 }
 
 size_t CountWithin(const Referral& r, uint64_t as_of) {
@@ -340,6 +370,56 @@ ledger::ReferralState NextState(ledger::ReferralState s, const Rec& rec) {
   return s;
 }
 
+namespace {
+
+// Advances `f`, the facts of the first i events of `r`, by event i, where
+// the corrections among the first n events apply (i < n).
+void Step(const Referral& r, size_t n, size_t i, Facts* f, int* offered) {
+  const Rec& rec = r.recs[i];
+  f->state = NextState(f->state, rec);
+  switch (rec.type) {
+    case EventType::kFundingApproved:
+    case EventType::kReferralRefused: {
+      const bool refused = rec.type == EventType::kReferralRefused;
+      const Rec* data = refused ? &Effective(r, n, i) : nullptr;
+      if (!f->decided) {
+        f->decided = true;
+        f->decided_at = rec.occurred_at;
+        f->first_refused = refused;
+        if (refused) {
+          f->first_reason = data->e[slot::kReason];
+          f->first_stage = data->e[slot::kStage];
+        }
+      }
+      if (refused && f->refusals++ == 0) {
+        f->refusal_at = rec.occurred_at;
+        f->refusal_reason = data->e[slot::kReason];
+        f->refusal_stage = data->e[slot::kStage];
+        f->refusal_decider = data->x;
+      }
+      break;
+    }
+    case EventType::kAppealDecided:
+      if (rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)) {
+        f->upheld = true;
+      }
+      break;
+    case EventType::kPlacementOffered:
+      *offered = static_cast<int>(i);
+      break;
+    case EventType::kPlacementStarted:
+      f->started = true;
+      f->started_at = rec.occurred_at;
+      f->start_provider = Effective(r, n, i).x;
+      break;
+    default:
+      break;
+  }
+  f->last_occurred_at = rec.occurred_at;
+}
+
+}  // namespace
+
 Facts FactsAt(const Referral& r, uint64_t as_of) {
   Facts f;
   const size_t n = CountWithin(r, as_of);
@@ -350,54 +430,33 @@ Facts FactsAt(const Referral& r, uint64_t as_of) {
   f.received = receipt.e;
   f.received_at = r.recs[0].occurred_at;
   int offered = -1;
-  for (size_t i = 0; i < n; ++i) {
-    const Rec& rec = r.recs[i];
-    f.state = NextState(f.state, rec);
-    switch (rec.type) {
-      case EventType::kFundingApproved:
-      case EventType::kReferralRefused: {
-        const bool refused = rec.type == EventType::kReferralRefused;
-        const Rec* data = refused ? &Effective(r, n, i) : nullptr;
-        if (!f.decided) {
-          f.decided = true;
-          f.decided_at = rec.occurred_at;
-          f.first_refused = refused;
-          if (refused) {
-            f.first_reason = data->e[slot::kReason];
-            f.first_stage = data->e[slot::kStage];
-          }
-        }
-        if (refused && f.refusals++ == 0) {
-          f.refusal_at = rec.occurred_at;
-          f.refusal_reason = data->e[slot::kReason];
-          f.refusal_stage = data->e[slot::kStage];
-          f.refusal_decider = data->x;
-        }
-        break;
-      }
-      case EventType::kAppealDecided:
-        if (rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)) {
-          f.upheld = true;
-        }
-        break;
-      case EventType::kPlacementOffered:
-        offered = static_cast<int>(i);
-        break;
-      case EventType::kPlacementStarted:
-        f.started = true;
-        f.started_at = rec.occurred_at;
-        f.start_provider = Effective(r, n, i).x;
-        break;
-      default:
-        break;
-    }
-  }
-  f.last_occurred_at = r.recs[n - 1].occurred_at;
+  for (size_t i = 0; i < n; ++i) Step(r, n, i, &f, &offered);
   if (offered >= 0) {
     f.offered = true;
     f.offered_provider = Effective(r, n, offered).x;
   }
   return f;
+}
+
+void ReadModel::Summarise(uint32_t referral) {
+  const Referral& r = referrals_[referral];
+  Summary& s = summaries_[referral];
+  const size_t i = r.recs.size() - 1;
+  s.last_seq = r.recs[i].seq;
+  if (i == 0 || r.has_corrections) {
+    // A correction can change what earlier events mean: walk them all.
+    s.first_seq = r.recs.front().seq;
+    s.facts = FactsAt(r, s.last_seq);
+    return;
+  }
+  // Without corrections each event is its own data: the facts at the
+  // previous event, advanced by this one, are the facts at this one.
+  int offered = -1;
+  Step(r, i + 1, i, &s.facts, &offered);
+  if (offered >= 0) {
+    s.facts.offered = true;
+    s.facts.offered_provider = r.recs[i].x;
+  }
 }
 
 uint64_t ReadModel::MemoryBytes() const {

@@ -116,6 +116,33 @@ TEST_F(ProjectorOnGeneratedLedger, TheViewsAreNotTrivial) {
   EXPECT_NE(followed_->find("\"four_fifths_flag\":true"), std::string::npos);
 }
 
+TEST_F(ProjectorOnGeneratedLedger, EachSummaryIsTheWalkOfItsReferralsEvents) {
+  // Summaries are advanced event by event (walked again after a
+  // correction); views at the head read them instead of walking.
+  auto ledger = ledger::Ledger::Open(dir_->path() + "/ledger", Options());
+  ASSERT_TRUE(ledger.ok());
+  auto p = Projector::Open(ledger->get());
+  ASSERT_TRUE(p.ok());
+  size_t corrected = 0, offered = 0, refused = 0;
+  (*p)->Read([&](const ReadModel& m) {
+    ASSERT_EQ(m.summaries().size(), m.referrals().size());
+    for (size_t i = 0; i < m.referrals().size(); ++i) {
+      const Referral& r = m.referrals()[i];
+      const Summary& s = m.summaries()[i];
+      EXPECT_EQ(s.first_seq, r.recs.front().seq);
+      EXPECT_EQ(s.last_seq, r.recs.back().seq);
+      ASSERT_TRUE(s.facts == FactsAt(r, s.last_seq)) << r.id;
+      corrected += r.has_corrections;
+      offered += s.facts.offered;
+      refused += s.facts.refusals > 0;
+    }
+  });
+  // The generated ledger holds each kind of referral the step tells apart.
+  EXPECT_GT(corrected, 10u);
+  EXPECT_GT(offered, 1000u);
+  EXPECT_GT(refused, 1000u);
+}
+
 TEST_F(ProjectorOnGeneratedLedger, ScansSplitOverThreadsGiveTheSameViews) {
   auto ledger = ledger::Ledger::Open(dir_->path() + "/ledger", Options());
   ASSERT_TRUE(ledger.ok());

@@ -84,6 +84,7 @@ struct Facts {
   ledger::Micros refusal_at = 0;
   uint8_t refusal_reason = 0, refusal_stage = 0;
   uint32_t refusal_decider = 0;  // in ReadModel::deciders()
+  bool operator==(const Facts&) const = default;
 };
 
 // Numbers of strings kept elsewhere (referral ids, pooled strings): an open-addressing
@@ -95,8 +96,12 @@ class IdIndex {
   // The number of `id`, where key(n) gives the string of number n.
   template <typename Key>
   std::optional<uint32_t> Find(std::string_view id, const Key& key) const {
+    return Find(id, HashOf(id), key);
+  }
+  // The same where h = HashOf(id).
+  template <typename Key>
+  std::optional<uint32_t> Find(std::string_view id, uint64_t h, const Key& key) const {
     if (slots_.empty()) return std::nullopt;
-    const uint64_t h = HashOf(id);
     const auto tag = static_cast<uint32_t>(h >> 32) | 1u;  // 0 marks an empty slot
     for (size_t i = h & mask_;; i = (i + 1) & mask_) {
       const uint64_t slot = slots_[i];
@@ -122,8 +127,9 @@ class IdIndex {
       if (static_cast<uint32_t>(slot >> 32) == tag) return static_cast<uint32_t>(slot);
     }
   }
-  // Adds number n for `id`. REQUIRES: `id` is not in the index.
-  void Add(std::string_view id, uint32_t n);
+  // Adds number n for `id`, whose hash is h. REQUIRES: `id` is not in the index.
+  void Add(std::string_view id, uint32_t n) { Add(HashOf(id), n); }
+  void Add(uint64_t h, uint32_t n);
   size_t size() const { return size_; }
   size_t MemoryBytes() const { return slots_.capacity() * sizeof(uint64_t); }
 
@@ -210,7 +216,12 @@ class ReadModel {
  private:
   // The pool of Rec::x for data of `type`, or nullptr when it has none.
   StringPool* PoolFor(ledger::EventType type);
-  ledger::Status Add(uint32_t referral, std::string_view new_id, const Rec& rec);
+  // Apply, given the hash of the event's referral id (IdIndex::HashOf).
+  ledger::Status ApplyHashed(const ledger::EventBrief& event, uint64_t id_hash,
+                             std::string* encoded);
+  ledger::Status Add(uint32_t referral, std::string_view new_id, uint64_t id_hash, const Rec& rec);
+  // Brings the referral's summary up to its last event, which was just added.
+  void Summarise(uint32_t referral);
 
   static constexpr size_t kRecsReserved = 6;
   uint64_t applied_ = 0;

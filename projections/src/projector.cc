@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <system_error>
 #include <vector>
 
 namespace projections {
@@ -179,23 +180,26 @@ Status ReadAhead(const ledger::Ledger& ledger, uint64_t after, uint64_t upto, Re
 Status Projector::ApplyChunk(uint64_t upto,
                              const std::function<Status(const ApplyFn&)>& scan) {
   const uint64_t from = applied();
+  Status st;
   {
     // Views wait for one chunk at most.
     std::unique_lock w(model_mu_);
     if (pending_.empty()) pending_first_ = from + 1;
-    LEDGER_RETURN_IF_ERROR(scan([this](const ledger::EventBrief& e) {
-      return model_.Apply(e, &pending_);
-    }));
+    st = scan([this](const ledger::EventBrief& e) { return model_.Apply(e, &pending_); });
   }
-  if (model_.applied() != upto) {
-    return Status::Internal("the log ended at seq " + std::to_string(model_.applied()) +
-                            " of " + std::to_string(upto));
-  }
+  // What was applied stays applied, even when the scan failed part way (the
+  // model cannot take events back): it is published, its records stay
+  // pending for the next write, and the next catch-up goes on from there.
   applied_.store(model_.applied(), std::memory_order_release);
   {
     std::lock_guard wl(wait_mu_);
   }
   applied_cv_.notify_all();
+  LEDGER_RETURN_IF_ERROR(st);
+  if (model_.applied() != upto) {
+    return Status::Internal("the log ended at seq " + std::to_string(model_.applied()) +
+                            " of " + std::to_string(upto));
+  }
   ledger::ViewStore::Batch batch;
   batch.Put(std::string(kChunkPrefix) + Be64(pending_first_), pending_);
   batch.Put(kCheckpointKey, Be64(model_.applied()));
@@ -208,8 +212,8 @@ Status Projector::ApplyChunk(uint64_t upto,
 Status Projector::CatchUpLocked() {
   const uint64_t target = ledger_->Size();
   const uint64_t chunk = options_.chunk_events;
-  if (target - applied() <= 2 * chunk) {
-    // A few chunks: read as applied, without a copy.
+  // A few chunks are read as applied, without a copy.
+  auto inline_catch_up = [&]() -> Status {
     while (applied() < target) {
       const uint64_t from = applied();
       const uint64_t upto = std::min(target, from + chunk);
@@ -218,7 +222,8 @@ Status Projector::CatchUpLocked() {
       }));
     }
     return Status::Ok();
-  }
+  };
+  if (target - applied() <= 2 * chunk) return inline_catch_up();
   // Many: reader threads read and decode the chunks ahead, side by side,
   // while this one applies them in order, so reading and applying share
   // the cores.
@@ -250,7 +255,16 @@ Status Projector::CatchUpLocked() {
     }
   };
   std::vector<std::thread> readers;
-  for (int i = 0; i < kReaders; ++i) readers.emplace_back(read);
+  for (int i = 0; i < kReaders; ++i) {
+    try {
+      readers.emplace_back(read);
+    } catch (const std::system_error& e) {
+      // No thread to be had: go on with those started, or read inline.
+      spdlog::warn("projections: no reader thread for catch-up: {}", e.what());
+      break;
+    }
+  }
+  if (readers.empty()) return inline_catch_up();
   Status st;
   for (; st.ok() && next_apply < chunks;) {
     std::unique_ptr<ReadChunk> c;

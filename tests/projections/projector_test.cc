@@ -8,9 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <rocksdb/db.h>
+
 #include <boost/json/serialize.hpp>
 #include <thread>
 
+#include "key_layout.h"
 #include "ledger/ledger.h"
 #include "synth.h"
 #include "test_util.h"
@@ -225,6 +228,88 @@ TEST_F(ProjectorOnGeneratedLedger, SigkillDuringCatchUpThenRestartGivesTheSameVi
     EXPECT_EQ(*(*p)->Checkpoint(), reloaded);
     ASSERT_TRUE((*p)->CatchUp().ok());
     EXPECT_EQ(AllViews(**p), *followed_);
+  }
+}
+
+// A log that cannot be read part way: catch-up stops at the last event it
+// could apply, names the event, keeps what it applied, and goes on from
+// there once the event can be read again.
+TEST(ProjectorOnADamagedLog, StopsAtTheEventItCannotReadAndGoesOnOnceItCan) {
+  using ledger::testing::Req;
+  using ledger::testing::T;
+  ledger::testing::TempDir dir;
+  const std::string path = dir.path() + "/ledger";
+  {
+    auto ledger = ledger::Ledger::Open(path, Options());
+    ASSERT_TRUE(ledger.ok());
+    for (int i = 0; i < 40; ++i) {  // 80 events
+      const std::string id = "r" + std::to_string(i);
+      ASSERT_TRUE((*ledger)->Append(Req(id, T(i), ledger::testing::Received("E08000025")),
+                                    ledger::testing::Writer()).ok());
+      ASSERT_TRUE((*ledger)->Append(Req(id, T(i + 1), ledger::AssessmentCompleted{
+                                                          ledger::AssessmentOutcome::kSuitable,
+                                                          std::nullopt}),
+                                    ledger::testing::Writer()).ok());
+    }
+  }
+  // Edits the ledger's own keys (the default column family) behind its back.
+  auto raw_edit = [&](const std::function<void(rocksdb::DB*)>& edit) {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path + "/rocksdb", &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), path + "/rocksdb", families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    edit(db.get());
+    for (rocksdb::ColumnFamilyHandle* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  };
+  std::string event45;
+  ASSERT_NO_FATAL_FAILURE(raw_edit([&](rocksdb::DB* db) {
+    const std::string key = ledger::internal::keys::Event(45);
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), key, &event45).ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), key).ok());
+  }));
+  // Chunks of 10 are read ahead (the chunk holding 45 fails whole); chunks
+  // of 50 are read as applied (events up to 44 are applied).
+  for (const auto& [chunk, reached] : {std::pair<size_t, uint64_t>{10, 40}, {50, 44}}) {
+    SCOPED_TRACE("chunks of " + std::to_string(chunk));
+    const std::string store = "views-" + std::to_string(chunk);
+    {
+      auto ledger = ledger::Ledger::Open(path, Options());
+      ASSERT_TRUE(ledger.ok());
+      auto p = Projector::Open(ledger->get(), ProjectorOptions{store, chunk});
+      ASSERT_TRUE(p.ok());
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        const ledger::Status st = (*p)->CatchUp();
+        EXPECT_EQ(st.code(), ledger::Code::kCorruption) << st.ToString();
+        EXPECT_NE(st.message().find("event 45 is missing"), std::string::npos) << st.ToString();
+        EXPECT_EQ((*p)->applied(), reached);
+      }
+    }
+    ASSERT_NO_FATAL_FAILURE(raw_edit([&](rocksdb::DB* db) {
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), ledger::internal::keys::Event(45), event45).ok());
+    }));
+    {
+      auto ledger = ledger::Ledger::Open(path, Options());
+      ASSERT_TRUE(ledger.ok());
+      ASSERT_TRUE((*ledger)->Verify().ok);
+      auto p = Projector::Open(ledger->get(), ProjectorOptions{store, chunk});
+      ASSERT_TRUE(p.ok());
+      ASSERT_TRUE((*p)->CatchUp().ok());
+      EXPECT_EQ((*p)->applied(), 80u);
+      auto fresh = Projector::Open(ledger->get(), ProjectorOptions{store + "-fresh", 1000});
+      ASSERT_TRUE(fresh.ok());
+      ASSERT_TRUE((*fresh)->CatchUp().ok());
+      EXPECT_EQ(AllViews(**p), AllViews(**fresh));
+      EXPECT_NE(AllViews(**p).find("\"E08000025\""), std::string::npos);
+    }
+    // Damaged again for the next chunk size.
+    ASSERT_NO_FATAL_FAILURE(raw_edit([&](rocksdb::DB* db) {
+      ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), ledger::internal::keys::Event(45)).ok());
+    }));
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <boost/url.hpp>
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <memory>
@@ -299,14 +300,17 @@ class Params {
     if (it == t_.params.end()) return std::nullopt;
     std::string v = std::move(it->second);
     t_.params.erase(it);
+    // An empty value ("area=") is a parameter not given, as from an empty
+    // form field.
+    if (v.empty()) return std::nullopt;
     return v;
   }
-  std::optional<uint64_t> Uint(const std::string& key, uint64_t max) {
+  std::optional<uint64_t> Uint(const std::string& key, uint64_t max, uint64_t min = 0) {
     auto v = Take(key);
     if (!v) return std::nullopt;
     std::optional<uint64_t> out = ParseCount(*v);
-    if (!out || *out > max) {
-      Bad(key, "must be a whole number from 0 to " + std::to_string(max));
+    if (!out || *out > max || *out < min) {
+      Bad(key, "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max));
       return std::nullopt;
     }
     return out;
@@ -342,6 +346,10 @@ class Params {
   void Bad(const std::string& key, std::string message) {
     errors_.push_back({key, std::move(message)});
   }
+  bool HasError(const std::string& key) const {
+    return std::any_of(errors_.begin(), errors_.end(),
+                       [&](const FieldError& e) { return e.field == key; });
+  }
   // The 400 for bad or unknown parameters, or OK.
   Status Finish() {
     for (const auto& [key, value] : t_.params) Bad(key, "is not a parameter of this route");
@@ -363,6 +371,8 @@ projections::ViewQuery PeriodQuery(Params& p) {
   if (auto as_of = p.Take("as_of")) {
     if (std::optional<uint64_t> seq = ParseCount(*as_of)) {
       q.as_of_seq = seq;
+    } else if (std::all_of(as_of->begin(), as_of->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      q.as_of_seq = UINT64_MAX;  // a seq too large to hold is beyond the head: the head
     } else if (auto t = ledger::ParseTimestamp(*as_of)) {
       q.as_of_time = *t;
     } else {
@@ -426,6 +436,15 @@ Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::S
     if (!c.areas.count(s.area)) {
       return Status::Forbidden("area " + s.area + " is outside the credential's scope");
     }
+    // A correction of the area moves the referral: to an area of the scope only.
+    if (const auto* d = std::get_if<ledger::RecordCorrected>(&e.data)) {
+      for (const ledger::CorrectedField& f : d->fields) {
+        const auto* area = std::get_if<std::string>(&f.value);
+        if (f.name == "area" && area && !c.areas.count(*area)) {
+          return Status::Forbidden("area " + *area + " (data.fields.area) is outside the credential's scope");
+        }
+      }
+    }
     return Status::Ok();
   }
   if (c.role == Role::kProvider) {
@@ -435,6 +454,8 @@ Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::S
     } else if (const auto* d = std::get_if<ledger::PlacementStarted>(&e.data)) {
       provider = d->provider;
     } else if (type == ledger::EventType::kPlacementEnded) {
+      // An unknown referral has no provider yet: left for the 422 that follows.
+      if (!s.exists) return Status::Ok();
       provider = s.provider;
     } else {
       return Status::Forbidden("a provider may record only placement.* events, not " +
@@ -647,6 +668,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       return Authorize(credential, e, s);
     };
     const bool batch = route.id == RouteId::kBatch;
+    ctx.batch = batch;
     ledger_->AppendAsync(std::move(requests), std::move(ctx),
                          [done, batch](Result<std::vector<ledger::AppendResult>> r) {
                            if (!r.ok()) return done(ProblemFor(r.status()));
@@ -729,7 +751,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     }
     case RouteId::kFeed: {
       const uint64_t after = params.Uint("after", UINT64_MAX / 2).value_or(0);
-      const uint64_t limit = params.Uint("limit", 10000).value_or(1000);
+      const uint64_t limit = params.Uint("limit", 10000, 1).value_or(1000);
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
       Result<std::vector<ledger::Event>> events = ledger_->ReadFeed(after, limit);
       if (!events.ok()) return done(ProblemFor(events.status()));
@@ -809,12 +831,13 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       return done(Json(200, o));
     }
     case RouteId::kInclusion: {
-      const auto seq = params.Uint("seq", UINT64_MAX / 2);
-      auto size = params.Uint("size", UINT64_MAX / 2);
-      if (!seq) params.Bad("seq", "is required");
+      // Seqs start at 1; a seq or size beyond the ledger is not found.
+      const auto seq = params.Uint("seq", UINT64_MAX / 2, 1);
+      auto size = params.Uint("size", UINT64_MAX / 2, 1);
+      if (!seq && !params.HasError("seq")) params.Bad("seq", "is required");
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
       if (!size) size = ledger_->Size();
-      if (*seq == 0 || *seq > *size || *size > ledger_->Size()) {
+      if (*seq > *size || *size > ledger_->Size()) {
         return done(Problem(404, "no event " + std::to_string(*seq) + " in a ledger of size " +
                                      std::to_string(*size)));
       }
@@ -853,9 +876,12 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       return done(Json(200, o));
     }
     case RouteId::kConsistency: {
-      const auto from = params.Uint("from", UINT64_MAX / 2);
-      auto to = params.Uint("to", UINT64_MAX / 2);
-      if (!from) params.Bad("from", "is required");
+      // Sizes start at 1 (RFC 6962 proves nothing from the empty tree);
+      // from after to is malformed; a size beyond the ledger is not found.
+      const auto from = params.Uint("from", UINT64_MAX / 2, 1);
+      auto to = params.Uint("to", UINT64_MAX / 2, 1);
+      if (!from && !params.HasError("from")) params.Bad("from", "is required");
+      if (from && to && *from > *to) params.Bad("from", "must not be after to");
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
       if (!to) to = ledger_->Size();
       if (*from > *to || *to > ledger_->Size()) {

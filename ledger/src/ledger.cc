@@ -43,9 +43,10 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(what + ": " + s.ToString());
 }
 
-// A request's errors inside a multi-event append name it: "events[2]".
-Status InRequest(const Status& st, size_t index, size_t count) {
-  if (count <= 1 || st.ok()) return st;
+// A request's errors inside a multi-event append, or any batch request,
+// name it: "events[2]".
+Status InRequest(const Status& st, size_t index, size_t count, bool batch = false) {
+  if ((count <= 1 && !batch) || st.ok()) return st;
   return st.WithFieldPrefix("events[" + std::to_string(index) + "]");
 }
 
@@ -262,6 +263,10 @@ class Ledger::Impl {
                                                                    const Overlay& group,
                                                                    const Overlay& delta);
   Result<Event> LoadWrittenEvent(uint64_t seq, const Overlay& group, const Overlay& delta);
+  // The field errors of w's corrections from request `first` on against
+  // their targets already written (named "events[j]..."), or OK.
+  Status LaterCorrectionFieldErrors(const Writer& w, size_t first, const Overlay& group,
+                                    const Overlay& delta);
 
   // Makes the events up to `head` (synced) visible to readers and tells
   // the subscribers.
@@ -478,7 +483,7 @@ void Ledger::Impl::AppendAsync(std::vector<AppendRequest> requests, WriteContext
       std::string problem = CheckIdempotencyKey(*requests[i].idempotency_key);
       if (!problem.empty()) bad.push_back({"idempotency_key", problem});
     }
-    Status st = InRequest(Status::InvalidFields(std::move(bad)), i, requests.size());
+    Status st = InRequest(Status::InvalidFields(std::move(bad)), i, requests.size(), ctx.batch);
     errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
   }
   if (Status st = Status::InvalidFields(std::move(errors)); !st.ok()) {
@@ -811,6 +816,27 @@ Result<Event> Ledger::Impl::LoadWrittenEvent(uint64_t seq, const Overlay& group,
   return e;
 }
 
+Status Ledger::Impl::LaterCorrectionFieldErrors(const Writer& w, size_t first,
+                                                const Overlay& group, const Overlay& delta) {
+  std::vector<FieldError> errors;
+  for (size_t j = first; j < w.requests.size(); ++j) {
+    const NewEvent& ev = w.requests[j].event;
+    const auto* c = std::get_if<RecordCorrected>(&ev.data);
+    if (!c) continue;
+    // A target not written (yet), or one that may not be corrected at all,
+    // is the 422 its own check would give: not a field error.
+    Result<Event> target = LoadWrittenEvent(c->corrects_seq, group, delta);
+    if (!target.ok() || target->referral_id != ev.referral_id ||
+        target->type() == EventType::kRecordCorrected) {
+      continue;
+    }
+    Status st = InRequest(ValidateCorrectionFields(target->type(), c->fields), j,
+                          w.requests.size(), w.ctx.batch);
+    errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
+  }
+  return Status::InvalidFields(std::move(errors));
+}
+
 Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros now,
                                    Micros recorded_at, Overlay* delta,
                                    std::vector<AppendResult>* results) {
@@ -819,7 +845,15 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
     const AppendRequest& req = w.requests[i];
     const NewEvent& ev = req.event;
     const EventType type = TypeOf(ev.data);
-    auto fail = [&](Status st) { return InRequest(st, i, count); };
+    auto fail = [&](Status st) {
+      if (st.code() != Code::kInvalidArgument) {
+        // Field errors of any event win (SPEC §8): a later correction may
+        // name fields its target, already written, lacks.
+        Status later = LaterCorrectionFieldErrors(w, i + 1, group, *delta);
+        if (!later.ok()) return later;
+      }
+      return InRequest(st, i, count, w.ctx.batch);
+    };
 
     Result<StreamHead> loaded = LoadStream(ev.referral_id, group, *delta);
     if (!loaded.ok()) return loaded.status();

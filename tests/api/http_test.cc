@@ -523,6 +523,18 @@ std::vector<BadCase> BadCases() {
                    R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})") + "," +
                        Body("assessment.completed", R"({"outcome":"great"})") + "]}",
                    400, "events[1].data.outcome", "/v1/events/batch"});
+  cases.push_back({"batch of one correcting a field its target lacks",
+                   R"({"events":[)" + Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"weeks":3}})") + "]}",
+                   400, "events[0].data.fields.weeks", "/v1/events/batch"});
+  // Field errors of any event win: a second receipt (409) before a correction
+  // naming a field its target lacks gives the correction's 400.
+  cases.push_back({"batch with a conflict, then a correction's field error",
+                   R"({"events":[)" + Body("referral.received", rr) + "," +
+                       Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"weeks":3}})") + "]}",
+                   400, "events[1].data.fields.weeks", "/v1/events/batch"});
+  cases.push_back({"correction moving the referral out of scope",
+                   Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"area":"E06000001"}})"),
+                   403, ""});
   // Conflicts and the state machine (referral b1 exists: received, seq 1).
   cases.push_back({"second receipt", Body("referral.received", rr), 409, ""});
   cases.push_back({"stale expected_version", Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z", R"(,"expected_version":0)"), 409, ""});
@@ -561,6 +573,54 @@ TEST_F(Http, BadRequestsAreAnsweredPreciselyAndAppendNothing) {
     EXPECT_EQ(ledger_->Head(), head) << c.name;
   }
   EXPECT_EQ(Get("/healthz", "").status, 200u);
+}
+
+TEST_F(Http, QueryEdgesAndScopeOfMovesAndUnknownReferrals) {
+  const std::string rr =
+      R"({"person":"p0000002b","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"male","ethnicity":"white","disability":"no"})";
+  ASSERT_EQ(Post(Body("referral.received", rr)).status, 201u);
+  ASSERT_EQ(Post(Body("assessment.completed", R"({"outcome":"suitable"})")).status, 201u);
+  auto names = [](const Reply& r) {
+    std::set<std::string> out;
+    if (r.body.is_object() && r.body.as_object().contains("errors")) {
+      for (const json::value& e : r.body.at("errors").as_array()) out.emplace(e.at("field").as_string());
+    }
+    return out;
+  };
+  // Bounds of the feed and the proofs: 400, naming the parameter.
+  Reply r = Get("/v1/events?limit=0", kAuditor);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(names(r), std::set<std::string>{"limit"});
+  EXPECT_EQ(Get("/v1/events?limit=10000", kAuditor).status, 200u);
+  r = Get("/v1/ledger/proof/inclusion?seq=0", kAuditor);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(names(r), std::set<std::string>{"seq"});
+  r = Get("/v1/ledger/proof/consistency?from=2&to=1", kAuditor);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(names(r), std::set<std::string>{"from"});
+  EXPECT_EQ(Get("/v1/ledger/proof/consistency?from=1&to=2", kAuditor).status, 200u);
+  EXPECT_EQ(Get("/v1/ledger/proof/inclusion?seq=3", kAuditor).status, 404u);  // beyond the head
+  // A seq too large to hold is beyond the head: the head.
+  r = Get("/v1/fairness?as_of=123456789012345678901234");
+  ASSERT_EQ(r.status, 200u) << json::serialize(r.body);
+  EXPECT_EQ(r.body.at("as_of_seq").to_number<uint64_t>(), 2u);
+  // Empty values are parameters not given.
+  r = Get("/v1/refusals?area=&reason=&stage=&from=");
+  ASSERT_EQ(r.status, 200u) << json::serialize(r.body);
+  EXPECT_EQ(r.body, Get("/v1/refusals").body);
+  // A provider's placement.ended for a referral nobody has received: 422,
+  // as for anyone, not 403.
+  const std::string ended =
+      R"({"type":"placement.ended","referral_id":"nobody","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"completed"}})";
+  EXPECT_EQ(Post(ended, kProvider).status, 422u);
+  // A partnership may move a referral between its own areas, not out of them.
+  const std::string move_to = R"({"type":"record.corrected","referral_id":"b1","occurred_at":"2025-02-02T00:00:00Z","data":{"corrects_seq":1,"reason":"keyed wrongly","fields":{"area":")";
+  r = Post(move_to + R"(E06000001"}}})");
+  EXPECT_EQ(r.status, 403u) << json::serialize(r.body);
+  EXPECT_EQ(ledger_->Size(), 2u);
+  EXPECT_EQ(Post(move_to + R"(E08000034"}}})").status, 201u);
+  // Now in E08000034, still within the partnership's scope.
+  EXPECT_EQ(Get("/v1/referrals/b1", kPartnership).status, 200u);
 }
 
 // Reads server-sent events until `count` frames have come; returns their ids.

@@ -60,6 +60,10 @@ struct WriteContext {
   // before conflicts are checked (SPEC §8's order: 403 before 409 and 422).
   // Return OK to allow, or a kForbidden status to refuse.
   std::function<Status(const NewEvent& event, const StreamInfo& stream)> authorize;
+  // A batch request: each event's errors are named by its place
+  // ("events[0].data.area"), even when it holds one event. Without it, a
+  // single event's errors are named as its own fields ("data.area").
+  bool batch = false;
 };
 
 // An event recorded elsewhere, brought in with its own recording: for

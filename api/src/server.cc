@@ -75,6 +75,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool has_body = (parser_->content_length() && *parser_->content_length() > 0) ||
                           parser_->chunked();
     request_.last_event_id = std::string(msg["Last-Event-ID"]);
+    request_.body_pending = parser_->chunked();
     if (std::optional<HttpResponse> early = server_->service->Precheck(request_)) {
       // The body is not read: the connection cannot be reused after it.
       if (has_body) keep_alive_ = false;
@@ -94,6 +95,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (ec) return Close();
     request_.body = std::move(parser_->get().body());
+    request_.body_pending = false;
     ++server_->in_flight;
     HttpRequest request = request_;
     request_.body.clear();  // the log keeps the request line and credential only

@@ -605,9 +605,10 @@ const Credential* Service::CredentialOf(const HttpRequest& request) const {
 
 std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const {
   std::optional<Target> target = ParseTarget(request.target);
-  if (!target) return Problem(400, "the request target is not a valid path");
   bool method_ok = true;
-  std::optional<Matched> route = MatchPath(target->segments, request.method, &method_ok);
+  std::optional<Matched> route;
+  if (target) route = MatchPath(target->segments, request.method, &method_ok);
+  // 401 comes first (SPEC §8), for a target that does not parse too.
   const bool needs_credential = !route || NeedsCredential(route->id);
   const Credential* cred = needs_credential ? CredentialOf(request) : nullptr;
   if (needs_credential && !cred) {
@@ -615,6 +616,7 @@ std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const 
                             ? "a bearer token is required"
                             : "the bearer token is not known");
   }
+  if (!target) return Problem(400, "the request target is not a valid path");
   if (!route) return Problem(404, "no route " + std::string(request.target.substr(0, 200)));
   if (!method_ok) {
     HttpResponse r = Problem(405, request.method + " is not allowed here");
@@ -629,7 +631,7 @@ std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const 
         request.body.size() > kMaxBodyBytes) {
       return Problem(413, "the body is over 1,048,576 bytes");
     }
-    if (!IsJsonMediaType(request.content_type)) {
+    if (!request.body_pending && !IsJsonMediaType(request.content_type)) {
       return Problem(415, "the media type must be application/json, not '" +
                               request.content_type.substr(0, 100) + "'");
     }

@@ -623,6 +623,48 @@ TEST_F(Http, QueryEdgesAndScopeOfMovesAndUnknownReferrals) {
   EXPECT_EQ(Get("/v1/referrals/b1", kPartnership).status, 200u);
 }
 
+// Sends `bytes` as they are and reads one response: its status (0: none).
+unsigned SendRaw(uint16_t port, const std::string& bytes) {
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  beast::error_code ec;
+  // The server may answer and close before it has read everything.
+  net::write(stream.socket(), net::buffer(bytes), ec);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  return ec ? 0 : res.result_int();
+}
+
+TEST_F(Http, ChunkedBodiesAndUnreadableTargetsFollowTheOrderOfChecks) {
+  auto chunked = [](const std::string& content_type, const std::vector<std::string>& chunks) {
+    std::string out = std::string("POST /v1/events HTTP/1.1\r\nHost: localhost\r\n") +
+                      "Authorization: Bearer " + kPartnership + "\r\nContent-Type: " + content_type +
+                      "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    for (const std::string& c : chunks) {
+      char size[32];
+      std::snprintf(size, sizeof size, "%zx\r\n", c.size());
+      out += size + c + "\r\n";
+    }
+    return out + "0\r\n\r\n";
+  };
+  const std::string ok =
+      R"({"type":"referral.received","referral_id":"c1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
+  // 413 comes before 415, for a chunked body too (its size is known once read).
+  const std::vector<std::string> big(17, std::string(65536, ' '));
+  EXPECT_EQ(SendRaw(server_->port(), chunked("text/plain", big)), 413u);
+  EXPECT_EQ(SendRaw(server_->port(), chunked("text/plain", {ok})), 415u);
+  EXPECT_EQ(SendRaw(server_->port(), chunked("application/json", big)), 413u);
+  EXPECT_EQ(ledger_->Size(), 0u);
+  EXPECT_EQ(SendRaw(server_->port(), chunked("application/json", {ok.substr(0, 40), ok.substr(40)})),
+            201u);
+  EXPECT_EQ(ledger_->Size(), 1u);
+  // A target that does not parse: 401 first without a credential, else 400.
+  EXPECT_EQ(Get("/v1/fairness?a=%zz", "").status, 401u);
+  EXPECT_EQ(Get("/v1/fairness?a=%zz").status, 400u);
+}
+
 // Reads server-sent events until `count` frames have come; returns their ids.
 std::vector<uint64_t> ReadFrames(beast::tcp_stream& stream, size_t count) {
   std::vector<uint64_t> ids;

@@ -32,6 +32,9 @@ struct HttpRequest {
   std::string content_type;
   std::string last_event_id;  // server-sent events: resume after this seq
   std::optional<uint64_t> content_length;
+  // A chunked body not read yet: its size, and so the 413 that comes
+  // before 415 (SPEC §8), is known only once it is read.
+  bool body_pending = false;
   std::string body;
 };
 

@@ -286,9 +286,10 @@ Status ReadModel::ApplyAll(std::span<const ledger::EventBrief> events, std::stri
     if (i + kEnd < n) {
       if (std::optional<uint32_t> r = index_.Candidate(hashes[(i + kEnd) % kRing]);
           r && *r < referrals_.size()) {
-        // Summarising walks them all; the new one goes at the end.
+        // The new record goes after the last, which summarising reads
+        // (a referral with corrections walks all of them: rare).
         const std::vector<Rec>& recs = referrals_[*r].recs;
-        PrefetchSpan(recs.data(), (recs.size() + 1) * sizeof(Rec), 1);
+        if (!recs.empty()) PrefetchSpan(&recs.back(), 2 * sizeof(Rec), 1);
       }
     }
     LEDGER_RETURN_IF_ERROR(ApplyHashed(events[i], hashes[i % kRing], encoded));

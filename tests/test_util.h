@@ -33,6 +33,21 @@ class TempDir {
   std::string path_;
 };
 
+// Two briefs (EventBrief) hold the same fields.
+inline void ExpectSameBrief(const EventBrief& a, const EventBrief& b) {
+  EXPECT_EQ(a.seq, b.seq);
+  EXPECT_EQ(a.referral_id, b.referral_id);
+  EXPECT_EQ(a.occurred_at, b.occurred_at);
+  EXPECT_EQ(a.recorded_at, b.recorded_at);
+  EXPECT_EQ(a.type, b.type);
+  EXPECT_EQ(a.enums, b.enums);
+  EXPECT_EQ(a.key, b.key);
+  ASSERT_EQ(a.correction == nullptr, b.correction == nullptr);
+  if (a.correction) {
+    EXPECT_EQ(*a.correction, *b.correction);
+  }
+}
+
 // 2025-01-01T00:00:00Z plus `days` days and `seconds` seconds.
 inline Micros T(int64_t days, int64_t seconds = 0) {
   return DaysFromCivil(2025, 1, 1) * kMicrosPerDay + days * kMicrosPerDay +

@@ -160,21 +160,6 @@ TEST(Codec, ACorrectionMustHoldAFewDistinctNamedFields) {
   EXPECT_EQ(with_fields(many), Code::kCorruption);
 }
 
-// A brief equals what the full decode gives: the same fields, read in place.
-void ExpectSameBrief(const EventBrief& a, const EventBrief& b) {
-  EXPECT_EQ(a.seq, b.seq);
-  EXPECT_EQ(a.referral_id, b.referral_id);
-  EXPECT_EQ(a.occurred_at, b.occurred_at);
-  EXPECT_EQ(a.recorded_at, b.recorded_at);
-  EXPECT_EQ(a.type, b.type);
-  EXPECT_EQ(a.enums, b.enums);
-  EXPECT_EQ(a.key, b.key);
-  ASSERT_EQ(a.correction == nullptr, b.correction == nullptr);
-  if (a.correction) {
-    EXPECT_EQ(*a.correction, *b.correction);
-  }
-}
-
 Event Numbered(uint64_t seq, EventData d) {
   Event e;
   e.seq = seq;
@@ -213,7 +198,7 @@ TEST(Codec, ABriefIsWhatTheFullDecodeGivesForEveryType) {
     EventBrief brief;
     ASSERT_TRUE(DecodeBrief(bytes, &brief).ok()) << ToString(e.type());
     SCOPED_TRACE(ToString(e.type()));
-    ExpectSameBrief(brief, BriefOf(e));
+    testing::ExpectSameBrief(brief, BriefOf(e));
     types.insert(brief.type);
   }
   EXPECT_EQ(types.size(), EnumCount<EventType>());
@@ -233,7 +218,7 @@ TEST(Codec, ABriefOfDamagedBytesIsCorruptionOrWhatTheFullDecodeGives) {
         const Status st = DecodeBrief(damaged, &brief);  // must not crash
         auto full = DecodeEvent(damaged);
         if (st.ok() && full.ok()) {
-          ExpectSameBrief(brief, BriefOf(*full));
+          testing::ExpectSameBrief(brief, BriefOf(*full));
         } else if (!st.ok()) {
           EXPECT_EQ(st.code(), Code::kCorruption);
         }

@@ -104,18 +104,7 @@ TEST(ScanBriefs, GivesEachEventsBriefInOrderAndStopsOnRequest) {
   ASSERT_EQ(events.size(), 5u);
   size_t i = 0;
   ASSERT_TRUE((*ledger)->ScanBriefs(0, 5, [&](const EventBrief& b) {
-    const EventBrief want = BriefOf(events[i++]);
-    EXPECT_EQ(b.seq, want.seq);
-    EXPECT_EQ(b.referral_id, want.referral_id);
-    EXPECT_EQ(b.occurred_at, want.occurred_at);
-    EXPECT_EQ(b.recorded_at, want.recorded_at);
-    EXPECT_EQ(b.type, want.type);
-    EXPECT_EQ(b.enums, want.enums);
-    EXPECT_EQ(b.key, want.key);
-    EXPECT_EQ(b.correction == nullptr, want.correction == nullptr);
-    if (b.correction && want.correction) {
-      EXPECT_EQ(*b.correction, *want.correction);
-    }
+    testing::ExpectSameBrief(b, BriefOf(events[i++]));
     return Status::Ok();
   }).ok());
   EXPECT_EQ(i, 5u);

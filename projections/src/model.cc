@@ -130,7 +130,12 @@ StringPool* ReadModel::PoolFor(EventType type) {
 }
 
 std::optional<uint32_t> ReadModel::FindReferral(std::string_view id) const {
-  return index_.Find(id, [this](uint32_t n) -> std::string_view { return referrals_[n].id; });
+  return FindReferral(id, IdIndex::HashOf(id));
+}
+
+std::optional<uint32_t> ReadModel::FindReferral(std::string_view id, uint64_t id_hash) const {
+  return index_.Find(id, id_hash,
+                     [this](uint32_t n) -> std::string_view { return referrals_[n].id; });
 }
 
 Status ReadModel::Add(uint32_t referral, std::string_view new_id, uint64_t id_hash,
@@ -171,10 +176,7 @@ Status ReadModel::ApplyHashed(const ledger::EventBrief& event, uint64_t id_hash,
                             " and was given seq " + std::to_string(event.seq));
   }
   const uint32_t ref =
-      index_
-          .Find(event.referral_id, id_hash,
-                [this](uint32_t n) -> std::string_view { return referrals_[n].id; })
-          .value_or(static_cast<uint32_t>(referrals_.size()));
+      FindReferral(event.referral_id, id_hash).value_or(static_cast<uint32_t>(referrals_.size()));
   Rec rec;
   rec.seq = event.seq;
   rec.occurred_at = event.occurred_at;
@@ -253,13 +255,6 @@ void PrefetchLines(const void* p, size_t bytes) {
     __builtin_prefetch(reinterpret_cast<const void*>(line), rw);
   }
 }
-void PrefetchSpan(const void* p, size_t bytes, int rw) {
-  if (rw) {
-    PrefetchLines<1>(p, bytes);
-  } else {
-    PrefetchLines<0>(p, bytes);
-  }
-}
 }  // namespace
 
 Status ReadModel::ApplyAll(std::span<const ledger::EventBrief> events, std::string* encoded) {
@@ -279,8 +274,8 @@ Status ReadModel::ApplyAll(std::span<const ledger::EventBrief> events, std::stri
     if (i + kRecord < n) {
       if (std::optional<uint32_t> r = index_.Candidate(hashes[(i + kRecord) % kRing]);
           r && *r < referrals_.size()) {
-        PrefetchSpan(&referrals_[*r], sizeof(Referral), 0);
-        PrefetchSpan(&summaries_[*r], sizeof(Summary), 1);
+        PrefetchLines<0>(&referrals_[*r], sizeof(Referral));
+        PrefetchLines<1>(&summaries_[*r], sizeof(Summary));
       }
     }
     if (i + kEnd < n) {
@@ -289,7 +284,7 @@ Status ReadModel::ApplyAll(std::span<const ledger::EventBrief> events, std::stri
         // The new record goes after the last, which summarising reads
         // (a referral with corrections walks all of them: rare).
         const std::vector<Rec>& recs = referrals_[*r].recs;
-        if (!recs.empty()) PrefetchSpan(&recs.back(), 2 * sizeof(Rec), 1);
+        if (!recs.empty()) PrefetchLines<1>(&recs.back(), 2 * sizeof(Rec));
       }
     }
     LEDGER_RETURN_IF_ERROR(ApplyHashed(events[i], hashes[i % kRing], encoded));

@@ -216,6 +216,8 @@ class ReadModel {
  private:
   // The pool of Rec::x for data of `type`, or nullptr when it has none.
   StringPool* PoolFor(ledger::EventType type);
+  // FindReferral, given the id's hash (IdIndex::HashOf).
+  std::optional<uint32_t> FindReferral(std::string_view id, uint64_t id_hash) const;
   // Apply, given the hash of the event's referral id (IdIndex::HashOf).
   ledger::Status ApplyHashed(const ledger::EventBrief& event, uint64_t id_hash,
                              std::string* encoded);

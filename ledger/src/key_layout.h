@@ -32,6 +32,11 @@
 //        Every tree head the ledger has signed and handed out.
 //   'H'                          -> size || chain hash of seq `size` (32)
 //        The head, written in the same batch as the events it covers.
+//   'B' block                    -> format (1) || one brief record per event
+//        A compact copy of what views read of events block*1024+1 ..
+//        (block+1)*1024 (brief_block.h), written in the same batch as the
+//        event that completes the block. Derived: Verify() recomputes it,
+//        and Open writes any that an older build did not.
 //
 // Every append writes its events and all the records they change in one
 // RocksDB WriteBatch, so a crash leaves all of an append or none of it.
@@ -49,6 +54,7 @@ inline constexpr char kIdempotency = 'I';
 inline constexpr char kMerkleNode = 'M';
 inline constexpr char kSignedHead = 'T';
 inline constexpr char kHead = 'H';
+inline constexpr char kBriefBlock = 'B';
 
 // Merkle nodes below this level are not stored (see 'M' above).
 inline constexpr unsigned kFirstStoredLevel = 4;
@@ -90,5 +96,10 @@ inline std::string SignedHead(uint64_t size) {
   return k;
 }
 inline std::string Head() { return std::string(1, kHead); }
+inline std::string BriefBlock(uint64_t block) {
+  std::string k(1, kBriefBlock);
+  PutU64(block, &k);
+  return k;
+}
 
 }  // namespace ledger::internal::keys

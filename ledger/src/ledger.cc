@@ -11,6 +11,7 @@
 #include <rocksdb/write_batch.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -23,6 +24,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "brief_block.h"
 #include "codec.h"
 #include "key_layout.h"
 #include "ledger/event_json.h"
@@ -233,6 +235,13 @@ class Ledger::Impl {
   // upto, in order; kCorruption when one is missing.
   Status ScanStored(uint64_t after, uint64_t upto,
                     const std::function<Status(uint64_t, std::string_view)>& fn) const;
+  // ScanBriefs of events not in a usable brief block: decoded one by one.
+  Status ScanBriefsOfEvents(uint64_t after, uint64_t upto,
+                            const std::function<Status(const EventBrief&)>& fn) const;
+  // At open: writes the complete brief blocks that are missing or of another
+  // format (a ledger written by an older build), then reads the records of
+  // the events after the last complete block into brief_tail_.
+  Status PrepareBriefBlocks();
   // Queues a checked writer for the commit thread.
   void Enqueue(std::unique_ptr<Writer> w);
   // The commit thread: takes groups from the queue, checks each and writes
@@ -292,6 +301,13 @@ class Ledger::Impl {
   Hash written_hash_{};
   Micros written_recorded_at_ = 0;
   CompactRange tree_;
+  // The format byte and the brief records of the events after the last
+  // complete brief block (brief_block.h), up to written_seq_. When they
+  // could not be read at open (a damaged event), brief_tail_ok_ is false
+  // and the block they belong to is not written (its events are read
+  // instead); the blocks after it are.
+  std::string brief_tail_ = std::string(1, internal::kBriefBlockFormat);
+  bool brief_tail_ok_ = true;
   // Stream heads as written, of the streams appended to or read lately;
   // emptied when it passes kStreamCacheEntries (the database has them all).
   std::unordered_map<std::string, StreamHead> stream_cache_;
@@ -444,6 +460,84 @@ Status Ledger::Impl::Open(const std::string& dir) {
   tree_ = CompactRange(written_seq_, std::move(peaks));
   durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
   durable_.store(written_seq_, std::memory_order_release);
+  return PrepareBriefBlocks();
+}
+
+namespace {
+// A stored event's canonical bytes: what follows its 32-byte chain hash.
+Result<std::string_view> CanonicalOf(std::string_view stored) {
+  if (stored.size() < 32) return Status::Corruption("stored event is shorter than its hash");
+  return stored.substr(32);
+}
+
+// Appends the brief record of the stored event `seq` to `out`.
+Status AppendBriefRecordOfStored(uint64_t seq, std::string_view stored, std::string* out) {
+  Result<std::string_view> bytes = CanonicalOf(stored);
+  if (!bytes.ok()) return bytes.status();
+  EventBrief brief;
+  LEDGER_RETURN_IF_ERROR(internal::DecodeBrief(*bytes, &brief));
+  if (brief.seq != seq) {
+    return Status::Corruption("event " + std::to_string(seq) + " holds seq " +
+                              std::to_string(brief.seq));
+  }
+  internal::AppendBriefRecord(brief, *bytes, out);
+  return Status::Ok();
+}
+}  // namespace
+
+Status Ledger::Impl::PrepareBriefBlocks() {
+  using internal::kBriefBlockEvents;
+  const uint64_t complete = written_seq_ / kBriefBlockEvents;  // blocks 0 .. complete-1
+  auto usable = [](std::string_view v) {
+    return !v.empty() && v.front() == internal::kBriefBlockFormat;
+  };
+  // Blocks are written in order, so when the last is there so are the rest
+  // (a block lost to damage is Verify's to name; ScanBriefs reads its
+  // events). Otherwise the first that is missing or stale is found.
+  uint64_t first = complete;
+  std::string last;
+  if (complete > 0 &&
+      !(db_->Get(rocksdb::ReadOptions(), keys::BriefBlock(complete - 1), &last).ok() &&
+        usable(last))) {
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    first = 0;
+    for (it->Seek(keys::BriefBlock(0)); it->Valid() && first < complete; it->Next(), ++first) {
+      if (it->key() != keys::BriefBlock(first) || !usable(it->value().ToStringView())) break;
+    }
+    LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read brief blocks"));
+  }
+  // Written a few blocks a batch, unsynced: they are derived, and one lost
+  // to a crash is written again at the next open.
+  rocksdb::WriteBatch batch;
+  std::string block(1, internal::kBriefBlockFormat);
+  Status st = ScanStored(first * kBriefBlockEvents, complete * kBriefBlockEvents,
+                         [&](uint64_t seq, std::string_view stored) -> Status {
+                           LEDGER_RETURN_IF_ERROR(AppendBriefRecordOfStored(seq, stored, &block));
+                           if (seq % kBriefBlockEvents != 0) return Status::Ok();
+                           batch.Put(keys::BriefBlock(internal::BriefBlockOf(seq)), block);
+                           block.assign(1, internal::kBriefBlockFormat);
+                           if (batch.Count() < 64) return Status::Ok();
+                           Status w = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch),
+                                                "write brief blocks");
+                           batch.Clear();
+                           return w;
+                         });
+  // A damaged event stops the writing of blocks; the ledger still opens, to
+  // be inspected, and its events are read where a block is missing.
+  if (batch.Count() > 0) {
+    LEDGER_RETURN_IF_ERROR(
+        FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write brief blocks"));
+  }
+  if (!st.ok() && st.code() != Code::kCorruption) return st;
+  brief_tail_.assign(1, internal::kBriefBlockFormat);
+  Status tail = ScanStored(complete * kBriefBlockEvents, written_seq_,
+                           [&](uint64_t seq, std::string_view stored) {
+                             return AppendBriefRecordOfStored(seq, stored, &brief_tail_);
+                           });
+  if (!tail.ok() && tail.code() != Code::kCorruption) return tail;
+  brief_tail_ok_ = tail.ok();
   return Status::Ok();
 }
 
@@ -670,6 +764,12 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   std::string value;
   std::vector<std::pair<std::string, Hash>> nodes;
   nodes.reserve(overlay.events.size() / 8 + 64);
+  // Brief records since the last block boundary, and the blocks this group
+  // completes (brief_block.h).
+  std::string briefs;
+  bool tail_ok = brief_tail_ok_;
+  bool completed = false;
+  std::vector<std::pair<std::string, std::string>> blocks;
   for (Event& e : overlay.events) {
     std::string bytes = internal::EncodeEvent(e);
     hash = Sha256({AsBytes(hash), bytes});
@@ -680,7 +780,19 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
     tree.Append(LeafHash(bytes), [&](unsigned level, uint64_t index, const Hash& h) {
       if (level >= keys::kFirstStoredLevel) nodes.emplace_back(keys::MerkleNode(level, index), h);
     });
+    internal::AppendBriefRecord(BriefOf(e), bytes, &briefs);
+    if (e.seq % internal::kBriefBlockEvents == 0) {
+      if (tail_ok) {
+        std::string block = completed ? std::string(1, internal::kBriefBlockFormat) : brief_tail_;
+        block.append(briefs);
+        blocks.emplace_back(keys::BriefBlock(internal::BriefBlockOf(e.seq)), std::move(block));
+      }
+      briefs.clear();
+      completed = true;
+      tail_ok = true;
+    }
   }
+  for (const auto& [key, block] : blocks) batch.Put(key, block);
   for (const auto& [key, h] : nodes) batch.Put(key, AsBytes(h));
   std::vector<std::pair<std::string, std::string>> heads;
   for (const auto& [id, head] : overlay.streams) {
@@ -755,6 +867,9 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
   written_hash_ = hash;
   written_recorded_at_ = overlay.events.back().recorded_at;
   tree_ = std::move(tree);
+  if (completed) brief_tail_.assign(1, internal::kBriefBlockFormat);
+  brief_tail_.append(briefs);
+  brief_tail_ok_ = tail_ok;
   for (auto& [id, h] : overlay.streams) CacheStream(id, std::move(h));
   return Status::Ok();
 }
@@ -1013,12 +1128,6 @@ Result<std::string> Ledger::Impl::GetStored(uint64_t seq) const {
 }
 
 namespace {
-// A stored event's canonical bytes: what follows its 32-byte chain hash.
-Result<std::string_view> CanonicalOf(std::string_view stored) {
-  if (stored.size() < 32) return Status::Corruption("stored event is shorter than its hash");
-  return stored.substr(32);
-}
-
 Result<Event> DecodeStored(std::string_view stored) {
   Result<std::string_view> bytes = CanonicalOf(stored);
   if (!bytes.ok()) return bytes.status();
@@ -1104,6 +1213,54 @@ Status Ledger::Impl::ScanEvents(uint64_t after, uint64_t upto,
 
 Status Ledger::Impl::ScanBriefs(uint64_t after, uint64_t upto,
                                 const std::function<Status(const EventBrief&)>& fn) const {
+  using internal::BriefBlockOf;
+  using internal::kBriefBlockEvents;
+  upto = std::min(upto, Size());
+  if (after >= upto) return Status::Ok();
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  rocksdb::ReadOptions ro;
+  const std::string end = keys::BriefBlock(BriefBlockOf(upto) + 1);
+  rocksdb::Slice end_slice(end);
+  ro.iterate_upper_bound = &end_slice;
+  // No fixed read-ahead: a range of the log is a few blocks, and RocksDB's
+  // own read-ahead grows as the scan goes on.
+  ro.fill_cache = false;  // as ScanStored
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  EventBrief brief;
+  uint64_t seq = after + 1;
+  for (it->Seek(keys::BriefBlock(BriefBlockOf(seq))); seq <= upto;) {
+    const uint64_t block = BriefBlockOf(seq);
+    const uint64_t block_upto = std::min(upto, (block + 1) * kBriefBlockEvents);
+    // The value is valid until the iterator moves: it moves past a block
+    // once the block is read.
+    std::string_view in;
+    const bool found = it->Valid() && it->key() == keys::BriefBlock(block);
+    if (found) in = it->value().ToStringView();
+    if (in.empty() || in.front() != internal::kBriefBlockFormat) {
+      if (found) it->Next();
+      // Not written (the events after the last complete block), or left by
+      // a build of another format, or lost: the events themselves.
+      LEDGER_RETURN_IF_ERROR(ScanBriefsOfEvents(seq - 1, block_upto, fn));
+      seq = block_upto + 1;
+      continue;
+    }
+    in.remove_prefix(1);
+    for (uint64_t s = block * kBriefBlockEvents + 1; s <= block_upto; ++s) {
+      LEDGER_RETURN_IF_ERROR(internal::ReadBriefRecord(&in, s, &brief));
+      if (s >= seq) LEDGER_RETURN_IF_ERROR(fn(brief));
+    }
+    if (block_upto == (block + 1) * kBriefBlockEvents && !in.empty()) {
+      return Status::Corruption("brief block " + std::to_string(block) +
+                                " holds more than its events");
+    }
+    it->Next();
+    seq = block_upto + 1;
+  }
+  return FromRocks(it->status(), "read brief blocks");
+}
+
+Status Ledger::Impl::ScanBriefsOfEvents(uint64_t after, uint64_t upto,
+                                        const std::function<Status(const EventBrief&)>& fn) const {
   EventBrief brief;
   return ScanStored(after, upto, [&](uint64_t seq, std::string_view stored) {
     Result<std::string_view> bytes = CanonicalOf(stored);
@@ -1260,8 +1417,14 @@ VerifyReport Ledger::Impl::Verify(
   const uint64_t size = head_status.ok() ? keys::GetU64(head) : 0;
   std::unique_ptr<rocksdb::Iterator> events(db_->NewIterator(ro));
   std::unique_ptr<rocksdb::Iterator> nodes(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> blocks(db_->NewIterator(ro));
   events->Seek(std::string(1, keys::kEvent));
   nodes->Seek(std::string(1, keys::kMerkleNode));
+  blocks->Seek(std::string(1, keys::kBriefBlock));
+  // The brief block being recomputed, and where each of its records begins.
+  std::string block(1, internal::kBriefBlockFormat);
+  std::vector<size_t> record_at;
+  record_at.reserve(internal::kBriefBlockEvents);
 
   Hash chain{};
   Micros last_recorded = INT64_MIN;
@@ -1314,6 +1477,30 @@ VerifyReport Ledger::Impl::Verify(
       nodes->Next();
     });
     if (!problem.empty()) return bad(seq, problem);
+
+    record_at.push_back(block.size());
+    internal::AppendBriefRecord(BriefOf(*e), bytes, &block);
+    if (seq % internal::kBriefBlockEvents == 0) {
+      const uint64_t first = seq - internal::kBriefBlockEvents + 1;
+      if (!blocks->Valid() || blocks->key() != keys::BriefBlock(internal::BriefBlockOf(seq))) {
+        return bad(first, "brief block of events " + std::to_string(first) + " to " +
+                              std::to_string(seq) + " is missing");
+      }
+      const std::string_view stored = blocks->value().ToStringView();
+      if (stored != block) {
+        // The record holding the first byte that differs names the event.
+        const size_t at = static_cast<size_t>(
+            std::mismatch(block.begin(), block.end(), stored.begin(), stored.end()).first -
+            block.begin());
+        const size_t i = static_cast<size_t>(
+            std::upper_bound(record_at.begin(), record_at.end(), at) - record_at.begin());
+        const uint64_t named = first + (i == 0 ? 0 : i - 1);
+        return bad(named, "brief copy does not match the event");
+      }
+      blocks->Next();
+      block.assign(1, internal::kBriefBlockFormat);
+      record_at.clear();
+    }
     if (auto it = heads_to_check.find(seq); it != heads_to_check.end()) {
       it->second.root = tree.Root();
       it->second.timestamp = e->recorded_at;
@@ -1325,6 +1512,9 @@ VerifyReport Ledger::Impl::Verify(
   }
   if (nodes->Valid() && nodes->key().starts_with(std::string(1, keys::kMerkleNode))) {
     return bad(0, "a Merkle node follows the last event's");
+  }
+  if (blocks->Valid() && blocks->key().starts_with(std::string(1, keys::kBriefBlock))) {
+    return bad(0, "a brief block follows the last complete one");
   }
   if (size > 0 && std::memcmp(head.data() + 8, chain.data(), 32) != 0) {
     return bad(0, "the head record does not match the events");

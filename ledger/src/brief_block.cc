@@ -1,0 +1,128 @@
+#include "brief_block.h"
+
+#include <array>
+#include <cstring>
+
+#include "codec.h"
+
+namespace ledger::internal {
+namespace {
+
+// For each type, how many values each of the brief's six enumeration slots
+// may take (EventBrief::enums); 1 for a slot the type lacks, which holds 0.
+using Limits = std::array<uint8_t, 6>;
+template <typename... E>
+constexpr Limits LimitsOf() {
+  Limits l{1, 1, 1, 1, 1, 1};
+  size_t i = 0;
+  ((l[i++] = static_cast<uint8_t>(EnumCount<E>())), ...);
+  return l;
+}
+constexpr std::array<Limits, EnumCount<EventType>()> kLimits = {
+    LimitsOf<Referrer, Substance, AgeBand, Sex, Ethnicity, Disability>(),  // referral.received
+    LimitsOf<AssessmentOutcome>(),                                         // assessment.completed
+    LimitsOf<FundingRoute>(),                                              // funding.requested
+    LimitsOf<>(),                                                          // funding.approved
+    LimitsOf<RefusalStage, RefusalReason>(),                               // referral.refused
+    LimitsOf<>(),                                                          // appeal.lodged
+    LimitsOf<AppealOutcome>(),                                             // appeal.decided
+    LimitsOf<>(),                                                          // placement.offered
+    LimitsOf<>(),                                                          // placement.started
+    LimitsOf<PlacementOutcome>(),                                          // placement.ended
+    LimitsOf<WithdrawnBy>(),                                               // referral.withdrawn
+    LimitsOf<>(),                                                          // record.corrected
+};
+
+constexpr size_t kFixed = 1 + 6 + 8 + 8;
+
+void PutVarint(uint64_t v, std::string* out) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (unsigned shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    *v |= uint64_t{byte & 0x7fu} << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+
+bool GetString(std::string_view* in, std::string_view* s) {
+  uint64_t n;
+  if (!GetVarint(in, &n) || n > in->size()) return false;
+  *s = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+
+void PutMicros(Micros v, std::string* out) {
+  const auto u = static_cast<uint64_t>(v);
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(u >> (8 * i)));
+}
+
+Micros GetMicros(const char* p) {
+  uint64_t u = 0;
+  for (int i = 7; i >= 0; --i) u = (u << 8) | static_cast<unsigned char>(p[i]);
+  return static_cast<Micros>(u);
+}
+
+Status Damaged(uint64_t seq, std::string_view what) {
+  return Status::Corruption("the brief of event " + std::to_string(seq) + " " + std::string(what));
+}
+
+}  // namespace
+
+void AppendBriefRecord(const EventBrief& brief, std::string_view canonical, std::string* out) {
+  out->push_back(static_cast<char>(brief.type));
+  out->append(reinterpret_cast<const char*>(brief.enums.data()), brief.enums.size());
+  PutMicros(brief.occurred_at, out);
+  PutMicros(brief.recorded_at, out);
+  PutVarint(brief.referral_id.size(), out);
+  out->append(brief.referral_id);
+  PutVarint(brief.key.size(), out);
+  out->append(brief.key);
+  if (brief.type == EventType::kRecordCorrected) {
+    PutVarint(canonical.size(), out);
+    out->append(canonical);
+  }
+}
+
+Status ReadBriefRecord(std::string_view* in, uint64_t seq, EventBrief* out) {
+  if (in->size() < kFixed) return Damaged(seq, "is cut short");
+  const char* p = in->data();
+  const auto type = static_cast<uint8_t>(p[0]);
+  if (type >= kLimits.size()) return Damaged(seq, "holds an unknown event type");
+  EventBrief& b = *out;
+  b.seq = seq;
+  b.type = static_cast<EventType>(type);
+  std::memcpy(b.enums.data(), p + 1, 6);
+  for (size_t i = 0; i < 6; ++i) {
+    if (b.enums[i] >= kLimits[type][i]) return Damaged(seq, "holds an unknown enumeration value");
+  }
+  b.occurred_at = GetMicros(p + 7);
+  b.recorded_at = GetMicros(p + 15);
+  in->remove_prefix(kFixed);
+  if (!GetString(in, &b.referral_id) || !GetString(in, &b.key)) return Damaged(seq, "is cut short");
+  b.correction = nullptr;
+  if (b.type != EventType::kRecordCorrected) return Status::Ok();
+  std::string_view canonical;
+  if (!GetString(in, &canonical)) return Damaged(seq, "is cut short");
+  EventBrief whole;
+  if (Status st = DecodeBrief(canonical, &whole); !st.ok()) {
+    return Damaged(seq, "holds a correction that does not decode: " + st.message());
+  }
+  if (whole.seq != seq || whole.type != EventType::kRecordCorrected) {
+    return Damaged(seq, "holds another event's correction");
+  }
+  b.correction = whole.correction;
+  return Status::Ok();
+}
+
+}  // namespace ledger::internal

@@ -169,8 +169,10 @@ class Ledger {
   Status ScanEvents(uint64_t after, uint64_t upto,
                     const std::function<Status(const Event&)>& fn) const;
   // As ScanEvents, with each event's brief (EventBrief): what aggregate
-  // views read, decoded without copying a string, for a reader of every
-  // event. The brief is valid only during fn. Several threads may scan at
+  // views read, for a reader of every event. Read from the brief blocks (a
+  // compact copy of every 1,024 events' briefs, which Verify() checks
+  // against the events), else decoded from the events without copying a
+  // string. The brief is valid only during fn. Several threads may scan at
   // once (the projections' rebuild reads ranges side by side).
   Status ScanBriefs(uint64_t after, uint64_t upto,
                     const std::function<Status(const EventBrief&)>& fn) const;
@@ -191,9 +193,9 @@ class Ledger {
   const std::string& PublicKey() const;     // Ed25519, 32 raw bytes
   const std::string& PublicKeyPem() const;  // the same, PEM
 
-  // Recomputes the hash chain, every Merkle node and every signed head from
-  // the stored bytes, and checks envelopes (gap-free seq, versions, recorded_at
-  // order). Names the first seq that does not match. `on_progress`, when
+  // Recomputes the hash chain, every Merkle node, every brief block and
+  // every signed head from the stored bytes, and checks envelopes (gap-free
+  // seq, versions, recorded_at order). Names the first seq that does not match. `on_progress`, when
   // given, is called with the number of events checked so far and the
   // total, every 65,536 events. It checks every event written, including any
   // whose sync has not yet returned while appends go on.

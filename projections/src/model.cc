@@ -36,6 +36,17 @@ void IdIndex::Add(uint64_t h, uint32_t n) {
   Put(h, n);
 }
 
+void IdIndex::Reserve(size_t n) {
+  hashes_.reserve(n);
+  size_t capacity = std::max<size_t>(1024, slots_.size());
+  while (capacity < 2 * n) capacity *= 2;
+  if (capacity == slots_.size()) return;
+  slots_.assign(capacity, 0);
+  mask_ = capacity - 1;
+  size_ = 0;
+  for (uint32_t m = 0; m < hashes_.size(); ++m) Put(hashes_[m], m);
+}
+
 void IdIndex::Put(uint64_t h, uint32_t n) {
   const uint64_t tag = static_cast<uint32_t>(h >> 32) | 1u;
   size_t i = h & mask_;
@@ -453,6 +464,12 @@ void ReadModel::Summarise(uint32_t referral) {
     s.facts.offered = true;
     s.facts.offered_provider = r.recs[i].x;
   }
+}
+
+void ReadModel::Reserve(size_t referrals) {
+  referrals_.reserve(referrals);
+  summaries_.reserve(referrals);
+  index_.Reserve(referrals);
 }
 
 uint64_t ReadModel::MemoryBytes() const {

@@ -297,7 +297,10 @@ Status Projector::Rebuild() {
   std::lock_guard l(catchup_mu_);
   {
     std::unique_lock w(model_mu_);
+    // The log has at least the referrals the model held.
+    const size_t referrals = model_.referrals().size();
     model_ = ReadModel();
+    model_.Reserve(referrals);
     pending_.clear();
     applied_.store(0, std::memory_order_release);
   }

@@ -82,6 +82,24 @@ class Views : public ::testing::Test {
   std::unique_ptr<Projector> projector_;
 };
 
+// The referral index finds every id it was given, across its own growth
+// and a Reserve part way (which rehashes what it holds), and nothing else.
+TEST(IdIndex, FindsEveryIdAcrossGrowthAndReserve) {
+  IdIndex index;
+  std::vector<std::string> ids;
+  auto key = [&](uint32_t n) { return std::string_view(ids[n]); };
+  for (uint32_t i = 0; i < 5000; ++i) {
+    ids.push_back("r-" + std::to_string(i));
+    index.Add(ids.back(), i);
+    if (i == 1000) index.Reserve(20000);
+  }
+  EXPECT_EQ(index.size(), 5000u);
+  EXPECT_GE(index.MemoryBytes(), 2 * 20000 * sizeof(uint64_t));
+  for (uint32_t i = 0; i < ids.size(); ++i) EXPECT_EQ(index.Find(ids[i], key), i) << ids[i];
+  EXPECT_FALSE(index.Find("r-5000", key).has_value());
+  EXPECT_FALSE(index.Find("", key).has_value());
+}
+
 TEST_F(Views, AnUpheldAppealReopensThePathwayCountedFromReceipt) {
   Add("r1", T(0), Received());
   Add("r1", T(10), Refused());

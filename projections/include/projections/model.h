@@ -129,6 +129,8 @@ class IdIndex {
   }
   // Adds number n for `id`, whose hash is h. REQUIRES: `id` is not in the index.
   void Add(std::string_view id, uint32_t n) { Add(HashOf(id), n); }
+  // Makes room for `n` entries, so that adding them does not rehash.
+  void Reserve(size_t n);
   void Add(uint64_t h, uint32_t n);
   size_t size() const { return size_; }
   size_t MemoryBytes() const { return slots_.capacity() * sizeof(uint64_t); }
@@ -190,6 +192,9 @@ class ReadModel {
   // it: a checkpoint is reloaded without the log. kCorruption when it does
   // not decode.
   ledger::Status ApplyEncoded(std::string_view* in);
+  // Makes room for `referrals` referrals (an empty model about to take a
+  // log whose size is known): no copy as the tables grow.
+  void Reserve(size_t referrals);
 
   // The seq of the last event applied (0: none).
   uint64_t applied() const { return applied_; }

@@ -4,9 +4,13 @@
 #include <cstring>
 
 #include "codec.h"
+#include "ledger/varint.h"
 
 namespace ledger::internal {
 namespace {
+
+using varint::GetString;
+using varint::PutString;
 
 // For each type, how many values each of the brief's six enumeration slots
 // may take (EventBrief::enums); 1 for a slot the type lacks, which holds 0.
@@ -35,33 +39,6 @@ constexpr std::array<Limits, EnumCount<EventType>()> kLimits = {
 
 constexpr size_t kFixed = 1 + 6 + 8 + 8;
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (unsigned shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto byte = static_cast<unsigned char>(in->front());
-    in->remove_prefix(1);
-    *v |= uint64_t{byte & 0x7fu} << shift;
-    if (!(byte & 0x80)) return true;
-  }
-  return false;
-}
-
-bool GetString(std::string_view* in, std::string_view* s) {
-  uint64_t n;
-  if (!GetVarint(in, &n) || n > in->size()) return false;
-  *s = in->substr(0, n);
-  in->remove_prefix(n);
-  return true;
-}
-
 void PutMicros(Micros v, std::string* out) {
   const auto u = static_cast<uint64_t>(v);
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(u >> (8 * i)));
@@ -84,14 +61,9 @@ void AppendBriefRecord(const EventBrief& brief, std::string_view canonical, std:
   out->append(reinterpret_cast<const char*>(brief.enums.data()), brief.enums.size());
   PutMicros(brief.occurred_at, out);
   PutMicros(brief.recorded_at, out);
-  PutVarint(brief.referral_id.size(), out);
-  out->append(brief.referral_id);
-  PutVarint(brief.key.size(), out);
-  out->append(brief.key);
-  if (brief.type == EventType::kRecordCorrected) {
-    PutVarint(canonical.size(), out);
-    out->append(canonical);
-  }
+  PutString(brief.referral_id, out);
+  PutString(brief.key, out);
+  if (brief.type == EventType::kRecordCorrected) PutString(canonical, out);
 }
 
 Status ReadBriefRecord(std::string_view* in, uint64_t seq, EventBrief* out) {

@@ -3,7 +3,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ledger/varint.h"
+
 namespace projections {
+
+using ledger::varint::GetString;
+using ledger::varint::GetVarint;
+using ledger::varint::PutString;
+using ledger::varint::PutVarint;
 
 using ledger::EventType;
 using ledger::Status;
@@ -94,38 +101,6 @@ void MergeCorrection(EventType target_type, const ledger::RecordCorrected& c, Re
         break;
     }
   }
-}
-
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetVarint(std::string_view* in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
-    const auto b = static_cast<uint8_t>(in->front());
-    in->remove_prefix(1);
-    *v |= uint64_t{b & 0x7fu} << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
-void PutString(std::string_view s, std::string* out) {
-  PutVarint(s.size(), out);
-  out->append(s);
-}
-
-bool GetString(std::string_view* in, std::string_view* s) {
-  uint64_t n = 0;
-  if (!GetVarint(in, &n) || n > in->size()) return false;
-  *s = in->substr(0, n);
-  in->remove_prefix(n);
-  return true;
 }
 
 }  // namespace

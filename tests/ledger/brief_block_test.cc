@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "key_layout.h"
 #include "ledger/ledger.h"
+#include "raw_db.h"
 #include "test_util.h"
 
 namespace ledger {
@@ -89,11 +90,7 @@ class BriefBlockTest : public ::testing::Test {
   // Closes the ledger, applies `edit` to the raw database, reopens.
   void Tamper(const std::function<void(rocksdb::DB*)>& edit) {
     ledger_.reset();
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.path() + "/rocksdb", &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    edit(db.get());
-    db.reset();
+    testing::EditClosedLedger(dir_.path(), edit);
     Reopen();
   }
 

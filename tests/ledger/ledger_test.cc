@@ -16,6 +16,7 @@
 #include "key_layout.h"
 #include "ledger/event_json.h"
 #include "ledger/merkle.h"
+#include "raw_db.h"
 #include "test_util.h"
 
 namespace ledger {
@@ -693,11 +694,7 @@ class TamperTest : public LedgerTest {
   // Closes the ledger, applies `edit` to the raw database, reopens.
   void Tamper(const std::function<void(rocksdb::DB*)>& edit) {
     ledger_.reset();
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.path() + "/rocksdb", &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    edit(db.get());
-    db.reset();
+    testing::EditClosedLedger(dir_.path(), edit);
     Reopen();
   }
   void FlipByte(const std::string& key, size_t offset) {

@@ -470,17 +470,28 @@ Result<std::string_view> CanonicalOf(std::string_view stored) {
   return stored.substr(32);
 }
 
-// Appends the brief record of the stored event `seq` to `out`.
-Status AppendBriefRecordOfStored(uint64_t seq, std::string_view stored, std::string* out) {
+// Decodes the brief of the stored event `seq` (DecodeBrief's lifetime);
+// `canonical`, when given, gets its canonical bytes. kCorruption when the
+// event does not decode or holds another seq.
+Status DecodeStoredBrief(uint64_t seq, std::string_view stored, EventBrief* brief,
+                         std::string_view* canonical = nullptr) {
   Result<std::string_view> bytes = CanonicalOf(stored);
   if (!bytes.ok()) return bytes.status();
-  EventBrief brief;
-  LEDGER_RETURN_IF_ERROR(internal::DecodeBrief(*bytes, &brief));
-  if (brief.seq != seq) {
+  LEDGER_RETURN_IF_ERROR(internal::DecodeBrief(*bytes, brief));
+  if (brief->seq != seq) {
     return Status::Corruption("event " + std::to_string(seq) + " holds seq " +
-                              std::to_string(brief.seq));
+                              std::to_string(brief->seq));
   }
-  internal::AppendBriefRecord(brief, *bytes, out);
+  if (canonical) *canonical = *bytes;
+  return Status::Ok();
+}
+
+// Appends the brief record of the stored event `seq` to `out`.
+Status AppendBriefRecordOfStored(uint64_t seq, std::string_view stored, std::string* out) {
+  EventBrief brief;
+  std::string_view bytes;
+  LEDGER_RETURN_IF_ERROR(DecodeStoredBrief(seq, stored, &brief, &bytes));
+  internal::AppendBriefRecord(brief, bytes, out);
   return Status::Ok();
 }
 }  // namespace
@@ -1263,13 +1274,7 @@ Status Ledger::Impl::ScanBriefsOfEvents(uint64_t after, uint64_t upto,
                                         const std::function<Status(const EventBrief&)>& fn) const {
   EventBrief brief;
   return ScanStored(after, upto, [&](uint64_t seq, std::string_view stored) {
-    Result<std::string_view> bytes = CanonicalOf(stored);
-    if (!bytes.ok()) return bytes.status();
-    LEDGER_RETURN_IF_ERROR(internal::DecodeBrief(*bytes, &brief));
-    if (brief.seq != seq) {
-      return Status::Corruption("event " + std::to_string(seq) + " holds seq " +
-                                std::to_string(brief.seq));
-    }
+    LEDGER_RETURN_IF_ERROR(DecodeStoredBrief(seq, stored, &brief));
     return fn(brief);
   });
 }

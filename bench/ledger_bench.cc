@@ -134,6 +134,16 @@ BENCHMARK(BM_DurableAppend)
 // This is how a server with a small thread pool appends.
 void BM_DurableAppendAsync(benchmark::State& state) {
   Fixture f;
+  if (const char* warm = std::getenv("BENCH_WARM_EVENTS")) {
+    ledger::WriteContext wctx;
+    wctx.actor = "bench:warm";
+    const int n = std::atoi(warm);
+    for (int i = 0; i < n;) {
+      std::vector<AppendRequest> batch;
+      for (int k = 0; k < 1000 && i < n; ++k, ++i) batch.push_back(Received("w" + std::to_string(i), i));
+      if (!f.ledger->Append(std::span<const AppendRequest>(batch), wctx).ok()) std::abort();
+    }
+  }
   const int appenders = static_cast<int>(state.range(0));
   constexpr int kPerIteration = 20000;
   ledger::WriteContext ctx;

@@ -39,16 +39,9 @@ constexpr std::array<Limits, EnumCount<EventType>()> kLimits = {
 
 constexpr size_t kFixed = 1 + 6 + 8 + 8;
 
-void PutMicros(Micros v, std::string* out) {
-  const auto u = static_cast<uint64_t>(v);
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(u >> (8 * i)));
-}
+void PutMicros(Micros v, std::string* out) { varint::PutFixed64(static_cast<uint64_t>(v), out); }
 
-Micros GetMicros(const char* p) {
-  uint64_t u = 0;
-  for (int i = 7; i >= 0; --i) u = (u << 8) | static_cast<unsigned char>(p[i]);
-  return static_cast<Micros>(u);
-}
+Micros GetMicros(const char* p) { return static_cast<Micros>(varint::GetFixed64(p)); }
 
 Status Damaged(uint64_t seq, std::string_view what) {
   return Status::Corruption("the brief of event " + std::to_string(seq) + " " + std::string(what));

@@ -1,6 +1,8 @@
 // The on-disk layout of a ledger directory, in one place.
 //
 //   <dir>/rocksdb/          the RocksDB database (all of the keys below)
+//   <dir>/log/NNNNNNNN.log  the commit log's segment files (commit_log.h):
+//                           appends not yet in RocksDB's tables
 //   <dir>/signing-key.pem   the Ed25519 private key (mode 0600), made on first open
 //   <dir>/signing-key.pem.pub  its public key, PEM
 //
@@ -37,6 +39,10 @@
 //        (block+1)*1024 (brief_block.h), written in the same batch as the
 //        event that completes the block. Derived: Verify() recomputes it,
 //        and Open writes any that an older build did not.
+//   'L'                          -> generation (8)
+//        The commit log's start: records of an earlier generation are
+//        never replayed (commit_log.h). Moved past every record on disk at
+//        each open, after any replay is in the tables.
 //
 // Every append writes its events and all the records they change in one
 // RocksDB WriteBatch, so a crash leaves all of an append or none of it.
@@ -55,6 +61,7 @@ inline constexpr char kMerkleNode = 'M';
 inline constexpr char kSignedHead = 'T';
 inline constexpr char kHead = 'H';
 inline constexpr char kBriefBlock = 'B';
+inline constexpr char kLogStart = 'L';
 
 // Merkle nodes below this level are not stored (see 'M' above).
 inline constexpr unsigned kFirstStoredLevel = 4;
@@ -96,6 +103,7 @@ inline std::string SignedHead(uint64_t size) {
   return k;
 }
 inline std::string Head() { return std::string(1, kHead); }
+inline std::string LogStart() { return std::string(1, kLogStart); }
 inline std::string BriefBlock(uint64_t block) {
   std::string k(1, kBriefBlock);
   PutU64(block, &k);

@@ -26,6 +26,7 @@
 
 #include "brief_block.h"
 #include "codec.h"
+#include "commit_log.h"
 #include "key_layout.h"
 #include "ledger/event_json.h"
 #include "ledger/merkle.h"
@@ -259,7 +260,16 @@ class Ledger::Impl {
   // Validates and applies each writer of `group`, writes the accepted events
   // in one batch. Sets the result of every writer it rejects; returns the
   // status of the write itself.
-  Status WriteGroup(const std::vector<Writer*>& group);
+  // Sets *segment to the commit log file to sync for the group's events.
+  Status WriteGroup(const std::vector<Writer*>& group,
+                    std::shared_ptr<internal::LogSegment>* segment);
+  // The last seq RocksDB holds in its tables (not only in its memtable): the
+  // commit log may overwrite the records of events up to it.
+  Result<uint64_t> PersistedSeq() const;
+  // At open: replays the commit log's records of events RocksDB lost with
+  // its memtable (a crash), makes them durable in its tables and moves the
+  // log's start past every record on disk.
+  Status OpenCommitLog(const std::string& dir);
   // kResourceExhausted when the ledger's filesystem is below
   // options_.min_free_bytes plus twice `batch_bytes` (see LedgerOptions).
   Status CheckFreeSpace(uint64_t batch_bytes) const;
@@ -288,6 +298,7 @@ class Ledger::Impl {
 
   LedgerOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<internal::CommitLog> log_;  // written by the commit thread only
   std::unique_ptr<Signer> signer_;
   rocksdb::ColumnFamilyOptions view_family_options_;
   // Every column family handle, the default's included; released before the
@@ -334,6 +345,7 @@ class Ledger::Impl {
   struct Written {
     std::vector<std::unique_ptr<Writer>> writers;
     std::optional<TreeHead> head;  // the head after the group; none if it wrote nothing
+    std::shared_ptr<internal::LogSegment> segment;  // the log file holding it
   };
   Handoff<Written> to_sync_;
   std::thread syncer_;
@@ -380,7 +392,7 @@ Status Ledger::Impl::Open(const std::string& dir) {
 
   rocksdb::Options opts;
   opts.create_if_missing = true;
-  opts.write_buffer_size = 64 << 20;
+  opts.write_buffer_size = options_.write_buffer_bytes;
   opts.max_background_jobs = 2;
   opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   // Most appends look up a stream head or idempotency key that does not
@@ -422,6 +434,8 @@ Status Ledger::Impl::Open(const std::string& dir) {
     views_[names[i]] = std::make_unique<RocksViewStore>(names[i], raw, families_[i]);
   }
 
+  LEDGER_RETURN_IF_ERROR(OpenCommitLog(dir));
+
   std::string head;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Head(), &head);
   if (s.IsNotFound()) {
@@ -461,6 +475,61 @@ Status Ledger::Impl::Open(const std::string& dir) {
   durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
   durable_.store(written_seq_, std::memory_order_release);
   return PrepareBriefBlocks();
+}
+
+Status Ledger::Impl::OpenCommitLog(const std::string& dir) {
+  auto get_u64 = [&](const std::string& key, uint64_t* v) -> Status {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
+    if (s.IsNotFound()) return Status::Ok();
+    LEDGER_RETURN_IF_ERROR(FromRocks(s, "open: read " + key.substr(0, 1)));
+    if (value.size() < 8) return Status::Corruption("record " + key.substr(0, 1) + " is cut short");
+    *v = keys::GetU64(value);
+    return Status::Ok();
+  };
+  uint64_t start = 0, head = 0;
+  LEDGER_RETURN_IF_ERROR(get_u64(keys::LogStart(), &start));
+  LEDGER_RETURN_IF_ERROR(get_u64(keys::Head(), &head));
+  bool replayed = false;
+  auto replay = [&](uint64_t first, uint64_t last, std::string_view payload) -> Status {
+    rocksdb::WriteBatch batch{std::string(payload)};
+    rocksdb::WriteOptions wo;
+    wo.disableWAL = true;
+    LEDGER_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "open: replay commit log"));
+    uint64_t now = 0;
+    LEDGER_RETURN_IF_ERROR(get_u64(keys::Head(), &now));
+    if (now != last) {
+      return Status::Corruption("commit log record of events " + std::to_string(first) + ".." +
+                                std::to_string(last) + " leaves the head at " +
+                                std::to_string(now));
+    }
+    replayed = true;
+    return Status::Ok();
+  };
+  auto log = internal::CommitLog::Open(dir + "/log", options_.log_segment_bytes, start, head,
+                                       replay);
+  if (!log.ok()) return log.status();
+  log_ = std::move(log).value();
+  if (replayed) {
+    // Into the tables before any record is overwritten or left behind.
+    LEDGER_RETURN_IF_ERROR(FromRocks(db_->Flush(rocksdb::FlushOptions()), "open: flush replay"));
+  }
+  std::string value;
+  keys::PutU64(log_->next_generation(), &value);
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  return FromRocks(db_->Put(synced, keys::LogStart(), value), "open: record log start");
+}
+
+Result<uint64_t> Ledger::Impl::PersistedSeq() const {
+  rocksdb::ReadOptions ro;
+  ro.read_tier = rocksdb::kPersistedTier;  // the tables, not the memtable
+  std::string head;
+  rocksdb::Status s = db_->Get(ro, keys::Head(), &head);
+  if (s.IsNotFound()) return uint64_t{0};
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read persisted head"));
+  if (head.size() != 40) return Status::Corruption("head record has the wrong size");
+  return keys::GetU64(head);
 }
 
 namespace {
@@ -678,7 +747,7 @@ void Ledger::Impl::CommitLoop() {
     for (auto& w : group) writers.push_back(w.get());
     Written written;
     const uint64_t before = written_seq_;
-    if (WriteGroup(writers).ok() && written_seq_ != before) {
+    if (WriteGroup(writers, &written.segment).ok() && written_seq_ != before) {
       written.head = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
     }
     written.writers = std::move(group);
@@ -688,21 +757,26 @@ void Ledger::Impl::CommitLoop() {
 
 void Ledger::Impl::SyncLoop() {
   for (std::deque<Written> groups; !(groups = to_sync_.TakeAll()).empty();) {
-    // One sync covers every group taken: each was written before it began.
+    // One sync of each log file written covers every group taken: each was
+    // written before it began.
     std::optional<TreeHead> head;
+    Status st;
+    const internal::LogSegment* synced = nullptr;
     for (const Written& g : groups) {
-      if (g.head) head = g.head;
+      if (!g.head) continue;
+      head = g.head;
+      if (g.segment.get() != synced && st.ok()) {
+        synced = g.segment.get();
+        st = synced->Sync();
+      }
     }
-    if (head) {
-      Status st = FromRocks(db_->SyncWAL(), "append: sync");
-      if (!st.ok()) {
-        Fail(st);
-        head.reset();
-        for (Written& g : groups) {
-          if (!g.head) continue;
-          for (auto& w : g.writers) {
-            if (w->result.ok()) w->result = st;
-          }
+    if (head && !st.ok()) {
+      Fail(st);
+      head.reset();
+      for (Written& g : groups) {
+        if (!g.head) continue;
+        for (auto& w : g.writers) {
+          if (w->result.ok()) w->result = st;
         }
       }
     }
@@ -727,7 +801,8 @@ void Ledger::Impl::AnswerLoop() {
   }
 }
 
-Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
+Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
+                                std::shared_ptr<internal::LogSegment>* segment) {
   // RocksDB counts every key comparison in a thread-local perf context unless
   // told not to; on the write path that costs more than the comparisons.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
@@ -852,13 +927,21 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group) {
     for (Writer* x : accepted) x->result = room;
     return room;
   }
-  // Not synced here: the sync thread syncs the log for this group and any
-  // written while it waits, and only then are they visible or acknowledged
-  // (readers stop at Size(), the synced head).
-  rocksdb::WriteOptions wo;
-  wo.sync = false;
-  wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
-  Status st = FromRocks(db_->Write(wo, &batch), "append");
+  // The batch goes to the commit log, then to RocksDB's memtable without
+  // RocksDB's own log (commit_log.h). Not synced here: the sync thread syncs
+  // the log file for this group and any written while it waits, and only
+  // then are they visible or acknowledged (readers stop at Size(), the
+  // synced head).
+  auto logged = log_->Append(overlay.first_seq, last_seq, batch.Data(),
+                             [this] { return PersistedSeq(); });
+  Status st = logged.ok() ? Status::Ok() : logged.status();
+  if (st.ok()) {
+    *segment = std::move(logged).value();
+    rocksdb::WriteOptions wo;
+    wo.disableWAL = true;
+    wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
+    st = FromRocks(db_->Write(wo, &batch), "append");
+  }
   if (!st.ok()) {
     // The batch may or may not have reached the log: the in-memory state can
     // no longer be trusted to match the disk. Refuse appends until reopened.

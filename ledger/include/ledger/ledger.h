@@ -41,6 +41,13 @@ struct LedgerOptions {
   // can fail half way, and RocksDB keeps room to flush and compact. They
   // resume by themselves once space returns. 0 turns the check off.
   uint64_t min_free_bytes = 256ull << 20;
+  // RocksDB's memtable, bytes. Appends reach RocksDB's tables when a
+  // memtable fills and is flushed; until then they live in the commit log,
+  // which therefore holds about twice this (docs/LEDGER.md).
+  size_t write_buffer_bytes = 64 << 20;
+  // Size of each commit log file. A file is reused once its events are all
+  // in RocksDB's tables; a record larger than this gets a file of its own.
+  uint64_t log_segment_bytes = 16 << 20;
 };
 
 // What a writer's scope check sees of the stream an event goes to.

@@ -1,7 +1,8 @@
-// Little-endian base-128 integers and length-prefixed strings, for the
-// compact records the ledger and the projections keep beside the log
-// (brief blocks, the read model's stored records). Readers take a view of
-// the bytes left and advance it; a record cut short reads as false.
+// Little-endian base-128 and fixed-width integers and length-prefixed
+// strings, for the compact records the ledger and the projections keep
+// beside the log (brief blocks, commit log headers, the read model's stored
+// records). Varint readers take a view of the bytes left and advance it; a
+// record cut short reads as false.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,16 @@ inline bool GetString(std::string_view* in, std::string_view* s) {
   *s = in->substr(0, n);
   in->remove_prefix(n);
   return true;
+}
+
+// 8 bytes, little-endian. GetFixed64 REQUIRES: 8 readable bytes at p.
+inline void PutFixed64(uint64_t v, std::string* out) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+inline uint64_t GetFixed64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
 }
 
 }  // namespace ledger::varint

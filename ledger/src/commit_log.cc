@@ -1,0 +1,256 @@
+#include "commit_log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "ledger/hash.h"
+#include "ledger/varint.h"
+
+namespace ledger::internal {
+
+namespace {
+
+using varint::GetFixed64;
+using varint::PutFixed64;
+
+Status Errno(const std::string& what) {
+  return Status::IOError("commit log: " + what + ": " + std::strerror(errno));
+}
+
+uint32_t GetFixed32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+void PutFixed32(uint32_t v, std::string* out) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+// The checksum of a record: the first 8 bytes of SHA-256 of its header after
+// the checksum, then its payload.
+uint64_t Checksum(std::string_view header_rest, std::string_view payload) {
+  const Hash h = Sha256({header_rest, payload});
+  return GetFixed64(reinterpret_cast<const char*>(h.data()));
+}
+
+// Segment files are named by a number, in the order they were made.
+std::string SegmentName(uint64_t number) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%08llu.log", static_cast<unsigned long long>(number));
+  return name;
+}
+
+Status SyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("open " + dir);
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  return rc == 0 ? Status::Ok() : Errno("sync " + dir);
+}
+
+Result<std::string> ReadWhole(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Errno("stat " + path);
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Errno("read " + path);
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  bytes.resize(done);
+  return bytes;
+}
+
+struct ParsedRecord {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  std::string_view payload;
+};
+
+// The records of a segment's current use: from offset 0, while each is
+// whole, of the first one's generation, and continues the seqs before it.
+// Sets *generation to the first record's (0 when there is none).
+std::vector<ParsedRecord> ParseSegment(std::string_view bytes, uint64_t* generation) {
+  std::vector<ParsedRecord> out;
+  *generation = 0;
+  while (bytes.size() >= kLogHeaderBytes) {
+    const char* p = bytes.data();
+    const uint64_t length = GetFixed32(p + 8);
+    const uint32_t format = GetFixed32(p + 12);
+    const uint64_t gen = GetFixed64(p + 16);
+    ParsedRecord r{GetFixed64(p + 24), GetFixed64(p + 32), {}};
+    if (format != kLogRecordFormat || gen == 0 || length > bytes.size() - kLogHeaderBytes) break;
+    if (r.first == 0 || r.last < r.first) break;
+    if (*generation != 0 && (gen != *generation || r.first != out.back().last + 1)) break;
+    r.payload = bytes.substr(kLogHeaderBytes, length);
+    if (Checksum(bytes.substr(8, kLogHeaderBytes - 8), r.payload) != GetFixed64(p)) break;
+    *generation = gen;
+    out.push_back(r);
+    bytes.remove_prefix(kLogHeaderBytes + length);
+  }
+  return out;
+}
+
+}  // namespace
+
+void AppendLogHeader(uint64_t generation, uint64_t first, uint64_t last, std::string_view payload,
+                     std::string* out) {
+  std::string rest;
+  PutFixed32(static_cast<uint32_t>(payload.size()), &rest);
+  PutFixed32(kLogRecordFormat, &rest);
+  PutFixed64(generation, &rest);
+  PutFixed64(first, &rest);
+  PutFixed64(last, &rest);
+  PutFixed64(Checksum(rest, payload), out);
+  out->append(rest);
+}
+
+LogSegment::~LogSegment() { ::close(fd_); }
+
+Status LogSegment::Sync() const {
+  return ::fdatasync(fd_) == 0 ? Status::Ok() : Errno("sync " + path_);
+}
+
+Result<std::unique_ptr<CommitLog>> CommitLog::Open(const std::string& dir, uint64_t segment_bytes,
+                                                   uint64_t start, uint64_t head,
+                                                   const Replay& replay) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("commit log: cannot create " + dir + ": " + ec.message());
+  std::unique_ptr<CommitLog> log(new CommitLog(dir, segment_bytes));
+  log->next_generation_ = std::max<uint64_t>(start, 1);
+
+  struct Found {
+    std::shared_ptr<LogSegment> segment;
+    std::string bytes;
+    std::vector<ParsedRecord> records;
+  };
+  std::vector<Found> found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != 12 || !name.ends_with(".log")) continue;
+    const uint64_t number = std::strtoull(name.c_str(), nullptr, 10);
+    if (number == 0) continue;
+    const std::string path = entry.path().string();
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) return Errno("open " + path);
+    Found f{std::make_shared<LogSegment>(fd, path), {}, {}};
+    Result<std::string> bytes = ReadWhole(fd, path);
+    if (!bytes.ok()) return bytes.status();
+    f.bytes = std::move(bytes).value();
+    f.records = ParseSegment(f.bytes, &f.segment->generation_);
+    f.segment->written_ = f.bytes.size();
+    log->next_generation_ = std::max(log->next_generation_, f.segment->generation_ + 1);
+    log->next_file_ = std::max(log->next_file_, number + 1);
+    found.push_back(std::move(f));
+  }
+  if (ec) return Status::IOError("commit log: cannot list " + dir + ": " + ec.message());
+
+  // Replay in generation order: the uses of segments follow each other as
+  // the events do.
+  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
+    return a.segment->generation_ < b.segment->generation_;
+  });
+  uint64_t next = head + 1;
+  bool gap = false;
+  for (const Found& f : found) {
+    if (gap || f.segment->generation_ < start) continue;
+    for (const ParsedRecord& r : f.records) {
+      if (r.last < next) continue;  // already in the tables
+      if (r.first != next) {
+        gap = true;  // never synced: nothing after it was acknowledged
+        break;
+      }
+      LEDGER_RETURN_IF_ERROR(replay(r.first, r.last, r.payload));
+      next = r.last + 1;
+    }
+  }
+  // The caller makes the replayed events durable before appending: every
+  // segment may then be reused, oldest use first.
+  for (Found& f : found) log->retired_.push_back(std::move(f.segment));
+  return log;
+}
+
+Status CommitLog::Roll(const std::function<Result<uint64_t>()>& persisted) {
+  std::shared_ptr<LogSegment> next;
+  if (!retired_.empty()) {
+    bool free = retired_.front()->last_seq_ == 0;
+    if (!free) {
+      Result<uint64_t> in_tables = persisted();
+      if (!in_tables.ok()) return in_tables.status();
+      free = retired_.front()->last_seq_ <= *in_tables;
+    }
+    if (free) {
+      next = std::move(retired_.front());
+      retired_.pop_front();
+    }
+  }
+  if (!next) {
+    // No file free yet (RocksDB has not flushed their events): a new one.
+    // Its name must be durable before a record in it is acknowledged.
+    const uint64_t number = next_file_++;
+    const std::string path = dir_ + "/" + SegmentName(number);
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return Errno("create " + path);
+    next = std::make_shared<LogSegment>(fd, path);
+    LEDGER_RETURN_IF_ERROR(SyncDir(dir_));
+  }
+  next->generation_ = next_generation_++;
+  next->offset_ = 0;
+  next->last_seq_ = 0;
+  if (current_) retired_.push_back(std::move(current_));
+  current_ = std::move(next);
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<LogSegment>> CommitLog::Append(
+    uint64_t first, uint64_t last, std::string_view payload,
+    const std::function<Result<uint64_t>()>& persisted) {
+  const uint64_t size = kLogHeaderBytes + payload.size();
+  if (!current_ ||
+      (current_->offset_ > 0 && current_->offset_ + size > std::max(segment_bytes_, current_->written_))) {
+    LEDGER_RETURN_IF_ERROR(Roll(persisted));
+  }
+  LogSegment& s = *current_;
+  header_.clear();
+  AppendLogHeader(s.generation_, first, last, payload, &header_);
+  iovec parts[2] = {{header_.data(), header_.size()},
+                    {const_cast<char*>(payload.data()), payload.size()}};
+  uint64_t done = 0;
+  while (done < size) {
+    // After a short write, the rest of both parts.
+    iovec rest[2];
+    int count = 0;
+    uint64_t skip = done;
+    for (const iovec& part : parts) {
+      if (skip >= part.iov_len) {
+        skip -= part.iov_len;
+        continue;
+      }
+      rest[count++] = {static_cast<char*>(part.iov_base) + skip, part.iov_len - skip};
+      skip = 0;
+    }
+    const ssize_t n = ::pwritev(s.fd_, rest, count, static_cast<off_t>(s.offset_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno("write " + s.path_);
+    done += static_cast<uint64_t>(n);
+  }
+  s.offset_ += size;
+  s.written_ = std::max(s.written_, s.offset_);
+  s.last_seq_ = last;
+  return current_;
+}
+
+}  // namespace ledger::internal

@@ -200,10 +200,13 @@ TEST(CommitLog, ARecordLargerThanAFileGetsOneOfItsOwn) {
 
 // --- The ledger over its commit log ---
 
+// RocksDB flushes every few hundred events; a log file holds about ten.
+// So a crash loses a memtable's worth of events from RocksDB, and only
+// files not reused before their events were flushed can bring them back.
 LedgerOptions TinyOptions() {
   LedgerOptions o = testing::TestOptions();
-  o.write_buffer_bytes = 64 << 10;  // RocksDB flushes every few hundred events
-  o.log_segment_bytes = 16 << 10;
+  o.write_buffer_bytes = 128 << 10;
+  o.log_segment_bytes = 4 << 10;
   return o;
 }
 
@@ -263,9 +266,11 @@ TEST(LedgerCommitLog, ACrashLosesNothingAcknowledgedAcrossFlushesAndReusedFiles)
   testing::TempDir dir;
   RunChild(dir.path(), 0, 1500);
   const size_t files = SegmentFiles(dir.path() + "/log").size();
-  // The files were reused as RocksDB flushed: far fewer than the log's bytes
-  // would need otherwise (1,500 events of some 400 bytes in 16 KiB files).
-  EXPECT_LT(files, 20u);
+  // The files were reused as RocksDB flushed: far fewer than the log's
+  // bytes would need otherwise (1,500 events of some 400 bytes in 4 KiB
+  // files), and more than a memtable's worth.
+  EXPECT_LT(files, 100u);
+  EXPECT_GT(files, 20u);
   {
     auto opened = Ledger::Open(dir.path(), TinyOptions());
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
@@ -299,36 +304,42 @@ TEST(LedgerCommitLog, ACloseLeavesEverythingInTheTables) {
 // on past them, they must never come back.
 TEST(LedgerCommitLog, RecordsBeyondALostOneNeverReturn) {
   testing::TempDir dir;
-  RunChild(dir.path(), 0, 100);  // in several files
-  const std::string file = dir.path() + "/log/00000001.log";
-  std::string bytes;
-  {
+  RunChild(dir.path(), 0, 100);  // in a dozen files, none reused yet
+  auto read = [](const std::string& file) {
     std::ifstream in(file, std::ios::binary);
-    bytes.assign(std::istreambuf_iterator<char>(in), {});
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  // Each record holds one event: count those of the first two files.
+  int kept = 0;
+  for (const char* name : {"/log/00000001.log", "/log/00000002.log"}) {
+    const std::string bytes = read(dir.path() + name);
+    for (size_t at = 0; at + kLogHeaderBytes <= bytes.size(); ++kept) {
+      uint32_t len = 0;
+      std::memcpy(&len, bytes.data() + at + 8, 4);
+      at += kLogHeaderBytes + len;
+    }
   }
-  // Lose the 30th record (as if it never reached the disk) and keep the rest.
-  size_t at = 0;
-  for (int i = 0; i < 29; ++i) {
-    uint32_t len = 0;
-    std::memcpy(&len, bytes.data() + at + 8, 4);
-    at += kLogHeaderBytes + len;
-  }
-  bytes[at + kLogHeaderBytes + 5] ^= 0x40;
-  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+  ASSERT_GT(kept, 5);
+  // Lose the third file's first record (as if it never reached the disk)
+  // and keep the rest.
+  const std::string third = dir.path() + "/log/00000003.log";
+  std::string bytes = read(third);
+  ASSERT_GT(bytes.size(), kLogHeaderBytes + 5);
+  bytes[kLogHeaderBytes + 5] ^= 0x40;
+  std::ofstream(third, std::ios::binary | std::ios::trunc) << bytes;
   {
     auto opened = Ledger::Open(dir.path(), TinyOptions());
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    ExpectReferrals(**opened, 29);
+    ExpectReferrals(**opened, kept);
   }
-  // Other events take seqs 30..; a crash again: they, not the old ones, are
-  // the ledger. (The old ones after the lost record are in the later files,
-  // which are older uses than the one the new events go to.)
-  ASSERT_GT(SegmentFiles(dir.path() + "/log").size(), 1u);
+  // Other events take the seqs after them; a crash again: they, not the old
+  // ones, are the ledger. (The new events go to the first file, reused; the
+  // old ones after the lost record are in later files, of older uses.)
   RunChild(dir.path(), 0, 5, "new");
   auto opened = Ledger::Open(dir.path(), TinyOptions());
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  ASSERT_EQ((*opened)->Size(), 34u);
-  auto feed = (*opened)->ReadFeed(29, 5);
+  ASSERT_EQ((*opened)->Size(), static_cast<uint64_t>(kept + 5));
+  auto feed = (*opened)->ReadFeed(kept, 5);
   ASSERT_TRUE(feed.ok());
   for (int i = 0; i < 5; ++i) EXPECT_EQ((*feed)[i].referral_id, "new" + std::to_string(i));
   VerifyReport v = (*opened)->Verify();

@@ -130,84 +130,81 @@ BENCHMARK(BM_DurableAppend)
     ->Threads(64)
     ->UseRealTime();
 
-// Appends `n` events in batches of 1,000.
-void Fill(Ledger& ledger, int n) {
+// Appends `n` new referrals from `appenders` appenders that never block a
+// thread: each keeps one append in flight with AppendAsync and starts its
+// next from the completion callback, as a server with a small thread pool
+// does. Adds each append's latency to `latencies_us`; false if one failed.
+bool AppendAsyncFrom(Ledger& ledger, int appenders, int n, std::vector<double>* latencies_us) {
+  // New referrals across calls too: the steady ledger outlives a run.
+  static int next_id = 0;
   ledger::WriteContext ctx;
-  ctx.actor = "bench:fill";
-  for (int i = 0; i < n;) {
-    std::vector<AppendRequest> batch;
-    for (int k = 0; k < 1000 && i < n; ++k, ++i) batch.push_back(Received("w" + std::to_string(i), i));
-    if (!ledger.Append(std::span<const AppendRequest>(batch), ctx).ok()) std::abort();
-  }
+  ctx.actor = "bench:async";
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0, finished = 0;
+  bool failed = false;
+  std::function<void()> start_one = [&] {
+    int i;
+    {
+      std::lock_guard l(mu);
+      if (started == n) return;
+      ++started;
+      i = next_id++;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    ledger.AppendAsync(
+        {Received("a" + std::to_string(i), i)}, ctx,
+        [&, t0](ledger::Result<std::vector<ledger::AppendResult>> r) {
+          auto t1 = std::chrono::steady_clock::now();
+          {
+            std::lock_guard l(mu);
+            failed |= !r.ok();
+            latencies_us->push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+            // Only the last completion wakes the waiting thread (waking
+            // it for every event would spend a core on the benchmark),
+            // and touches nothing after: the waiter's frame then ends.
+            if (++finished == n) {
+              cv.notify_one();
+              return;
+            }
+          }
+          start_one();
+        });
+  };
+  for (int k = 0; k < appenders; ++k) start_one();
+  std::unique_lock l(mu);
+  cv.wait(l, [&] { return finished == n; });
+  return !failed;
 }
 
 // A ledger in its steady state, made once for every run that wants it: so
-// many events appended that RocksDB has flushed its memtable several times
-// and the commit log reuses its files (ledger/src/commit_log.h) rather than
-// growing new ones, as it does from a few hundred megabytes after a
-// ledger's creation on.
+// many events appended, the same way as measured, that RocksDB has flushed
+// its memtable several times and compacts as it goes, and the commit log
+// reuses its files (ledger/src/commit_log.h) rather than growing new ones,
+// as it does for the first hundred or so megabytes of a new ledger.
 Ledger& SteadyLedger() {
   static Fixture* steady = [] {
     auto* f = new Fixture();
-    Fill(*f->ledger, 600000);
+    std::vector<double> ignored;
+    if (!AppendAsyncFrom(*f->ledger, 64, 600000, &ignored)) std::abort();
     return f;
   }();
   return *steady->ledger;
 }
 
-// `range(0)` appenders that never block a thread: each keeps one append in
-// flight with AppendAsync and starts its next from the completion callback.
-// This is how a server with a small thread pool appends. range(1): 0 on a
-// new ledger, 1 on the steady one.
+// range(0) appenders (AppendAsyncFrom); range(1): 0 on a new ledger, 1 on
+// the steady one.
 void BM_DurableAppendAsync(benchmark::State& state) {
   std::optional<Fixture> fresh;
   if (state.range(1) == 0) fresh.emplace();
   Ledger& ledger = fresh ? *fresh->ledger : SteadyLedger();
-  const int appenders = static_cast<int>(state.range(0));
   constexpr int kPerIteration = 20000;
-  ledger::WriteContext ctx;
-  ctx.actor = "bench:async";
   std::vector<double> latencies_us;
-  // New referrals across runs too: the steady ledger outlives a run.
-  static int next_id = 0;
   for (auto _ : state) {
-    std::mutex mu;
-    std::condition_variable cv;
-    int started = 0, finished = 0;
-    bool failed = false;
     latencies_us.clear();
-    std::function<void()> start_one = [&] {
-      int i;
-      {
-        std::lock_guard l(mu);
-        if (started == kPerIteration) return;
-        ++started;
-        i = next_id++;
-      }
-      auto t0 = std::chrono::steady_clock::now();
-      ledger.AppendAsync(
-          {Received("a" + std::to_string(i), i)}, ctx,
-          [&, t0](ledger::Result<std::vector<ledger::AppendResult>> r) {
-            auto t1 = std::chrono::steady_clock::now();
-            {
-              std::lock_guard l(mu);
-              failed |= !r.ok();
-              latencies_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
-              // Only the last completion wakes the waiting thread (waking
-              // it for every event would spend a core on the benchmark),
-              // and touches nothing after: the waiter's frame then ends.
-              if (++finished == kPerIteration) {
-                cv.notify_one();
-                return;
-              }
-            }
-            start_one();
-          });
-    };
-    for (int k = 0; k < appenders; ++k) start_one();
-    std::unique_lock l(mu);
-    cv.wait(l, [&] { return finished == kPerIteration; });
-    if (failed) state.SkipWithError("append failed");
+    if (!AppendAsyncFrom(ledger, static_cast<int>(state.range(0)), kPerIteration, &latencies_us)) {
+      state.SkipWithError("append failed");
+    }
   }
   state.SetItemsProcessed(state.iterations() * kPerIteration);
   std::sort(latencies_us.begin(), latencies_us.end());

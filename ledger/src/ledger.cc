@@ -246,10 +246,10 @@ class Ledger::Impl {
   // Queues a checked writer for the commit thread.
   void Enqueue(std::unique_ptr<Writer> w);
   // The commit thread: takes groups from the queue, checks each and writes
-  // its events to RocksDB (log and memtable, not yet synced), then hands the
-  // group to the sync thread.
+  // its events to the commit log and RocksDB's memtable (not yet synced),
+  // then hands the group to the sync thread.
   void CommitLoop();
-  // The sync thread: syncs the RocksDB log once for every group written
+  // The sync thread: syncs the commit log once for every group written
   // since its last sync, makes them visible and queues them to be answered.
   void SyncLoop();
   // The answer thread: runs the writers' callbacks, in commit order, so that

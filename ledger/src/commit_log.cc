@@ -147,6 +147,19 @@ Result<std::unique_ptr<CommitLog>> CommitLog::Open(const std::string& dir, uint6
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return Errno("open " + path);
     Found f{std::make_shared<LogSegment>(fd, path), {}, {}};
+    // A file whose first record is of a generation before the start holds
+    // nothing to replay: only its size is needed. (Any other is read whole
+    // and checked, so that a damaged header cannot pass for a generation.)
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return Errno("stat " + path);
+    char header[kLogHeaderBytes];
+    if (::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+        GetFixed32(header + 12) == kLogRecordFormat && GetFixed64(header + 16) < start) {
+      f.segment->written_ = static_cast<uint64_t>(st.st_size);
+      log->next_file_ = std::max(log->next_file_, number + 1);
+      found.push_back(std::move(f));
+      continue;
+    }
     Result<std::string> bytes = ReadWhole(fd, path);
     if (!bytes.ok()) return bytes.status();
     f.bytes = std::move(bytes).value();

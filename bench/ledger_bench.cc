@@ -103,7 +103,8 @@ void BM_FdatasyncOverwrite(benchmark::State& state) {
   const std::string block(16 << 10, 'x');
   constexpr off_t kFileBytes = 64 << 20;
   for (off_t at = 0; at < kFileBytes; at += static_cast<off_t>(block.size())) {
-    if (::pwrite(fd, block.data(), block.size(), at) != static_cast<ssize_t>(block.size())) std::abort();
+    if (::pwrite(fd, block.data(), block.size(), at) != static_cast<ssize_t>(block.size()))
+      std::abort();
   }
   if (::fsync(fd) != 0) std::abort();
   off_t at = 0;

@@ -1,6 +1,5 @@
 #include "commit_log.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -63,7 +62,8 @@ Result<std::string> ReadWhole(int fd, const std::string& path) {
   std::string bytes(static_cast<size_t>(st.st_size), '\0');
   size_t done = 0;
   while (done < bytes.size()) {
-    const ssize_t n = ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    const ssize_t n =
+        ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Errno("read " + path);
     if (n == 0) break;
@@ -103,8 +103,7 @@ std::vector<ParsedRecord> ParseSegment(std::string_view bytes, uint64_t* generat
   return out;
 }
 
-}  // namespace
-
+// Appends the header of a record to `out`.
 void AppendLogHeader(uint64_t generation, uint64_t first, uint64_t last, std::string_view payload,
                      std::string* out) {
   std::string rest;
@@ -116,6 +115,8 @@ void AppendLogHeader(uint64_t generation, uint64_t first, uint64_t last, std::st
   PutFixed64(Checksum(rest, payload), out);
   out->append(rest);
 }
+
+}  // namespace
 
 LogSegment::~LogSegment() { ::close(fd_); }
 
@@ -232,8 +233,8 @@ Result<std::shared_ptr<LogSegment>> CommitLog::Append(
     uint64_t first, uint64_t last, std::string_view payload,
     const std::function<Result<uint64_t>()>& persisted) {
   const uint64_t size = kLogHeaderBytes + payload.size();
-  if (!current_ ||
-      (current_->offset_ > 0 && current_->offset_ + size > std::max(segment_bytes_, current_->written_))) {
+  if (!current_ || (current_->offset_ > 0 &&
+                    current_->offset_ + size > std::max(segment_bytes_, current_->written_))) {
     LEDGER_RETURN_IF_ERROR(Roll(persisted));
   }
   LogSegment& s = *current_;

@@ -96,11 +96,9 @@ class CommitLog {
                                              std::string_view payload,
                                              const std::function<Result<uint64_t>()>& persisted);
 
-  // Files in the log, for tests and reports.
-  size_t segment_count() const { return retired_.size() + (current_ ? 1 : 0); }
-
  private:
-  CommitLog(std::string dir, uint64_t segment_bytes) : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
+  CommitLog(std::string dir, uint64_t segment_bytes)
+      : dir_(std::move(dir)), segment_bytes_(segment_bytes) {}
   // Makes current_ a segment with room to start: the oldest retired one if
   // its events are all in the tables, else a new file.
   Status Roll(const std::function<Result<uint64_t>()>& persisted);
@@ -113,10 +111,5 @@ class CommitLog {
   std::deque<std::shared_ptr<LogSegment>> retired_;  // oldest use first
   std::string header_;
 };
-
-// The record framing, exposed for tests: appends the header of a record to
-// `out`.
-void AppendLogHeader(uint64_t generation, uint64_t first, uint64_t last, std::string_view payload,
-                     std::string* out);
 
 }  // namespace ledger::internal

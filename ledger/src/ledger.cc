@@ -517,8 +517,8 @@ Status Ledger::Impl::OpenCommitLog(const std::string& dir) {
     replayed = true;
     return Status::Ok();
   };
-  auto log = internal::CommitLog::Open(dir + "/log", options_.log_segment_bytes, start, head,
-                                       replay);
+  auto log =
+      internal::CommitLog::Open(dir + "/log", options_.log_segment_bytes, start, head, replay);
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
   if (replayed) {
@@ -943,8 +943,8 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
   // the log file for this group and any written while it waits, and only
   // then are they visible or acknowledged (readers stop at Size(), the
   // synced head).
-  auto logged = log_->Append(overlay.first_seq, last_seq, batch.Data(),
-                             [this] { return PersistedSeq(); });
+  auto logged =
+      log_->Append(overlay.first_seq, last_seq, batch.Data(), [this] { return PersistedSeq(); });
   Status st = logged.ok() ? Status::Ok() : logged.status();
   if (st.ok()) {
     *segment = std::move(logged).value();
@@ -1050,8 +1050,8 @@ Status CorrectionFieldsFit(const NewEvent& ev, const RecordCorrected& c,
 }
 }  // namespace
 
-Status Ledger::Impl::LaterCorrectionFieldErrors(const Writer& w, size_t first,
-                                                const Overlay& group, const Overlay& delta) {
+Status Ledger::Impl::LaterCorrectionFieldErrors(const Writer& w, size_t first, const Overlay& group,
+                                                const Overlay& delta) {
   std::vector<FieldError> errors;
   for (size_t j = first; j < w.requests.size(); ++j) {
     const NewEvent& ev = w.requests[j].event;
@@ -1297,7 +1297,8 @@ Status Ledger::Impl::ScanStored(uint64_t after, uint64_t upto,
   uint64_t expect = after + 1;
   for (it->Seek(keys::Event(expect)); it->Valid() && expect <= upto; it->Next(), ++expect) {
     const rocksdb::Slice key = it->key();
-    if (key.size() != 9 || key[0] != keys::kEvent || keys::GetU64(key.ToStringView().substr(1)) != expect) {
+    if (key.size() != 9 || key[0] != keys::kEvent ||
+        keys::GetU64(key.ToStringView().substr(1)) != expect) {
       return Status::Corruption("event " + std::to_string(expect) + " is missing");
     }
     LEDGER_RETURN_IF_ERROR(fn(expect, it->value().ToStringView()));

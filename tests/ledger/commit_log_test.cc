@@ -61,7 +61,8 @@ void AppendRecords(CommitLog& log, uint64_t first, uint64_t last, uint64_t per,
                    bool flushed = false) {
   for (uint64_t s = first; s <= last; s += per) {
     const uint64_t e = std::min(last, s + per - 1);
-    auto seg = log.Append(s, e, Payload(s, e), [&] { return Result<uint64_t>(flushed ? s - 1 : 0); });
+    auto seg =
+        log.Append(s, e, Payload(s, e), [&] { return Result<uint64_t>(flushed ? s - 1 : 0); });
     ASSERT_TRUE(seg.ok()) << seg.status().ToString();
   }
 }
@@ -122,7 +123,8 @@ TEST(CommitLog, StopsAtTheFirstRecordMissingOrTorn) {
   }
   ASSERT_EQ(bytes.size(), size);
   // Cut anywhere inside the last record: the four before it remain.
-  for (uint64_t cut : {size - 1, size - 10, size - (kLogHeaderBytes + Payload(17, 20).size()) + 3}) {
+  for (uint64_t cut :
+       {size - 1, size - 10, size - (kLogHeaderBytes + Payload(17, 20).size()) + 3}) {
     std::filesystem::resize_file(file, cut);
     std::vector<Replayed> got = Reopen(dir.path(), 0, 0);
     ASSERT_EQ(got.size(), 4u) << cut;
@@ -242,7 +244,8 @@ void RunChild(const std::string& dir, int from, int n, const std::string& prefix
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    const std::string spec = dir + " " + prefix + " " + std::to_string(from) + " " + std::to_string(n);
+    const std::string spec =
+        dir + " " + prefix + " " + std::to_string(from) + " " + std::to_string(n);
     ::setenv("LEDGER_LOG_CHILD", spec.c_str(), 1);
     char* argv[] = {const_cast<char*>("commit_log_test"), nullptr};
     ::execv("/proc/self/exe", argv);

@@ -121,14 +121,21 @@ void AppendLogHeader(uint64_t generation, uint64_t first, uint64_t last, std::st
 LogSegment::~LogSegment() { ::close(fd_); }
 
 Status LogSegment::Sync() const {
-  return ::fdatasync(fd_) == 0 ? Status::Ok() : Errno("sync " + path_);
+  int rc;
+  do {
+    rc = ::fdatasync(fd_);
+  } while (rc != 0 && errno == EINTR);
+  return rc == 0 ? Status::Ok() : Errno("sync " + path_);
 }
 
 Result<std::unique_ptr<CommitLog>> CommitLog::Open(const std::string& dir, uint64_t segment_bytes,
                                                    uint64_t start, uint64_t head,
                                                    const Replay& replay) {
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  if (std::filesystem::create_directories(dir, ec)) {
+    // The ledger directory's entry for the log must outlive a power cut.
+    LEDGER_RETURN_IF_ERROR(SyncDir(std::filesystem::path(dir).parent_path().string()));
+  }
   if (ec) return Status::IOError("commit log: cannot create " + dir + ": " + ec.message());
   std::unique_ptr<CommitLog> log(new CommitLog(dir, segment_bytes));
   log->next_generation_ = std::max<uint64_t>(start, 1);

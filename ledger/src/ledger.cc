@@ -201,10 +201,6 @@ class Ledger::Impl {
       pthread_setname_np(pthread_self(), "ledger-sync");
       SyncLoop();
     });
-    applier_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "ledger-apply");
-      ApplyLoop();
-    });
     committer_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "ledger-commit");
       CommitLoop();
@@ -254,12 +250,8 @@ class Ledger::Impl {
   // then hands the group to the sync thread.
   void CommitLoop();
   // The sync thread: syncs the commit log once for every group written
-  // since its last sync, waits until they are in RocksDB's memtable, makes
-  // them visible and queues them to be answered.
+  // since its last sync, makes them visible and queues them to be answered.
   void SyncLoop();
-  // The apply thread: writes each logged group's batch to RocksDB's
-  // memtable, in order, while the sync thread syncs the log.
-  void ApplyLoop();
   // The answer thread: runs the writers' callbacks, in commit order, so that
   // the sync thread can begin the next sync at once.
   void AnswerLoop();
@@ -368,28 +360,6 @@ class Ledger::Impl {
   };
   Handoff<Written> to_sync_;
   std::thread syncer_;
-  // Groups logged, for the apply thread: the batch and its last seq.
-  struct Logged {
-    std::unique_ptr<rocksdb::WriteBatch> batch;
-    uint64_t last_seq = 0;
-  };
-  Handoff<Logged> to_apply_;
-  std::thread applier_;
-  // The last seq in RocksDB's memtable (readable with Get), and whether an
-  // apply failed; the sync thread waits on applied_cv_.
-  std::atomic<uint64_t> applied_seq_{0};
-  std::mutex applied_mu_;
-  std::condition_variable applied_cv_;
-  bool apply_failed_ = false;
-  // The overlays of groups logged but perhaps not yet applied, oldest first:
-  // the commit thread looks in them before it reads the database. Trimmed
-  // of the groups applied_seq_ covers. Commit thread only.
-  std::deque<std::shared_ptr<const Overlay>> pending_;
-  void TrimPending() {
-    const uint64_t applied = applied_seq_.load(std::memory_order_acquire);
-    while (!pending_.empty() && pending_.front()->events.back().seq <= applied)
-      pending_.pop_front();
-  }
   // Groups synced (or failed), for the answer thread.
   Handoff<Written> to_answer_;
   std::thread answerer_;
@@ -515,7 +485,6 @@ Status Ledger::Impl::Open(const std::string& dir) {
   tree_ = CompactRange(written_seq_, std::move(peaks));
   durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
   durable_.store(written_seq_, std::memory_order_release);
-  applied_seq_.store(written_seq_, std::memory_order_release);
   return PrepareBriefBlocks();
 }
 
@@ -673,8 +642,6 @@ Ledger::Impl::~Impl() {
     committer_.join();  // commits whatever was queued first
   }
   // Each stage finishes what the one before handed it.
-  to_apply_.Stop();
-  if (applier_.joinable()) applier_.join();
   to_sync_.Stop();
   if (syncer_.joinable()) syncer_.join();
   to_answer_.Stop();
@@ -814,14 +781,6 @@ void Ledger::Impl::SyncLoop() {
         st = synced->Sync();
       }
     }
-    if (head && st.ok()) {
-      // Visible only once readable: wait for the apply thread.
-      std::unique_lock l(applied_mu_);
-      applied_cv_.wait(l, [&] {
-        return apply_failed_ || applied_seq_.load(std::memory_order_acquire) >= head->size;
-      });
-      if (applied_seq_.load(std::memory_order_acquire) < head->size) st = Failed();
-    }
     if (head && !st.ok()) {
       Fail(st);
       head.reset();
@@ -837,34 +796,6 @@ void Ledger::Impl::SyncLoop() {
     // too waits, since it may rest on a group before it that has yet to
     // reach the disk.
     for (Written& g : groups) to_answer_.Push(std::move(g));
-  }
-}
-
-void Ledger::Impl::ApplyLoop() {
-  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
-  for (std::deque<Logged> logged; !(logged = to_apply_.TakeAll()).empty();) {
-    for (Logged& g : logged) {
-      if (options_.before_apply) options_.before_apply();
-      if (Failed().ok()) {
-        rocksdb::WriteOptions wo;
-        wo.disableWAL = true;                      // the commit log holds it (commit_log.h)
-        wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
-        Status st = FromRocks(db_->Write(wo, g.batch.get()), "append");
-        if (st.ok()) {
-          std::lock_guard l(applied_mu_);
-          applied_seq_.store(g.last_seq, std::memory_order_release);
-        } else {
-          // RocksDB's memtable may no longer match the log: refuse appends
-          // until reopened (the log replays what it holds).
-          Fail(st);
-        }
-      }
-      if (!Failed().ok()) {
-        std::lock_guard l(applied_mu_);
-        apply_failed_ = true;
-      }
-      applied_cv_.notify_all();
-    }
   }
 }
 
@@ -886,7 +817,6 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
   // RocksDB counts every key comparison in a thread-local perf context unless
   // told not to; on the write path that costs more than the comparisons.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
-  TrimPending();
   if (Status failed = Failed(); !failed.ok()) {
     for (Writer* x : group) x->result = failed;
     return failed;
@@ -1008,15 +938,21 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
     for (Writer* x : accepted) x->result = room;
     return room;
   }
-  // The batch goes to the commit log here, and to RocksDB's memtable
-  // (without RocksDB's own log, commit_log.h) on the apply thread. Not synced
-  // here: the sync thread syncs the log file for this group and any written
-  // while it waits, and only once they are synced and applied are they
-  // visible or acknowledged (readers stop at Size(), the synced head).
+  // The batch goes to the commit log, then to RocksDB's memtable without
+  // RocksDB's own log (commit_log.h). Not synced here: the sync thread syncs
+  // the log file for this group and any written while it waits, and only
+  // then are they visible or acknowledged (readers stop at Size(), the
+  // synced head).
   auto logged =
       log_->Append(overlay.first_seq, last_seq, batch.Data(), [this] { return PersistedSeq(); });
   Status st = logged.ok() ? Status::Ok() : logged.status();
-  if (st.ok()) *segment = std::move(logged).value();
+  if (st.ok()) {
+    *segment = std::move(logged).value();
+    rocksdb::WriteOptions wo;
+    wo.disableWAL = true;
+    wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
+    st = FromRocks(db_->Write(wo, &batch), "append");
+  }
   if (!st.ok()) {
     // The batch may or may not have reached the log: the in-memory state can
     // no longer be trusted to match the disk. Refuse appends until reopened.
@@ -1040,8 +976,6 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
   brief_tail_.append(briefs);
   brief_tail_ok_ = tail_ok;
   for (const auto& [id, h] : overlay.streams) CacheStream(id, h);
-  pending_.push_back(std::make_shared<const Overlay>(std::move(overlay)));
-  to_apply_.Push(Logged{std::make_unique<rocksdb::WriteBatch>(std::move(batch)), last_seq});
   return Status::Ok();
 }
 
@@ -1063,9 +997,6 @@ Result<StreamHead> Ledger::Impl::LoadStream(const std::string& id, const Overlay
   if (auto it = delta.streams.find(id); it != delta.streams.end()) return it->second;
   if (auto it = group.streams.find(id); it != group.streams.end()) return it->second;
   if (const CachedStream& slot = StreamSlot(id); slot.id == id) return slot.head;
-  for (auto p = pending_.rbegin(); p != pending_.rend(); ++p) {
-    if (auto it = (*p)->streams.find(id); it != (*p)->streams.end()) return it->second;
-  }
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::StreamHead(id), &v);
   if (s.IsNotFound()) return StreamHead{};
@@ -1082,11 +1013,6 @@ Result<std::optional<std::pair<uint64_t, Hash>>> Ledger::Impl::LoadIdempotency(
     return Entry(it->second);
   if (auto it = group.idempotency.find(key); it != group.idempotency.end())
     return Entry(it->second);
-  for (auto p = pending_.rbegin(); p != pending_.rend(); ++p) {
-    if (auto it = (*p)->idempotency.find(key); it != (*p)->idempotency.end()) {
-      return Entry(it->second);
-    }
-  }
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Idempotency(key), &v);
   if (s.IsNotFound()) return Entry();
@@ -1102,9 +1028,6 @@ Result<Event> Ledger::Impl::LoadWrittenEvent(uint64_t seq, const Overlay& group,
   if (const Event* e = delta.FindEvent(seq)) return *e;
   if (const Event* e = group.FindEvent(seq)) return *e;
   if (seq == 0 || seq > written_seq_) return Status::NotFound("no event " + std::to_string(seq));
-  for (const auto& p : pending_) {
-    if (const Event* e = p->FindEvent(seq)) return *e;
-  }
   std::string v;
   LEDGER_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), keys::Event(seq), &v),
                                    "read event " + std::to_string(seq)));

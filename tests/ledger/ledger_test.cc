@@ -35,22 +35,9 @@ class LedgerTest : public ::testing::Test {
     ledger_.reset();
     LedgerOptions o;
     o.clock = [this] { return clock_.load(); };
-    o.max_group_events = max_group_events_;
-    o.before_apply = [this] {
-      std::unique_lock l(hold_mu_);
-      hold_cv_.wait(l, [this] { return !hold_apply_; });
-    };
     auto r = Ledger::Open(dir_.path(), o);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ledger_ = std::move(r).value();
-  }
-  // While held, the ledger logs groups but does not apply them to RocksDB.
-  void HoldApply(bool hold) {
-    {
-      std::lock_guard l(hold_mu_);
-      hold_apply_ = hold;
-    }
-    hold_cv_.notify_all();
   }
   Result<AppendResult> Append(AppendRequest req, const WriteContext& ctx = Writer()) {
     return ledger_->Append(req, ctx);
@@ -72,19 +59,8 @@ class LedgerTest : public ::testing::Test {
     }
   }
 
-  // Sends, for each of `referrals` referrals and without waiting for an
-  // answer, its receipt, an assessment with an idempotency key, a retry of
-  // that, and an approval expecting version 2; checks every answer. With
-  // `hold_apply`, the first groups stay unapplied while the rest are
-  // checked: what they wrote must be found among the groups logged.
-  void CheckPipelined(int referrals, bool hold_apply);
-
   TempDir dir_;
   std::atomic<Micros> clock_{*ParseTimestamp("2026-06-01T00:00:00Z")};
-  std::mutex hold_mu_;
-  std::condition_variable hold_cv_;
-  bool hold_apply_ = false;
-  size_t max_group_events_ = LedgerOptions().max_group_events;
   std::unique_ptr<Ledger> ledger_;
 };
 
@@ -259,7 +235,8 @@ TEST_F(LedgerTest, ConcurrentWritersOfOneStreamGetOneWinnerPerVersion) {
 // against it, an idempotent retry sent before the first was acknowledged is
 // answered with the first's seq, and no append is acknowledged before it is
 // visible to readers.
-void LedgerTest::CheckPipelined(int kReferrals, bool hold_apply) {
+TEST_F(LedgerTest, AppendsSentBeforeTheLastIsAcknowledgedFollowIt) {
+  constexpr int kReferrals = 300;
   std::mutex mu;
   std::condition_variable cv;
   int answered = 0;
@@ -293,11 +270,6 @@ void LedgerTest::CheckPipelined(int kReferrals, bool hold_apply) {
     approved.expected_version = 2;
     send(approved);
   }
-  if (hold_apply) {
-    // Time for the commit thread to check and log everything queued.
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    HoldApply(false);
-  }
   std::unique_lock l(mu);
   ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(60), [&] { return answered == 4 * kReferrals; }));
   ASSERT_TRUE(problems.empty()) << problems.front();
@@ -320,18 +292,6 @@ void LedgerTest::CheckPipelined(int kReferrals, bool hold_apply) {
   Reopen();
   EXPECT_EQ(ledger_->Head().root, head.root);
   EXPECT_EQ(ledger_->Head().size, head.size);
-}
-
-TEST_F(LedgerTest, AppendsSentBeforeTheLastIsAcknowledgedFollowIt) { CheckPipelined(300, false); }
-
-// The groups after the first are checked while it and the ones after it are
-// held from RocksDB's memtable: streams, idempotency keys and events are
-// found among the groups logged and not yet applied.
-TEST_F(LedgerTest, AppendsAreCheckedAgainstGroupsNotYetApplied) {
-  max_group_events_ = 3;  // a referral's four appends fall in different groups
-  Reopen();
-  HoldApply(true);
-  CheckPipelined(3000, true);
 }
 
 TEST_F(LedgerTest, Idempotency) {
@@ -843,8 +803,7 @@ TEST_F(TamperTest, ScanBriefsRefusesAMovedShortOrMissingEvent) {
   EXPECT_NE(st.message().find("event 6 holds seq 5"), std::string::npos) << st.message();
   EXPECT_EQ(n, 5u);
   Tamper([&](rocksdb::DB* db) {
-    ASSERT_TRUE(
-        db->Put(rocksdb::WriteOptions(), internal::keys::Event(6), five.substr(0, 31)).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), internal::keys::Event(6), five.substr(0, 31)).ok());
   });
   EXPECT_EQ(count().first.code(), Code::kCorruption);
   Tamper([&](rocksdb::DB* db) {

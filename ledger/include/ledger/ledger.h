@@ -48,10 +48,6 @@ struct LedgerOptions {
   // Size of each commit log file. A file is reused once its events are all
   // in RocksDB's tables; a record larger than this gets a file of its own.
   uint64_t log_segment_bytes = 16 << 20;
-  // Tests only: runs on the apply thread before each group is written to
-  // RocksDB's memtable, so that a test can hold groups logged but not yet
-  // applied. Empty in production.
-  std::function<void()> before_apply;
 };
 
 // What a writer's scope check sees of the stream an event goes to.

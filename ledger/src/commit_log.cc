@@ -18,20 +18,13 @@ namespace ledger::internal {
 
 namespace {
 
+using varint::GetFixed32;
 using varint::GetFixed64;
+using varint::PutFixed32;
 using varint::PutFixed64;
 
 Status Errno(const std::string& what) {
   return Status::IOError("commit log: " + what + ": " + std::strerror(errno));
-}
-
-uint32_t GetFixed32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-void PutFixed32(uint32_t v, std::string* out) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
 }
 
 // The checksum of a record: the first 8 bytes of SHA-256 of its header after
@@ -56,10 +49,9 @@ Status SyncDir(const std::string& dir) {
   return rc == 0 ? Status::Ok() : Errno("sync " + dir);
 }
 
-Result<std::string> ReadWhole(int fd, const std::string& path) {
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return Errno("stat " + path);
-  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+// The first `size` bytes of the file (fewer if it is shorter).
+Result<std::string> ReadWhole(int fd, const std::string& path, uint64_t size) {
+  std::string bytes(static_cast<size_t>(size), '\0');
   size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n =
@@ -155,26 +147,26 @@ Result<std::unique_ptr<CommitLog>> CommitLog::Open(const std::string& dir, uint6
     const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) return Errno("open " + path);
     Found f{std::make_shared<LogSegment>(fd, path), {}, {}};
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return Errno("stat " + path);
+    log->next_file_ = std::max(log->next_file_, number + 1);
     // A file whose first record is of a generation before the start holds
     // nothing to replay: only its size is needed. (Any other is read whole
     // and checked, so that a damaged header cannot pass for a generation.)
-    struct stat st;
-    if (::fstat(fd, &st) != 0) return Errno("stat " + path);
     char header[kLogHeaderBytes];
-    if (::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
-        GetFixed32(header + 12) == kLogRecordFormat && GetFixed64(header + 16) < start) {
+    const bool before_start =
+        ::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+        GetFixed32(header + 12) == kLogRecordFormat && GetFixed64(header + 16) < start;
+    if (before_start) {
       f.segment->written_ = static_cast<uint64_t>(st.st_size);
-      log->next_file_ = std::max(log->next_file_, number + 1);
-      found.push_back(std::move(f));
-      continue;
+    } else {
+      Result<std::string> bytes = ReadWhole(fd, path, static_cast<uint64_t>(st.st_size));
+      if (!bytes.ok()) return bytes.status();
+      f.bytes = std::move(bytes).value();
+      f.records = ParseSegment(f.bytes, &f.segment->generation_);
+      f.segment->written_ = f.bytes.size();
+      log->next_generation_ = std::max(log->next_generation_, f.segment->generation_ + 1);
     }
-    Result<std::string> bytes = ReadWhole(fd, path);
-    if (!bytes.ok()) return bytes.status();
-    f.bytes = std::move(bytes).value();
-    f.records = ParseSegment(f.bytes, &f.segment->generation_);
-    f.segment->written_ = f.bytes.size();
-    log->next_generation_ = std::max(log->next_generation_, f.segment->generation_ + 1);
-    log->next_file_ = std::max(log->next_file_, number + 1);
     found.push_back(std::move(f));
   }
   if (ec) return Status::IOError("commit log: cannot list " + dir + ": " + ec.message());

@@ -263,9 +263,16 @@ class Ledger::Impl {
   // Sets *segment to the commit log file to sync for the group's events.
   Status WriteGroup(const std::vector<Writer*>& group,
                     std::shared_ptr<internal::LogSegment>* segment);
+  // The 8-byte number at the front of a record of `size` bytes (the head,
+  // 40: its size; the log start, 8: a generation), read at `tier`; 0 when
+  // there is none, kCorruption when it has another size.
+  Result<uint64_t> ReadLeadingU64(const std::string& key, size_t size,
+                                  rocksdb::ReadTier tier = rocksdb::kReadAllTier) const;
   // The last seq RocksDB holds in its tables (not only in its memtable): the
   // commit log may overwrite the records of events up to it.
-  Result<uint64_t> PersistedSeq() const;
+  Result<uint64_t> PersistedSeq() const {
+    return ReadLeadingU64(keys::Head(), 40, rocksdb::kPersistedTier);
+  }
   // At open: replays the commit log's records of events RocksDB lost with
   // its memtable (a crash), makes them durable in its tables and moves the
   // log's start past every record on disk.
@@ -488,37 +495,45 @@ Status Ledger::Impl::Open(const std::string& dir) {
   return PrepareBriefBlocks();
 }
 
+Result<uint64_t> Ledger::Impl::ReadLeadingU64(const std::string& key, size_t size,
+                                              rocksdb::ReadTier tier) const {
+  rocksdb::ReadOptions ro;
+  ro.read_tier = tier;
+  std::string value;
+  rocksdb::Status s = db_->Get(ro, key, &value);
+  if (s.IsNotFound()) return uint64_t{0};
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read record " + key.substr(0, 1)));
+  if (value.size() != size) {
+    return Status::Corruption("record '" + key.substr(0, 1) + "' has the wrong size (" +
+                              std::to_string(value.size()) + " bytes, not " + std::to_string(size) +
+                              ")");
+  }
+  return keys::GetU64(value);
+}
+
 Status Ledger::Impl::OpenCommitLog(const std::string& dir) {
-  auto get_u64 = [&](const std::string& key, uint64_t* v) -> Status {
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), key, &value);
-    if (s.IsNotFound()) return Status::Ok();
-    LEDGER_RETURN_IF_ERROR(FromRocks(s, "open: read " + key.substr(0, 1)));
-    if (value.size() < 8) return Status::Corruption("record " + key.substr(0, 1) + " is cut short");
-    *v = keys::GetU64(value);
-    return Status::Ok();
-  };
-  uint64_t start = 0, head = 0;
-  LEDGER_RETURN_IF_ERROR(get_u64(keys::LogStart(), &start));
-  LEDGER_RETURN_IF_ERROR(get_u64(keys::Head(), &head));
+  Result<uint64_t> start = ReadLeadingU64(keys::LogStart(), 8);
+  if (!start.ok()) return start.status();
+  Result<uint64_t> head = ReadLeadingU64(keys::Head(), 40);
+  if (!head.ok()) return head.status();
   bool replayed = false;
   auto replay = [&](uint64_t first, uint64_t last, std::string_view payload) -> Status {
     rocksdb::WriteBatch batch{std::string(payload)};
     rocksdb::WriteOptions wo;
     wo.disableWAL = true;
     LEDGER_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), "open: replay commit log"));
-    uint64_t now = 0;
-    LEDGER_RETURN_IF_ERROR(get_u64(keys::Head(), &now));
-    if (now != last) {
+    Result<uint64_t> now = ReadLeadingU64(keys::Head(), 40);
+    if (!now.ok()) return now.status();
+    if (*now != last) {
       return Status::Corruption("commit log record of events " + std::to_string(first) + ".." +
                                 std::to_string(last) + " leaves the head at " +
-                                std::to_string(now));
+                                std::to_string(*now));
     }
     replayed = true;
     return Status::Ok();
   };
   auto log =
-      internal::CommitLog::Open(dir + "/log", options_.log_segment_bytes, start, head, replay);
+      internal::CommitLog::Open(dir + "/log", options_.log_segment_bytes, *start, *head, replay);
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
   if (replayed) {
@@ -530,17 +545,6 @@ Status Ledger::Impl::OpenCommitLog(const std::string& dir) {
   rocksdb::WriteOptions synced;
   synced.sync = true;
   return FromRocks(db_->Put(synced, keys::LogStart(), value), "open: record log start");
-}
-
-Result<uint64_t> Ledger::Impl::PersistedSeq() const {
-  rocksdb::ReadOptions ro;
-  ro.read_tier = rocksdb::kPersistedTier;  // the tables, not the memtable
-  std::string head;
-  rocksdb::Status s = db_->Get(ro, keys::Head(), &head);
-  if (s.IsNotFound()) return uint64_t{0};
-  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read persisted head"));
-  if (head.size() != 40) return Status::Corruption("head record has the wrong size");
-  return keys::GetU64(head);
 }
 
 namespace {

@@ -43,7 +43,16 @@ inline bool GetString(std::string_view* in, std::string_view* s) {
   return true;
 }
 
-// 8 bytes, little-endian. GetFixed64 REQUIRES: 8 readable bytes at p.
+// 4 and 8 bytes, little-endian. The readers REQUIRE that many readable
+// bytes at p.
+inline void PutFixed32(uint32_t v, std::string* out) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+inline uint32_t GetFixed32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
 inline void PutFixed64(uint64_t v, std::string* out) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
 }

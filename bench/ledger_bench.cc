@@ -213,13 +213,14 @@ bool AppendAsyncFrom(Ledger& ledger, int appenders, int n, std::vector<double>* 
 // reuses its files (ledger/src/commit_log.h) rather than growing new ones,
 // as it does for the first hundred or so megabytes of a new ledger.
 Ledger& SteadyLedger() {
-  static Fixture* steady = [] {
-    auto* f = new Fixture();
+  // Destroyed at exit, which closes the ledger and removes its directory.
+  static Fixture steady;
+  static const bool filled = [] {
     std::vector<double> ignored;
-    if (!AppendAsyncFrom(*f->ledger, 64, 600000, &ignored)) std::abort();
-    return f;
+    return AppendAsyncFrom(*steady.ledger, 64, 600000, &ignored);
   }();
-  return *steady->ledger;
+  if (!filled) std::abort();
+  return *steady.ledger;
 }
 
 // range(0) appenders (AppendAsyncFrom); range(1): 0 on a new ledger, 1 on

@@ -30,6 +30,7 @@
 #include "key_layout.h"
 #include "ledger/event_json.h"
 #include "ledger/merkle.h"
+#include "stream_set.h"
 
 namespace ledger {
 
@@ -273,6 +274,9 @@ class Ledger::Impl {
   Result<uint64_t> PersistedSeq() const {
     return ReadLeadingU64(keys::Head(), 40, rocksdb::kPersistedTier);
   }
+  // At open, after any replay: puts the id of every stream head in the
+  // database into streams_.
+  Status LoadStreamSet();
   // At open: replays the commit log's records of events RocksDB lost with
   // its memtable (a crash), makes them durable in its tables and moves the
   // log's start past every record on disk.
@@ -337,6 +341,9 @@ class Ledger::Impl {
   };
   static constexpr size_t kStreamCacheSlots = 1 << 15;
   std::vector<CachedStream> stream_cache_ = std::vector<CachedStream>(kStreamCacheSlots);
+  // Every stream id in the database or written since (stream_set.h): a new
+  // referral's id is known to be new without reading the database.
+  internal::StreamSet streams_;
   CachedStream& StreamSlot(std::string_view id) {
     return stream_cache_[std::hash<std::string_view>{}(id) & (kStreamCacheSlots - 1)];
   }
@@ -453,6 +460,7 @@ Status Ledger::Impl::Open(const std::string& dir) {
   }
 
   LEDGER_RETURN_IF_ERROR(OpenCommitLog(dir));
+  LEDGER_RETURN_IF_ERROR(LoadStreamSet());
 
   std::string head;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Head(), &head);
@@ -493,6 +501,22 @@ Status Ledger::Impl::Open(const std::string& dir) {
   durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
   durable_.store(written_seq_, std::memory_order_release);
   return PrepareBriefBlocks();
+}
+
+Status Ledger::Impl::LoadStreamSet() {
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // read once, at open
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  const std::string prefix(1, keys::kStreamHead);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    // 'S' id 0x00 (key_layout.h)
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() < 2 || key.back() != '\0') {
+      return Status::Corruption("stream head key of the wrong form");
+    }
+    streams_.Insert(key.substr(1, key.size() - 2));
+  }
+  return FromRocks(it->status(), "read stream heads");
 }
 
 Result<uint64_t> Ledger::Impl::ReadLeadingU64(const std::string& key, size_t size,
@@ -979,7 +1003,10 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
   if (completed) brief_tail_.assign(1, internal::kBriefBlockFormat);
   brief_tail_.append(briefs);
   brief_tail_ok_ = tail_ok;
-  for (const auto& [id, h] : overlay.streams) CacheStream(id, h);
+  for (const auto& [id, h] : overlay.streams) {
+    CacheStream(id, h);
+    streams_.Insert(id);
+  }
   return Status::Ok();
 }
 
@@ -1001,6 +1028,7 @@ Result<StreamHead> Ledger::Impl::LoadStream(const std::string& id, const Overlay
   if (auto it = delta.streams.find(id); it != delta.streams.end()) return it->second;
   if (auto it = group.streams.find(id); it != group.streams.end()) return it->second;
   if (const CachedStream& slot = StreamSlot(id); slot.id == id) return slot.head;
+  if (!streams_.MayContain(id)) return StreamHead{};
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::StreamHead(id), &v);
   if (s.IsNotFound()) return StreamHead{};

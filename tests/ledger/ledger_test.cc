@@ -466,6 +466,49 @@ TEST_F(LedgerTest, ReopenKeepsEverything) {
   EXPECT_EQ(v.signed_heads_checked, 1u);
 }
 
+// The writer knows a new referral's id is new without reading the database
+// (stream_set.h); an id it has seen must still be found, whether its head
+// was written in this session and has left the writer's cache (more
+// referrals than the cache's slots) or was read from disk at open.
+TEST_F(LedgerTest, EveryExistingReferralIsFoundAmongManyAndAfterReopen) {
+  constexpr int kReferrals = 40000;
+  for (int i = 0; i < kReferrals;) {
+    std::vector<AppendRequest> batch;
+    for (int k = 0; k < 1000; ++k, ++i)
+      batch.push_back(Req("m" + std::to_string(i), T(0), Received()));
+    ASSERT_TRUE(AppendAll(std::move(batch)).ok());
+  }
+  auto expect_all_conflict = [&](int step) {
+    std::mutex mu;
+    std::condition_variable cv;
+    int answered = 0, sent = 0;
+    std::vector<std::string> problems;
+    for (int i = 0; i < kReferrals; i += step, ++sent) {
+      const std::string id = "m" + std::to_string(i);
+      ledger_->AppendAsync({Req(id, T(1), Received())}, Writer(),
+                           [&, id](Result<std::vector<AppendResult>> r) {
+                             std::lock_guard l(mu);
+                             if (r.status().code() != Code::kConflict) {
+                               problems.push_back(id + ": " + r.status().ToString());
+                             }
+                             ++answered;
+                             cv.notify_one();
+                           });
+    }
+    std::unique_lock l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(60), [&] { return answered == sent; }));
+    EXPECT_TRUE(problems.empty()) << problems.size() << " accepted or failed, first "
+                                  << problems.front();
+  };
+  expect_all_conflict(1);
+  Reopen();
+  expect_all_conflict(7);
+  EXPECT_EQ(ledger_->Size(), static_cast<uint64_t>(kReferrals));
+  auto next = Append(Req("m39999", T(1), AssessmentCompleted{}));
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ(next->version, 2u);
+}
+
 TEST_F(LedgerTest, SignedHeadsVerifyWithThePublicKey) {
   Approved("r1");
   auto sth = ledger_->SignedHead(3);
@@ -803,7 +846,8 @@ TEST_F(TamperTest, ScanBriefsRefusesAMovedShortOrMissingEvent) {
   EXPECT_NE(st.message().find("event 6 holds seq 5"), std::string::npos) << st.message();
   EXPECT_EQ(n, 5u);
   Tamper([&](rocksdb::DB* db) {
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), internal::keys::Event(6), five.substr(0, 31)).ok());
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), internal::keys::Event(6), five.substr(0, 31)).ok());
   });
   EXPECT_EQ(count().first.code(), Code::kCorruption);
   Tamper([&](rocksdb::DB* db) {

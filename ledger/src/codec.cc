@@ -21,10 +21,38 @@ To Cast(From v) {
   return static_cast<To>(static_cast<uint16_t>(v));
 }
 
+// Appends what is written to it to a string.
+class StringOutput final : public kj::OutputStream {
+ public:
+  explicit StringOutput(std::string* out) : out_(out) {}
+  void write(const void* buffer, size_t size) override {
+    out_->append(static_cast<const char*>(buffer), size);
+  }
+
+ private:
+  std::string* out_;
+};
+
+// The message's flat encoding (segment table, then segments), as
+// capnp::messageToFlatArray gives it, written straight into the string.
 std::string FlatBytes(capnp::MessageBuilder& message) {
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
-  kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
-  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  std::string out;
+  out.reserve(capnp::computeSerializedSizeInWords(message) * sizeof(capnp::word));
+  StringOutput stream(&out);
+  capnp::writeMessage(stream, message);
+  return out;
+}
+
+// The first segment of the messages the writer encodes, one per thread and
+// use, reused instead of allocated and zeroed for each message
+// (MallocMessageBuilder zeroes what it used when it is destroyed). Its size
+// fixes where a message is split into segments, which is part of an event's
+// canonical bytes: kEventSegmentWords must stay 64.
+constexpr size_t kEventSegmentWords = 64;
+template <int kUse>
+kj::ArrayPtr<capnp::word> Scratch() {
+  thread_local capnp::word words[kEventSegmentWords] = {};
+  return kj::arrayPtr(words, kEventSegmentWords);
 }
 
 kj::StringPtr Text(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
@@ -236,7 +264,8 @@ auto WithReader(std::string_view bytes, F&& f)
   }
   // Held as uint64_t: capnp::word is not movable under every compiler, so
   // a std::vector of it does not build everywhere. Same size, same alignment.
-  static_assert(sizeof(uint64_t) == sizeof(capnp::word) && alignof(uint64_t) >= alignof(capnp::word));
+  static_assert(sizeof(uint64_t) == sizeof(capnp::word) &&
+                alignof(uint64_t) >= alignof(capnp::word));
   thread_local std::vector<uint64_t> buffer;
   buffer.resize(bytes.size() / sizeof(capnp::word));
   std::memcpy(buffer.data(), bytes.data(), bytes.size());
@@ -259,7 +288,7 @@ auto WithReader(std::string_view bytes, F&& f)
 }  // namespace
 
 std::string EncodeEvent(const Event& event) {
-  capnp::MallocMessageBuilder message(64);
+  capnp::MallocMessageBuilder message(Scratch<0>());
   auto b = message.initRoot<cs::Event>();
   b.setSeq(event.seq);
   b.setStream(Text(event.referral_id));
@@ -383,8 +412,8 @@ Status DecodeBrief(std::string_view bytes, EventBrief* out) {
   });
 }
 
-std::string EncodeStreamHead(const StreamHead& head) {
-  capnp::MallocMessageBuilder message(16 + head.seqs.size());
+namespace {
+std::string EncodeStreamHeadWith(const StreamHead& head, capnp::MessageBuilder& message) {
   auto b = message.initRoot<cs::StreamHead>();
   b.setState(static_cast<uint8_t>(head.state));
   b.setLastOccurredAtUs(head.last_occurred_at);
@@ -394,6 +423,17 @@ std::string EncodeStreamHead(const StreamHead& head) {
   auto seqs = b.initSeqs(static_cast<unsigned>(head.seqs.size()));
   for (size_t i = 0; i < head.seqs.size(); ++i) seqs.set(static_cast<unsigned>(i), head.seqs[i]);
   return FlatBytes(message);
+}
+}  // namespace
+
+std::string EncodeStreamHead(const StreamHead& head) {
+  // A long stream's head gets a first segment as long as it needs.
+  if (const size_t words = 16 + head.seqs.size(); words > kEventSegmentWords) {
+    capnp::MallocMessageBuilder message(words);
+    return EncodeStreamHeadWith(head, message);
+  }
+  capnp::MallocMessageBuilder message(Scratch<1>());
+  return EncodeStreamHeadWith(head, message);
 }
 
 Result<StreamHead> DecodeStreamHead(std::string_view bytes) {

@@ -9,6 +9,7 @@
 
 #include "event.capnp.h"
 #include "ledger/hash.h"
+#include "ledger/varint.h"
 #include "test_util.h"
 
 namespace ledger::internal {
@@ -135,11 +136,16 @@ TEST(Codec, DamagedBytesAreCorruptionNotACrash) {
 // Cap'n Proto list). It decoded, into an event no encoding could hold.
 TEST(Codec, ACorrectionMustHoldAFewDistinctNamedFields) {
   const std::optional<std::string> amplified = FromHex(
-      "000000001f0000000000000005000400200000000000000004000000000000005b800f6ac4d905005bdd40720fda0500"
-      "0b000000000000000d0000007200000011000000b20000000000000000000000140000000100020067312d7230303030"
-      "3030303032000000706172746e6572736869703a45303630303030333200000011000000000000000500000002010000"
-      "11000000270000007265667573616c20726561736f6e207265636f726465642077726f6e676c00000000150000000000"
-      "0000050004001c27000000000000030000000000000056d609587fd905000001726561736f6e000070726576696f7573"
+      "000000001f0000000000000005000400200000000000000004000000000000005b800f6ac4d905005bdd40720fda"
+      "0500"
+      "0b000000000000000d0000007200000011000000b20000000000000000000000140000000100020067312d723030"
+      "3030"
+      "3030303032000000706172746e6572736869703a4530363030303033320000001100000000000000050000000201"
+      "0000"
+      "11000000270000007265667573616c20726561736f6e207265636f726465642077726f6e676c0000000015000000"
+      "0000"
+      "0000050004001c27000000000000030000000000000056d609587fd905000001726561736f6e000070726576696f"
+      "7573"
       "5f706c6163656d656e74000000000000");
   ASSERT_TRUE(amplified.has_value());
   EXPECT_EQ(DecodeEvent(*amplified).status().code(), Code::kCorruption);
@@ -254,6 +260,39 @@ TEST(Codec, StreamHeadRoundTrips) {
   auto back = DecodeStreamHead(EncodeStreamHead(h));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, h);
+  // A long stream's head is larger than the writer's reused first segment.
+  for (uint64_t seq = 12; seq < 400; ++seq) h.seqs.push_back(seq);
+  back = DecodeStreamHead(EncodeStreamHead(h));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, h);
+}
+
+// An event's canonical bytes are what the chain and the tree hash: the same
+// event must encode to the same bytes in every build, one that fits the
+// encoder's first segment and one that spills into more (a long reason).
+TEST(Codec, CanonicalBytesNeverChange) {
+  Event small = Numbered(7, testing::Received("E09000001"));
+  small.actor = "partnership:E09000001";
+  small.idempotency_key = "k-7";
+  RecordCorrected c{3, std::string(700, 'r'), {{"area", std::string("E08000034")}}};
+  Event large = Numbered(8, c);
+  c.reason.resize(230);  // near the end of the first segment
+  Event medium = Numbered(9, c);
+  // The flat encoding begins with the count of segments less one.
+  EXPECT_EQ(varint::GetFixed32(EncodeEvent(small).data()), 0u);
+  EXPECT_EQ(varint::GetFixed32(EncodeEvent(medium).data()), 0u);
+  EXPECT_GT(varint::GetFixed32(EncodeEvent(large).data()), 0u);
+  for (int round = 0; round < 2; ++round) {  // the second reuses the first's segment
+    EXPECT_EQ(ToHex(Sha256({EncodeEvent(small)})),
+              "571d77b7b57c56c71e1e933815ee9e7439623be3780f0d543e82f4f83e121970")
+        << round;
+    EXPECT_EQ(ToHex(Sha256({EncodeEvent(medium)})),
+              "b2b48bd9da6394e6fcf5e2b4a299462259b2967e8a933eaf6e3b7cb7f6e17e32")
+        << round;
+    EXPECT_EQ(ToHex(Sha256({EncodeEvent(large)})),
+              "5c3667260a54ac437e8a9782b67655bf06a1345da0b18c3e561d895bd8147737")
+        << round;
+  }
 }
 
 }  // namespace

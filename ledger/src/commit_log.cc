@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "crc32c.h"
 #include "ledger/hash.h"
 #include "ledger/varint.h"
 
@@ -27,11 +28,18 @@ Status Errno(const std::string& what) {
   return Status::IOError("commit log: " + what + ": " + std::strerror(errno));
 }
 
-// The checksum of a record: the first 8 bytes of SHA-256 of its header after
-// the checksum, then its payload.
-uint64_t Checksum(std::string_view header_rest, std::string_view payload) {
-  const Hash h = Sha256({header_rest, payload});
-  return GetFixed64(reinterpret_cast<const char*>(h.data()));
+// The checksum of a record of `format` over its header after the checksum,
+// then its payload.
+uint64_t Checksum(uint32_t format, std::string_view header_rest, std::string_view payload) {
+  if (format == kLogRecordFormatSha256) {
+    const Hash h = Sha256({header_rest, payload});
+    return GetFixed64(reinterpret_cast<const char*>(h.data()));
+  }
+  return Crc32c(payload, Crc32c(header_rest));
+}
+
+bool KnownFormat(uint32_t format) {
+  return format == kLogRecordFormat || format == kLogRecordFormatSha256;
 }
 
 // Segment files are named by a number, in the order they were made.
@@ -83,11 +91,13 @@ std::vector<ParsedRecord> ParseSegment(std::string_view bytes, uint64_t* generat
     const uint32_t format = GetFixed32(p + 12);
     const uint64_t gen = GetFixed64(p + 16);
     ParsedRecord r{GetFixed64(p + 24), GetFixed64(p + 32), {}};
-    if (format != kLogRecordFormat || gen == 0 || length > bytes.size() - kLogHeaderBytes) break;
+    if (!KnownFormat(format) || gen == 0 || length > bytes.size() - kLogHeaderBytes) break;
     if (r.first == 0 || r.last < r.first) break;
     if (*generation != 0 && (gen != *generation || r.first != out.back().last + 1)) break;
     r.payload = bytes.substr(kLogHeaderBytes, length);
-    if (Checksum(bytes.substr(8, kLogHeaderBytes - 8), r.payload) != GetFixed64(p)) break;
+    if (Checksum(format, bytes.substr(8, kLogHeaderBytes - 8), r.payload) != GetFixed64(p)) {
+      break;
+    }
     *generation = gen;
     out.push_back(r);
     bytes.remove_prefix(kLogHeaderBytes + length);
@@ -104,7 +114,7 @@ void AppendLogHeader(uint64_t generation, uint64_t first, uint64_t last, std::st
   PutFixed64(generation, &rest);
   PutFixed64(first, &rest);
   PutFixed64(last, &rest);
-  PutFixed64(Checksum(rest, payload), out);
+  PutFixed64(Checksum(kLogRecordFormat, rest, payload), out);
   out->append(rest);
 }
 
@@ -156,7 +166,7 @@ Result<std::unique_ptr<CommitLog>> CommitLog::Open(const std::string& dir, uint6
     char header[kLogHeaderBytes];
     const bool before_start =
         ::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
-        GetFixed32(header + 12) == kLogRecordFormat && GetFixed64(header + 16) < start;
+        KnownFormat(GetFixed32(header + 12)) && GetFixed64(header + 16) < start;
     if (before_start) {
       f.segment->written_ = static_cast<uint64_t>(st.st_size);
     } else {

@@ -11,9 +11,12 @@
 //
 // Record layout (integers little-endian):
 //
-//   checksum   8   the first 8 bytes of SHA-256 of everything after it
+//   checksum   8   of everything after it: in format 2, the CRC-32C
+//                  (crc32c.h) in the low 4 bytes and 0 in the high 4; in
+//                  format 1 (written by earlier builds, still read), the
+//                  first 8 bytes of SHA-256
 //   length     4   bytes of payload
-//   format     4   kLogRecordFormat
+//   format     4   kLogRecordFormat (2), or 1
 //   generation 8   of the segment's current use (below)
 //   first      8   the first seq the record holds
 //   last       8   the last seq it holds
@@ -44,7 +47,8 @@
 
 namespace ledger::internal {
 
-inline constexpr uint32_t kLogRecordFormat = 1;
+inline constexpr uint32_t kLogRecordFormat = 2;        // CRC-32C checksum: written
+inline constexpr uint32_t kLogRecordFormatSha256 = 1;  // SHA-256 checksum: read only
 inline constexpr size_t kLogHeaderBytes = 40;
 
 // One file of the log. The commit thread writes it; the sync thread syncs it.

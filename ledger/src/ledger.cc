@@ -353,10 +353,10 @@ class Ledger::Impl {
   CachedStream& StreamSlot(std::string_view id) {
     return stream_cache_[std::hash<std::string_view>{}(id) & (kStreamCacheSlots - 1)];
   }
-  void CacheStream(const std::string& id, const StreamHead& head) {
+  void CacheStream(const std::string& id, StreamHead head) {
     CachedStream& slot = StreamSlot(id);
     slot.id.assign(id);
-    slot.head = head;
+    slot.head = std::move(head);
   }
 
   // The commit queue, drained by the commit thread: each group of queued
@@ -1024,8 +1024,8 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
   if (completed) brief_tail_.assign(1, internal::kBriefBlockFormat);
   brief_tail_.append(briefs);
   brief_tail_ok_ = tail_ok;
-  for (const auto& [id, h] : overlay.streams) {
-    CacheStream(id, h);
+  for (auto& [id, h] : overlay.streams) {
+    CacheStream(id, std::move(h));
     streams_.Insert(id);
   }
   return Status::Ok();
@@ -1066,8 +1066,9 @@ Result<StreamHead> Ledger::Impl::LoadStream(const std::string& id, const Overlay
                                             const Overlay& delta) {
   if (auto it = delta.streams.find(id); it != delta.streams.end()) return it->second;
   if (auto it = group.streams.find(id); it != group.streams.end()) return it->second;
-  if (const CachedStream& slot = StreamSlot(id); slot.id == id) return slot.head;
+  // The set before the cache: a new referral's id is then one probe.
   if (!streams_.MayContain(id)) return StreamHead{};
+  if (const CachedStream& slot = StreamSlot(id); slot.id == id) return slot.head;
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::StreamHead(id), &v);
   if (s.IsNotFound()) return StreamHead{};
@@ -1272,7 +1273,7 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
         }
       }
     }
-    delta->streams[ev.referral_id] = head;
+    delta->streams[ev.referral_id] = std::move(head);
     if (digest) delta->idempotency[*req.idempotency_key] = {e.seq, *digest};
     results->push_back({e.seq, e.version, Hash{}, e.recorded_at, false});
     delta->events.push_back(std::move(e));

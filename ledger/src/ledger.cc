@@ -97,6 +97,19 @@ struct Writer {
   Result<std::vector<AppendResult>> result = Status::Internal("not processed");
 };
 
+// A group's batch once it is in the commit log, and the write state after
+// it: what the commit thread applies to RocksDB's memtable while the sync
+// thread syncs the log (Ledger::Impl::Apply).
+struct Logged {
+  rocksdb::WriteBatch batch;
+  Overlay overlay;  // its events and stream heads
+  Hash hash{};      // the chain hash of its last event
+  CompactRange tree;
+  std::string briefs;      // brief records since the last block boundary
+  bool completed = false;  // it completed a brief block
+  bool tail_ok = true;
+};
+
 // Hands groups from one thread of the commit pipeline to the next, in order.
 // The taker takes everything queued at once.
 template <typename T>
@@ -263,12 +276,20 @@ class Ledger::Impl {
   void AnswerLoop();
 
   // --- write stage; called only by the commit thread ---
-  // Validates and applies each writer of `group`, writes the accepted events
-  // in one batch. Sets the result of every writer it rejects; returns the
-  // status of the write itself.
-  // Sets *segment to the commit log file to sync for the group's events.
+  // Checks each writer of `group` and writes the accepted events in one
+  // batch to the commit log (not synced), setting every writer's result.
+  // When it wrote, sets *segment to the log file to sync and *logged to
+  // what Apply needs. Returns the status of the write itself.
   Status WriteGroup(const std::vector<Writer*>& group,
-                    std::shared_ptr<internal::LogSegment>* segment);
+                    std::shared_ptr<internal::LogSegment>* segment, std::optional<Logged>* logged);
+  // Writes a logged group's batch to RocksDB's memtable (without RocksDB's
+  // own log) and makes it the write state the next group is checked
+  // against; then tells the sync thread, which answers the group only after
+  // both this and its sync. On failure, fails the ledger.
+  void Apply(Logged logged);
+  // The sync thread: waits until every event up to `seq` is applied, or the
+  // ledger has failed (its status).
+  Status WaitApplied(uint64_t seq);
   // The 8-byte number at the front of a record of `size` bytes (the head,
   // 40: its size; the log start, 8: a generation), read at `tier`; 0 when
   // there is none, kCorruption when it has another size.
@@ -396,15 +417,25 @@ class Ledger::Impl {
   Status failed_;
   std::atomic<bool> has_failed_{false};
   void Fail(const Status& st) {
-    std::lock_guard l(failed_mu_);
-    if (failed_.ok()) failed_ = st;
-    has_failed_.store(true, std::memory_order_release);
+    {
+      std::lock_guard l(failed_mu_);
+      if (failed_.ok()) failed_ = st;
+      has_failed_.store(true, std::memory_order_release);
+    }
+    // A sync thread waiting for a group to be applied must learn it never will.
+    { std::lock_guard l(applied_mu_); }
+    applied_cv_.notify_all();
   }
   Status Failed() {
     if (!has_failed_.load(std::memory_order_acquire)) return Status::Ok();
     std::lock_guard l(failed_mu_);
     return failed_;
   }
+
+  // The last seq applied to RocksDB's memtable (Apply), for the sync thread.
+  std::mutex applied_mu_;
+  std::condition_variable applied_cv_;
+  uint64_t applied_seq_ = 0;
 
   mutable std::mutex head_mu_;
   TreeHead durable_head_;  // the head readers see: synced events only
@@ -803,13 +834,54 @@ void Ledger::Impl::CommitLoop() {
     std::vector<Writer*> writers;
     for (auto& w : group) writers.push_back(w.get());
     Written written;
-    const uint64_t before = written_seq_;
-    if (WriteGroup(writers, &written.segment).ok() && written_seq_ != before) {
-      written.head = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
+    std::optional<Logged> logged;
+    if (WriteGroup(writers, &written.segment, &logged).ok() && logged) {
+      written.head = TreeHead{logged->overlay.events.back().seq, logged->tree.Root(),
+                              logged->overlay.events.back().recorded_at};
     }
     written.writers = std::move(group);
+    // The sync begins now, and the memtable is written while the disk
+    // syncs: the group's latency is its check and log write, then the
+    // longer of the two. The writers are the sync thread's from here on.
     to_sync_.Push(std::move(written));
+    if (logged) Apply(std::move(*logged));
   }
+}
+
+void Ledger::Impl::Apply(Logged logged) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;                      // the commit log holds it (commit_log.h)
+  wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
+  Status st = FromRocks(db_->Write(wo, &logged.batch), "append");
+  if (!st.ok()) {
+    // The in-memory state can no longer be trusted to match the disk:
+    // refuse appends until reopened. The sync thread refuses this group.
+    Fail(st);
+    return;
+  }
+  Overlay& overlay = logged.overlay;
+  written_seq_ = overlay.events.back().seq;
+  written_hash_ = logged.hash;
+  written_recorded_at_ = overlay.events.back().recorded_at;
+  tree_ = std::move(logged.tree);
+  if (logged.completed) brief_tail_.assign(1, internal::kBriefBlockFormat);
+  brief_tail_.append(logged.briefs);
+  brief_tail_ok_ = logged.tail_ok;
+  for (auto& [id, h] : overlay.streams) {
+    CacheStream(id, std::move(h));
+    streams_.Insert(id);
+  }
+  {
+    std::lock_guard l(applied_mu_);
+    applied_seq_ = written_seq_;
+  }
+  applied_cv_.notify_one();
+}
+
+Status Ledger::Impl::WaitApplied(uint64_t seq) {
+  std::unique_lock l(applied_mu_);
+  applied_cv_.wait(l, [&] { return applied_seq_ >= seq || has_failed_.load(); });
+  return applied_seq_ >= seq ? Status::Ok() : Failed();
 }
 
 void Ledger::Impl::SyncLoop() {
@@ -827,6 +899,9 @@ void Ledger::Impl::SyncLoop() {
         st = synced->Sync();
       }
     }
+    // Readers see only what is in the memtable, and an event that is not
+    // there was never written to RocksDB (Apply).
+    if (head && st.ok()) st = WaitApplied(head->size);
     if (head && !st.ok()) {
       Fail(st);
       head.reset();
@@ -859,7 +934,8 @@ void Ledger::Impl::AnswerLoop() {
 }
 
 Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
-                                std::shared_ptr<internal::LogSegment>* segment) {
+                                std::shared_ptr<internal::LogSegment>* segment,
+                                std::optional<Logged>* logged) {
   // RocksDB counts every key comparison in a thread-local perf context unless
   // told not to; on the write path that costs more than the comparisons.
   rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
@@ -987,47 +1063,30 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
     for (Writer* x : accepted) x->result = room;
     return room;
   }
-  // The batch goes to the commit log, then to RocksDB's memtable without
-  // RocksDB's own log (commit_log.h). Not synced here: the sync thread syncs
-  // the log file for this group and any written while it waits, and only
-  // then are they visible or acknowledged (readers stop at Size(), the
-  // synced head).
-  auto logged =
+  // The batch goes to the commit log, not synced: the sync thread syncs the
+  // log file for this group and any written while it waits, and only then
+  // are they visible or acknowledged (readers stop at Size(), the synced
+  // head). Apply then writes it to RocksDB's memtable.
+  auto appended =
       log_->Append(overlay.first_seq, last_seq, batch.Data(), [this] { return PersistedSeq(); });
-  Status st = logged.ok() ? Status::Ok() : logged.status();
-  if (st.ok()) {
-    *segment = std::move(logged).value();
-    rocksdb::WriteOptions wo;
-    wo.disableWAL = true;
-    wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs
-    st = FromRocks(db_->Write(wo, &batch), "append");
-  }
-  if (!st.ok()) {
+  if (!appended.ok()) {
     // The batch may or may not have reached the log: the in-memory state can
     // no longer be trusted to match the disk. Refuse appends until reopened.
-    Fail(st);
-    for (Writer* x : accepted) x->result = st;
-    return st;
+    Fail(appended.status());
+    for (Writer* x : accepted) x->result = appended.status();
+    return appended.status();
   }
+  *segment = std::move(appended).value();
 
-  // Written: the events' chain hashes are final; publish the new write state.
+  // The events' chain hashes are final.
   for (Writer* x : accepted) {
     for (AppendResult& r : x->result.value()) {
       // A retry answered from an event of this same group gets its hash here too.
       if (const Event* e = overlay.FindEvent(r.seq)) r.hash = e->hash;
     }
   }
-  written_seq_ = last_seq;
-  written_hash_ = hash;
-  written_recorded_at_ = overlay.events.back().recorded_at;
-  tree_ = std::move(tree);
-  if (completed) brief_tail_.assign(1, internal::kBriefBlockFormat);
-  brief_tail_.append(briefs);
-  brief_tail_ok_ = tail_ok;
-  for (auto& [id, h] : overlay.streams) {
-    CacheStream(id, std::move(h));
-    streams_.Insert(id);
-  }
+  logged->emplace(Logged{std::move(batch), std::move(overlay), hash, std::move(tree),
+                         std::move(briefs), completed, tail_ok});
   return Status::Ok();
 }
 

@@ -849,6 +849,7 @@ void Ledger::Impl::CommitLoop() {
 }
 
 void Ledger::Impl::Apply(Logged logged) {
+  if (options_.before_apply) options_.before_apply();
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;                      // the commit log holds it (commit_log.h)
   wo.memtable_insert_hint_per_batch = true;  // the batch's keys are mostly in runs

@@ -246,12 +246,17 @@ TEST_F(LedgerTest, AppendsSentBeforeTheLastIsAcknowledgedFollowIt) {
     const std::string id = req.event.referral_id;
     ledger_->AppendAsync({std::move(req)}, Writer(), [&, id](Result<std::vector<AppendResult>> r) {
       const uint64_t visible = ledger_->Size();
+      // What is acknowledged can be read, with the hash acknowledged.
+      Result<Event> read = r.ok() ? ledger_->GetEvent(r->front().seq) : Result<Event>(Event{});
       std::lock_guard l(mu);
       if (!r.ok()) {
         problems.push_back(id + ": " + r.status().ToString());
       } else if (r->front().seq > visible) {
         problems.push_back(id + ": acknowledged seq " + std::to_string(r->front().seq) +
                            " while the ledger showed " + std::to_string(visible));
+      } else if (!read.ok() || read->hash != r->front().hash) {
+        problems.push_back(id + ": acknowledged seq " + std::to_string(r->front().seq) +
+                           " could not be read back: " + read.status().ToString());
       } else {
         results[id].push_back(r->front());
       }
@@ -440,6 +445,29 @@ TEST_F(LedgerTest, AuthorizeSeesTheCorrectedAreaAndComesBefore409) {
   ASSERT_TRUE(Append(Req("r5", T(3), PlacementStarted{"1-123456789"}), ctx).ok());
   EXPECT_EQ(seen.back(), "E08000034+1-123456789");
   EXPECT_EQ(seen.front(), "E08000002-");
+}
+
+// A group is written to RocksDB's memtable while its commit log record is
+// synced; it is answered, and readers see it, only once both are done.
+TEST(LedgerApply, AnAppendIsAnsweredOnlyOnceReadersCanReadIt) {
+  testing::TempDir dir;
+  LedgerOptions o;
+  o.before_apply = [] { std::this_thread::sleep_for(std::chrono::milliseconds(30)); };
+  auto opened = Ledger::Open(dir.path(), o);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Ledger& ledger = **opened;
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "w" + std::to_string(i);
+    auto r = ledger.Append(Req(id, T(0), Received()), Writer());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    Result<Event> read = ledger.GetEvent(r->seq);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    EXPECT_EQ(read->hash, r->hash);
+    auto stream = ledger.ReadStream(id);
+    ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+    EXPECT_EQ(stream->size(), 1u);
+  }
+  EXPECT_TRUE(ledger.Verify().ok);
 }
 
 TEST_F(LedgerTest, ReopenKeepsEverything) {

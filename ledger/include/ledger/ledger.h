@@ -48,6 +48,11 @@ struct LedgerOptions {
   // Size of each commit log file. A file is reused once its events are all
   // in RocksDB's tables; a record larger than this gets a file of its own.
   uint64_t log_segment_bytes = 16 << 20;
+  // Called on the commit thread just before a group's batch is written to
+  // RocksDB's memtable, which happens while the sync thread syncs its
+  // commit log record. A seam for tests that hold that moment; unset in
+  // service.
+  std::function<void()> before_apply;
 };
 
 // What a writer's scope check sees of the stream an event goes to.

@@ -469,9 +469,10 @@ Status Ledger::Impl::Open(const std::string& dir) {
     rocksdb::Env::Default()->LowerThreadPoolCPUPriority(pool, rocksdb::CpuPriority::kLow);
   }
   opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  // Most appends look up a stream head or idempotency key that does not
-  // exist yet: bloom filters, in the memtable and the tables, answer those
-  // without a search.
+  // An append with an idempotency key looks up a key that mostly does not
+  // exist yet (as would a new referral's stream head, but the stream set
+  // answers that first): bloom filters, in the memtable and the tables,
+  // answer those without a search.
   opts.memtable_prefix_bloom_size_ratio = 0.02;
   opts.memtable_whole_key_filtering = true;
   // Every full read (rebuild, Verify) decompresses every block: LZ4

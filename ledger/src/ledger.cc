@@ -284,11 +284,11 @@ class Ledger::Impl {
                     std::shared_ptr<internal::LogSegment>* segment, std::optional<Logged>* logged);
   // Writes a logged group's batch to RocksDB's memtable (without RocksDB's
   // own log) and makes it the write state the next group is checked
-  // against; then tells the sync thread, which answers the group only after
-  // both this and its sync. On failure, fails the ledger.
+  // against; then tells the answer thread, which answers the group only
+  // after both this and its sync. On failure, fails the ledger.
   void Apply(Logged logged);
-  // The sync thread: waits until every event up to `seq` is applied, or the
-  // ledger has failed (its status).
+  // The answer thread: waits until every event up to `seq` is applied, or
+  // the ledger has failed (its status).
   Status WaitApplied(uint64_t seq);
   // The 8-byte number at the front of a record of `size` bytes (the head,
   // 40: its size; the log start, 8: a generation), read at `tier`; 0 when
@@ -422,7 +422,7 @@ class Ledger::Impl {
       if (failed_.ok()) failed_ = st;
       has_failed_.store(true, std::memory_order_release);
     }
-    // A sync thread waiting for a group to be applied must learn it never will.
+    // The answer thread waiting for a group to be applied must learn it never will.
     { std::lock_guard l(applied_mu_); }
     applied_cv_.notify_all();
   }
@@ -857,7 +857,7 @@ void Ledger::Impl::Apply(Logged logged) {
   Status st = FromRocks(db_->Write(wo, &logged.batch), "append");
   if (!st.ok()) {
     // The in-memory state can no longer be trusted to match the disk:
-    // refuse appends until reopened. The sync thread refuses this group.
+    // refuse appends until reopened. The answer thread refuses this group.
     Fail(st);
     return;
   }
@@ -901,29 +901,44 @@ void Ledger::Impl::SyncLoop() {
         st = synced->Sync();
       }
     }
-    // Readers see only what is in the memtable, and an event that is not
-    // there was never written to RocksDB (Apply).
-    if (head && st.ok()) st = WaitApplied(head->size);
     if (head && !st.ok()) {
       Fail(st);
-      head.reset();
       for (Written& g : groups) {
         if (!g.head) continue;
+        g.head.reset();  // never published
         for (auto& w : g.writers) {
           if (w->result.ok()) w->result = st;
         }
       }
     }
-    if (head) Publish(*head);  // before any answer: what is acknowledged is visible
     // Answered only now that their group is durable (or failed): a refusal
     // too waits, since it may rest on a group before it that has yet to
-    // reach the disk.
+    // reach the disk. The answer thread waits for the memtable write, so
+    // that this thread can start the next sync at once.
     for (Written& g : groups) to_answer_.Push(std::move(g));
   }
 }
 
 void Ledger::Impl::AnswerLoop() {
   for (std::deque<Written> groups; !(groups = to_answer_.TakeAll()).empty();) {
+    std::optional<TreeHead> head;
+    for (const Written& g : groups) {
+      if (g.head) head = g.head;
+    }
+    // Readers see only what is in the memtable, and an event that is not
+    // there was never written to RocksDB (Apply).
+    if (head) {
+      if (Status st = WaitApplied(head->size); !st.ok()) {
+        head.reset();
+        for (Written& g : groups) {
+          if (!g.head) continue;
+          for (auto& w : g.writers) {
+            if (w->result.ok()) w->result = st;
+          }
+        }
+      }
+    }
+    if (head) Publish(*head);  // before any answer: what is acknowledged is visible
     for (Written& g : groups) {
       for (auto& w : g.writers) {
         w->done(std::move(w->result));

@@ -265,13 +265,14 @@ class Ledger::Impl {
   // Queues a checked writer for the commit thread.
   void Enqueue(std::unique_ptr<Writer> w);
   // The commit thread: takes groups from the queue, checks each and writes
-  // its events to the commit log and RocksDB's memtable (not yet synced),
-  // then hands the group to the sync thread.
+  // its events to the commit log (not yet synced), hands the group to the
+  // sync thread, then writes it to RocksDB's memtable (Apply).
   void CommitLoop();
   // The sync thread: syncs the commit log once for every group written
-  // since its last sync, makes them visible and queues them to be answered.
+  // since its last sync and queues them to be answered.
   void SyncLoop();
-  // The answer thread: runs the writers' callbacks, in commit order, so that
+  // The answer thread: once a group is in the memtable too, makes it
+  // visible and runs the writers' callbacks, in commit order, so that
   // the sync thread can begin the next sync at once.
   void AnswerLoop();
 
@@ -405,6 +406,10 @@ class Ledger::Impl {
     std::shared_ptr<internal::LogSegment> segment;  // the log file holding it
   };
   Handoff<Written> to_sync_;
+  // Makes every writer accepted in a group of `groups` that wrote events
+  // fail with `st` (their sync or memtable write failed), and unpublishes
+  // those groups.
+  static void Refuse(std::deque<Written>* groups, const Status& st);
   std::thread syncer_;
   // Groups synced (or failed), for the answer thread.
   Handoff<Written> to_answer_;
@@ -432,7 +437,7 @@ class Ledger::Impl {
     return failed_;
   }
 
-  // The last seq applied to RocksDB's memtable (Apply), for the sync thread.
+  // The last seq applied to RocksDB's memtable (Apply), for the answer thread.
   std::mutex applied_mu_;
   std::condition_variable applied_cv_;
   uint64_t applied_seq_ = 0;
@@ -886,6 +891,16 @@ Status Ledger::Impl::WaitApplied(uint64_t seq) {
   return applied_seq_ >= seq ? Status::Ok() : Failed();
 }
 
+void Ledger::Impl::Refuse(std::deque<Written>* groups, const Status& st) {
+  for (Written& g : *groups) {
+    if (!g.head) continue;
+    g.head.reset();  // never published
+    for (auto& w : g.writers) {
+      if (w->result.ok()) w->result = st;
+    }
+  }
+}
+
 void Ledger::Impl::SyncLoop() {
   for (std::deque<Written> groups; !(groups = to_sync_.TakeAll()).empty();) {
     // One sync of each log file written covers every group taken: each was
@@ -903,13 +918,7 @@ void Ledger::Impl::SyncLoop() {
     }
     if (head && !st.ok()) {
       Fail(st);
-      for (Written& g : groups) {
-        if (!g.head) continue;
-        g.head.reset();  // never published
-        for (auto& w : g.writers) {
-          if (w->result.ok()) w->result = st;
-        }
-      }
+      Refuse(&groups, st);
     }
     // Answered only now that their group is durable (or failed): a refusal
     // too waits, since it may rest on a group before it that has yet to
@@ -930,12 +939,7 @@ void Ledger::Impl::AnswerLoop() {
     if (head) {
       if (Status st = WaitApplied(head->size); !st.ok()) {
         head.reset();
-        for (Written& g : groups) {
-          if (!g.head) continue;
-          for (auto& w : g.writers) {
-            if (w->result.ok()) w->result = st;
-          }
-        }
+        Refuse(&groups, st);
       }
     }
     if (head) Publish(*head);  // before any answer: what is acknowledged is visible

@@ -69,40 +69,23 @@ void AppendTeardown(const benchmark::State&) {
   g_append = nullptr;
 }
 
-// The disk's own price, for reading the figures below: one 16 KiB write to
-// the end of a growing file and its fdatasync (what a group's sync costs a
-// log file that grows: a new commit log file, or RocksDB's log), in the
-// directory the ledgers use. It varies with the virtual disk from hour to
-// hour, and every durable append waits for one.
-void BM_Fdatasync(benchmark::State& state) {
-  const std::string dir = MakeTempDir();
-  const std::string path = dir + "/sync-probe";
-  const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0600);
-  if (fd < 0) std::abort();
-  const std::string block(16 << 10, 'x');
-  for (auto _ : state) {
-    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size()) ||
-        ::fdatasync(fd) != 0) {
-      state.SkipWithError("write or fdatasync failed");
-      break;
-    }
-  }
-  ::close(fd);
-  std::filesystem::remove_all(dir);
-}
-BENCHMARK(BM_Fdatasync)->Unit(benchmark::kMicrosecond)->UseRealTime();
-
-// The same write and sync into a file already written to its full size, as
-// the commit log's reused files are (ledger/src/commit_log.h): the sync
-// carries no change of size or block allocation.
-void BM_FdatasyncOverwrite(benchmark::State& state) {
+// The disk's own price, for reading the figures below: one 16 KiB write
+// and its fdatasync, in the directory the ledgers use. It varies with the
+// virtual disk from hour to hour, and every durable append waits for one.
+// With `reused_bytes` 0 each write goes to the end of a growing file (what
+// a group's sync costs a log file that grows: a new commit log file, or
+// RocksDB's log); else the file is first written to that size and synced,
+// and the writes go round it in place, as in the commit log's reused files
+// (ledger/src/commit_log.h), so the sync carries no change of size or block
+// allocation.
+void SyncProbe(benchmark::State& state, off_t reused_bytes) {
   const std::string dir = MakeTempDir();
   const std::string path = dir + "/sync-probe";
   const int fd = ::open(path.c_str(), O_CREAT | O_RDWR, 0600);
   if (fd < 0) std::abort();
   const std::string block(16 << 10, 'x');
-  constexpr off_t kFileBytes = 64 << 20;
-  for (off_t at = 0; at < kFileBytes; at += static_cast<off_t>(block.size())) {
+  const auto block_bytes = static_cast<off_t>(block.size());
+  for (off_t at = 0; at < reused_bytes; at += block_bytes) {
     if (::pwrite(fd, block.data(), block.size(), at) != static_cast<ssize_t>(block.size()))
       std::abort();
   }
@@ -114,11 +97,15 @@ void BM_FdatasyncOverwrite(benchmark::State& state) {
       state.SkipWithError("write or fdatasync failed");
       break;
     }
-    at = (at + static_cast<off_t>(block.size())) % kFileBytes;
+    at += block_bytes;
+    if (reused_bytes > 0) at %= reused_bytes;
   }
   ::close(fd);
   std::filesystem::remove_all(dir);
 }
+void BM_Fdatasync(benchmark::State& state) { SyncProbe(state, 0); }
+BENCHMARK(BM_Fdatasync)->Unit(benchmark::kMicrosecond)->UseRealTime();
+void BM_FdatasyncOverwrite(benchmark::State& state) { SyncProbe(state, 64 << 20); }
 BENCHMARK(BM_FdatasyncOverwrite)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // One event per call, `threads` callers at once.

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <new>
 #include <vector>
 
 #include "crc32c.h"
@@ -120,26 +121,141 @@ void AppendLogHeader(uint64_t generation, uint64_t first, uint64_t last, std::st
 
 }  // namespace
 
+void AlignedBuffer::Append(std::string_view bytes) {
+  if (size_ + bytes.size() > capacity_) {
+    size_t capacity = std::max<size_t>({2 * capacity_, size_ + bytes.size(), 16 << 10});
+    capacity = (capacity + kDirectBlockBytes - 1) / kDirectBlockBytes * kDirectBlockBytes;
+    std::unique_ptr<char, Free> grown(
+        static_cast<char*>(std::aligned_alloc(kDirectBlockBytes, capacity)));
+    if (!grown) throw std::bad_alloc();  // as std::string's own growth would
+    if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
+    data_ = std::move(grown);
+    capacity_ = capacity;
+  }
+  if (!bytes.empty()) std::memcpy(data_.get() + size_, bytes.data(), bytes.size());
+  size_ += bytes.size();
+}
+
+void AlignedBuffer::PadToBlock() {
+  static const char kZeros[kDirectBlockBytes] = {};
+  Append(std::string_view(kZeros,
+                          (kDirectBlockBytes - size_ % kDirectBlockBytes) % kDirectBlockBytes));
+}
+
+void AlignedBuffer::Release() {
+  data_.reset();
+  size_ = capacity_ = 0;
+}
+
 LogSegment::~LogSegment() { ::close(fd_); }
 
-Status LogSegment::Sync() const {
-  int rc;
-  do {
-    rc = ::fdatasync(fd_);
-  } while (rc != 0 && errno == EINTR);
-  return rc == 0 ? Status::Ok() : Errno("sync " + path_);
+void LogSegment::UseDirect(bool wanted) {
+  if (!wanted || direct_) return;
+  const int flags = ::fcntl(fd_, F_GETFL);
+  // Refused (EINVAL) where the filesystem has no direct I/O, as tmpfs.
+  direct_ = flags >= 0 && ::fcntl(fd_, F_SETFL, flags | O_DIRECT) == 0;
+}
+
+void LogSegment::Restart(uint64_t generation) {
+  generation_ = generation;
+  last_seq_ = 0;
+  std::lock_guard l(mu_);
+  offset_ = 0;
+  staged_.Clear();
+  staged_from_ = 0;
+  synced_to_ = 0;
+}
+
+Status LogSegment::Put(std::string_view header, std::string_view payload) {
+  const uint64_t size = header.size() + payload.size();
+  if (direct_) {
+    std::lock_guard l(mu_);
+    staged_.Append(header);
+    staged_.Append(payload);
+    offset_ += size;
+    return Status::Ok();
+  }
+  iovec parts[2] = {{const_cast<char*>(header.data()), header.size()},
+                    {const_cast<char*>(payload.data()), payload.size()}};
+  uint64_t done = 0;
+  while (done < size) {
+    // After a short write, the rest of both parts.
+    iovec rest[2];
+    int count = 0;
+    uint64_t skip = done;
+    for (const iovec& part : parts) {
+      if (skip >= part.iov_len) {
+        skip -= part.iov_len;
+        continue;
+      }
+      rest[count++] = {static_cast<char*>(part.iov_base) + skip, part.iov_len - skip};
+      skip = 0;
+    }
+    const ssize_t n = ::pwritev(fd_, rest, count, static_cast<off_t>(offset_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno("write " + path_);
+    done += static_cast<uint64_t>(n);
+  }
+  std::lock_guard l(mu_);
+  offset_ += size;
+  return Status::Ok();
+}
+
+Status LogSegment::Sync() {
+  if (!direct_) {
+    int rc;
+    do {
+      rc = ::fdatasync(fd_);
+    } while (rc != 0 && errno == EINTR);
+    return rc == 0 ? Status::Ok() : Errno("sync " + path_);
+  }
+  uint64_t from;
+  {
+    std::lock_guard l(mu_);
+    if (offset_ == synced_to_) return Status::Ok();  // nothing staged since
+    std::swap(staged_, writing_);
+    from = staged_from_;
+    synced_to_ = offset_;
+    // The next write starts at the block where this one ends, with the
+    // bytes of that block so far.
+    staged_from_ = offset_ - offset_ % kDirectBlockBytes;
+    staged_.Clear();
+    staged_.Append(
+        std::string_view(writing_.data() + (staged_from_ - from), offset_ - staged_from_));
+  }
+  writing_.PadToBlock();
+  uint64_t done = 0;
+  while (done < writing_.size()) {
+    iovec part{const_cast<char*>(writing_.data()) + done, writing_.size() - done};
+    const ssize_t n = ::pwritev2(fd_, &part, 1, static_cast<off_t>(from + done), RWF_DSYNC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Errno("write " + path_);
+    // A short direct write leaves the rest unaligned: never expected of a
+    // regular file with room, and not retried.
+    if (static_cast<uint64_t>(n) % kDirectBlockBytes != 0) {
+      return Status::IOError("commit log: short direct write to " + path_);
+    }
+    done += static_cast<uint64_t>(n);
+  }
+  // A large record's buffer is not kept for the small ones after it.
+  if (writing_.capacity() > (4u << 20)) {
+    writing_.Release();
+  } else {
+    writing_.Clear();
+  }
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<CommitLog>> CommitLog::Open(const std::string& dir, uint64_t segment_bytes,
                                                    uint64_t start, uint64_t head,
-                                                   const Replay& replay) {
+                                                   const Replay& replay, bool direct) {
   std::error_code ec;
   if (std::filesystem::create_directories(dir, ec)) {
     // The ledger directory's entry for the log must outlive a power cut.
     LEDGER_RETURN_IF_ERROR(SyncDir(std::filesystem::path(dir).parent_path().string()));
   }
   if (ec) return Status::IOError("commit log: cannot create " + dir + ": " + ec.message());
-  std::unique_ptr<CommitLog> log(new CommitLog(dir, segment_bytes));
+  std::unique_ptr<CommitLog> log(new CommitLog(dir, segment_bytes, direct));
   log->next_generation_ = std::max<uint64_t>(start, 1);
 
   struct Found {
@@ -230,9 +346,8 @@ Status CommitLog::Roll(const std::function<Result<uint64_t>()>& persisted) {
     next = std::make_shared<LogSegment>(fd, path);
     LEDGER_RETURN_IF_ERROR(SyncDir(dir_));
   }
-  next->generation_ = next_generation_++;
-  next->offset_ = 0;
-  next->last_seq_ = 0;
+  next->UseDirect(direct_);
+  next->Restart(next_generation_++);
   if (current_) retired_.push_back(std::move(current_));
   current_ = std::move(next);
   return Status::Ok();
@@ -249,28 +364,7 @@ Result<std::shared_ptr<LogSegment>> CommitLog::Append(
   LogSegment& s = *current_;
   header_.clear();
   AppendLogHeader(s.generation_, first, last, payload, &header_);
-  iovec parts[2] = {{header_.data(), header_.size()},
-                    {const_cast<char*>(payload.data()), payload.size()}};
-  uint64_t done = 0;
-  while (done < size) {
-    // After a short write, the rest of both parts.
-    iovec rest[2];
-    int count = 0;
-    uint64_t skip = done;
-    for (const iovec& part : parts) {
-      if (skip >= part.iov_len) {
-        skip -= part.iov_len;
-        continue;
-      }
-      rest[count++] = {static_cast<char*>(part.iov_base) + skip, part.iov_len - skip};
-      skip = 0;
-    }
-    const ssize_t n = ::pwritev(s.fd_, rest, count, static_cast<off_t>(s.offset_ + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Errno("write " + s.path_);
-    done += static_cast<uint64_t>(n);
-  }
-  s.offset_ += size;
+  LEDGER_RETURN_IF_ERROR(s.Put(header_, payload));
   s.written_ = std::max(s.written_, s.offset_);
   s.last_seq_ = last;
   return current_;

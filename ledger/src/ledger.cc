@@ -612,7 +612,8 @@ Status Ledger::Impl::OpenCommitLog(const std::string& dir) {
     return Status::Ok();
   };
   auto log =
-      internal::CommitLog::Open(dir + "/log", options_.log_segment_bytes, *start, *head, replay);
+      internal::CommitLog::Open(dir + "/log", options_.log_segment_bytes, *start, *head, replay,
+                                options_.direct_log_writes);
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
   if (replayed) {
@@ -907,7 +908,7 @@ void Ledger::Impl::SyncLoop() {
     // written before it began.
     std::optional<TreeHead> head;
     Status st;
-    const internal::LogSegment* synced = nullptr;
+    internal::LogSegment* synced = nullptr;
     for (const Written& g : groups) {
       if (!g.head) continue;
       head = g.head;

@@ -1,7 +1,7 @@
 // The commit log (ledger/src/commit_log.h): what is replayed after a crash,
-// what never is, and the reuse of its files; then the ledger over it, closed
-// and crashed with tiny memtables so that flushes, file reuse and replay all
-// happen.
+// what never is, and the reuse of its files, with direct writes and through
+// the page cache; then the ledger over it, closed and crashed with tiny
+// memtables so that flushes, file reuse and replay all happen.
 #include "commit_log.h"
 
 #include <fcntl.h>
@@ -36,16 +36,46 @@ struct Replayed {
   bool operator==(const Replayed&) const = default;
 };
 
-// Opens the log in `dir` and returns what it replays.
+// Whether the filesystem of the tests' temporary directories allows direct
+// writes (tmpfs does not).
+bool DirectWritesAllowed() {
+  static const bool allowed = [] {
+    testing::TempDir dir;
+    const std::string path = dir.path() + "/probe";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_DIRECT | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);
+    return fd >= 0;
+  }();
+  return allowed;
+}
+
+// The tests of the log alone run with direct writes (true) and without.
+class CommitLogTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (GetParam() && !DirectWritesAllowed()) {
+      GTEST_SKIP() << "the temporary directory's filesystem has no direct I/O";
+    }
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Writes, CommitLogTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Direct" : "PageCache"; });
+
+// Opens the log in `dir` and returns what it replays. Direct writes as the
+// running test's parameter.
 std::vector<Replayed> Reopen(const std::string& dir, uint64_t start, uint64_t head,
                              std::unique_ptr<CommitLog>* log = nullptr,
                              uint64_t segment_bytes = 1 << 20) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const bool direct = info->value_param() != nullptr && std::string(info->value_param()) == "true";
   std::vector<Replayed> out;
-  auto opened = CommitLog::Open(dir, segment_bytes, start, head,
-                                [&](uint64_t first, uint64_t last, std::string_view payload) {
-                                  out.push_back({first, last, std::string(payload)});
-                                  return Status::Ok();
-                                });
+  auto opened = CommitLog::Open(
+      dir, segment_bytes, start, head,
+      [&](uint64_t first, uint64_t last, std::string_view payload) {
+        out.push_back({first, last, std::string(payload)});
+        return Status::Ok();
+      },
+      direct);
   EXPECT_TRUE(opened.ok()) << opened.status().ToString();
   if (log && opened.ok()) *log = std::move(opened).value();
   return out;
@@ -57,9 +87,9 @@ std::string Payload(uint64_t first, uint64_t last) {
          std::string(first % 7 * 10, 'x');
 }
 
-// Appends records of `per` events each for events first..last. The tables
-// are said to hold nothing, or with `flushed`, every event before the record
-// being written.
+// Appends records of `per` events each for events first..last, and syncs
+// each. The tables are said to hold nothing, or with `flushed`, every event
+// before the record being written.
 void AppendRecords(CommitLog& log, uint64_t first, uint64_t last, uint64_t per,
                    bool flushed = false) {
   for (uint64_t s = first; s <= last; s += per) {
@@ -67,7 +97,18 @@ void AppendRecords(CommitLog& log, uint64_t first, uint64_t last, uint64_t per,
     auto seg =
         log.Append(s, e, Payload(s, e), [&] { return Result<uint64_t>(flushed ? s - 1 : 0); });
     ASSERT_TRUE(seg.ok()) << seg.status().ToString();
+    Status synced = (*seg)->Sync();
+    ASSERT_TRUE(synced.ok()) << synced.ToString();
   }
+}
+
+// Where the records of `per` events each for events 1..last end.
+uint64_t RecordsEnd(uint64_t last, uint64_t per) {
+  uint64_t end = 0;
+  for (uint64_t s = 1; s <= last; s += per) {
+    end += kLogHeaderBytes + Payload(s, std::min(last, s + per - 1)).size();
+  }
+  return end;
 }
 
 std::vector<std::string> SegmentFiles(const std::string& dir) {
@@ -77,7 +118,7 @@ std::vector<std::string> SegmentFiles(const std::string& dir) {
   return out;
 }
 
-TEST(CommitLog, ReplaysEveryRecordAfterTheHeadInOrder) {
+TEST_P(CommitLogTest, ReplaysEveryRecordAfterTheHeadInOrder) {
   testing::TempDir dir;
   std::unique_ptr<CommitLog> log;
   EXPECT_TRUE(Reopen(dir.path(), 0, 0, &log).empty());
@@ -96,7 +137,7 @@ TEST(CommitLog, ReplaysEveryRecordAfterTheHeadInOrder) {
   EXPECT_TRUE(Reopen(dir.path(), 0, 30).empty());
 }
 
-TEST(CommitLog, NothingFromBeforeTheStartIsReplayed) {
+TEST_P(CommitLogTest, NothingFromBeforeTheStartIsReplayed) {
   testing::TempDir dir;
   std::unique_ptr<CommitLog> log;
   Reopen(dir.path(), 0, 0, &log);
@@ -111,20 +152,22 @@ TEST(CommitLog, NothingFromBeforeTheStartIsReplayed) {
   EXPECT_TRUE(Reopen(dir.path(), again->next_generation(), 0).empty());
 }
 
-TEST(CommitLog, StopsAtTheFirstRecordMissingOrTorn) {
+TEST_P(CommitLogTest, StopsAtTheFirstRecordMissingOrTorn) {
   testing::TempDir dir;
   std::unique_ptr<CommitLog> log;
   Reopen(dir.path(), 0, 0, &log);
   AppendRecords(*log, 1, 20, 4);
   log.reset();
   const std::string file = SegmentFiles(dir.path()).at(0);
-  const auto size = std::filesystem::file_size(file);
   std::string bytes;
   {
     std::ifstream in(file, std::ios::binary);
     bytes.assign(std::istreambuf_iterator<char>(in), {});
   }
-  ASSERT_EQ(bytes.size(), size);
+  // Direct writes leave the file a whole number of blocks, zeros after the
+  // records.
+  const uint64_t size = RecordsEnd(20, 4);
+  ASSERT_EQ(bytes.size(), GetParam() ? (size + 4095) / 4096 * 4096 : size);
   // Cut anywhere inside the last record: the four before it remain.
   for (uint64_t cut :
        {size - 1, size - 10, size - (kLogHeaderBytes + Payload(17, 20).size()) + 3}) {
@@ -213,7 +256,32 @@ TEST(CommitLog, ReplaysRecordsOfTheEarlierFormat) {
   EXPECT_EQ(Reopen(dir.path(), 0, 0).size(), 2u);
 }
 
-TEST(CommitLog, AGapEndsTheReplay) {
+// A record reaches the disk by its segment's Sync: with direct writes it
+// reaches the file only then, so one sync writes every record appended
+// since the last, and a record never synced is never replayed.
+TEST_P(CommitLogTest, OneSyncMakesDurableEveryRecordAppendedBeforeIt) {
+  testing::TempDir dir;
+  std::unique_ptr<CommitLog> log;
+  Reopen(dir.path(), 0, 0, &log);
+  std::shared_ptr<internal::LogSegment> segment;
+  for (uint64_t s = 1; s <= 13; ++s) {
+    if (s == 11) {
+      ASSERT_TRUE(segment->Sync().ok());
+    }
+    auto seg = log->Append(s, s, Payload(s, s), [] { return Result<uint64_t>(0); });
+    ASSERT_TRUE(seg.ok()) << seg.status().ToString();
+    segment = *seg;
+  }
+  EXPECT_EQ(segment->direct(), GetParam());
+  log.reset();
+  std::vector<Replayed> got = Reopen(dir.path(), 0, 0);
+  // Through the page cache, records are in the file as soon as written
+  // (and would be lost only with the machine).
+  ASSERT_EQ(got.size(), GetParam() ? 10u : 13u);
+  for (uint64_t s = 1; s <= got.size(); ++s) EXPECT_EQ(got[s - 1], (Replayed{s, s, Payload(s, s)}));
+}
+
+TEST_P(CommitLogTest, AGapEndsTheReplay) {
   testing::TempDir dir;
   std::unique_ptr<CommitLog> log;
   Reopen(dir.path(), 0, 0, &log);
@@ -225,7 +293,7 @@ TEST(CommitLog, AGapEndsTheReplay) {
   EXPECT_EQ(got.back().last, 6u);
 }
 
-TEST(CommitLog, ReusesAFileOnlyOnceItsEventsAreInTheTables) {
+TEST_P(CommitLogTest, ReusesAFileOnlyOnceItsEventsAreInTheTables) {
   testing::TempDir dir;
   std::unique_ptr<CommitLog> log;
   const uint64_t segment = 4096;
@@ -253,12 +321,13 @@ TEST(CommitLog, ReusesAFileOnlyOnceItsEventsAreInTheTables) {
   EXPECT_EQ(next, 1601u);
 }
 
-TEST(CommitLog, ARecordLargerThanAFileGetsOneOfItsOwn) {
+TEST_P(CommitLogTest, ARecordLargerThanAFileGetsOneOfItsOwn) {
   testing::TempDir dir;
   std::unique_ptr<CommitLog> log;
   Reopen(dir.path(), 0, 0, &log, 1024);
   auto seg = log->Append(1, 1, std::string(5000, 'b'), [] { return Result<uint64_t>(0); });
   ASSERT_TRUE(seg.ok());
+  ASSERT_TRUE((*seg)->Sync().ok());
   AppendRecords(*log, 2, 3, 1);
   log.reset();
   std::vector<Replayed> got = Reopen(dir.path(), 0, 0);
@@ -271,10 +340,11 @@ TEST(CommitLog, ARecordLargerThanAFileGetsOneOfItsOwn) {
 // RocksDB flushes every few hundred events; a log file holds about ten.
 // So a crash loses a memtable's worth of events from RocksDB, and only
 // files not reused before their events were flushed can bring them back.
-LedgerOptions TinyOptions() {
+LedgerOptions TinyOptions(bool direct = true) {
   LedgerOptions o = testing::TestOptions();
   o.write_buffer_bytes = 128 << 10;
   o.log_segment_bytes = 4 << 10;
+  o.direct_log_writes = direct;
   return o;
 }
 
@@ -282,8 +352,8 @@ LedgerOptions TinyOptions() {
 // append, then exits without closing the ledger, as a crash would leave it
 // (RocksDB's memtable is lost; the page cache is not).
 [[noreturn]] void AppendAndVanish(const std::string& dir, const std::string& prefix, int from,
-                                  int n) {
-  auto opened = Ledger::Open(dir, TinyOptions());
+                                  int n, bool direct) {
+  auto opened = Ledger::Open(dir, TinyOptions(direct));
   if (!opened.ok()) _exit(3);
   WriteContext ctx = testing::Writer("partnership:commit-log");
   for (int i = from; i < from + n; ++i) {
@@ -300,18 +370,20 @@ const bool kIsChild = [] {
     std::istringstream in(spec);
     std::string dir, prefix;
     int from = 0, n = 0;
-    in >> dir >> prefix >> from >> n;
-    AppendAndVanish(dir, prefix, from, n);
+    bool direct = true;
+    in >> dir >> prefix >> from >> n >> direct;
+    AppendAndVanish(dir, prefix, from, n, direct);
   }
   return false;
 }();
 
-void RunChild(const std::string& dir, int from, int n, const std::string& prefix = "c") {
+void RunChild(const std::string& dir, int from, int n, const std::string& prefix = "c",
+              bool direct = true) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    const std::string spec =
-        dir + " " + prefix + " " + std::to_string(from) + " " + std::to_string(n);
+    const std::string spec = dir + " " + prefix + " " + std::to_string(from) + " " +
+                             std::to_string(n) + " " + (direct ? "1" : "0");
     ::setenv("LEDGER_LOG_CHILD", spec.c_str(), 1);
     char* argv[] = {const_cast<char*>("commit_log_test"), nullptr};
     ::execv("/proc/self/exe", argv);
@@ -331,9 +403,14 @@ void ExpectReferrals(Ledger& ledger, int n) {
   EXPECT_TRUE(v.ok) << v.problem << " at " << v.first_bad_seq;
 }
 
-TEST(LedgerCommitLog, ACrashLosesNothingAcknowledgedAcrossFlushesAndReusedFiles) {
+// With direct writes and without.
+class LedgerCommitLog : public CommitLogTest {};
+INSTANTIATE_TEST_SUITE_P(Writes, LedgerCommitLog, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Direct" : "PageCache"; });
+
+TEST_P(LedgerCommitLog, ACrashLosesNothingAcknowledgedAcrossFlushesAndReusedFiles) {
   testing::TempDir dir;
-  RunChild(dir.path(), 0, 1500);
+  RunChild(dir.path(), 0, 1500, "c", GetParam());
   const size_t files = SegmentFiles(dir.path() + "/log").size();
   // The files were reused as RocksDB flushed: far fewer than the log's
   // bytes would need otherwise (1,500 events of some 400 bytes in 4 KiB
@@ -341,14 +418,15 @@ TEST(LedgerCommitLog, ACrashLosesNothingAcknowledgedAcrossFlushesAndReusedFiles)
   EXPECT_LT(files, 100u);
   EXPECT_GT(files, 20u);
   {
-    auto opened = Ledger::Open(dir.path(), TinyOptions());
+    auto opened = Ledger::Open(dir.path(), TinyOptions(GetParam()));
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     ExpectReferrals(**opened, 1500);
   }
-  // Twice more, from a ledger that was itself recovered.
-  RunChild(dir.path(), 1500, 700);
-  RunChild(dir.path(), 2200, 300);
-  auto opened = Ledger::Open(dir.path(), TinyOptions());
+  // Twice more, from a ledger that was itself recovered; the second time
+  // with the other way of writing, as after an upgrade or a move.
+  RunChild(dir.path(), 1500, 700, "c", GetParam());
+  RunChild(dir.path(), 2200, 300, "c", !GetParam());
+  auto opened = Ledger::Open(dir.path(), TinyOptions(GetParam()));
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   ExpectReferrals(**opened, 2500);
 }
@@ -378,13 +456,16 @@ TEST(LedgerCommitLog, RecordsBeyondALostOneNeverReturn) {
     std::ifstream in(file, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
   };
-  // Each record holds one event: count those of the first two files.
+  // Each record holds one event: count those of the first two files (up
+  // to the zeros after them, with direct writes).
   int kept = 0;
   for (const char* name : {"/log/00000001.log", "/log/00000002.log"}) {
     const std::string bytes = read(dir.path() + name);
     for (size_t at = 0; at + kLogHeaderBytes <= bytes.size(); ++kept) {
-      uint32_t len = 0;
+      uint32_t len = 0, format = 0;
       std::memcpy(&len, bytes.data() + at + 8, 4);
+      std::memcpy(&format, bytes.data() + at + 12, 4);
+      if (format != internal::kLogRecordFormat) break;
       at += kLogHeaderBytes + len;
     }
   }

@@ -48,6 +48,10 @@ struct LedgerOptions {
   // Size of each commit log file. A file is reused once its events are all
   // in RocksDB's tables; a record larger than this gets a file of its own.
   uint64_t log_segment_bytes = 16 << 20;
+  // Commit log records reach the disk by direct writes, each durable on
+  // return, where the filesystem allows them; else (or when false) through
+  // the page cache and fdatasync (ledger/src/commit_log.h).
+  bool direct_log_writes = true;
   // Called on the commit thread just before a group's batch is written to
   // RocksDB's memtable, which happens while the sync thread syncs its
   // commit log record. A seam for tests that hold that moment; unset in

@@ -7,12 +7,15 @@
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -77,24 +80,34 @@ void AppendTeardown(const benchmark::State&) {
 // RocksDB's log); else the file is first written to that size and synced,
 // and the writes go round it in place, as in the commit log's reused files
 // (ledger/src/commit_log.h), so the sync carries no change of size or block
-// allocation.
-void SyncProbe(benchmark::State& state, off_t reused_bytes) {
+// allocation. With `direct`, each write bypasses the page cache and is
+// durable on return (O_DIRECT, RWF_DSYNC), as the commit log's are where
+// the filesystem allows.
+void SyncProbe(benchmark::State& state, off_t reused_bytes, bool direct = false) {
   const std::string dir = MakeTempDir();
   const std::string path = dir + "/sync-probe";
   const int fd = ::open(path.c_str(), O_CREAT | O_RDWR, 0600);
   if (fd < 0) std::abort();
-  const std::string block(16 << 10, 'x');
-  const auto block_bytes = static_cast<off_t>(block.size());
+  constexpr size_t kBlock = 16 << 10;
+  std::unique_ptr<char, decltype(&std::free)> block(
+      static_cast<char*>(std::aligned_alloc(4096, kBlock)), &std::free);
+  std::memset(block.get(), 'x', kBlock);
+  const auto block_bytes = static_cast<off_t>(kBlock);
   for (off_t at = 0; at < reused_bytes; at += block_bytes) {
-    if (::pwrite(fd, block.data(), block.size(), at) != static_cast<ssize_t>(block.size()))
-      std::abort();
+    if (::pwrite(fd, block.get(), kBlock, at) != static_cast<ssize_t>(kBlock)) std::abort();
   }
   if (::fsync(fd) != 0) std::abort();
+  if (direct && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_DIRECT) != 0) {
+    state.SkipWithError("no direct I/O on this filesystem");
+  }
   off_t at = 0;
   for (auto _ : state) {
-    if (::pwrite(fd, block.data(), block.size(), at) != static_cast<ssize_t>(block.size()) ||
-        ::fdatasync(fd) != 0) {
-      state.SkipWithError("write or fdatasync failed");
+    iovec part{block.get(), kBlock};
+    const bool written =
+        direct ? ::pwritev2(fd, &part, 1, at, RWF_DSYNC) == block_bytes
+               : ::pwrite(fd, block.get(), kBlock, at) == block_bytes && ::fdatasync(fd) == 0;
+    if (!written) {
+      state.SkipWithError("write or sync failed");
       break;
     }
     at += block_bytes;
@@ -107,6 +120,9 @@ void BM_Fdatasync(benchmark::State& state) { SyncProbe(state, 0); }
 BENCHMARK(BM_Fdatasync)->Unit(benchmark::kMicrosecond)->UseRealTime();
 void BM_FdatasyncOverwrite(benchmark::State& state) { SyncProbe(state, 64 << 20); }
 BENCHMARK(BM_FdatasyncOverwrite)->Unit(benchmark::kMicrosecond)->UseRealTime();
+// As the commit log writes where it can: direct, durable on return.
+void BM_DirectWriteOverwrite(benchmark::State& state) { SyncProbe(state, 64 << 20, true); }
+BENCHMARK(BM_DirectWriteOverwrite)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // One event per call, `threads` callers at once.
 void BM_DurableAppend(benchmark::State& state) {

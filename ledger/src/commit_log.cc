@@ -227,7 +227,15 @@ Status LogSegment::Sync() {
   uint64_t done = 0;
   while (done < writing_.size()) {
     iovec part{const_cast<char*>(writing_.data()) + done, writing_.size() - done};
-    const ssize_t n = ::pwritev2(fd_, &part, 1, static_cast<off_t>(from + done), RWF_DSYNC);
+    const off_t at = static_cast<off_t>(from + done);
+    ssize_t n = dsync_writes_ ? ::pwritev2(fd_, &part, 1, at, RWF_DSYNC) : -1;
+    if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) {
+      dsync_writes_ = false;  // a kernel without RWF_DSYNC: no more attempts
+    }
+    if (!dsync_writes_) {
+      n = ::pwritev(fd_, &part, 1, at);
+      if (n > 0 && ::fdatasync(fd_) != 0) n = -1;
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Errno("write " + path_);
     // A short direct write leaves the rest unaligned: never expected of a

@@ -101,7 +101,8 @@ class LogSegment {
   LogSegment& operator=(const LogSegment&) = delete;
 
   // Makes every record appended to this segment so far durable. Sync
-  // thread only (one caller at a time).
+  // thread only (one caller at a time). After an error what reached the
+  // disk is unknown: the caller must stop appending.
   Status Sync();
   const std::string& path() const { return path_; }
   // Whether its records go to the disk by direct writes.
@@ -133,8 +134,10 @@ class LogSegment {
   AlignedBuffer staged_;
   uint64_t staged_from_ = 0;
   uint64_t synced_to_ = 0;
-  // The sync thread's: the bytes it is writing.
+  // The sync thread's: the bytes it is writing, and whether the kernel
+  // takes RWF_DSYNC (else each direct write is followed by fdatasync).
   AlignedBuffer writing_;
+  bool dsync_writes_ = true;
 };
 
 class CommitLog {

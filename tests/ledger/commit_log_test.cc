@@ -49,25 +49,11 @@ bool DirectWritesAllowed() {
   return allowed;
 }
 
-// The tests of the log alone run with direct writes (true) and without.
-class CommitLogTest : public ::testing::TestWithParam<bool> {
- protected:
-  void SetUp() override {
-    if (GetParam() && !DirectWritesAllowed()) {
-      GTEST_SKIP() << "the temporary directory's filesystem has no direct I/O";
-    }
-  }
-};
-INSTANTIATE_TEST_SUITE_P(Writes, CommitLogTest, ::testing::Values(true, false),
-                         [](const auto& info) { return info.param ? "Direct" : "PageCache"; });
-
-// Opens the log in `dir` and returns what it replays. Direct writes as the
-// running test's parameter.
-std::vector<Replayed> Reopen(const std::string& dir, uint64_t start, uint64_t head,
-                             std::unique_ptr<CommitLog>* log = nullptr,
-                             uint64_t segment_bytes = 1 << 20) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const bool direct = info->value_param() != nullptr && std::string(info->value_param()) == "true";
+// Opens the log in `dir`, with direct writes or not, and returns what it
+// replays.
+std::vector<Replayed> OpenAndReplay(const std::string& dir, uint64_t start, uint64_t head,
+                                    std::unique_ptr<CommitLog>* log, uint64_t segment_bytes,
+                                    bool direct) {
   std::vector<Replayed> out;
   auto opened = CommitLog::Open(
       dir, segment_bytes, start, head,
@@ -80,6 +66,24 @@ std::vector<Replayed> Reopen(const std::string& dir, uint64_t start, uint64_t he
   if (log && opened.ok()) *log = std::move(opened).value();
   return out;
 }
+
+// The tests of the log alone run with direct writes (true) and without.
+class CommitLogTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (GetParam() && !DirectWritesAllowed()) {
+      GTEST_SKIP() << "the temporary directory's filesystem has no direct I/O";
+    }
+  }
+  // OpenAndReplay, with direct writes as the test's parameter.
+  std::vector<Replayed> Reopen(const std::string& dir, uint64_t start, uint64_t head,
+                               std::unique_ptr<CommitLog>* log = nullptr,
+                               uint64_t segment_bytes = 1 << 20) {
+    return OpenAndReplay(dir, start, head, log, segment_bytes, GetParam());
+  }
+};
+INSTANTIATE_TEST_SUITE_P(Writes, CommitLogTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Direct" : "PageCache"; });
 
 // The payload of the record of events first..last in these tests.
 std::string Payload(uint64_t first, uint64_t last) {
@@ -247,13 +251,13 @@ TEST(CommitLog, ReplaysRecordsOfTheEarlierFormat) {
   }
   const std::string path = dir.path() + "/00000001.log";
   std::ofstream(path, std::ios::binary) << file;
-  std::vector<Replayed> got = Reopen(dir.path(), 0, 0);
+  std::vector<Replayed> got = OpenAndReplay(dir.path(), 0, 0, nullptr, 1 << 20, false);
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[2], (Replayed{9, 12, Payload(9, 12)}));
   // A flipped bit in the last payload ends the replay before it.
   file[file.size() - 1] ^= 1;
   std::ofstream(path, std::ios::binary | std::ios::trunc) << file;
-  EXPECT_EQ(Reopen(dir.path(), 0, 0).size(), 2u);
+  EXPECT_EQ(OpenAndReplay(dir.path(), 0, 0, nullptr, 1 << 20, false).size(), 2u);
 }
 
 // A record reaches the disk by its segment's Sync: with direct writes it

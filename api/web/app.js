@@ -563,7 +563,13 @@ document.addEventListener('DOMContentLoaded', () => {
   $('referral-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const id = $('referral-id').value.trim();
-    if (id) location.hash = '#/referral/' + encodeURIComponent(id);
+    if (!id) return;
+    // The status line changes at once, so no earlier error stands for this
+    // lookup's answer; the same id again looks it up again.
+    setStatus('Loading…');
+    const hash = '#/referral/' + encodeURIComponent(id);
+    if (location.hash === hash) route();
+    else location.hash = hash;
   });
   window.addEventListener('hashchange', route);
   $('forget').addEventListener('click', () => { sessionStorage.removeItem(TOKEN_KEY); showForms(); });

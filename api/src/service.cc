@@ -279,7 +279,10 @@ std::optional<Target> ParseTarget(const std::string& target) {
   if (!u) return std::nullopt;
   Target t;
   for (auto seg : u->segments()) t.segments.emplace_back(seg);
-  for (auto p : u->params()) {
+  // A '+' is a plus sign, as RFC 3986 has it, not a space as in HTML forms:
+  // times such as 2025-01-01T00:00:00+00:00 arrive as written (no parameter
+  // of this API holds a space).
+  for (auto p : u->params(urls::encoding_opts(/*space_as_plus=*/false))) {
     // An empty piece ("?", "a=1&&b=2") names nothing, as in HTML forms.
     if (p.key.empty() && !p.has_value) continue;
     std::string key(p.key);
@@ -653,13 +656,26 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     Result<json::value> body = ledger::ParseStrictJson(request.body);
     if (!body.ok()) return done(ProblemFor(body.status()));
     const ledger::Micros now = ledger::NowMicros();
+    // A correction's fields are checked against a target already written
+    // while the body is read, so that their errors come with the others'.
+    auto targets = [this](uint64_t seq,
+                          std::string_view referral) -> std::optional<ledger::EventType> {
+      if (seq > ledger_->Size()) return std::nullopt;
+      Result<ledger::Event> e = ledger_->GetEvent(seq);
+      if (!e.ok() || e->referral_id != referral ||
+          e->type() == ledger::EventType::kRecordCorrected) {
+        return std::nullopt;
+      }
+      return e->type();
+    };
     std::vector<ledger::AppendRequest> requests;
     if (route.id == RouteId::kAppend) {
-      Result<ledger::AppendRequest> one = ledger::ParseAppendRequest(*body, now);
+      Result<ledger::AppendRequest> one = ledger::ParseAppendRequest(*body, now, targets);
       if (!one.ok()) return done(ProblemFor(one.status()));
       requests.push_back(std::move(one).value());
     } else {
-      Result<std::vector<ledger::AppendRequest>> many = ledger::ParseBatchRequest(*body, now);
+      Result<std::vector<ledger::AppendRequest>> many =
+          ledger::ParseBatchRequest(*body, now, targets);
       if (!many.ok()) return done(ProblemFor(many.status()));
       requests = std::move(many).value();
     }
@@ -716,6 +732,15 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     projector_->WaitFor(ledger_->Size(), options_.projection_wait);
     cache_key = request.target + "#" + std::to_string(projector_->applied());
     return q;
+  };
+  // Whether an area is known: in the reference data, or named by a referral
+  // (SPEC §6: an unknown area is 404).
+  auto area_known = [&](const std::string& code) {
+    bool known = projections::FindReferenceArea(code) != nullptr;
+    projector_->Read([&](const projections::ReadModel& m) {
+      known = known || m.areas().Find(code).has_value();
+    });
+    return known;
   };
   // A cached answer for the key view_query() set, if any.
   auto cached = [&]() -> bool {
@@ -791,11 +816,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       q->area = route.param;
       Result<projections::ViewParams> resolved = projector_->Resolve(*q);
       if (!resolved.ok()) return done(ProblemFor(resolved.status()));
-      bool known = projections::FindReferenceArea(route.param) != nullptr;
-      projector_->Read([&](const projections::ReadModel& m) {
-        known = known || m.areas().Find(route.param).has_value();
-      });
-      if (!known) return done(Problem(404, "no area " + route.param));
+      if (!area_known(route.param)) return done(Problem(404, "no area " + route.param));
       return respond(route.id == RouteId::kAreaFairness ? projector_->Fairness(*q)
                                                         : projector_->WaitingTimes(*q));
     }
@@ -805,6 +826,8 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     case RouteId::kRefusals: {
       Result<projections::ViewQuery> q = view_query();
       if (!q.ok()) return done(ProblemFor(q.status()));
+      // An area filter names a known area, as an area's own routes do.
+      if (q->area && !area_known(*q->area)) return done(Problem(404, "no area " + *q->area));
       if (cached()) return;
       switch (route.id) {
         case RouteId::kAreas: return respond(projector_->Areas(*q));

@@ -307,7 +307,8 @@ Result<json::value> ParseStrictJson(std::string_view text) {
 namespace {
 
 // Reads one event object; field paths are relative to it.
-AppendRequest ReadAppendRequest(const json::value& body, Micros now, Errors* errors) {
+AppendRequest ReadAppendRequest(const json::value& body, Micros now,
+                                const CorrectionTargetType& targets, Errors* errors) {
   AppendRequest req;
   const json::object* obj = body.if_object();
   if (!obj) {
@@ -335,6 +336,7 @@ AppendRequest ReadAppendRequest(const json::value& body, Micros now, Errors* err
         auto t = ParseTimestamp(std::string_view(s->data(), s->size()));
         if (t) {
           req.event.occurred_at = *t;
+          req.occurred_at_text.assign(s->data(), s->size());
         } else {
           errors->Add(key, "must be an RFC 3339 UTC time such as 2025-03-01T09:30:00Z");
         }
@@ -364,20 +366,28 @@ AppendRequest ReadAppendRequest(const json::value& body, Micros now, Errors* err
     // The value rules (lengths, patterns, ranges, the future limit) are the
     // validator's; shape errors already reported for a field take precedence.
     errors->Merge(ValidateEvent(req.event, now));
+    const auto* c = std::get_if<RecordCorrected>(&req.event.data);
+    if (targets && c && c->corrects_seq > 0 && !c->fields.empty()) {
+      if (std::optional<EventType> t = targets(c->corrects_seq, req.event.referral_id)) {
+        errors->Merge(ValidateCorrectionFields(*t, c->fields));
+      }
+    }
   }
   return req;
 }
 
 }  // namespace
 
-Result<AppendRequest> ParseAppendRequest(const json::value& body, Micros now) {
+Result<AppendRequest> ParseAppendRequest(const json::value& body, Micros now,
+                                         const CorrectionTargetType& targets) {
   Errors errors;
-  AppendRequest req = ReadAppendRequest(body, now, &errors);
+  AppendRequest req = ReadAppendRequest(body, now, targets, &errors);
   if (!errors.empty()) return std::move(errors).ToStatus();
   return req;
 }
 
-Result<std::vector<AppendRequest>> ParseBatchRequest(const json::value& body, Micros now) {
+Result<std::vector<AppendRequest>> ParseBatchRequest(const json::value& body, Micros now,
+                                                     const CorrectionTargetType& targets) {
   const json::object* obj = body.if_object();
   if (!obj)
     return Status::BadField("body", std::string("must be a JSON object, not ") + KindName(body));
@@ -403,7 +413,7 @@ Result<std::vector<AppendRequest>> ParseBatchRequest(const json::value& body, Mi
   out.reserve(arr->size());
   for (size_t i = 0; i < arr->size(); ++i) {
     Errors event_errors;
-    out.push_back(ReadAppendRequest((*arr)[i], now, &event_errors));
+    out.push_back(ReadAppendRequest((*arr)[i], now, targets, &event_errors));
     if (!event_errors.empty()) {
       errors.Merge(
           std::move(event_errors).ToStatus().WithFieldPrefix("events[" + std::to_string(i) + "]"));
@@ -453,7 +463,14 @@ json::object AppendRequestToJson(const AppendRequest& request) {
   std::string_view type = ToString(TypeOf(request.event.data));
   out["type"] = json::string_view(type.data(), type.size());
   out["referral_id"] = request.event.referral_id;
-  out["occurred_at"] = FormatTimestamp(request.event.occurred_at);
+  // The client's own spelling of the time where there is one, so that the
+  // digest below tells two spellings apart and the JSON reads back as the
+  // same request.
+  if (request.occurred_at_text.empty()) {
+    out["occurred_at"] = FormatTimestamp(request.event.occurred_at);
+  } else {
+    out["occurred_at"] = request.occurred_at_text;
+  }
   out["data"] = EventDataToJson(request.event.data);
   if (request.expected_version) out["expected_version"] = *request.expected_version;
   if (request.idempotency_key) out["idempotency_key"] = *request.idempotency_key;

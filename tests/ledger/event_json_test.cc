@@ -6,6 +6,10 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "test_util.h"
 
@@ -521,6 +525,41 @@ TEST(RequestDigest, SameValueSameDigest) {
   AppendRequest d = *a;
   d.expected_version = 2;
   EXPECT_NE(RequestDigest(*a), RequestDigest(d));
+  // Escapes spell the same string: the same JSON value.
+  auto e = ParseAppendRequest(ParseStrictJson(R"({"type":"appeal.lodged","referral_id":"r1",
+      "occurred_at":"2025-01-01T00:00:00Z","data":{"grounds":"\u0067"},"idempotency_key":"k"})")
+                                  .value(),
+                              kNow);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(RequestDigest(*a), RequestDigest(*e));
+}
+
+// "Same body" is the same JSON value (SPEC §8): one time spelled two ways is
+// two bodies, and a request built in code has the ledger's own spelling.
+TEST(RequestDigest, AnotherSpellingOfTheTimeIsAnotherBody) {
+  auto with_time = [](const std::string& at) {
+    return ParseAppendRequest(ParseStrictJson(R"({"type":"appeal.lodged","referral_id":"r1",
+        "occurred_at":")" + at + R"(","data":{"grounds":"g"},"idempotency_key":"k"})")
+                                  .value(),
+                              kNow)
+        .value();
+  };
+  const AppendRequest z = with_time("2025-01-01T09:00:00Z");
+  const AppendRequest fraction = with_time("2025-01-01T09:00:00.000Z");
+  const AppendRequest offset = with_time("2025-01-01T09:00:00+00:00");
+  const AppendRequest nanos = with_time("2025-01-01T09:00:00.0000001Z");
+  for (const AppendRequest* r : {&fraction, &offset, &nanos}) {
+    EXPECT_EQ(r->event.occurred_at, z.event.occurred_at) << r->occurred_at_text;
+    EXPECT_NE(RequestDigest(*r), RequestDigest(z)) << r->occurred_at_text;
+  }
+  EXPECT_EQ(RequestDigest(with_time("2025-01-01T09:00:00+00:00")), RequestDigest(offset));
+  // Built in code: the ledger's spelling, which a client's ...Z matches.
+  AppendRequest built = z;
+  built.occurred_at_text.clear();
+  EXPECT_EQ(RequestDigest(built), RequestDigest(z));
+  // The JSON form keeps the client's spelling, and reads back the same.
+  EXPECT_EQ(AppendRequestToJson(offset).at("occurred_at").as_string(), "2025-01-01T09:00:00+00:00");
+  EXPECT_EQ(ParseAppendRequest(AppendRequestToJson(offset), kNow).value(), offset);
 }
 
 // Found by the event_json fuzz target: a request's own JSON form, built in
@@ -546,6 +585,44 @@ TEST(AppendRequestToJson, ReadsBackAsTheSameRequest) {
   // Beyond 2^63-1 it is still out of range.
   body["data"].as_object()["corrects_seq"] = uint64_t{1} << 63;
   EXPECT_EQ(ParseAppendRequest(body, kNow).status().field_errors().at(0).field, "data.corrects_seq");
+}
+
+// With a lookup of written targets, a correction's values are checked while
+// the body is read, so that their errors come with every other field's.
+TEST(ParseAppendRequest, CorrectionValuesAreNamedWithTheOtherFieldErrors) {
+  const std::string body = R"({"type":"record.corrected","referral_id":"r1",
+      "occurred_at":"2025-01-01T00:00:00Z","data":{"corrects_seq":7,"reason":"",
+      "fields":{"sex":"bogus","weeks":3,"age_band":"18-24"}}})";
+  std::vector<std::pair<uint64_t, std::string>> asked;
+  CorrectionTargetType targets = [&](uint64_t seq,
+                                     std::string_view referral) -> std::optional<EventType> {
+    asked.emplace_back(seq, referral);
+    if (seq == 7 && referral == "r1") return EventType::kReferralReceived;
+    return std::nullopt;
+  };
+  auto fields_of = [](const Status& st) {
+    std::set<std::string> out;
+    for (const FieldError& e : st.field_errors()) out.insert(e.field);
+    return out;
+  };
+  auto r = ParseAppendRequest(ParseStrictJson(body).value(), kNow, targets);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(fields_of(r.status()),
+            (std::set<std::string>{"data.reason", "data.fields.sex", "data.fields.weeks"}));
+  EXPECT_EQ(asked, (std::vector<std::pair<uint64_t, std::string>>{{7, "r1"}}));
+  // Without the lookup, or with a target not written: the ledger checks them.
+  EXPECT_EQ(fields_of(ParseAppendRequest(ParseStrictJson(body).value(), kNow).status()),
+            std::set<std::string>{"data.reason"});
+  auto batch = ParseBatchRequest(
+      ParseStrictJson(R"({"events":[{"type":"appeal.lodged","referral_id":"r1",
+          "occurred_at":"soon","data":{"grounds":"g"}},)" +
+                      body + "]}")
+          .value(),
+      kNow, targets);
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(fields_of(batch.status()),
+            (std::set<std::string>{"events[0].occurred_at", "events[1].data.reason",
+                                   "events[1].data.fields.sex", "events[1].data.fields.weeks"}));
 }
 
 }  // namespace

@@ -237,6 +237,12 @@ struct AppendRequest {
   // The stream version the client last saw (0: the stream must be new).
   std::optional<uint64_t> expected_version;
   std::optional<std::string> idempotency_key;
+  // occurred_at as the client wrote it, when the request was read from JSON;
+  // empty when it was built in code. Only the idempotency digest reads it:
+  // "same body" means the same JSON value (SPEC §8), so two spellings of one
+  // time (2025-01-01T09:00:00Z, ...09:00:00.000Z, ...09:00:00+00:00) are two
+  // bodies.
+  std::string occurred_at_text;
   bool operator==(const AppendRequest&) const = default;
 };
 

@@ -4,6 +4,8 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
+#include <functional>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -20,20 +22,30 @@ inline constexpr size_t kMaxBatchEvents = 1000;
 // nesting deeper than 64 are kInvalidArgument (field "body").
 Result<boost::json::value> ParseStrictJson(std::string_view text);
 
+// The type of the written event `seq` when it is in the stream `referral_id`
+// and may be corrected (is not itself a correction); nullopt otherwise, or
+// when it is not written.
+using CorrectionTargetType =
+    std::function<std::optional<EventType>(uint64_t seq, std::string_view referral_id)>;
+
 // Parses one POST /v1/events body: the client fields of §3 plus the optional
 // `expected_version` and `idempotency_key`. Every bad field is named
 // ("type", "data.area", "data.fields"); unknown fields, including the
 // ledger's own (`seq`, `hash`, ...) and person data (`name`), are errors.
 // `now` is the server clock for the 5-minute future limit.
 //
-// A record.corrected's `fields` are checked here only for shape and for the
-// names no correction may touch; whether they fit the target's type is known
-// once the target is read (Ledger::Append does it).
-Result<AppendRequest> ParseAppendRequest(const boost::json::value& body, Micros now);
+// A record.corrected's `fields` are checked here for shape and for the names
+// no correction may touch; with `targets`, also against the type of a target
+// already written, so that their errors are named with every other field's
+// (SPEC §6). Ledger::Append checks them against the target in any case: a
+// target written in the same batch is known only there.
+Result<AppendRequest> ParseAppendRequest(const boost::json::value& body, Micros now,
+                                         const CorrectionTargetType& targets = nullptr);
 
 // Parses a POST /v1/events/batch body {"events": [...]} of 1 to 1000 events.
 // Field errors are named "events[i].<field>", every event's at once.
-Result<std::vector<AppendRequest>> ParseBatchRequest(const boost::json::value& body, Micros now);
+Result<std::vector<AppendRequest>> ParseBatchRequest(const boost::json::value& body, Micros now,
+                                                     const CorrectionTargetType& targets = nullptr);
 
 // The `data` object of an event, as posted.
 boost::json::object EventDataToJson(const EventData& data);
@@ -47,8 +59,9 @@ boost::json::object AppendRequestToJson(const AppendRequest& request);
 boost::json::object EventToJson(const Event& event);
 
 // SHA-256 of the canonical form of `request`: what "the same body" means for
-// idempotency. Key order, spacing and equivalent spellings of a time do not
-// change it.
+// idempotency, the same JSON value (SPEC §8). Key order, spacing and string
+// escapes do not change it; another spelling of the same time does (the
+// request's occurred_at_text, where it was read from JSON).
 Hash RequestDigest(const AppendRequest& request);
 
 }  // namespace ledger

@@ -342,7 +342,12 @@ Result<ViewParams> Projector::Resolve(const ViewQuery& q) const {
     Result<ledger::Event> e = ledger_->GetEvent(p.as_of);
     if (!e.ok()) return e.status();
     p.at = e->recorded_at;
+  } else if (q.as_of_time) {
+    // A time before the first event: no event to take the time from, so the
+    // time asked for (every pathway is then empty, at a stated moment).
+    p.at = *q.as_of_time;
   } else {
+    // Nothing appended, or as_of=0: the moment of asking.
     p.at = ledger::NowMicros();
   }
   p.area = q.area;

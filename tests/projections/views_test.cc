@@ -250,6 +250,11 @@ TEST_F(Views, AsOfATimeSelectsTheLastEventRecordedByThen) {
   EXPECT_EQ(Fairness(q).at("as_of_seq").as_uint64(), 2u);
   q.as_of_time = first_recorded - 1;
   EXPECT_EQ(Fairness(q).at("as_of_seq").as_uint64(), 0u);
+  // Before the first event, with no `to`: open pathways at the time asked
+  // for, since there is no as_of event to take it from.
+  ViewQuery before;
+  before.as_of_time = first_recorded - 1;
+  EXPECT_EQ(Waits(before).at("at").as_string(), FormatMicros(first_recorded - 1));
   q.as_of_time.reset();
   q.as_of_seq = 99;  // beyond the head: the head
   EXPECT_EQ(Fairness(q).at("as_of_seq").as_uint64(), 2u);

@@ -546,9 +546,12 @@ std::vector<BadCase> BadCases() {
   cases.push_back({"idempotency key reused with another body", Body("assessment.completed", R"({"outcome":"not_suitable"})", "2025-02-01T00:00:00Z", R"(,"idempotency_key":"k1")"), 422, ""});
   // The same JSON value but for the time's spelling: another body (SPEC §8).
   for (const char* spelling : {"2025-01-01T00:00:00.000Z", "2025-01-01T00:00:00+00:00"}) {
-    cases.push_back({std::string("idempotency key reused with the time spelled ") + spelling,
-                     std::string(R"({"type":"referral.received","referral_id":"b2","occurred_at":")") + spelling + R"(","idempotency_key":"k1","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})",
-                     422, ""});
+    cases.push_back(
+        {std::string("idempotency key reused with the time spelled ") + spelling,
+         std::string(R"({"type":"referral.received","referral_id":"b2","occurred_at":")") +
+             spelling +
+             R"(","idempotency_key":"k1","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})",
+         422, ""});
   }
   cases.push_back({"batch failing at its second event",
                    R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})") + "," +
@@ -580,7 +583,8 @@ TEST_F(Http, BadRequestsAreAnsweredPreciselyAndAppendNothing) {
   }
   EXPECT_EQ(Get("/healthz", "").status, 200u);
   // The first body again, keys in another order and spaced: the first result.
-  Reply again = Post(R"({ "idempotency_key": "k1", "referral_id": "b2", "type": "referral.received", "occurred_at": "2025-01-01T00:00:00Z", "data": {"disability":"no","person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white"}})");
+  Reply again = Post(
+      R"({ "idempotency_key": "k1", "referral_id": "b2", "type": "referral.received", "occurred_at": "2025-01-01T00:00:00Z", "data": {"disability":"no","person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white"}})");
   EXPECT_EQ(again.status, 200u) << json::serialize(again.body);
   EXPECT_EQ(again.body.at("seq").to_number<uint64_t>(), 2u);
 }
@@ -631,21 +635,22 @@ TEST_F(Http, QueryEdgesAndScopeOfMovesAndUnknownReferrals) {
   EXPECT_EQ(r.body.at("at").as_string(), "2025-02-01T00:00:00.000000Z");
   // A correction's bad values are named with the request's other bad
   // fields, against a target already written (seq 1, the receipt)...
-  const std::string fix = R"({"type":"record.corrected","referral_id":"b1","occurred_at":"2025-02-02T00:00:00Z","data":{"corrects_seq":1,"reason":"","fields":{"sex":"bogus","age_band":"17","weeks":3}}})";
+  const std::string fix =
+      R"({"type":"record.corrected","referral_id":"b1","occurred_at":"2025-02-02T00:00:00Z","data":{"corrects_seq":1,"reason":"","fields":{"sex":"bogus","age_band":"17","weeks":3}}})";
   r = Post(fix);
   EXPECT_EQ(r.status, 400u);
-  EXPECT_EQ(names(r), (std::set<std::string>{"data.reason", "data.fields.sex", "data.fields.age_band",
-                                             "data.fields.weeks"}))
+  EXPECT_EQ(names(r), (std::set<std::string>{"data.reason", "data.fields.sex",
+                                             "data.fields.age_band", "data.fields.weeks"}))
       << json::serialize(r.body);
   // ... and in a batch, with another event's.
   r = Send(http::verb::post, "/v1/events/batch", kPartnership,
-           R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})", "soon") + "," +
-               fix + "]}");
+           R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})", "soon") +
+               "," + fix + "]}");
   EXPECT_EQ(r.status, 400u);
-  EXPECT_EQ(names(r), (std::set<std::string>{"events[0].occurred_at", "events[1].data.reason",
-                                             "events[1].data.fields.sex",
-                                             "events[1].data.fields.age_band",
-                                             "events[1].data.fields.weeks"}))
+  EXPECT_EQ(names(r),
+            (std::set<std::string>{"events[0].occurred_at", "events[1].data.reason",
+                                   "events[1].data.fields.sex", "events[1].data.fields.age_band",
+                                   "events[1].data.fields.weeks"}))
       << json::serialize(r.body);
   EXPECT_EQ(ledger_->Size(), 2u);
   // A provider's placement.ended for a referral nobody has received: 422,

@@ -613,12 +613,12 @@ TEST(ParseAppendRequest, CorrectionValuesAreNamedWithTheOtherFieldErrors) {
   // Without the lookup, or with a target not written: the ledger checks them.
   EXPECT_EQ(fields_of(ParseAppendRequest(ParseStrictJson(body).value(), kNow).status()),
             std::set<std::string>{"data.reason"});
-  auto batch = ParseBatchRequest(
-      ParseStrictJson(R"({"events":[{"type":"appeal.lodged","referral_id":"r1",
+  auto batch =
+      ParseBatchRequest(ParseStrictJson(R"({"events":[{"type":"appeal.lodged","referral_id":"r1",
           "occurred_at":"soon","data":{"grounds":"g"}},)" +
-                      body + "]}")
-          .value(),
-      kNow, targets);
+                                        body + "]}")
+                            .value(),
+                        kNow, targets);
   ASSERT_FALSE(batch.ok());
   EXPECT_EQ(fields_of(batch.status()),
             (std::set<std::string>{"events[0].occurred_at", "events[1].data.reason",

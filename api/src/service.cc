@@ -662,11 +662,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
                           std::string_view referral) -> std::optional<ledger::EventType> {
       if (seq > ledger_->Size()) return std::nullopt;
       Result<ledger::Event> e = ledger_->GetEvent(seq);
-      if (!e.ok() || e->referral_id != referral ||
-          e->type() == ledger::EventType::kRecordCorrected) {
-        return std::nullopt;
-      }
-      return e->type();
+      return e.ok() ? ledger::CorrectableType(*e, referral) : std::nullopt;
     };
     std::vector<ledger::AppendRequest> requests;
     if (route.id == RouteId::kAppend) {

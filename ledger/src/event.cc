@@ -190,6 +190,13 @@ Status ValidateEvent(const NewEvent& event, Micros now) {
   return Status::InvalidFields(std::move(errors));
 }
 
+std::optional<EventType> CorrectableType(const Event& target, std::string_view referral_id) {
+  if (target.referral_id != referral_id || target.type() == EventType::kRecordCorrected) {
+    return std::nullopt;
+  }
+  return target.type();
+}
+
 Status ValidateCorrectionFields(EventType target_type, const std::vector<CorrectedField>& fields) {
   std::vector<FieldError> errors;
   internal::WithDataType(target_type, [&](auto tag) {

@@ -1195,11 +1195,8 @@ namespace {
 // is one that may be corrected at all; else OK, the 422 its own check gives.
 Status CorrectionFieldsFit(const NewEvent& ev, const RecordCorrected& c,
                            const std::optional<Event>& target) {
-  if (!target || target->referral_id != ev.referral_id ||
-      target->type() == EventType::kRecordCorrected) {
-    return Status::Ok();
-  }
-  return ValidateCorrectionFields(target->type(), c.fields);
+  std::optional<EventType> type = target ? CorrectableType(*target, ev.referral_id) : std::nullopt;
+  return type ? ValidateCorrectionFields(*type, c.fields) : Status::Ok();
 }
 }  // namespace
 

@@ -303,6 +303,11 @@ Status ValidateEvent(const NewEvent& event, Micros now);
 // kInvalidArgument naming "data.fields.<name>" for each bad field.
 Status ValidateCorrectionFields(EventType target_type, const std::vector<CorrectedField>& fields);
 
+// The type whose rules a correction in stream `referral_id` is checked
+// against: `target`'s, when it is in that stream and is not itself a
+// correction; else nullopt (such a target is the correction's 422, SPEC §8).
+std::optional<EventType> CorrectableType(const Event& target, std::string_view referral_id);
+
 // Merges corrected fields into `target` (unlisted fields keep their value).
 // REQUIRES: ValidateCorrectionFields(TypeOf(*target), fields).ok()
 void ApplyCorrection(const std::vector<CorrectedField>& fields, EventData* target);

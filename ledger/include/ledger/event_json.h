@@ -22,9 +22,8 @@ inline constexpr size_t kMaxBatchEvents = 1000;
 // nesting deeper than 64 are kInvalidArgument (field "body").
 Result<boost::json::value> ParseStrictJson(std::string_view text);
 
-// The type of the written event `seq` when it is in the stream `referral_id`
-// and may be corrected (is not itself a correction); nullopt otherwise, or
-// when it is not written.
+// CorrectableType (event.h) of the written event `seq` for a correction in
+// the stream `referral_id`; nullopt also when `seq` is not written.
 using CorrectionTargetType =
     std::function<std::optional<EventType>(uint64_t seq, std::string_view referral_id)>;
 

@@ -307,8 +307,7 @@ Result<json::value> ParseStrictJson(std::string_view text) {
 namespace {
 
 // Reads one event object; field paths are relative to it.
-AppendRequest ReadAppendRequest(const json::value& body, Micros now,
-                                const CorrectionTargetType& targets, Errors* errors) {
+AppendRequest ReadAppendRequest(const json::value& body, Micros now, Errors* errors) {
   AppendRequest req;
   const json::object* obj = body.if_object();
   if (!obj) {
@@ -366,14 +365,19 @@ AppendRequest ReadAppendRequest(const json::value& body, Micros now,
     // The value rules (lengths, patterns, ranges, the future limit) are the
     // validator's; shape errors already reported for a field take precedence.
     errors->Merge(ValidateEvent(req.event, now));
-    const auto* c = std::get_if<RecordCorrected>(&req.event.data);
-    if (targets && c && c->corrects_seq > 0 && !c->fields.empty()) {
-      if (std::optional<EventType> t = targets(c->corrects_seq, req.event.referral_id)) {
-        errors->Merge(ValidateCorrectionFields(*t, c->fields));
-      }
-    }
   }
   return req;
+}
+
+// A correction's values against its target, when `targets` knows the target
+// as written; else OK. Asked only of a body that fails for other fields: a
+// body that passes goes to Ledger::Append, which checks them against the
+// target it reads anyway.
+Status CorrectionTargetErrors(const AppendRequest& req, const CorrectionTargetType& targets) {
+  const auto* c = std::get_if<RecordCorrected>(&req.event.data);
+  if (!targets || !c || c->corrects_seq <= 0 || c->fields.empty()) return Status::Ok();
+  std::optional<EventType> type = targets(c->corrects_seq, req.event.referral_id);
+  return type ? ValidateCorrectionFields(*type, c->fields) : Status::Ok();
 }
 
 }  // namespace
@@ -381,8 +385,11 @@ AppendRequest ReadAppendRequest(const json::value& body, Micros now,
 Result<AppendRequest> ParseAppendRequest(const json::value& body, Micros now,
                                          const CorrectionTargetType& targets) {
   Errors errors;
-  AppendRequest req = ReadAppendRequest(body, now, targets, &errors);
-  if (!errors.empty()) return std::move(errors).ToStatus();
+  AppendRequest req = ReadAppendRequest(body, now, &errors);
+  if (!errors.empty()) {
+    errors.Merge(CorrectionTargetErrors(req, targets));
+    return std::move(errors).ToStatus();
+  }
   return req;
 }
 
@@ -413,13 +420,19 @@ Result<std::vector<AppendRequest>> ParseBatchRequest(const json::value& body, Mi
   out.reserve(arr->size());
   for (size_t i = 0; i < arr->size(); ++i) {
     Errors event_errors;
-    out.push_back(ReadAppendRequest((*arr)[i], now, targets, &event_errors));
+    out.push_back(ReadAppendRequest((*arr)[i], now, &event_errors));
     if (!event_errors.empty()) {
       errors.Merge(
           std::move(event_errors).ToStatus().WithFieldPrefix("events[" + std::to_string(i) + "]"));
     }
   }
-  if (!errors.empty()) return std::move(errors).ToStatus();
+  if (!errors.empty()) {
+    for (size_t i = 0; i < out.size(); ++i) {
+      errors.Merge(CorrectionTargetErrors(out[i], targets)
+                       .WithFieldPrefix("events[" + std::to_string(i) + "]"));
+    }
+    return std::move(errors).ToStatus();
+  }
   return out;
 }
 

@@ -610,6 +610,13 @@ TEST(ParseAppendRequest, CorrectionValuesAreNamedWithTheOtherFieldErrors) {
   EXPECT_EQ(fields_of(r.status()),
             (std::set<std::string>{"data.reason", "data.fields.sex", "data.fields.weeks"}));
   EXPECT_EQ(asked, (std::vector<std::pair<uint64_t, std::string>>{{7, "r1"}}));
+  // A body with no other bad field goes to the ledger, which reads the
+  // target anyway: the lookup is not asked.
+  asked.clear();
+  std::string valid = body;
+  valid.replace(valid.find(R"("reason":"")"), 11, R"("reason":"r")");
+  EXPECT_TRUE(ParseAppendRequest(ParseStrictJson(valid).value(), kNow, targets).ok());
+  EXPECT_TRUE(asked.empty());
   // Without the lookup, or with a target not written: the ledger checks them.
   EXPECT_EQ(fields_of(ParseAppendRequest(ParseStrictJson(body).value(), kNow).status()),
             std::set<std::string>{"data.reason"});

@@ -34,10 +34,11 @@ using CorrectionTargetType =
 // `now` is the server clock for the 5-minute future limit.
 //
 // A record.corrected's `fields` are checked here for shape and for the names
-// no correction may touch; with `targets`, also against the type of a target
-// already written, so that their errors are named with every other field's
-// (SPEC §6). Ledger::Append checks them against the target in any case: a
-// target written in the same batch is known only there.
+// no correction may touch. When the body fails for other fields, they are
+// also checked, with `targets`, against the type of a target already
+// written, so that their errors are named with every other field's (SPEC
+// §6). A body that passes goes to Ledger::Append, which checks them against
+// the target it reads (also one written earlier in the same batch).
 Result<AppendRequest> ParseAppendRequest(const boost::json::value& body, Micros now,
                                          const CorrectionTargetType& targets = nullptr);
 

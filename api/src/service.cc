@@ -656,8 +656,9 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     Result<json::value> body = ledger::ParseStrictJson(request.body);
     if (!body.ok()) return done(ProblemFor(body.status()));
     const ledger::Micros now = ledger::NowMicros();
-    // A correction's fields are checked against a target already written
-    // while the body is read, so that their errors come with the others'.
+    // Where the body fails for other fields, a correction's fields are
+    // checked against a target already written too, so that their errors
+    // come with the others' (ParseAppendRequest).
     auto targets = [this](uint64_t seq,
                           std::string_view referral) -> std::optional<ledger::EventType> {
       if (seq > ledger_->Size()) return std::nullopt;

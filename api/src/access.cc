@@ -64,6 +64,11 @@ Result<TokenStore> TokenStore::Parse(std::string_view text) {
       return Status::BadField(where + ".name", "is required");
     }
     c.name = name->as_string();
+    // The name is the credential's identity in each event's actor, its
+    // idempotency keys and its rate limit: one credential's alone.
+    if (c.name.size() > 100 || ledger::HasControlCharacter(c.name)) {
+      return Status::BadField(where + ".name", "must be at most 100 characters, no control characters");
+    }
     const json::value* role = t.if_contains("role");
     std::optional<Role> r;
     for (Role candidate : {Role::kRegulator, Role::kPartnership, Role::kProvider, Role::kAuditor}) {
@@ -87,6 +92,7 @@ Result<TokenStore> TokenStore::Parse(std::string_view text) {
     c.providers = std::move(providers).value();
     for (const Credential& other : store.credentials_) {
       if (other.digest == c.digest) return Status::BadField(where, "repeats another token");
+      if (other.name == c.name) return Status::BadField(where + ".name", "repeats another token's name");
     }
     store.credentials_.push_back(std::move(c));
   }

@@ -2,6 +2,7 @@
 //
 //   ledgerd --data DIR --tokens FILE [--address 127.0.0.1] [--port 8080]
 //           [--threads 2] [--log-level info] [--min-free-mb 256] [--config FILE]
+//           [limits: see kLimits below and docs/API.md, "Limits"]
 //
 // --min-free-mb: appends answer 503 while the data directory's filesystem
 // has less free space than this, and resume when space returns.
@@ -10,14 +11,20 @@
 // flags given on the command line win. Stops gracefully on SIGTERM/SIGINT.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "api/server.h"
 #include "api/service.h"
@@ -41,9 +48,45 @@ std::optional<long> Bounded(const std::string& text, long lo, long hi) {
   return v;
 }
 
+// A numeric option with its bounds and where it goes.
+struct Limit {
+  const char* flag;
+  long lo, hi;
+  std::function<void(long)> set;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What the ledger writes is its owner's alone (files 0600, directories
+  // 0700), RocksDB's files included.
+  umask(077);
+  // Every connection is a descriptor: take what the hard limit allows.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  api::ServerOptions options;
+  api::ServiceOptions service_options;
+  using std::chrono::seconds;
+  const std::vector<Limit> kLimits = {
+      {"max-connections", 1, 1 << 20, [&](long v) { options.max_connections = v; }},
+      {"max-connections-per-address", 1, 1 << 20,
+       [&](long v) { options.max_connections_per_address = v; }},
+      {"max-connections-per-credential", 1, 1 << 20,
+       [&](long v) { options.max_connections_per_credential = v; }},
+      {"max-subscribers", 0, 1 << 20, [&](long v) { options.max_subscribers = v; }},
+      {"max-subscribers-per-credential", 0, 1 << 20,
+       [&](long v) { options.max_subscribers_per_credential = v; }},
+      {"health-reserve", 0, 1024, [&](long v) { options.health_reserve = v; }},
+      {"header-timeout", 1, 3600, [&](long v) { options.header_timeout = seconds(v); }},
+      {"read-timeout", 1, 3600, [&](long v) { options.read_timeout = seconds(v); }},
+      {"idle-timeout", 1, 3600, [&](long v) { options.idle_timeout = seconds(v); }},
+      {"write-timeout", 1, 3600, [&](long v) { options.write_timeout = seconds(v); }},
+      {"append-rate", 0, 100000000, [&](long v) { service_options.append_rate = v; }},
+      {"append-burst", 1000, 100000000, [&](long v) { service_options.append_burst = v; }},
+  };
   std::map<std::string, std::string> flags;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -51,6 +94,8 @@ int main(int argc, char** argv) {
       std::puts(
           "ledgerd --data DIR --tokens FILE [--address ADDR] [--port N] [--threads N] "
           "[--log-level LEVEL] [--min-free-mb MB] [--config FILE]");
+      std::puts("limits (docs/API.md, \"Limits\"; 0 turns --append-rate off):");
+      for (const Limit& l : kLimits) std::printf("  --%s N  (%ld-%ld)\n", l.flag, l.lo, l.hi);
       return 0;
     }
     if (!arg.starts_with("--") || i + 1 >= argc) return Fail("unexpected argument " + arg);
@@ -74,10 +119,21 @@ int main(int argc, char** argv) {
     flags.try_emplace(known);
   }
   for (const auto& [key, value] : flags) {
-    if (key != "data" && key != "tokens" && key != "address" && key != "port" &&
+    const bool limit = std::any_of(kLimits.begin(), kLimits.end(),
+                                   [&](const Limit& l) { return key == l.flag; });
+    if (!limit && key != "data" && key != "tokens" && key != "address" && key != "port" &&
         key != "threads" && key != "log-level" && key != "min-free-mb" && key != "config") {
       return Fail("unknown option --" + key);
     }
+  }
+  for (const Limit& l : kLimits) {
+    if (flags[l.flag].empty()) continue;
+    std::optional<long> v = Bounded(flags[l.flag], l.lo, l.hi);
+    if (!v) {
+      return Fail("--" + std::string(l.flag) + " must be a whole number from " +
+                  std::to_string(l.lo) + " to " + std::to_string(l.hi));
+    }
+    l.set(*v);
   }
   if (flags["data"].empty() || flags["tokens"].empty()) return Fail("--data and --tokens are required");
   const std::string level = flags["log-level"].empty() ? "info" : flags["log-level"];
@@ -107,8 +163,8 @@ int main(int argc, char** argv) {
   if (!projector.ok()) return Fail(projector.status().ToString());
   (*projector)->Start();
 
-  api::Service service(ledger->get(), projector->get(), std::move(tokens).value());
-  api::ServerOptions options;
+  api::Service service(ledger->get(), projector->get(), std::move(tokens).value(),
+                       service_options);
   if (!flags["address"].empty()) options.address = flags["address"];
   if (!flags["port"].empty()) options.port = static_cast<uint16_t>(*port);
   if (!flags["threads"].empty()) options.threads = static_cast<int>(*threads);

@@ -5,8 +5,16 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <list>
+#include <mutex>
+#include <sstream>
 #include <thread>
+#include <unordered_map>
 #include <vector>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace api {
 
@@ -15,63 +23,215 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
+namespace {
+class Session;
+}  // namespace
+
 struct Server::Impl {
   const Service* service;
   ServerOptions options;
+
+  // What every connection holds of the capacity (server.h), under `mu`.
   // Declared before the io_context: sessions destroyed with it count
-  // themselves out of `connections`.
-  std::atomic<size_t> connections{0};
+  // themselves out of these.
+  std::mutex mu;
+  size_t connections = 0;  // reserved ones included
+  size_t reserved = 0;     // taken from options.health_reserve
+  size_t subscribers = 0;
+  std::unordered_map<std::string, size_t> by_address;
+  std::unordered_map<std::string, size_t> by_credential;  // "" for requests without one
+  std::unordered_map<std::string, size_t> subscribers_by_credential;
+  // Connections waiting for a request header, longest waiting first: the
+  // ones that make room when every connection is taken.
+  std::list<std::weak_ptr<Session>> waiting;
+  // Connections closed since memory was last handed back to the system.
+  std::atomic<uint64_t> closed_since_trim{0};
+
   std::atomic<size_t> in_flight{0};
   // Answer callbacks handed to the service and not yet destroyed.
   std::atomic<size_t> tickets{0};
   std::atomic<bool> stopping{false};
   net::io_context ioc;
   tcp::acceptor acceptor{ioc};
+  std::optional<net::steady_timer> trim_timer;
   std::vector<std::thread> threads;
   uint16_t bound_port = 0;
 
   Impl(const Service* s, ServerOptions o) : service(s), options(std::move(o)), ioc(options.threads) {}
   void Accept();
+  // Takes a new connection in, making room or refusing it as server.h says.
+  void Admit(tcp::socket socket);
+  void Trim();
 };
 
 namespace {
 
+// Whether the header of a request frames it unambiguously (RFC 9112): one
+// Host in HTTP/1.1 (§3.2), and a Transfer-Encoding, if any, that is chunked
+// alone and not beside a Content-Length (§6.1, §6.3). Else the problem; a
+// request framed two ways could be read as two requests.
+std::string FramingProblem(const http::request_parser<http::string_body>::value_type& msg) {
+  const size_t hosts = msg.count(http::field::host);
+  if (hosts > 1 || (hosts == 0 && msg.version() >= 11)) {
+    return "an HTTP/1.1 request must have exactly one Host header";
+  }
+  const size_t codings = msg.count(http::field::transfer_encoding);
+  if (codings == 0) return "";
+  std::string_view te = msg[http::field::transfer_encoding];
+  while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+  while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+  if (codings > 1 || !beast::iequals(te, "chunked")) {
+    return "Transfer-Encoding must be chunked alone";
+  }
+  if (msg.count(http::field::content_length)) {
+    return "a request may not have both Transfer-Encoding and Content-Length";
+  }
+  return "";
+}
+
+bool IsHealthPath(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return path == "/healthz" || path == "/metrics";
+}
+
+// The status line and header of a response whose body follows in pieces
+// (chunked) or not at all.
+std::string HeaderText(const HttpResponse& r, bool keep_alive, bool chunked) {
+  http::response<http::empty_body> h(static_cast<http::status>(r.status), 11);
+  h.set(http::field::server, "rehab-access-ledger");
+  h.set(http::field::content_type, r.content_type);
+  h.set("X-Content-Type-Options", "nosniff");
+  for (const auto& [k, v] : r.headers) h.set(k, v);
+  if (chunked) h.chunked(true);
+  h.keep_alive(keep_alive);
+  std::ostringstream out;
+  out << h.base();
+  return out.str();
+}
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server::Impl* server)
-      : stream_(std::move(socket)), server_(server) {}
-  ~Session() { --server_->connections; }
+  Session(tcp::socket socket, Server::Impl* server, std::string address, bool reserved)
+      : stream_(std::move(socket)),
+        server_(server),
+        address_(std::move(address)),
+        reserved_(reserved) {}
 
-  void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  ~Session() {
+    {
+      std::lock_guard l(server_->mu);
+      StopWaiting();
+      --server_->connections;
+      if (reserved_) --server_->reserved;
+      Decrement(server_->by_address, address_);
+      if (credential_) Decrement(server_->by_credential, *credential_);
+      if (subscribed_) {
+        --server_->subscribers;
+        Decrement(server_->subscribers_by_credential, *credential_);
+      }
+    }
+    ++server_->closed_since_trim;
   }
 
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->AwaitRequest(true); });
+  }
+  // Closes the connection to make room for another (on its own strand).
+  void Evict() { Close(); }
+  // Takes it out of the connections that may make room (once chosen to).
+  // REQUIRES: server_->mu held.
+  void StopWaiting() {
+    if (!waiting_) return;
+    server_->waiting.erase(*waiting_);
+    waiting_.reset();
+  }
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
  private:
-  void ReadHeader() {
+  static void Decrement(std::unordered_map<std::string, size_t>& counts, const std::string& key) {
+    auto it = counts.find(key);
+    if (it != counts.end() && --it->second == 0) counts.erase(it);
+  }
+  // Waits for the next request: its header within header_timeout of the
+  // connection's start or, on a keep-alive connection, of its first byte,
+  // which may take idle_timeout. Meanwhile the connection may be closed to
+  // make room for another.
+  void AwaitRequest(bool first) {
     if (server_->stopping) return Close();
+    MayMakeRoom();
+    if (first || buffer_.size()) return ReadHeader();
+    stream_.expires_after(server_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](
+                                                       beast::error_code ec, size_t n) {
+      if (ec) return self->Close();
+      self->buffer_.commit(n);
+      self->ReadHeader();
+    });
+  }
+
+  // Puts it among the connections that may be closed to make room for
+  // another (reserved ones are not, being few).
+  void MayMakeRoom() {
+    if (reserved_) return;
+    std::lock_guard l(server_->mu);
+    if (!waiting_) waiting_ = server_->waiting.insert(server_->waiting.end(), weak_from_this());
+  }
+
+  void ReadHeader() {
+    request_ = HttpRequest{};
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options.header_limit));
     // The 1 MiB limit is applied once the header has passed the checks
     // that come before 413 (SPEC §8): Precheck for a declared length, the
     // parser's limit for a chunked body.
     parser_->body_limit(boost::none);
-    stream_.expires_after(buffer_.size() ? server_->options.read_timeout
-                                         : server_->options.idle_timeout);
+    stream_.expires_after(server_->options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
 
   void OnHeader(beast::error_code ec, size_t) {
-    if (ec) return Close();
+    {
+      std::lock_guard l(server_->mu);
+      StopWaiting();
+    }
     start_ = std::chrono::steady_clock::now();
+    if (ec) {
+      keep_alive_ = false;
+      if (ec == http::error::header_limit) {
+        return Write(Problem(431, "the request header is over " +
+                                      std::to_string(server_->options.header_limit) + " bytes"));
+      }
+      // A request that does not parse gets its 400; a client that left or
+      // took too long gets nothing.
+      if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+          ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        return Write(Problem(400, "the request is not valid HTTP/1.1: " + ec.message()));
+      }
+      return Close();
+    }
     auto& msg = parser_->get();
-    request_ = HttpRequest{};
     request_.method = std::string(msg.method_string());
     request_.target = std::string(msg.target());
     request_.authorization = std::string(msg[http::field::authorization]);
     request_.content_type = std::string(msg[http::field::content_type]);
     if (parser_->content_length()) request_.content_length = *parser_->content_length();
     keep_alive_ = msg.keep_alive();
+    if (std::string problem = FramingProblem(msg); !problem.empty()) {
+      keep_alive_ = false;
+      return Write(Problem(400, problem));
+    }
+    if (reserved_ && !IsHealthPath(request_.target)) {
+      keep_alive_ = false;
+      return Write(Unavailable("the server is at its connection limit; this connection may ask "
+                               "only /healthz and /metrics"));
+    }
+    const Credential* cred = server_->service->CredentialOf(request_);
+    if (!Attribute(cred ? cred->Actor() : std::string())) {
+      keep_alive_ = false;
+      return Write(TooMany(cred ? "this credential holds its share of connections"
+                                : "requests without a credential hold their share of connections"));
+    }
     const bool has_body = (parser_->content_length() && *parser_->content_length() > 0) ||
                           parser_->chunked();
     request_.last_event_id = std::string(msg["Last-Event-ID"]);
@@ -86,6 +246,33 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(server_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnBody, shared_from_this()));
+  }
+
+  // Counts the connection under the credential of its latest request
+  // (actor, "" for none); false when that credential holds its share.
+  bool Attribute(const std::string& actor) {
+    std::lock_guard l(server_->mu);
+    if (credential_ == actor) return true;
+    size_t& count = server_->by_credential[actor];
+    if (count >= server_->options.max_connections_per_credential) {
+      if (count == 0) server_->by_credential.erase(actor);
+      return false;
+    }
+    ++count;
+    if (credential_) Decrement(server_->by_credential, *credential_);
+    credential_ = actor;
+    return true;
+  }
+
+  static HttpResponse TooMany(const std::string& detail) {
+    HttpResponse r = Problem(429, detail);
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  static HttpResponse Unavailable(const std::string& detail) {
+    HttpResponse r = Problem(503, detail);
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
   }
 
   void OnBody(beast::error_code ec, size_t) {
@@ -129,43 +316,102 @@ class Session : public std::enable_shared_from_this<Session> {
     Server::Impl* server;
   };
 
-  void Write(HttpResponse r) {
-    const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+  void Log(unsigned status, const char* note = "") {
+    const auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
     const Credential* cred = server_->service->CredentialOf(request_);
-    server_->service->Observe(request_, r.status, ms);
-    // Access log: never the token, never a body.
-    spdlog::info("{} {} {} {:.1f}ms {}", request_.method,
-                 request_.target.substr(0, request_.target.find('?')), r.status, ms,
-                 cred ? cred->name : "-");
+    server_->service->Observe(request_, status, ms);
+    // Access log: never the token, never a body; the path as printable text.
+    spdlog::info("{} {} {} {:.1f}ms {}{}", Printable(request_.method),
+                 Printable(request_.target.substr(0, request_.target.find('?'))), status, ms,
+                 cred ? cred->name : "-", note);
+  }
+
+  void Write(HttpResponse r) {
+    Log(r.status);
+    const bool keep_alive = keep_alive_ && !server_->stopping;
+    if (r.stream) return WriteStreamed(std::move(r), keep_alive);
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
     res->result(r.status);
     res->set(http::field::server, "rehab-access-ledger");
     res->set(http::field::content_type, r.content_type);
+    res->set("X-Content-Type-Options", "nosniff");
     for (const auto& [k, v] : r.headers) res->set(k, v);
-    res->keep_alive(keep_alive_ && !server_->stopping);
+    res->keep_alive(keep_alive);
     if (request_.method != "HEAD") res->body() = std::move(r.body);
     res->prepare_payload();
-    stream_.expires_after(server_->options.read_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
-                        if (ec) return self->Close();
-                        if (!res->keep_alive()) return self->LingeringClose();
-                        self->ReadHeader();
-                      });
+    stream_.expires_after(server_->options.write_timeout);
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      self->Finish(res->keep_alive());
+    });
+  }
+
+  // After a response: the next request, or the end of the connection.
+  void Finish(bool keep_alive) {
+    if (!keep_alive) return LingeringClose();
+    AwaitRequest(false);
+  }
+
+  // A streamed body (HttpResponse::stream): one piece in memory at a time,
+  // the next made only once the client has taken the one before, each
+  // within write_timeout.
+  void WriteStreamed(HttpResponse r, bool keep_alive) {
+    const bool head = request_.method == "HEAD";
+    out_ = HeaderText(r, keep_alive, /*chunked=*/true);
+    if (head) return Send([self = shared_from_this(), keep_alive] { self->Finish(keep_alive); });
+    pieces_ = std::move(r.stream);
+    Send([self = shared_from_this(), keep_alive] { self->NextPiece(keep_alive); });
+  }
+  void NextPiece(bool keep_alive) {
+    ledger::Result<std::string> piece = pieces_();
+    if (!piece.ok()) {
+      // The status is sent: the body can only be cut short.
+      spdlog::error("{}: response cut short: {}", Printable(request_.target),
+                    piece.status().ToString());
+      return Close();
+    }
+    if (piece->empty()) {
+      pieces_ = nullptr;
+      out_ = "0\r\n\r\n";
+      return Send([self = shared_from_this(), keep_alive] { self->Finish(keep_alive); });
+    }
+    std::ostringstream size;
+    size << std::hex << piece->size();
+    out_ = size.str() + "\r\n" + std::move(piece).value() + "\r\n";
+    Send([self = shared_from_this(), keep_alive] { self->NextPiece(keep_alive); });
+  }
+
+  // Writes out_ within write_timeout, then runs `then`; closes on failure.
+  template <typename Then>
+  void Send(Then then) {
+    stream_.expires_after(server_->options.write_timeout);
+    net::async_write(stream_, net::buffer(out_),
+                     [self = shared_from_this(), then = std::move(then)](beast::error_code ec, size_t) {
+                       // What was sent is not kept: a connection that waits
+                       // holds no copy of it.
+                       std::string().swap(self->out_);
+                       if (ec == beast::error::timeout) return self->Abort();
+                       if (ec) return self->Close();
+                       self->stream_.expires_never();
+                       then();
+                     });
   }
 
   // Closing a socket with unread bytes (a body not read after an early
   // answer) resets the connection, which can destroy the answer before the
   // client reads it: stop sending, then drain for a moment before closing.
+  // Such a connection is done: it may make room for another at once.
   void LingeringClose() {
+    MayMakeRoom();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.expires_after(std::chrono::seconds(2));
     Drain();
   }
   void Drain() {
-    drain_.resize(64 * 1024);
+    drain_.resize(16 * 1024);
     stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec,
                                                                                size_t) {
       if (ec) return self->stream_.close();
@@ -175,41 +421,69 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Server-sent events: the events after the cursor, then each new one as
   // it becomes durable (polled every 50 ms), with a comment line every 15 s
-  // of quiet so that proxies and clients keep the connection.
+  // of quiet so that proxies and clients keep the connection. Each write
+  // holds at most about kStreamPieceBytes and must be taken within
+  // write_timeout.
   void StartStream() {
     auto start = server_->service->StartSubscription(request_);
     if (auto* problem = std::get_if<HttpResponse>(&start)) {
       keep_alive_ = false;
       return Write(std::move(*problem));
     }
+    if (std::optional<HttpResponse> refused = Subscribe()) {
+      keep_alive_ = false;
+      return Write(std::move(*refused));
+    }
     cursor_ = std::get<uint64_t>(start);
-    spdlog::info("{} {} 200 stream after {}", request_.method,
-                 request_.target.substr(0, request_.target.find('?')), cursor_);
+    Log(200, " (stream)");
     timer_.emplace(stream_.get_executor());
-    stream_.expires_never();
-    SendStream(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-        "Connection: close\r\nServer: rehab-access-ledger\r\n\r\n");
+    HttpResponse head;
+    head.content_type = "text/event-stream";
+    head.headers.emplace_back("Cache-Control", "no-store");
+    out_ = HeaderText(head, /*keep_alive=*/false, /*chunked=*/false);
+    Send([self = shared_from_this()] { self->PumpStream(); });
+    WatchForLeaving();
   }
-  void SendStream(std::string bytes) {
-    out_ = std::move(bytes);
-    net::async_write(stream_, net::buffer(out_),
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec) return self->Close();
-                       self->PumpStream();
-                     });
+  // A subscriber that leaves is noticed at once, and its slot freed, rather
+  // than at the next write; what it sends is read and dropped.
+  void WatchForLeaving() {
+    drain_.resize(1024);
+    stream_.socket().async_read_some(net::buffer(drain_), [self = shared_from_this()](
+                                                              beast::error_code ec, size_t) {
+      if (ec) return self->Close();
+      self->WatchForLeaving();
+    });
+  }
+  // Counts this connection as a subscriber, or the answer when the caps
+  // are reached: 503 for all of them, 429 for this credential's.
+  std::optional<HttpResponse> Subscribe() {
+    std::lock_guard l(server_->mu);
+    if (server_->subscribers >= server_->options.max_subscribers) {
+      return Unavailable("the server holds as many event streams as it serves");
+    }
+    size_t& mine = server_->subscribers_by_credential[*credential_];
+    if (mine >= server_->options.max_subscribers_per_credential) {
+      if (mine == 0) server_->subscribers_by_credential.erase(*credential_);
+      return TooMany("this credential holds its share of event streams");
+    }
+    ++mine;
+    ++server_->subscribers;
+    subscribed_ = true;
+    return std::nullopt;
   }
   void PumpStream() {
-    if (server_->stopping) return Close();
-    ledger::Result<std::string> frames = server_->service->NextFrames(&cursor_, 1000);
+    if (server_->stopping || !stream_.socket().is_open()) return Close();
+    ledger::Result<std::string> frames = server_->service->NextFrames(&cursor_, kStreamPieceBytes);
     if (!frames.ok()) return Close();
     if (!frames->empty()) {
       idle_ticks_ = 0;
-      return SendStream(std::move(frames).value());
+      out_ = std::move(frames).value();
+      return Send([self = shared_from_this()] { self->PumpStream(); });
     }
     if (++idle_ticks_ >= 300) {
       idle_ticks_ = 0;
-      return SendStream(": keep-alive\n\n");
+      out_ = ": keep-alive\n\n";
+      return Send([self = shared_from_this()] { self->PumpStream(); });
     }
     timer_->expires_after(std::chrono::milliseconds(50));
     timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
@@ -218,28 +492,101 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // A client that stopped reading is cut off with a reset, which drops
+  // what the system still holds for it too.
+  void Abort() {
+    beast::error_code ec;
+    stream_.socket().set_option(net::socket_base::linger(true, 0), ec);
+    stream_.close();
+    if (timer_) timer_->cancel();
+  }
+
   void Close() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
+    if (timer_) timer_->cancel();
   }
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::vector<char> drain_;
+  // What is being written: a whole header, a chunk, or frames.
+  std::string out_;
+  std::function<ledger::Result<std::string>()> pieces_;
   // Server-sent events.
   uint64_t cursor_ = 0;
-  std::string out_;
   int idle_ticks_ = 0;
   std::optional<net::steady_timer> timer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Server::Impl* server_;
   HttpRequest request_;
   bool keep_alive_ = true;
-  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  // Capacity held (under server_->mu).
+  const std::string address_;
+  const bool reserved_;
+  std::optional<std::string> credential_;  // of the latest request with a header read
+  bool subscribed_ = false;
+  std::optional<std::list<std::weak_ptr<Session>>::iterator> waiting_;
 };
 
+// Answers a connection that cannot be taken in with a 503 at once, as far
+// as the socket takes it without waiting, and closes it.
+void Refuse(tcp::socket socket, const std::string& detail) {
+  HttpResponse r = Problem(503, detail);
+  r.headers.emplace_back("Retry-After", "1");
+  const std::string bytes = HeaderText(r, false, false) + r.body;
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  // The header says nothing of the body's length: the close ends it.
+  socket.send(net::buffer(bytes), 0, ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
+
 }  // namespace
+
+void Server::Impl::Admit(tcp::socket socket) {
+  beast::error_code ec;
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already gone
+  const std::string address = remote.address().to_string();
+  std::shared_ptr<Session> evicted;
+  bool in_reserve = false;
+  std::string refusal;
+  {
+    std::lock_guard l(mu);
+    size_t& mine = by_address[address];
+    if (mine >= options.max_connections_per_address) {
+      refusal = "this client address holds its share of connections";
+    } else if (connections >= options.max_connections) {
+      // The connection that has waited longest for a request makes room.
+      for (auto it = waiting.begin(); it != waiting.end() && !evicted; ++it) {
+        evicted = it->lock();  // one being destroyed takes itself out
+      }
+      if (evicted) {
+        evicted->StopWaiting();
+      } else {
+        if (remote.address().is_loopback() && reserved < options.health_reserve) {
+          in_reserve = true;
+        } else {
+          refusal = "the server is at its connection limit";
+        }
+      }
+    }
+    if (refusal.empty()) {
+      ++mine;
+      ++connections;
+      if (in_reserve) ++reserved;
+    } else if (mine == 0) {
+      by_address.erase(address);
+    }
+  }
+  if (evicted) net::post(evicted->executor(), [evicted] { evicted->Evict(); });
+  if (!refusal.empty()) return Refuse(std::move(socket), refusal);
+  std::make_shared<Session>(std::move(socket), this, address, in_reserve)->Start();
+}
 
 void Server::Impl::Accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
@@ -247,14 +594,22 @@ void Server::Impl::Accept() {
       if (!stopping && acceptor.is_open()) Accept();
       return;
     }
-    if (++connections > options.max_connections) {
-      --connections;
-      beast::error_code ignored;
-      socket.close(ignored);
-    } else {
-      std::make_shared<Session>(std::move(socket), this)->Start();
-    }
+    Admit(std::move(socket));
     Accept();
+  });
+}
+
+// Memory that connections used is handed back to the system once they have
+// gone (glibc keeps freed memory in its arenas otherwise), checked every
+// 2 s.
+void Server::Impl::Trim() {
+  trim_timer->expires_after(std::chrono::seconds(2));
+  trim_timer->async_wait([this](beast::error_code ec) {
+    if (ec || stopping) return;
+#if defined(__GLIBC__)
+    if (closed_since_trim.exchange(0) > 0) malloc_trim(0);
+#endif
+    Trim();
   });
 }
 
@@ -278,6 +633,8 @@ ledger::Status Server::Start() {
   }
   impl_->bound_port = impl_->acceptor.local_endpoint().port();
   impl_->Accept();
+  impl_->trim_timer.emplace(impl_->ioc);
+  impl_->Trim();
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {
     impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   }
@@ -292,6 +649,7 @@ void Server::Stop(std::chrono::milliseconds grace) {
   net::post(impl_->ioc, [this] {
     beast::error_code ec;
     impl_->acceptor.close(ec);
+    impl_->trim_timer->cancel();
   });
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (impl_->in_flight > 0 && std::chrono::steady_clock::now() < deadline) {

@@ -4,6 +4,8 @@
 #include <boost/url.hpp>
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <array>
@@ -60,28 +62,91 @@ constexpr ProblemKind kProblems[] = {
     {405, "method-not-allowed", "Method not allowed"},
     {409, "conflict", "Conflict with the referral's stream"},
     {413, "body-too-large", "The body is over 1 MiB"},
+    {431, "header-too-large", "The request header is too large"},
     {415, "unsupported-media-type", "The body must be application/json"},
     {422, "state-violation", "The event breaks the referral's rules"},
+    {429, "too-many-requests", "Too many requests from this client"},
     {500, "internal", "Internal error"},
-    {503, "unavailable", "The ledger cannot take writes now"},
+    {503, "unavailable", "The service cannot take this request now"},
 };
+
+// The length of the valid UTF-8 sequence at the start of `s` (RFC 3629: no
+// overlong forms, surrogates or code points past U+10FFFF), or 0.
+size_t Utf8SequenceLength(std::string_view s) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const auto cont = [&](size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (!cont(1) || !cont(2)) return 0;
+    if ((c == 0xE0 && b(1) < 0xA0) || (c == 0xED && b(1) > 0x9F)) return 0;
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (!cont(1) || !cont(2) || !cont(3)) return 0;
+    if ((c == 0xF0 && b(1) < 0x90) || (c == 0xF4 && b(1) > 0x8F)) return 0;
+    return 4;
+  }
+  return 0;
+}
 
 }  // namespace
 
+Result<std::string> WholeBody(HttpResponse& r) {
+  if (!r.stream) return r.body;
+  std::string out;
+  for (;;) {
+    Result<std::string> piece = r.stream();
+    if (!piece.ok()) return piece.status();
+    if (piece->empty()) return out;
+    out += *piece;
+  }
+}
+
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = Utf8SequenceLength(text.substr(i));
+    const auto c = static_cast<unsigned char>(text[i]);
+    const bool control = n == 1 ? (c < 0x20 || c == 0x7F)
+                                : (n == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0);
+    if (n == 0 || control) {
+      // A control character of two bytes (U+0080-U+009F) is written whole.
+      const size_t bytes = n == 0 ? 1 : n;
+      for (size_t k = 0; k < bytes; ++k) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        const auto byte = static_cast<unsigned char>(text[i + k]);
+        out += "\\x";
+        out += kHex[byte >> 4];
+        out += kHex[byte & 15];
+      }
+      i += bytes;
+      continue;
+    }
+    out.append(text.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
 HttpResponse Problem(unsigned status, const std::string& detail,
                      const std::vector<FieldError>& errors) {
-  const ProblemKind* kind = &kProblems[9];  // internal
+  const ProblemKind* kind = nullptr;
   for (const ProblemKind& k : kProblems) {
-    if (k.status == status) kind = &k;
+    if (k.status == status || (!kind && k.status == 500)) kind = &k;
   }
   json::object o;
   o["type"] = std::string("urn:rehab-access-ledger:problem:") + kind->slug;
   o["title"] = kind->title;
   o["status"] = status;
-  o["detail"] = detail;
+  o["detail"] = Printable(detail);
   if (status == 400 || !errors.empty()) {
     json::array list;
-    for (const FieldError& e : errors) list.push_back(json::object{{"field", e.field}, {"message", e.message}});
+    for (const FieldError& e : errors) {
+      list.push_back(json::object{{"field", Printable(e.field)}, {"message", Printable(e.message)}});
+    }
     o["errors"] = std::move(list);
   }
   HttpResponse r;
@@ -396,22 +461,69 @@ json::object SignedHeadJson(const ledger::SignedTreeHead& sth) {
   return o;
 }
 
-// Why `cred` may not read the referral `view` (its /v1/referrals answer), or
-// "" when it may: a partnership reads its areas' referrals (as corrected), a
-// provider those offered to or placed with one of its providers.
-std::string OutOfScope(const Credential& cred, const json::object& view) {
-  if (cred.role == Role::kPartnership &&
-      !cred.areas.count(std::string(view.at("area").as_string()))) {
-    return "the referral's area is outside the credential's scope";
+// Whether `cred` may see the referral `s` (SPEC §8, "Scope in detail"): a
+// regulator every one; a partnership those of its areas (as corrected); a
+// provider those that an offer or a start names one of its providers in (as
+// corrected). To any other, the referral is as one that does not exist.
+// REQUIRES: s.placements filled for a provider.
+bool MayRead(const Credential& cred, const ledger::StreamInfo& s) {
+  switch (cred.role) {
+    case Role::kRegulator: return true;
+    case Role::kPartnership: return cred.areas.count(s.area) > 0;
+    case Role::kProvider:
+      return std::any_of(s.placements.begin(), s.placements.end(),
+                         [&](const ledger::Placement& p) { return cred.providers.count(p.provider); });
+    case Role::kAuditor: return false;
   }
-  if (cred.role == Role::kProvider) {
-    for (const json::value& e : view.at("events").as_array()) {
-      const json::value* p = e.at("data").as_object().if_contains("provider");
-      if (p && p->is_string() && cred.providers.count(std::string(p->as_string()))) return "";
+  return false;
+}
+
+// The referral `id` as `cred` may see it now: its description, or kNotFound
+// worded as for a referral that does not exist.
+Result<ledger::StreamInfo> VisibleStream(const ledger::Ledger& ledger, const Credential& cred,
+                                         const std::string& id) {
+  Result<ledger::StreamInfo> s = ledger.DescribeStream(id, cred.role == Role::kProvider);
+  if (s.ok() && !MayRead(cred, *s)) return Status::NotFound("no referral " + id);
+  return s;
+}
+
+// The body of GET /v1/events, {"events": [...], "next_after": N, "head": H},
+// as a stream of pieces (HttpResponse::stream): never more than about
+// kStreamPieceBytes of it in memory, however many events it holds. The
+// events are those after `after` that were durable when it began.
+std::function<Result<std::string>()> FeedStream(const ledger::Ledger* ledger, uint64_t after,
+                                                uint64_t limit) {
+  const uint64_t size = ledger->Size();
+  const uint64_t upto = after + std::min(limit, size - std::min(after, size));
+  struct Cursor {
+    uint64_t next;  // the events after it are still to send
+    bool opened = false;
+    bool closed = false;
+  };
+  auto cursor = std::make_shared<Cursor>(Cursor{after});
+  return [ledger, after, upto, cursor]() -> Result<std::string> {
+    std::string out;
+    if (cursor->closed) return out;
+    if (!cursor->opened) {
+      out = "{\"events\":[";
+      cursor->opened = true;
     }
-    return "the referral is not with the credential's providers";
-  }
-  return "";
+    while (cursor->next < upto && out.size() < kStreamPieceBytes) {
+      const uint64_t to = std::min(upto, cursor->next + 64);
+      LEDGER_RETURN_IF_ERROR(ledger->ScanEvents(cursor->next, to, [&](const ledger::Event& e) {
+        if (e.seq > after + 1) out += ',';
+        out += json::serialize(ledger::EventToJson(e));
+        return Status::Ok();
+      }));
+      cursor->next = to;
+    }
+    if (cursor->next >= upto) {
+      out += "],\"next_after\":" + std::to_string(upto) +
+             ",\"head\":" + std::to_string(ledger->Size()) + "}";
+      cursor->closed = true;
+    }
+    return out;
+  };
 }
 
 json::array HashesJson(const std::vector<ledger::Hash>& hashes) {
@@ -429,16 +541,20 @@ json::object AppendResultJson(const ledger::AppendResult& r) {
   return o;
 }
 
-// The scope check of an append (SPEC §8: 403 once the body is read).
+// The scope check of an append (SPEC §8: 403 once the body is read; a
+// referral the credential may not see is kNotFound, which the ledger checks
+// as a referral that does not exist).
 Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::StreamInfo& s) {
   const ledger::EventType type = ledger::TypeOf(e.data);
   if (c.role == Role::kPartnership) {
-    // A new stream's area is the event's own; an unknown referral is left
-    // for the 422 that follows.
-    if (!s.exists && type != ledger::EventType::kReferralReceived) return Status::Ok();
-    if (!c.areas.count(s.area)) {
-      return Status::Forbidden("area " + s.area + " is outside the credential's scope");
+    // A new referral's area is its own; one already received elsewhere is
+    // the 409 that follows.
+    if (const auto* r = std::get_if<ledger::ReferralReceived>(&e.data)) {
+      if (c.areas.count(r->area)) return Status::Ok();
+      return Status::Forbidden("area " + r->area + " is outside the credential's scope");
     }
+    if (!s.exists) return Status::Ok();  // the 422 that follows
+    if (!MayRead(c, s)) return Status::NotFound("not visible");
     // A correction of the area moves the referral: to an area of the scope only.
     if (const auto* d = std::get_if<ledger::RecordCorrected>(&e.data)) {
       for (const ledger::CorrectedField& f : d->fields) {
@@ -451,22 +567,34 @@ Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::S
     return Status::Ok();
   }
   if (c.role == Role::kProvider) {
-    std::string provider;
-    if (const auto* d = std::get_if<ledger::PlacementOffered>(&e.data)) {
-      provider = d->provider;
-    } else if (const auto* d = std::get_if<ledger::PlacementStarted>(&e.data)) {
-      provider = d->provider;
-    } else if (type == ledger::EventType::kPlacementEnded) {
-      // An unknown referral has no provider yet: left for the 422 that follows.
-      if (!s.exists) return Status::Ok();
-      provider = s.provider;
-    } else {
-      return Status::Forbidden("a provider may record only placement.* events, not " +
+    // The commissioning partnership records the offer a provider made; the
+    // provider records the start and the end of its own placement.
+    if (type != ledger::EventType::kPlacementStarted && type != ledger::EventType::kPlacementEnded) {
+      return Status::Forbidden("a provider records only placement.started and placement.ended, not " +
                                std::string(ledger::ToString(type)));
     }
-    if (!c.providers.count(provider)) {
-      return Status::Forbidden("provider " + (provider.empty() ? "(none)" : provider) +
-                               " is outside the credential's scope");
+    if (!s.exists) return Status::Ok();  // the 422 that follows
+    if (!MayRead(c, s)) return Status::NotFound("not visible");
+    auto latest = [&](ledger::EventType t) -> const ledger::Placement* {
+      for (auto p = s.placements.rbegin(); p != s.placements.rend(); ++p) {
+        if (p->type == t) return &*p;
+      }
+      return nullptr;
+    };
+    if (const auto* d = std::get_if<ledger::PlacementStarted>(&e.data)) {
+      const ledger::Placement* offer = latest(ledger::EventType::kPlacementOffered);
+      if (!offer || !c.providers.count(offer->provider)) {
+        return Status::Forbidden("the referral's latest offer is not from the credential's providers");
+      }
+      if (d->provider != offer->provider) {
+        return Status::Forbidden("data.provider must be " + offer->provider +
+                                 ", the provider of the referral's latest offer");
+      }
+      return Status::Ok();
+    }
+    const ledger::Placement* start = latest(ledger::EventType::kPlacementStarted);
+    if (!start || !c.providers.count(start->provider)) {
+      return Status::Forbidden("the referral is not in placement with the credential's providers");
     }
     return Status::Ok();
   }
@@ -511,6 +639,43 @@ class Service::ViewCache {
   std::unordered_map<std::string, std::list<std::pair<std::string, std::string>>::iterator> index_;
 };
 
+// A token bucket of append events per credential (ServiceOptions::
+// append_rate): each holds up to `burst` events and refills at `rate` a
+// second.
+class Service::AppendLimiter {
+ public:
+  AppendLimiter(double rate, double burst) : rate_(rate), burst_(std::max(burst, 1000.0)) {}
+  // 0 when `who` may append `events` now, which are taken from its bucket;
+  // else the seconds until it may, and nothing is taken.
+  double Take(const std::string& who, double events) {
+    if (rate_ <= 0) return 0;
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard l(mu_);
+    auto [it, fresh] = buckets_.try_emplace(who, Bucket{burst_, now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      b.tokens = std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
+      b.at = now;
+    }
+    if (b.tokens >= events) {
+      b.tokens -= events;
+      return 0;
+    }
+    return (events - b.tokens) / rate_;
+  }
+  double rate() const { return rate_; }
+
+ private:
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point at;
+  };
+  const double rate_;
+  const double burst_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Bucket> buckets_;  // by actor; one per credential
+};
+
 // Latency histogram bounds, milliseconds.
 constexpr double kBuckets[] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
 constexpr size_t kBucketCount = std::size(kBuckets);
@@ -531,7 +696,8 @@ Service::Service(ledger::Ledger* ledger, projections::Projector* projector, Toke
       tokens_(std::move(tokens)),
       options_(options),
       metrics_(std::make_unique<Metrics>()),
-      cache_(std::make_unique<ViewCache>(options.view_cache_entries)) {}
+      cache_(std::make_unique<ViewCache>(options.view_cache_entries)),
+      limiter_(std::make_unique<AppendLimiter>(options.append_rate, options.append_burst)) {}
 
 Service::~Service() = default;
 
@@ -658,12 +824,14 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     const ledger::Micros now = ledger::NowMicros();
     // Where the body fails for other fields, a correction's fields are
     // checked against a target already written too, so that their errors
-    // come with the others' (ParseAppendRequest).
-    auto targets = [this](uint64_t seq,
-                          std::string_view referral) -> std::optional<ledger::EventType> {
+    // come with the others' (ParseAppendRequest); not in a referral the
+    // credential may not see, whose events show nowhere.
+    auto targets = [this, cred](uint64_t seq,
+                                std::string_view referral) -> std::optional<ledger::EventType> {
       if (seq > ledger_->Size()) return std::nullopt;
       Result<ledger::Event> e = ledger_->GetEvent(seq);
-      return e.ok() ? ledger::CorrectableType(*e, referral) : std::nullopt;
+      if (!e.ok() || !VisibleStream(*ledger_, *cred, e->referral_id).ok()) return std::nullopt;
+      return ledger::CorrectableType(*e, referral);
     };
     std::vector<ledger::AppendRequest> requests;
     if (route.id == RouteId::kAppend) {
@@ -676,12 +844,23 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       if (!many.ok()) return done(ProblemFor(many.status()));
       requests = std::move(many).value();
     }
+    // The rate limit counts events that could be appended: after 400, before
+    // the checks against the ledger.
+    if (const double wait = limiter_->Take(cred->Actor(), static_cast<double>(requests.size()));
+        wait > 0) {
+      HttpResponse r = Problem(
+          429, "this credential may append " + std::to_string(static_cast<long>(limiter_->rate())) +
+                   " events a second on average; nothing was appended");
+      r.headers.emplace_back("Retry-After", std::to_string(static_cast<long>(std::ceil(wait))));
+      return done(std::move(r));
+    }
     ledger::WriteContext ctx;
     ctx.actor = cred->Actor();
     const Credential credential = *cred;
     ctx.authorize = [credential](const ledger::NewEvent& e, const ledger::StreamInfo& s) {
       return Authorize(credential, e, s);
     };
+    ctx.with_placements = credential.role == Role::kProvider;
     const bool batch = route.id == RouteId::kBatch;
     ctx.batch = batch;
     ledger_->AppendAsync(std::move(requests), std::move(ctx),
@@ -702,6 +881,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   // The cache key of an aggregate view: the same target over the same
   // projected ledger gives the same answer.
   std::string cache_key;
+  bool no_store = false;  // person-level data (SPEC §8)
   auto respond = [&](Result<json::object> r) {
     if (!r.ok()) return done(ProblemFor(r.status()));
     // Every view carries the signed head of the ledger it was computed over.
@@ -710,6 +890,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       if (sth.ok()) (*r)["tree_head"] = SignedHeadJson(*sth);
     }
     HttpResponse out = Json(200, *r);
+    if (no_store) out.headers.emplace_back("Cache-Control", "no-store");
     if (!cache_key.empty()) cache_->Put(cache_key, out.body);
     done(std::move(out));
   };
@@ -777,14 +958,10 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       const uint64_t after = params.Uint("after", UINT64_MAX / 2).value_or(0);
       const uint64_t limit = params.Uint("limit", 10000, 1).value_or(1000);
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
-      Result<std::vector<ledger::Event>> events = ledger_->ReadFeed(after, limit);
-      if (!events.ok()) return done(ProblemFor(events.status()));
-      json::array list;
-      for (const ledger::Event& e : *events) list.push_back(ledger::EventToJson(e));
-      const uint64_t next = events->empty() ? after : events->back().seq;
-      return done(Json(200, json::object{{"events", std::move(list)},
-                                         {"next_after", next},
-                                         {"head", ledger_->Size()}}));
+      HttpResponse r;
+      r.headers.emplace_back("Cache-Control", "no-store");
+      r.stream = FeedStream(ledger_, after, limit);
+      return done(std::move(r));
     }
     case RouteId::kReferral: {
       projections::ViewQuery q;
@@ -794,12 +971,14 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
         q.at = as_of.at;
       }
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      if (Result<ledger::StreamInfo> s = VisibleStream(*ledger_, *cred, route.param); !s.ok()) {
+        return done(ProblemFor(s.status()));
+      }
       projector_->WaitFor(ledger_->Size(), options_.projection_wait);
       Result<json::object> view = projector_->Referral(route.param, q);
       if (!view.ok()) return done(ProblemFor(view.status()));
-      if (std::string why = OutOfScope(*cred, *view); !why.empty()) {
-        return done(Problem(403, why));
-      }
+      // Person-level data: never kept by a cache on the way.
+      no_store = true;
       return respond(std::move(view));
     }
     case RouteId::kAreaFairness:
@@ -888,14 +1067,15 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       // The event's canonical bytes let a client recompute the leaf and the
       // chain link itself; they hold the event's data, so only a credential
       // that may read the event's referral gets them.
-      bool readable = cred->role == Role::kRegulator || cred->role == Role::kAuditor;
-      if (!readable) {
-        projector_->WaitFor(ledger_->Size(), options_.projection_wait);
-        Result<json::object> view = projector_->Referral(event->referral_id, {});
-        readable = view.ok() && OutOfScope(*cred, *view).empty();
+      const bool readable = cred->role == Role::kAuditor ||
+                            VisibleStream(*ledger_, *cred, event->referral_id).ok();
+      HttpResponse r;
+      if (readable) {
+        o["leaf"] = ledger::ToHex(*bytes);
+        r.headers.emplace_back("Cache-Control", "no-store");
       }
-      if (readable) o["leaf"] = ledger::ToHex(*bytes);
-      return done(Json(200, o));
+      r.body = json::serialize(o);
+      return done(std::move(r));
     }
     case RouteId::kConsistency: {
       // Sizes start at 1 (RFC 6962 proves nothing from the empty tree);
@@ -958,7 +1138,6 @@ std::optional<HttpResponse> Service::WebAsset(std::string_view file) {
     r.headers.emplace_back("Content-Security-Policy",
                            "default-src 'self'; img-src 'self' data:; object-src 'none'; "
                            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
-    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
     r.headers.emplace_back("Referrer-Policy", "no-referrer");
     r.headers.emplace_back("Cache-Control", "no-cache");
     return r;
@@ -997,16 +1176,20 @@ std::variant<uint64_t, HttpResponse> Service::StartSubscription(const HttpReques
   return after;
 }
 
-Result<std::string> Service::NextFrames(uint64_t* cursor, size_t max) const {
+Result<std::string> Service::NextFrames(uint64_t* cursor, size_t max_bytes) const {
   std::string out;
-  LEDGER_RETURN_IF_ERROR(
-      ledger_->ScanEvents(*cursor, *cursor + max, [&](const ledger::Event& e) {
-        out += "id: " + std::to_string(e.seq) + "\nevent: " +
-               std::string(ledger::ToString(e.type())) + "\ndata: " +
-               json::serialize(ledger::EventToJson(e)) + "\n\n";
-        *cursor = e.seq;
-        return Status::Ok();
-      }));
+  const uint64_t size = ledger_->Size();
+  // A few events at a time, until the bound is passed or none is left.
+  while (*cursor < size && out.size() < max_bytes) {
+    const uint64_t upto = std::min(size, *cursor + 64);
+    LEDGER_RETURN_IF_ERROR(ledger_->ScanEvents(*cursor, upto, [&](const ledger::Event& e) {
+      out += "id: " + std::to_string(e.seq) + "\nevent: " +
+             std::string(ledger::ToString(e.type())) + "\ndata: " +
+             json::serialize(ledger::EventToJson(e)) + "\n\n";
+      return Status::Ok();
+    }));
+    *cursor = upto;
+  }
   return out;
 }
 

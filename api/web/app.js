@@ -14,7 +14,9 @@ async function api(path) {
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
     const fields = (body.errors || []).map((e) => e.field + ' ' + e.message).join('; ');
-    throw new Error((body.detail || res.statusText) + (fields ? ' (' + fields + ')' : ''));
+    const err = new Error((body.detail || res.statusText) + (fields ? ' (' + fields + ')' : ''));
+    err.status = res.status;
+    throw err;
   }
   return body;
 }
@@ -450,7 +452,13 @@ async function showReferral(id) {
         `${num(head.size)} events, with the chain hashes shown (checked in this browser).`
       : `Not verified: ${problems.join('; ')}.`;
   } catch (err) {
-    if (current(g)) { showOnly(null); setStatus(`Could not load referral ${id}: ${err.message}`, true); }
+    if (!current(g)) return;
+    showOnly(null);
+    // A referral outside the credential's scope is answered as one that
+    // does not exist (its existence is not revealed), so both read alike.
+    setStatus(err.status === 404
+      ? `No referral ${id} among those this credential may see.`
+      : `Could not load referral ${id}: ${err.message}`, true);
   }
 }
 

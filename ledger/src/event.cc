@@ -23,6 +23,7 @@ std::string LengthMessage(size_t min_len, size_t max_len) {
 std::string CheckText(std::string_view value, const TextSpec& spec) {
   switch (spec.kind) {
     case TextKind::kFree:
+      if (HasControlCharacter(value)) return kControlCharacterMessage;
       break;
     case TextKind::kPseudonym:
       if (!std::all_of(value.begin(), value.end(), [](char c) {
@@ -58,6 +59,17 @@ std::string CheckText(std::string_view value, const TextSpec& spec) {
 
 }  // namespace internal
 
+bool HasControlCharacter(std::string_view utf8) {
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    const auto c = static_cast<unsigned char>(utf8[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F) return true;
+    // U+0080-U+009F are 0xC2 0x80-0x9F in UTF-8.
+    if (c == 0xC2 && i + 1 < utf8.size() && static_cast<unsigned char>(utf8[i + 1]) <= 0x9F) {
+      return true;
+    }
+  }
+  return false;
+}
 
 size_t CodePointCount(std::string_view utf8) {
   size_t n = 0;
@@ -83,6 +95,7 @@ std::string CheckProviderId(std::string_view value) {
 }
 
 std::string CheckIdempotencyKey(std::string_view value) {
+  if (HasControlCharacter(value)) return kControlCharacterMessage;
   size_t n = CodePointCount(value);
   return n >= 1 && n <= 255 ? "" : "must be 1-255 characters";
 }
@@ -195,6 +208,27 @@ std::optional<EventType> CorrectableType(const Event& target, std::string_view r
     return std::nullopt;
   }
   return target.type();
+}
+
+std::vector<Placement> PlacementsOf(std::span<const Event> stream) {
+  std::vector<Placement> out;
+  for (const Event& e : stream) {
+    if (const auto* o = std::get_if<PlacementOffered>(&e.data)) {
+      out.push_back({e.seq, EventType::kPlacementOffered, o->provider});
+    } else if (const auto* s = std::get_if<PlacementStarted>(&e.data)) {
+      out.push_back({e.seq, EventType::kPlacementStarted, s->provider});
+    } else if (const auto* c = std::get_if<RecordCorrected>(&e.data)) {
+      // A correction follows its target in the stream.
+      for (const CorrectedField& f : c->fields) {
+        const auto* provider = std::get_if<std::string>(&f.value);
+        if (f.name != "provider" || !provider) continue;
+        for (Placement& p : out) {
+          if (p.seq == c->corrects_seq) p.provider = *provider;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 Status ValidateCorrectionFields(EventType target_type, const std::vector<CorrectedField>& fields) {

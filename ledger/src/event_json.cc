@@ -8,6 +8,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <unordered_set>
 
 #include "event_fields.h"
 
@@ -105,32 +106,52 @@ std::string EnumChoices(std::span<const std::string_view> names) {
   return s;
 }
 
-// Collects field errors while a request is read.
+// Collects field errors while a request is read, in time linear in their
+// number. Every error is kept here; Status::InvalidFields names at most
+// kMaxFieldErrors of them.
 class Errors {
  public:
+  // Adds an error for a field not reported yet.
   void Add(std::string field, std::string message) {
-    if (!Has(field)) errors_.push_back({std::move(field), std::move(message)});
-  }
-  bool Has(std::string_view field) const {
-    return std::any_of(errors_.begin(), errors_.end(),
-                       [&](const FieldError& e) { return e.field == field; });
+    if (fields_.count(field)) return;
+    Record(FieldError{std::move(field), std::move(message)});
   }
   // Adds the field errors of `status` that name a field not yet reported,
   // neither itself nor through one of its members ("data.fields.sex" already
   // reported covers "data.fields").
   void Merge(const Status& status) {
     for (const FieldError& e : status.field_errors()) {
-      bool covered = std::any_of(errors_.begin(), errors_.end(), [&](const FieldError& have) {
-        return have.field == e.field || have.field.starts_with(e.field + ".");
-      });
-      if (!covered) errors_.push_back(e);
+      if (!Covered(e.field)) Record(e);
+    }
+  }
+  // Adds another collection's errors not covered yet (as Merge above), each
+  // field under `prefix` ("events[2]" makes "data.area" "events[2].data.area").
+  void Merge(Errors&& other, const std::string& prefix) {
+    for (FieldError& e : other.errors_) {
+      e.field = prefix + "." + e.field;
+      if (!Covered(e.field)) Record(std::move(e));
     }
   }
   bool empty() const { return errors_.empty(); }
   Status ToStatus() && { return Status::InvalidFields(std::move(errors_)); }
 
  private:
+  // Whether `field` itself, or a member of it, is reported.
+  bool Covered(const std::string& field) const {
+    return fields_.count(field) > 0 || parents_.count(field) > 0;
+  }
+  void Record(FieldError e) {
+    // Every proper prefix that ends before a '.' is a parent of the field.
+    for (size_t dot = e.field.find('.'); dot != std::string::npos; dot = e.field.find('.', dot + 1)) {
+      parents_.emplace(e.field, 0, dot);
+    }
+    fields_.insert(e.field);
+    errors_.push_back(std::move(e));
+  }
+
   std::vector<FieldError> errors_;
+  std::unordered_set<std::string> fields_;
+  std::unordered_set<std::string> parents_;
 };
 
 std::string UnknownFieldMessage(std::string_view key) {
@@ -422,8 +443,7 @@ Result<std::vector<AppendRequest>> ParseBatchRequest(const json::value& body, Mi
     Errors event_errors;
     out.push_back(ReadAppendRequest((*arr)[i], now, &event_errors));
     if (!event_errors.empty()) {
-      errors.Merge(
-          std::move(event_errors).ToStatus().WithFieldPrefix("events[" + std::to_string(i) + "]"));
+      errors.Merge(std::move(event_errors), "events[" + std::to_string(i) + "]");
     }
   }
   if (!errors.empty()) {

@@ -20,8 +20,12 @@
 //        one referral, which the writer checks the next event against, and
 //        the seq of each of its events (the stream index; its length is the
 //        stream's version).
-//   'I' idempotency key          -> seq || SHA-256 of the canonical request (32 bytes)
-//        The first event appended with that key, and what its body was.
+//   'K' actor 0x00 idempotency key -> seq || SHA-256 of the canonical request (32 bytes)
+//        The first event that actor ("role:name", which holds no 0x00)
+//        appended with that key, and what its body was: a key is scoped to
+//        the credential that sent it (SPEC §8).
+//   'I' idempotency key          -> the same, unscoped, as builds before
+//        scoping wrote it; Open moves each to 'K' under its event's actor.
 //   'M' leaves level(1 byte)     -> node hash (32 bytes)
 //        The perfect subtrees of the RFC 6962 tree from level
 //        kFirstStoredLevel up: the node at `level` covering 2^level leaves
@@ -56,7 +60,8 @@ namespace ledger::internal::keys {
 
 inline constexpr char kEvent = 'E';
 inline constexpr char kStreamHead = 'S';
-inline constexpr char kIdempotency = 'I';
+inline constexpr char kIdempotency = 'K';
+inline constexpr char kUnscopedIdempotency = 'I';
 inline constexpr char kMerkleNode = 'M';
 inline constexpr char kSignedHead = 'T';
 inline constexpr char kHead = 'H';
@@ -86,8 +91,15 @@ inline std::string StreamHead(std::string_view stream) {
   k.push_back('\0');
   return k;
 }
-inline std::string Idempotency(std::string_view key) {
+// `scoped` is IdempotencyScope(actor, key).
+inline std::string Idempotency(std::string_view scoped) {
   std::string k(1, kIdempotency);
+  k.append(scoped);
+  return k;
+}
+inline std::string IdempotencyScope(std::string_view actor, std::string_view key) {
+  std::string k(actor);
+  k.push_back('\0');
   k.append(key);
   return k;
 }

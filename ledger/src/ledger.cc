@@ -58,7 +58,8 @@ Status InRequest(const Status& st, size_t index, size_t count, bool batch = fals
 // the cache and the database.
 struct Overlay {
   std::unordered_map<std::string, StreamHead> streams;
-  std::unordered_map<std::string, std::pair<uint64_t, Hash>> idempotency;  // key -> seq, digest
+  // keys::IdempotencyScope(actor, key) -> seq, digest
+  std::unordered_map<std::string, std::pair<uint64_t, Hash>> idempotency;
   std::vector<Event> events;  // consecutive seqs from first_seq
   uint64_t first_seq = 0;
 
@@ -230,6 +231,7 @@ class Ledger::Impl {
   Result<Event> GetEvent(uint64_t seq) const;
   Result<std::string> GetStored(uint64_t seq) const;  // hash || canonical bytes
   Result<std::vector<Event>> ReadStream(std::string_view id) const;
+  Result<StreamInfo> DescribeStream(std::string_view id, bool with_placements) const;
   Result<std::vector<Event>> ReadFeed(uint64_t after, size_t limit) const;
   Status ScanEvents(uint64_t after, uint64_t upto,
                     const std::function<Status(const Event&)>& fn) const;
@@ -304,6 +306,10 @@ class Ledger::Impl {
   // At open, after any replay: puts the id of every stream head in the
   // database into streams_.
   Status LoadStreamSet();
+  // At open, after any replay: moves each idempotency key an older build
+  // kept unscoped ('I') to its scoped record ('K') under the actor of the
+  // event it names (key_layout.h).
+  Status ScopeIdempotencyKeys();
   // At open: replays the commit log's records of events RocksDB lost with
   // its memtable (a crash), makes them durable in its tables and moves the
   // log's start past every record on disk.
@@ -317,10 +323,16 @@ class Ledger::Impl {
   Status ProcessWriter(const Writer& w, const Overlay& group_overlay, Micros now,
                        Micros recorded_at, Overlay* delta, std::vector<AppendResult>* results);
   Result<StreamHead> LoadStream(const std::string& id, const Overlay& group, const Overlay& delta);
-  Result<std::optional<std::pair<uint64_t, Hash>>> LoadIdempotency(const std::string& key,
+  // `scoped` is keys::IdempotencyScope(actor, key).
+  Result<std::optional<std::pair<uint64_t, Hash>>> LoadIdempotency(const std::string& scoped,
                                                                    const Overlay& group,
                                                                    const Overlay& delta);
   Result<Event> LoadWrittenEvent(uint64_t seq, const Overlay& group, const Overlay& delta);
+  // Sets *verdict to that of w.ctx.authorize on `ev` going to the stream
+  // `head` (OK without one); kNotFound only for a stream the writer may
+  // not see. Fails only when the stream's events cannot be read.
+  Status Scope(const Writer& w, const NewEvent& ev, const StreamHead& head, const Overlay& group,
+               const Overlay& delta, Status* verdict);
   // The field errors of w's corrections from request `first` on against
   // their targets already written (named "events[j]..."), or OK.
   Status LaterCorrectionFieldErrors(const Writer& w, size_t first, const Overlay& group,
@@ -458,6 +470,12 @@ Status Ledger::Impl::Open(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::IOError("cannot create ledger directory " + dir + ": " + ec.message());
+  // It holds person-level data and the signing key: its owner's alone. The
+  // files in it are created 0600 by the ledger itself, and by RocksDB under
+  // the process's umask, which the programs set to 077.
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  if (ec) return Status::IOError("cannot make " + dir + " private (0700): " + ec.message());
   auto signer = Signer::LoadOrCreate(dir + "/signing-key.pem");
   if (!signer.ok()) return signer.status();
   signer_ = std::move(signer).value();
@@ -515,6 +533,7 @@ Status Ledger::Impl::Open(const std::string& dir) {
   }
 
   LEDGER_RETURN_IF_ERROR(OpenCommitLog(dir));
+  LEDGER_RETURN_IF_ERROR(ScopeIdempotencyKeys());
   LEDGER_RETURN_IF_ERROR(LoadStreamSet());
 
   std::string head;
@@ -556,6 +575,33 @@ Status Ledger::Impl::Open(const std::string& dir) {
   durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
   durable_.store(written_seq_, std::memory_order_release);
   return PrepareBriefBlocks();
+}
+
+Status Ledger::Impl::ScopeIdempotencyKeys() {
+  const std::string first(1, keys::kUnscopedIdempotency);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  rocksdb::WriteBatch batch;
+  // Each batch moves whole records, so a crash part way leaves the rest
+  // unscoped for the next open.
+  auto flush = [&] {
+    Status st = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "scope idempotency keys");
+    batch.Clear();
+    return st;
+  };
+  for (it->Seek(first); it->Valid() && it->key().starts_with(first); it->Next()) {
+    const std::string_view key = it->key().ToStringView().substr(1);
+    const std::string value = it->value().ToString();
+    if (value.size() != 40) return Status::Corruption("idempotency record has the wrong size");
+    Result<std::string> stored = GetStored(keys::GetU64(value));
+    if (!stored.ok()) return stored.status();
+    Result<Event> event = internal::DecodeEvent(std::string_view(*stored).substr(32));
+    if (!event.ok()) return event.status();
+    batch.Put(keys::Idempotency(keys::IdempotencyScope(event->actor, key)), value);
+    batch.Delete(it->key());
+    if (batch.Count() >= 20000) LEDGER_RETURN_IF_ERROR(flush());
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read idempotency keys"));
+  return batch.Count() ? flush() : Status::Ok();
 }
 
 Status Ledger::Impl::LoadStreamSet() {
@@ -797,8 +843,8 @@ Result<std::vector<AppendResult>> Ledger::Impl::AppendRecorded(
     }
     const size_t colon = r.actor.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == r.actor.size() ||
-        r.actor.size() > 200) {
-      bad.push_back({"actor", "must be role:name, at most 200 characters"});
+        r.actor.size() > 200 || HasControlCharacter(r.actor)) {
+      bad.push_back({"actor", "must be role:name, at most 200 characters, no control characters"});
     }
     previous = std::max(previous, r.recorded_at);
     Status st = InRequest(Status::InvalidFields(std::move(bad)), i, requests.size());
@@ -1160,14 +1206,14 @@ Result<StreamHead> Ledger::Impl::LoadStream(const std::string& id, const Overlay
 }
 
 Result<std::optional<std::pair<uint64_t, Hash>>> Ledger::Impl::LoadIdempotency(
-    const std::string& key, const Overlay& group, const Overlay& delta) {
+    const std::string& scoped, const Overlay& group, const Overlay& delta) {
   using Entry = std::optional<std::pair<uint64_t, Hash>>;
-  if (auto it = delta.idempotency.find(key); it != delta.idempotency.end())
+  if (auto it = delta.idempotency.find(scoped); it != delta.idempotency.end())
     return Entry(it->second);
-  if (auto it = group.idempotency.find(key); it != group.idempotency.end())
+  if (auto it = group.idempotency.find(scoped); it != group.idempotency.end())
     return Entry(it->second);
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Idempotency(key), &v);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Idempotency(scoped), &v);
   if (s.IsNotFound()) return Entry();
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "read idempotency key"));
   if (v.size() != 40) return Status::Corruption("idempotency record has the wrong size");
@@ -1207,7 +1253,13 @@ Status Ledger::Impl::LaterCorrectionFieldErrors(const Writer& w, size_t first, c
     const NewEvent& ev = w.requests[j].event;
     const auto* c = std::get_if<RecordCorrected>(&ev.data);
     if (!c) continue;
-    // A target not written (yet) is the 422 its own check gives.
+    // A target not written (yet) is the 422 its own check gives; one in a
+    // stream the writer may not see is not looked at.
+    Result<StreamHead> head = LoadStream(ev.referral_id, group, delta);
+    if (!head.ok()) return head.status();
+    Status scope;
+    LEDGER_RETURN_IF_ERROR(Scope(w, ev, *head, group, delta, &scope));
+    if (scope.code() == Code::kNotFound) continue;
     Result<Event> target = LoadWrittenEvent(c->corrects_seq, group, delta);
     if (!target.ok()) continue;
     Status st = InRequest(CorrectionFieldsFit(ev, *c, std::move(target).value()), j,
@@ -1215,6 +1267,32 @@ Status Ledger::Impl::LaterCorrectionFieldErrors(const Writer& w, size_t first, c
     errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
   }
   return Status::InvalidFields(std::move(errors));
+}
+
+Status Ledger::Impl::Scope(const Writer& w, const NewEvent& ev, const StreamHead& head,
+                           const Overlay& group, const Overlay& delta, Status* verdict) {
+  *verdict = Status::Ok();
+  if (!w.ctx.authorize) return Status::Ok();
+  const bool exists = head.state != ReferralState::kNone;
+  StreamInfo info{exists, head.version(), head.state, head.area, head.provider, {}};
+  if (const auto* r = std::get_if<ReferralReceived>(&ev.data); r && !exists) info.area = r->area;
+  if (w.ctx.with_placements && exists) {
+    std::vector<Event> events;
+    for (uint64_t seq : head.seqs) {
+      Result<Event> e = LoadWrittenEvent(seq, group, delta);
+      if (!e.ok()) return e.status();
+      events.push_back(std::move(e).value());
+    }
+    info.placements = PlacementsOf(events);
+  }
+  *verdict = w.ctx.authorize(ev, info);
+  // A stream that exists is a 409 for a second referral.received, whoever
+  // sends it: it is never hidden from one.
+  if (verdict->code() == Code::kNotFound &&
+      (!exists || TypeOf(ev.data) == EventType::kReferralReceived)) {
+    *verdict = Status::Ok();
+  }
+  return Status::Ok();
 }
 
 Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros now,
@@ -1238,13 +1316,23 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
     Result<StreamHead> loaded = LoadStream(ev.referral_id, group, *delta);
     if (!loaded.ok()) return loaded.status();
     StreamHead head = std::move(loaded).value();
+
+    // The scope check is asked first, though its 403 is reported after
+    // field errors (SPEC §8): a stream the writer may not see is checked
+    // from here on as one that does not exist.
+    Status scope;
+    LEDGER_RETURN_IF_ERROR(Scope(w, ev, head, group, *delta, &scope));
+    if (scope.code() == Code::kNotFound) {
+      head = StreamHead{};
+      scope = Status::Ok();
+    }
     const bool exists = head.state != ReferralState::kNone;
 
     // A correction's fields are checked against its target's type (400),
     // when the target is one that may be corrected at all (else 422 below).
     std::optional<Event> target;
     const RecordCorrected* correction = std::get_if<RecordCorrected>(&ev.data);
-    if (correction) {
+    if (correction && exists) {
       Result<Event> t = LoadWrittenEvent(correction->corrects_seq, group, *delta);
       if (t.ok()) {
         target = std::move(t).value();
@@ -1254,18 +1342,17 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
       if (Status st = CorrectionFieldsFit(ev, *correction, target); !st.ok()) return fail(st);
     }
 
-    if (w.ctx.authorize) {
-      StreamInfo info{exists, head.version(), head.state, head.area, head.provider};
-      if (const auto* r = std::get_if<ReferralReceived>(&ev.data); r && !exists)
-        info.area = r->area;
-      Status st = w.ctx.authorize(ev, info);
-      if (!st.ok()) return fail(st);
-    }
+    if (!scope.ok()) return fail(scope);
 
+    // A key is scoped to the credential that sent it (SPEC §8), which the
+    // actor names.
+    const std::string& actor = w.recorded.empty() ? w.ctx.actor : w.recorded[i].actor;
     std::optional<Hash> digest;
+    std::string scoped_key;
     if (req.idempotency_key) {
       digest = RequestDigest(req);
-      auto found = LoadIdempotency(*req.idempotency_key, group, *delta);
+      scoped_key = keys::IdempotencyScope(actor, *req.idempotency_key);
+      auto found = LoadIdempotency(scoped_key, group, *delta);
       if (!found.ok()) return found.status();
       if (found->has_value()) {
         if ((*found)->second != *digest) {
@@ -1326,7 +1413,7 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
     e.referral_id = ev.referral_id;
     e.occurred_at = ev.occurred_at;
     e.recorded_at = w.recorded.empty() ? recorded_at : w.recorded[i].recorded_at;
-    e.actor = w.recorded.empty() ? w.ctx.actor : w.recorded[i].actor;
+    e.actor = actor;
     if (req.idempotency_key) e.idempotency_key = *req.idempotency_key;
     e.data = ev.data;
 
@@ -1352,7 +1439,7 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
       }
     }
     delta->streams[ev.referral_id] = std::move(head);
-    if (digest) delta->idempotency[*req.idempotency_key] = {e.seq, *digest};
+    if (digest) delta->idempotency[scoped_key] = {e.seq, *digest};
     results->push_back({e.seq, e.version, Hash{}, e.recorded_at, false});
     delta->events.push_back(std::move(e));
   }
@@ -1416,6 +1503,26 @@ Result<std::vector<Event>> Ledger::Impl::ReadStream(std::string_view id) const {
   }
   if (out.empty()) return Status::NotFound("no referral " + std::string(id));
   return out;
+}
+
+Result<StreamInfo> Ledger::Impl::DescribeStream(std::string_view id, bool with_placements) const {
+  const uint64_t size = Size();
+  std::string v;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::StreamHead(id), &v);
+  if (s.IsNotFound()) return Status::NotFound("no referral " + std::string(id));
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read stream"));
+  Result<StreamHead> head = internal::DecodeStreamHead(v);
+  if (!head.ok()) return head.status();
+  if (head->seqs.empty() || head->seqs.front() > size) {
+    return Status::NotFound("no referral " + std::string(id));
+  }
+  StreamInfo info{true, head->version(), head->state, head->area, head->provider, {}};
+  if (with_placements) {
+    Result<std::vector<Event>> events = ReadStream(id);
+    if (!events.ok()) return events.status();
+    info.placements = PlacementsOf(*events);
+  }
+  return info;
 }
 
 Result<std::vector<Event>> Ledger::Impl::ReadFeed(uint64_t after, size_t limit) const {
@@ -1840,6 +1947,10 @@ Result<std::string> Ledger::GetCanonicalBytes(uint64_t seq) const {
 }
 Result<std::vector<Event>> Ledger::ReadStream(std::string_view id) const {
   return impl_->ReadStream(id);
+}
+Result<StreamInfo> Ledger::DescribeStream(std::string_view referral_id,
+                                          bool with_placements) const {
+  return impl_->DescribeStream(referral_id, with_placements);
 }
 Result<std::vector<Event>> Ledger::ReadFeed(uint64_t after, size_t limit) const {
   return impl_->ReadFeed(after, limit);

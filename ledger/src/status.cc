@@ -31,7 +31,10 @@ const char* CodeName(Code code) {
 Status Status::InvalidFields(std::vector<FieldError> errors) {
   if (errors.empty()) return Ok();
   std::string message = "invalid fields:";
+  const size_t more = errors.size() > kMaxFieldErrors ? errors.size() - kMaxFieldErrors : 0;
+  errors.resize(errors.size() - more);
   for (const FieldError& e : errors) message += " " + e.field;
+  if (more) message += " and " + std::to_string(more) + " more";
   return InvalidArgument(std::move(message), std::move(errors));
 }
 

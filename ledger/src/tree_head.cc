@@ -127,7 +127,7 @@ Result<std::unique_ptr<Signer>> Signer::LoadOrCreate(const std::string& path) {
   std::string pem(data, static_cast<size_t>(n));
   std::unique_ptr<Signer> signer(new Signer(std::move(key)));
   LEDGER_RETURN_IF_ERROR(WriteFile(path, pem, 0600));
-  LEDGER_RETURN_IF_ERROR(WriteFile(path + ".pub", signer->public_key_pem(), 0644));
+  LEDGER_RETURN_IF_ERROR(WriteFile(path + ".pub", signer->public_key_pem(), 0600));
   return signer;
 }
 

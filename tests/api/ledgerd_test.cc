@@ -38,6 +38,7 @@ Reply Request(uint16_t port, http::verb verb, const std::string& target, const s
   beast::tcp_stream stream(ioc);
   stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   http::request<http::string_body> req(verb, target, 11);
+  req.set(http::field::host, "localhost");
   req.set(http::field::authorization, "Bearer t-partnership");
   req.set(http::field::content_type, "application/json");
   req.body() = body;

@@ -300,13 +300,15 @@ test('a partnership token sees its own areas and no other', async () => {
   assert.match(await page.textContent('#status'), new RegExp(`Area ${other} is outside this credential's areas`));
   assert.equal(await page.isHidden('#area'), true);
   assert.equal(await page.isHidden('#overview'), true);
-  // Its own referral verifies; another area's is refused by the server.
+  // Its own referral verifies; another area's is, to this credential, one
+  // that does not exist.
   await openReferral(page, ownReferral);
   assert.equal(await page.getAttribute('#referral-verdict', 'data-verdict'), 'verified');
   await page.fill('#referral-id', otherReferral);
   await page.click('#referral-form button[type=submit]');
   await page.waitForSelector('#status.status-error');
-  assert.match(await page.textContent('#status'), /outside the credential's scope/);
+  assert.match(await page.textContent('#status'),
+    new RegExp(`No referral ${otherReferral} among those this credential may see`));
   assert.equal(await page.isHidden('#referral'), true);
   await page.screenshot({ path: path.join(ARTIFACTS, 'partnership-out-of-scope.png'), fullPage: true });
   assert.deepEqual(elsewhere, []);

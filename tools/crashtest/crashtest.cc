@@ -88,7 +88,7 @@ std::optional<Server> Start(const Options& o, const std::string& data, const std
   if (pid == 0) {
     if (!std::freopen(log.c_str(), "a", stdout)) _exit(127);
     execl(o.ledgerd.c_str(), "ledgerd", "--data", data.c_str(), "--tokens", tokens.c_str(),
-          "--port", "0", "--log-level", "info", nullptr);
+          "--port", "0", "--log-level", "info", "--append-rate", "0", nullptr);
     _exit(127);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

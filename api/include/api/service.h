@@ -43,10 +43,28 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // A body too large to hold whole (the feed): when set, `body` is unused
+  // and the server calls this again and again for the body's next piece (at
+  // most about kStreamPieceBytes), sending each with chunked coding once
+  // the client has taken the one before, until it returns an empty piece.
+  // A failure after the first piece closes the connection without the last
+  // chunk, so the client sees the body is cut short.
+  std::function<ledger::Result<std::string>()> stream;
 };
 
+// About the most a streamed response holds in memory at once.
+inline constexpr size_t kStreamPieceBytes = 64 * 1024;
+
+// The whole body of `r`, its stream drained (for callers without a socket).
+ledger::Result<std::string> WholeBody(HttpResponse& r);
+
+// `text` with each byte that is not part of valid UTF-8, and each control
+// character, written as \xHH: safe for a JSON string and for a log line
+// (a request may put any bytes in its path).
+std::string Printable(std::string_view text);
+
 // RFC 9457 problem details: type, title, status, detail and, for field
-// errors, errors: [{field, message}].
+// errors, errors: [{field, message}], every string made Printable.
 HttpResponse Problem(unsigned status, const std::string& detail,
                      const std::vector<ledger::FieldError>& errors = {});
 // The response for a failed ledger or projection call. The one place that
@@ -55,6 +73,13 @@ unsigned HttpStatusFor(ledger::Code code);
 HttpResponse ProblemFor(const ledger::Status& status);
 
 struct ServiceOptions {
+  // Events each writing credential may append per second, with bursts of up
+  // to append_burst (a token bucket); over it, 429 with Retry-After. An
+  // append-only store cannot take back what a runaway or hostile client
+  // wrote. 0 turns the limit off. A burst below a batch's 1,000 events would
+  // refuse every full batch, so it is at least that.
+  double append_rate = 1000;
+  double append_burst = 10000;
   // How long a view waits for the projections to reach the ledger's head, so
   // a client reads its own writes; after it, the view answers as of what the
   // projections hold (and says so in as_of_seq).
@@ -86,9 +111,10 @@ class Service {
   // The seq a subscription starts after (Last-Event-ID wins over ?after=),
   // or the problem to answer instead. REQUIRES: Precheck passed.
   std::variant<uint64_t, HttpResponse> StartSubscription(const HttpRequest& request) const;
-  // The frames ("id: SEQ\nevent: TYPE\ndata: JSON\n\n") of up to `max`
-  // durable events after *cursor, which moves past them.
-  ledger::Result<std::string> NextFrames(uint64_t* cursor, size_t max) const;
+  // The frames ("id: SEQ\nevent: TYPE\ndata: JSON\n\n") of the durable
+  // events after *cursor, which moves past them, stopping once about
+  // `max_bytes` are made.
+  ledger::Result<std::string> NextFrames(uint64_t* cursor, size_t max_bytes) const;
 
   // Every route the service answers, as "METHOD /path/{param}".
   static std::vector<std::string> RouteTemplates();
@@ -111,6 +137,7 @@ class Service {
  private:
   struct Metrics;
   class ViewCache;
+  class AppendLimiter;
   std::string MetricsText() const;
   ledger::Ledger* ledger_;
   projections::Projector* projector_;
@@ -118,6 +145,7 @@ class Service {
   ServiceOptions options_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<ViewCache> cache_;
+  std::unique_ptr<AppendLimiter> limiter_;
 };
 
 }  // namespace api

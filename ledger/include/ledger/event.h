@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -308,6 +309,17 @@ Status ValidateCorrectionFields(EventType target_type, const std::vector<Correct
 // correction; else nullopt (such a target is the correction's 422, SPEC §8).
 std::optional<EventType> CorrectableType(const Event& target, std::string_view referral_id);
 
+// A placement.offered or placement.started of a referral, naming its
+// provider as corrected (the latest correction of the event's provider wins).
+struct Placement {
+  uint64_t seq = 0;
+  EventType type = EventType::kPlacementOffered;
+  std::string provider;
+  bool operator==(const Placement&) const = default;
+};
+// The placements of one referral's events, given in stream order.
+std::vector<Placement> PlacementsOf(std::span<const Event> stream);
+
 // Merges corrected fields into `target` (unlisted fields keep their value).
 // REQUIRES: ValidateCorrectionFields(TypeOf(*target), fields).ok()
 void ApplyCorrection(const std::vector<CorrectedField>& fields, EventData* target);
@@ -322,5 +334,13 @@ std::string CheckProviderId(std::string_view value);  // "1-" + 9 or 10 digits
 // Number of Unicode code points in valid UTF-8 text (SPEC §8: lengths count
 // code points).
 size_t CodePointCount(std::string_view utf8);
+// Whether valid UTF-8 text holds a control character that free text and
+// identifiers refuse (SPEC §8): U+0000-U+001F other than tab, line feed and
+// carriage return, and U+007F-U+009F. They could rewrite an investigator's
+// terminal (an escape sequence in a note shown by ledgerctl timeline).
+bool HasControlCharacter(std::string_view utf8);
+inline constexpr const char* kControlCharacterMessage =
+    "must not hold control characters (U+0000-U+001F other than tab, line feed and carriage "
+    "return, or U+007F-U+009F)";
 
 }  // namespace ledger

@@ -59,13 +59,18 @@ struct LedgerOptions {
   std::function<void()> before_apply;
 };
 
-// What a writer's scope check sees of the stream an event goes to.
+// What a writer's scope check sees of the stream an event goes to, and
+// what Ledger::DescribeStream tells of one.
 struct StreamInfo {
   bool exists = false;
   uint64_t version = 0;
   ReferralState state = ReferralState::kNone;
   std::string area;      // as corrected; for a new stream, the event's own area
   std::string provider;  // latest offered or started provider; "" if none
+  // Its placement events in stream order, each naming its provider as
+  // corrected: filled only when asked for (WriteContext::with_placements,
+  // DescribeStream's argument), since it reads the stream's events.
+  std::vector<Placement> placements;
 };
 
 // Who is writing, and what they may write.
@@ -74,8 +79,16 @@ struct WriteContext {
   std::string actor;
   // Optional scope check, run for each event after its fields are valid and
   // before conflicts are checked (SPEC §8's order: 403 before 409 and 422).
-  // Return OK to allow, or a kForbidden status to refuse.
+  // Return OK to allow, or a kForbidden status to refuse, or kNotFound for a
+  // stream the writer may not see: it is then checked as a stream that does
+  // not exist (409 for an expected_version other than 0, else 422 "unknown
+  // referral"), and a correction's fields are not checked against a target
+  // in it, so that its existence shows nowhere. kNotFound is ignored for a
+  // referral.received, whose existing stream is a 409 whoever sends it.
   std::function<Status(const NewEvent& event, const StreamInfo& stream)> authorize;
+  // Whether authorize needs StreamInfo::placements (reading the stream's
+  // events on the commit thread).
+  bool with_placements = false;
   // A batch request: each event's errors are named by its place
   // ("events[0].data.area"), even when it holds one event. Without it, a
   // single event's errors are named as its own fields ("data.area").
@@ -177,6 +190,11 @@ class Ledger {
   Result<std::string> GetCanonicalBytes(uint64_t seq) const;
   // The events of one referral in version order; kNotFound if it has none.
   Result<std::vector<Event>> ReadStream(std::string_view referral_id) const;
+  // What a writer's scope check would see of a referral now (its state,
+  // version and area as the ledger has written them, which may include an
+  // append whose sync has not returned yet), with its placements when
+  // `with_placements`; kNotFound if it has no durable event.
+  Result<StreamInfo> DescribeStream(std::string_view referral_id, bool with_placements) const;
   // Up to `limit` events with seq > after, in seq order.
   Result<std::vector<Event>> ReadFeed(uint64_t after, size_t limit) const;
   // Calls fn(event) for each durable event with after < seq <= upto, in seq

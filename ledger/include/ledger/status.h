@@ -26,6 +26,10 @@ enum class Code {
   kInternal,           // 500: a bug
 };
 
+// The most field errors one Status names (SPEC §6: every bad field is named;
+// past this many, the message counts the rest).
+inline constexpr size_t kMaxFieldErrors = 100;
+
 // One bad field of a request, named by its JSON path ("data.area",
 // "events[1].data.outcome").
 struct FieldError {
@@ -43,7 +47,9 @@ class Status {
   static Status InvalidArgument(std::string message, std::vector<FieldError> errors = {}) {
     return Status(Code::kInvalidArgument, std::move(message), std::move(errors));
   }
-  // OK when `errors` is empty, else kInvalidArgument naming every bad field.
+  // OK when `errors` is empty, else kInvalidArgument naming every bad field,
+  // up to kMaxFieldErrors of them; the message says how many more there were
+  // ("... and 27900 more"), so that a hostile body cannot make a large answer.
   static Status InvalidFields(std::vector<FieldError> errors);
   // A single bad field: the message is the field's.
   static Status BadField(std::string field, std::string message) {

@@ -1,0 +1,139 @@
+// The Http fixture: the real server on a real socket over a ledger in a
+// temporary directory, with one credential of each role and scope, and a
+// client that sends one request per connection. Shared by the HTTP suites.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+#include <boost/json.hpp>
+#include <memory>
+#include <string>
+
+#include "api/server.h"
+#include "api/service.h"
+#include "ledger/ledger.h"
+#include "projections/projector.h"
+#include "test_util.h"
+
+namespace api::testing {
+
+namespace json = boost::json;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+constexpr const char* kPartnership = "token-partnership-example";
+constexpr const char* kOtherPartnership = "token-partnership-elsewhere";
+constexpr const char* kRegulator = "token-regulator";
+constexpr const char* kProvider = "token-provider";
+constexpr const char* kAuditor = "token-auditor";
+constexpr const char* kOtherProvider = "token-provider-elsewhere";
+
+inline std::string TokensFile() {
+  auto entry = [](const char* name, const char* role, const char* token, const char* extra) {
+    return std::string("{\"name\":\"") + name + "\",\"role\":\"" + role + "\",\"sha256\":\"" +
+           ledger::ToHex(ledger::Sha256(token)) + "\"" + extra + "}";
+  };
+  return "{\"tokens\":[" +
+         entry("example-partnership", "partnership", kPartnership,
+               ",\"areas\":[\"E08000002\",\"E08000034\",\"E09000017\",\"E10000012\"]") +
+         "," + entry("elsewhere", "partnership", kOtherPartnership, ",\"areas\":[\"E06000001\"]") +
+         "," + entry("regulator", "regulator", kRegulator, "") + "," +
+         entry("provider", "provider", kProvider, ",\"providers\":[\"1-1731644238\"]") + "," +
+         entry("provider-elsewhere", "provider", kOtherProvider, ",\"providers\":[\"1-9999999999\"]") +
+         "," +
+         entry("auditor", "auditor", kAuditor, "") + "]}";
+}
+
+struct Reply {
+  unsigned status = 0;
+  std::string content_type;
+  json::value body;  // null when the body is not JSON
+  std::string text;  // the body as sent
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The value of header `name` (case-insensitive), or "".
+  std::string Header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (boost::beast::iequals(k, name)) return v;
+    }
+    return "";
+  }
+};
+
+class Http : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = ledger::Ledger::Open(dir_.path());
+    ASSERT_TRUE(opened.ok());
+    ledger_ = std::move(opened).value();
+    auto p = projections::Projector::Open(ledger_.get());
+    ASSERT_TRUE(p.ok());
+    projector_ = std::move(p).value();
+    projector_->Start();
+    auto tokens = TokenStore::Parse(TokensFile());
+    ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
+    service_ = std::make_unique<Service>(ledger_.get(), projector_.get(), std::move(tokens).value(),
+                                         service_options_);
+    options_.port = 0;
+    server_ = std::make_unique<Server>(service_.get(), options_);
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void TearDown() override { server_->Stop(); }
+
+  Reply Send(http::verb method, const std::string& target, const std::string& token,
+             const std::string& body = "", const std::string& content_type = "application/json") {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+    http::request<http::string_body> req(method, target, 11);
+    req.set(http::field::host, "localhost");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty() || method == http::verb::post) {
+      req.set(http::field::content_type, content_type);
+      req.body() = body;
+      req.prepare_payload();
+    }
+    // The server may answer (413, 401...) and close before it reads a body:
+    // a failed write still leaves its answer to read.
+    beast::error_code ec;
+    http::write(stream, req, ec);
+    beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    http::read(stream, buffer, parser, ec);
+    if (ec) {
+      ADD_FAILURE() << target << ": " << ec.message();
+      return Reply{};
+    }
+    Reply r;
+    r.status = parser.get().result_int();
+    r.content_type = std::string(parser.get()[http::field::content_type]);
+    for (const auto& field : parser.get()) {
+      r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    r.text = parser.get().body();
+    json::error_code jec;
+    r.body = json::parse(parser.get().body(), jec);
+    return r;
+  }
+  Reply Get(const std::string& target, const std::string& token = kRegulator) {
+    return Send(http::verb::get, target, token);
+  }
+  Reply Post(const std::string& body, const std::string& token = kPartnership,
+             const std::string& target = "/v1/events") {
+    return Send(http::verb::post, target, token, body);
+  }
+
+  ServerOptions options_;  // derived fixtures may change these before SetUp
+  ServiceOptions service_options_;
+  net::io_context ioc_;
+  ledger::testing::TempDir dir_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<projections::Projector> projector_;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<Server> server_;
+};
+
+}  // namespace api::testing

@@ -11,7 +11,8 @@
 //    and a tokens file with a regulator, an auditor and a probe regulator.
 // 2. Starts ledgerd on port 0 (`--log-level warn`, then --extra-flags) and
 //    learns its address from /proc (the "listening" log line is at info).
-// 3. Baseline: the probe for 5 s, and ledgerd's RSS.
+// 3. Baseline: a view and the feed read once (the caches warmed), then the
+//    probe for 5 s, and ledgerd's RSS.
 // 4. Attack, all at once: slowloris sockets that never finish their header,
 //    SSE subscribers and feed readers that never read, each kind from its
 //    own loopback range (127.1/127.2/127.3.X.Y) spread over many addresses,
@@ -585,6 +586,12 @@ int Run(const Options& o) {
       areas.body.find('"' + area + '"') != std::string::npos ? "/v1/areas/" + area + "/fairness" : "/v1/fairness";
   const Reply warm = Get(*ep, view, prober, 10000);  // computes and caches the view once
   if (warm.status != 200) throw SetupError{"GET " + view + " answered " + std::to_string(warm.status)};
+  // The feed the readers will ask for, read once whole as an auditor would:
+  // RocksDB's block cache (bounded, 64 MiB) then holds those events before
+  // the baseline, so that the comparison after release counts what the
+  // connections held, not a cache warmed by serving them.
+  const Reply feed = Get(*ep, "/v1/events?after=0&limit=10000", prober, 10000);
+  if (feed.status != 200) throw SetupError{"GET /v1/events answered " + std::to_string(feed.status)};
   const std::vector<std::string> targets = {view, "/healthz"};
   const milliseconds interval(o.probe_interval_ms);
   std::printf("ledgerd %d at %s:%u; probe: %s and /healthz every %d ms\n", server.pid,

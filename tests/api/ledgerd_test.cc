@@ -140,6 +140,16 @@ TEST(Ledgerd, ServesAndStopsGracefullyOnSigterm) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   EXPECT_NE(server.log().find("ledgerd stopped"), std::string::npos) << server.log();
   EXPECT_EQ(server.log().find("Bearer"), std::string::npos);  // the log never holds a token
+  // What it wrote is its owner's alone: directories 0700, files 0600.
+  namespace fs = std::filesystem;
+  const auto others = fs::perms::group_all | fs::perms::others_all;
+  size_t files = 0;
+  EXPECT_EQ(fs::status(dir.path() + "/data").permissions() & others, fs::perms::none);
+  for (const auto& entry : fs::recursive_directory_iterator(dir.path() + "/data")) {
+    EXPECT_EQ(entry.status().permissions() & others, fs::perms::none) << entry.path();
+    files += entry.is_regular_file();
+  }
+  EXPECT_GT(files, 5u);
   // Every acknowledged event is there, and the ledger verifies.
   auto ledger = ledger::Ledger::Open(dir.path() + "/data");
   ASSERT_TRUE(ledger.ok());

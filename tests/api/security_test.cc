@@ -279,6 +279,22 @@ TEST_F(Http, IdempotencyKeysBelongToTheCredentialThatSentThem) {
   EXPECT_EQ(ledger_->Size(), 2u);
 }
 
+// A credential's name is its identity (actor, idempotency keys, rate and
+// connection shares): unique, and printable.
+TEST(Tokens, NamesAreUniqueAndHoldNoControlCharacters) {
+  auto entry = [](const std::string& name, const std::string& token) {
+    return R"({"name":")" + name + R"(","role":"auditor","sha256":")" +
+           ledger::ToHex(ledger::Sha256(token)) + R"("})";
+  };
+  auto twice = TokenStore::Parse(R"({"tokens":[)" + entry("a", "t1") + "," + entry("a", "t2") + "]}");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_EQ(twice.status().field_errors().at(0).field, "tokens[1].name");
+  auto control = TokenStore::Parse(R"({"tokens":[)" + entry("a\\u001b", "t1") + "]}");
+  ASSERT_FALSE(control.ok());
+  EXPECT_EQ(control.status().field_errors().at(0).field, "tokens[0].name");
+  EXPECT_TRUE(TokenStore::Parse(R"({"tokens":[)" + entry("a", "t1") + "," + entry("b", "t2") + "]}").ok());
+}
+
 // ---------------------------------------------------------------------------
 // 8. Control characters, caching and sniffing, the append rate.
 

@@ -353,6 +353,33 @@ TEST(ParseAppendRequest, LengthsCountCodePoints) {
   }
 }
 
+TEST(ParseAppendRequest, FreeTextAndKeysRefuseControlCharacters) {
+  for (const auto& [type, field] : std::vector<std::pair<std::string, std::string>>{
+           {"assessment.completed", "note"}, {"referral.refused", "decided_by"},
+           {"funding.approved", "panel"}, {"appeal.lodged", "grounds"},
+           {"record.corrected", "reason"}}) {
+    for (const std::string& bad : {std::string("\x1b[2J"), std::string("a\0b", 3), std::string("bell\x07"),
+                                   std::string("del\x7f"), std::string("nel\xc2\x85"),
+                                   std::string("csi\xc2\x9b")}) {
+      EXPECT_EQ(ErrorFields(WithData(type, field, json::string(bad))), Fields{"data." + field})
+          << type << "." << field;
+    }
+    // Tab, line feed and carriage return are text; so is U+00A0.
+    EXPECT_EQ(ErrorFields(WithData(type, field, "a\tb\r\nc\xc2\xa0" "d")), Fields{"OK"}) << field;
+  }
+  json::object keyed = Valid("appeal.lodged");
+  keyed["idempotency_key"] = "key\x1b";
+  EXPECT_EQ(ErrorFields(keyed), Fields{"idempotency_key"});
+  json::object corrected = Valid("record.corrected");
+  corrected["data"].as_object()["fields"] = json::object{{"note", "x\x1b"}};
+  EXPECT_EQ(ErrorFields(corrected), Fields{"OK"});  // checked against its target's rule
+  EXPECT_EQ(ValidateCorrectionFields(EventType::kAssessmentCompleted, {{"note", std::string("x\x1b")}})
+                .field_errors()
+                .at(0)
+                .field,
+            "data.fields.note");
+}
+
 TEST(ParseAppendRequest, IntegersMustBeJsonIntegersInRange) {
   for (const char* type : {"funding.requested", "funding.approved"}) {
     EXPECT_EQ(ErrorFields(WithData(type, "weeks", 1)), Fields{"OK"});
@@ -504,6 +531,27 @@ TEST(ParseBatchRequest, SizeAndNaming) {
       json::object{{"events", json::array{Valid("appeal.lodged")}}, {"atomic", true}}, kNow);
   ASSERT_FALSE(extra.ok());
   EXPECT_EQ(extra.status().field_errors()[0].field, "atomic");
+}
+
+TEST(ParseBatchRequest, NamesAHundredFieldErrorsAndCountsTheRest) {
+  json::array events;
+  for (int i = 0; i < 1000; ++i) {
+    json::object e = Valid("appeal.lodged");
+    for (int f = 0; f < 28; ++f) e["x" + std::to_string(f)] = 1;
+    events.push_back(std::move(e));
+  }
+  auto r = ParseBatchRequest(json::object{{"events", events}}, kNow);
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.status().field_errors().size(), kMaxFieldErrors);
+  EXPECT_EQ(r.status().field_errors().front().field, "events[0].x0");
+  EXPECT_EQ(r.status().field_errors().back().field, "events[3].x15");
+  EXPECT_TRUE(r.status().message().ends_with(" and 27900 more")) << r.status().message();
+  // A field reported once, and a field covered by a member reported, are not
+  // counted again.
+  json::object twice = Valid("record.corrected");
+  twice["data"].as_object()["fields"] = json::object{};
+  twice["data"].as_object()["bogus"] = 1;
+  EXPECT_EQ(ErrorFields(twice), (Fields{"data.fields", "data.bogus"}));
 }
 
 TEST(RequestDigest, SameValueSameDigest) {

@@ -316,7 +316,7 @@ TEST_F(LedgerTest, Idempotency) {
   EXPECT_EQ(again->hash, first->hash);
   EXPECT_EQ(again->recorded_at, first->recorded_at);
   EXPECT_EQ(ledger_->Size(), 1u);
-  // The key is global: another stream, another body -> 422.
+  // The key is the credential's: another stream, another body -> 422.
   AppendRequest other = Req("r2", T(0), Received());
   other.idempotency_key = "k1";
   ExpectCode(Append(other).status(), Code::kStateViolation, "idempotency_key");
@@ -343,6 +343,109 @@ TEST_F(LedgerTest, Idempotency) {
   auto b = AppendAll(batch);
   ExpectCode(b.status(), Code::kStateViolation, "events[1]");
   EXPECT_EQ(ledger_->Size(), 2u);
+}
+
+TEST_F(LedgerTest, IdempotencyKeysBelongToTheirActor) {
+  AppendRequest a = Req("r1", T(0), Received());
+  a.idempotency_key = "shared";
+  AppendRequest b = Req("r2", T(0), Received());
+  b.idempotency_key = "shared";
+  auto first = Append(a, Writer("partnership:one"));
+  auto second = Append(b, Writer("partnership:two"));
+  ASSERT_TRUE(first.ok() && second.ok()) << second.status().ToString();
+  EXPECT_FALSE(second->replayed);
+  EXPECT_EQ(second->seq, 2u);
+  // Each replays its own; one's body is another body to the other.
+  EXPECT_EQ(Append(b, Writer("partnership:two"))->seq, 2u);
+  EXPECT_EQ(Append(a, Writer("partnership:one"))->seq, 1u);
+  ExpectCode(Append(b, Writer("partnership:one")).status(), Code::kStateViolation, "idempotency_key");
+  EXPECT_EQ(ledger_->Size(), 2u);
+}
+
+TEST_F(LedgerTest, UnscopedKeysOfAnOlderBuildMoveUnderTheirEventsActorAtOpen) {
+  AppendRequest a = Req("r1", T(0), Received());
+  a.idempotency_key = "old-key";
+  ASSERT_TRUE(Append(a, Writer("partnership:one")).ok());
+  ledger_.reset();
+  // As an older build kept it: 'I' key, unscoped.
+  testing::EditClosedLedger(dir_.path(), [](rocksdb::DB* db) {
+    const std::string scoped =
+        internal::keys::Idempotency(internal::keys::IdempotencyScope("partnership:one", "old-key"));
+    std::string v;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), scoped, &v).ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), scoped).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "Iold-key", v).ok());
+  });
+  Reopen();
+  auto replay = Append(a, Writer("partnership:one"));
+  ASSERT_TRUE(replay.ok()) << replay.status().ToString();
+  EXPECT_TRUE(replay->replayed);
+  EXPECT_EQ(replay->seq, 1u);
+  AppendRequest b = Req("r2", T(0), Received());
+  b.idempotency_key = "old-key";
+  EXPECT_FALSE(Append(b, Writer("partnership:two"))->replayed);
+  ledger_.reset();
+  testing::EditClosedLedger(dir_.path(), [](rocksdb::DB* db) {
+    std::string v;
+    EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), "Iold-key", &v).IsNotFound());
+  });
+}
+
+TEST_F(LedgerTest, AStreamTheWriterMayNotSeeIsCheckedAsUnknown) {
+  Approved("r1");
+  const uint64_t size = ledger_->Size();
+  WriteContext hidden = Writer("partnership:elsewhere");
+  hidden.authorize = [](const NewEvent&, const StreamInfo& s) {
+    return s.exists ? Status::NotFound("not visible") : Status::Ok();
+  };
+  // The words of an unknown referral; 409 against version 0.
+  ExpectCode(Append(Req("r1", T(3), PlacementOffered{"1-1731644238", "2025-03-01"}), hidden).status(),
+             Code::kStateViolation, "placement.offered for unknown referral r1");
+  AppendRequest versioned = Req("r1", T(3), PlacementOffered{"1-1731644238", "2025-03-01"});
+  versioned.expected_version = 3;
+  ExpectCode(Append(versioned, hidden).status(), Code::kConflict, "is at version 0");
+  // A correction's fields are not checked against a target it may not see.
+  RecordCorrected fix;
+  fix.corrects_seq = 1;
+  fix.reason = "wrong";
+  fix.fields = {{"outcome", std::string("x")}};
+  ExpectCode(Append(Req("r1", T(3), fix), hidden).status(), Code::kStateViolation, "unknown referral");
+  ExpectCode(Append(Req("r1", T(3), fix)).status(), Code::kInvalidArgument);
+  // A second receipt is a conflict whoever sends it.
+  ExpectCode(Append(Req("r1", T(3), Received()), hidden).status(), Code::kConflict);
+  EXPECT_EQ(ledger_->Size(), size);
+}
+
+TEST_F(LedgerTest, AScopeCheckSeesPlacementsAsCorrectedWhenItAsks) {
+  Approved("r1");
+  ASSERT_TRUE(Append(Req("r1", T(3), PlacementOffered{"1-1111111111", "2025-03-01"})).ok());
+  const uint64_t offer = ledger_->Size();
+  ASSERT_TRUE(Append(Req("r1", T(4), PlacementOffered{"1-2222222222", "2025-03-01"})).ok());
+  RecordCorrected fix;
+  fix.corrects_seq = offer;
+  fix.reason = "another provider";
+  fix.fields = {{"provider", std::string("1-3333333333")}};
+  ASSERT_TRUE(Append(Req("r1", T(5), fix)).ok());
+  std::vector<Placement> seen;
+  WriteContext ctx = Writer("provider:p");
+  ctx.with_placements = true;
+  ctx.authorize = [&](const NewEvent&, const StreamInfo& s) {
+    seen = s.placements;
+    return Status::Ok();
+  };
+  ASSERT_TRUE(Append(Req("r1", T(6), PlacementStarted{"1-2222222222"}), ctx).ok());
+  const std::vector<Placement> want = {{offer, EventType::kPlacementOffered, "1-3333333333"},
+                                       {offer + 1, EventType::kPlacementOffered, "1-2222222222"}};
+  EXPECT_EQ(seen, want);
+  // DescribeStream tells the same, the start included.
+  Result<StreamInfo> info = ledger_->DescribeStream("r1", true);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->area, "E08000002");
+  EXPECT_EQ(info->state, ReferralState::kInPlacement);
+  ASSERT_EQ(info->placements.size(), 3u);
+  EXPECT_EQ(info->placements[2].type, EventType::kPlacementStarted);
+  EXPECT_TRUE(ledger_->DescribeStream("r1", false)->placements.empty());
+  EXPECT_EQ(ledger_->DescribeStream("nobody", true).status().code(), Code::kNotFound);
 }
 
 TEST_F(LedgerTest, BatchIsAllOrNothing) {

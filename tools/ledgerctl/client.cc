@@ -4,6 +4,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace ledgerctl {
 
@@ -37,6 +40,21 @@ ledger::Result<HttpClient> HttpClient::Make(const std::string& base, std::string
 
 ledger::Result<HttpReply> HttpClient::Call(const std::string& method, const std::string& target,
                                            const std::string& body) const {
+  // 429 and 503 with Retry-After (a rate or connection limit; nothing was
+  // done) are asked again after the wait, up to kRetries times.
+  constexpr int kRetries = 100;
+  for (int attempt = 0;; ++attempt) {
+    ledger::Result<HttpReply> reply = CallOnce(method, target, body);
+    if (!reply.ok() || reply->retry_after == 0 || attempt == kRetries ||
+        (reply->status != 429 && reply->status != 503)) {
+      return reply;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(std::min<unsigned>(reply->retry_after, 60)));
+  }
+}
+
+ledger::Result<HttpReply> HttpClient::CallOnce(const std::string& method, const std::string& target,
+                                               const std::string& body) const {
   // Beast reports failures by exception; they end here as a status.
   try {
     boost::asio::io_context io;
@@ -60,7 +78,12 @@ ledger::Result<HttpReply> HttpClient::Call(const std::string& method, const std:
     http::read(stream, buffer, parser);
     beast::error_code ec;
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    return HttpReply{parser.get().result_int(), std::move(parser.get().body())};
+    HttpReply reply{parser.get().result_int(), std::move(parser.get().body())};
+    const std::string retry(parser.get()[http::field::retry_after]);
+    if (!retry.empty() && retry.size() < 6 && retry.find_first_not_of("0123456789") == std::string::npos) {
+      reply.retry_after = static_cast<unsigned>(std::stoul(retry));
+    }
+    return reply;
   } catch (const boost::system::system_error& e) {
     // The code's message only: what() adds Boost's source locations.
     return ledger::Status::IOError("cannot reach http://" + host_ + ":" + port_ + ": " +

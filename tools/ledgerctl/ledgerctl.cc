@@ -13,6 +13,8 @@
 // Exit codes: 0 done; 1 the ledger failed verification or the thing asked
 // for does not exist; 2 bad usage; 3 the ledger cannot be opened (for
 // instance, ledgerd has it open).
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -1078,6 +1080,8 @@ int CommandHelp(const std::string& command) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A ledger it writes is its owner's alone (files 0600, directories 0700).
+  umask(077);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

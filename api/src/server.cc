@@ -136,18 +136,24 @@ class Session : public std::enable_shared_from_this<Session> {
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->AwaitRequest(true); });
   }
-  // Closes the connection to make room for another (on its own strand).
+  // Chooses it to make room for another connection: it is closed (on its
+  // own strand, Evict), and a request header that arrives meanwhile is not
+  // served. REQUIRES: server_->mu held, and the connection waiting.
+  void ChooseToEvict() {
+    StopWaiting();
+    evicted_ = true;
+  }
   void Evict() { Close(); }
-  // Takes it out of the connections that may make room (once chosen to).
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  // Takes it out of the connections that may make room.
   // REQUIRES: server_->mu held.
   void StopWaiting() {
     if (!waiting_) return;
     server_->waiting.erase(*waiting_);
     waiting_.reset();
   }
-  net::any_io_executor executor() { return stream_.get_executor(); }
-
- private:
   static void Decrement(std::unordered_map<std::string, size_t>& counts, const std::string& key) {
     auto it = counts.find(key);
     if (it != counts.end() && --it->second == 0) counts.erase(it);
@@ -174,7 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void MayMakeRoom() {
     if (reserved_) return;
     std::lock_guard l(server_->mu);
-    if (!waiting_) waiting_ = server_->waiting.insert(server_->waiting.end(), weak_from_this());
+    if (!waiting_ && !evicted_) waiting_ = server_->waiting.insert(server_->waiting.end(), weak_from_this());
   }
 
   void ReadHeader() {
@@ -191,10 +197,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec, size_t) {
+    bool evicted = false;
     {
       std::lock_guard l(server_->mu);
       StopWaiting();
+      evicted = evicted_;
     }
+    if (evicted) return Close();
     start_ = std::chrono::steady_clock::now();
     if (ec) {
       keep_alive_ = false;
@@ -528,6 +537,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const bool reserved_;
   std::optional<std::string> credential_;  // of the latest request with a header read
   bool subscribed_ = false;
+  bool evicted_ = false;
   std::optional<std::list<std::weak_ptr<Session>>::iterator> waiting_;
 };
 
@@ -566,7 +576,7 @@ void Server::Impl::Admit(tcp::socket socket) {
         evicted = it->lock();  // one being destroyed takes itself out
       }
       if (evicted) {
-        evicted->StopWaiting();
+        evicted->ChooseToEvict();
       } else {
         if (remote.address().is_loopback() && reserved < options.health_reserve) {
           in_reserve = true;

@@ -123,8 +123,7 @@ class Session : public std::enable_shared_from_this<Session> {
       StopWaiting();
       --server_->connections;
       if (reserved_) --server_->reserved;
-      Decrement(server_->by_address, address_);
-      if (credential_) Decrement(server_->by_credential, *credential_);
+      ReleaseShares();
       if (subscribed_) {
         --server_->subscribers;
         Decrement(server_->subscribers_by_credential, *credential_);
@@ -147,6 +146,15 @@ class Session : public std::enable_shared_from_this<Session> {
   net::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
+  // Gives back what it holds of its address's and its credential's shares
+  // (once: at its end, or when it is only closing).
+  // REQUIRES: server_->mu held.
+  void ReleaseShares() {
+    if (released_) return;
+    released_ = true;
+    Decrement(server_->by_address, address_);
+    if (credential_) Decrement(server_->by_credential, *credential_);
+  }
   // Takes it out of the connections that may make room.
   // REQUIRES: server_->mu held.
   void StopWaiting() {
@@ -411,9 +419,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // Closing a socket with unread bytes (a body not read after an early
   // answer) resets the connection, which can destroy the answer before the
   // client reads it: stop sending, then drain for a moment before closing.
-  // Such a connection is done: it may make room for another at once.
+  // Such a connection is done: it may make room for another at once, and
+  // holds nothing of its client's shares while it drains.
   void LingeringClose() {
     MayMakeRoom();
+    {
+      std::lock_guard l(server_->mu);
+      ReleaseShares();
+    }
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.expires_after(std::chrono::seconds(2));
@@ -538,6 +551,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<std::string> credential_;  // of the latest request with a header read
   bool subscribed_ = false;
   bool evicted_ = false;
+  bool released_ = false;  // its shares given back (ReleaseShares)
   std::optional<std::list<std::weak_ptr<Session>>::iterator> waiting_;
 };
 
@@ -578,12 +592,14 @@ void Server::Impl::Admit(tcp::socket socket) {
       if (evicted) {
         evicted->ChooseToEvict();
       } else {
-        if (remote.address().is_loopback() && reserved < options.health_reserve) {
-          in_reserve = true;
-        } else {
-          refusal = "the server is at its connection limit";
-        }
+        refusal = "the server is at its connection limit";
       }
+    }
+    // A probe on this machine gets through whoever holds the rest, its own
+    // address's share included.
+    if (!refusal.empty() && remote.address().is_loopback() && reserved < options.health_reserve) {
+      refusal.clear();
+      in_reserve = true;
     }
     if (refusal.empty()) {
       ++mine;

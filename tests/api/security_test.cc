@@ -602,13 +602,21 @@ class PerClient : public Http {
   PerClient() {
     options_.max_connections_per_address = 5;
     options_.max_connections_per_credential = 3;
+    options_.health_reserve = 1;
   }
 };
 
 TEST_F(PerClient, EachAddressAndEachCredentialHoldsOnlyItsShare) {
-  // Five silent connections from one address; the sixth is refused at once.
+  // Five silent connections from one address take its share. From loopback
+  // the next still gets the reserve, for /healthz and /metrics only.
   std::vector<int> silent;
   for (int i = 0; i < 5; ++i) silent.push_back(Open(server_->port(), "", "127.0.0.7"));
+  EXPECT_EQ(StatusOf(ReadToClose(Open(server_->port(), Get1("/healthz", ""), "127.0.0.7"))), 200u);
+  EXPECT_EQ(StatusOf(ReadToClose(Open(server_->port(), Get1("/v1/me", kRegulator), "127.0.0.7"))),
+            503u);
+  // With the reserve taken too, the next is refused at once.
+  silent.push_back(Open(server_->port(), "", "127.0.0.7"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const std::string refused = ReadToClose(Open(server_->port(), "", "127.0.0.7"));
   EXPECT_EQ(StatusOf(refused), 503u);
   // Another address is served.

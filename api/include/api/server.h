@@ -37,8 +37,9 @@ struct ServerOptions {
   // connection.
   size_t max_subscribers = 256;
   size_t max_subscribers_per_credential = 32;
-  // Connections from loopback taken beyond max_connections when nothing can
-  // make room; they are answered only on /healthz and /metrics.
+  // Connections from loopback taken beyond the caps when one would be
+  // refused (its address's share full, or every connection taken with none
+  // to make room); they are answered only on /healthz and /metrics.
   size_t health_reserve = 8;
   size_t header_limit = 16 * 1024;
   // A request's header must arrive whole within header_timeout of the

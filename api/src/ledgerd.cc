@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
       {"max-subscribers-per-credential", 0, 1 << 20,
        [&](long v) { options.max_subscribers_per_credential = v; }},
       {"health-reserve", 0, 1024, [&](long v) { options.health_reserve = v; }},
+      {"send-buffer-kb", 0, 65536, [&](long v) { options.send_buffer = static_cast<size_t>(v) << 10; }},
       {"header-timeout", 1, 3600, [&](long v) { options.header_timeout = seconds(v); }},
       {"read-timeout", 1, 3600, [&](long v) { options.read_timeout = seconds(v); }},
       {"idle-timeout", 1, 3600, [&](long v) { options.idle_timeout = seconds(v); }},

@@ -611,6 +611,9 @@ void Server::Impl::Admit(tcp::socket socket) {
   }
   if (evicted) net::post(evicted->executor(), [evicted] { evicted->Evict(); });
   if (!refusal.empty()) return Refuse(std::move(socket), refusal);
+  if (options.send_buffer > 0) {
+    socket.set_option(net::socket_base::send_buffer_size(static_cast<int>(options.send_buffer)), ec);
+  }
   std::make_shared<Session>(std::move(socket), this, address, in_reserve)->Start();
 }
 

@@ -239,6 +239,7 @@ struct ProbeStats {
   std::vector<double> ms;
   int failures = 0;
   std::map<std::string, int> reasons;
+  std::vector<double> at_s;  // when each request began, seconds into the phase
   double Pct(double p) const {
     if (ms.empty()) return 0;
     std::vector<double> s = ms;
@@ -253,13 +254,15 @@ struct ProbeStats {
 ProbeStats Probe(const tcp::endpoint& server, const std::string& token,
                  const std::vector<std::string>& targets, milliseconds interval, milliseconds duration) {
   ProbeStats st;
-  const auto end = Clock::now() + duration;
+  const auto start = Clock::now();
+  const auto end = start + duration;
   auto next = Clock::now();
   for (size_t i = 0; Clock::now() < end; ++i) {
     std::this_thread::sleep_until(next);
     next = std::max(next + interval, Clock::now());
     Reply r = Get(server, targets[i % targets.size()], token);
     st.ms.push_back(r.ms);
+    st.at_s.push_back(std::chrono::duration<double>(Clock::now() - start).count() - r.ms / 1000);
     if (!r.error.empty()) {
       ++st.failures;
       ++st.reasons[r.error];
@@ -663,6 +666,18 @@ int Run(const Options& o) {
   }
   for (const Row& r : rows) {
     for (const auto& [why, n] : r.probe.reasons) std::printf("probe failure (%s): %s x%d\n", r.phase.c_str(), why.c_str(), n);
+    // The slowest requests, and when in the phase they began.
+    std::vector<size_t> order(r.probe.ms.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return r.probe.ms[a] > r.probe.ms[b]; });
+    std::string slowest;
+    for (size_t k = 0; k < std::min<size_t>(3, order.size()); ++k) {
+      char one[64];
+      std::snprintf(one, sizeof one, "%s%.0f ms at +%.1f s", k ? ", " : "", r.probe.ms[order[k]],
+                    r.probe.at_s[order[k]]);
+      slowest += one;
+    }
+    std::printf("slowest probe requests (%s): %s\n", r.phase.c_str(), slowest.c_str());
   }
 
   std::vector<std::string> reasons;

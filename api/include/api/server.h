@@ -42,6 +42,11 @@ struct ServerOptions {
   // to make room); they are answered only on /healthz and /metrics.
   size_t health_reserve = 8;
   size_t header_limit = 16 * 1024;
+  // Each connection's socket send buffer (SO_SNDBUF; the system doubles
+  // it), so that what the system holds for a client that reads slowly, and
+  // the work done to fill it, stay bounded; 0 leaves the system's
+  // autotuning (up to 4 MiB a connection on Linux by default).
+  size_t send_buffer = 256 * 1024;
   // A request's header must arrive whole within header_timeout of the
   // connection's start, or of its first byte on a keep-alive connection,
   // which waits idle_timeout for that byte. A body must arrive within

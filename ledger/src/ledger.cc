@@ -232,6 +232,9 @@ class Ledger::Impl {
   Result<std::string> GetStored(uint64_t seq) const;  // hash || canonical bytes
   Result<std::vector<Event>> ReadStream(std::string_view id) const;
   Result<StreamInfo> DescribeStream(std::string_view id, bool with_placements) const;
+  // The stream head as written (it may name events not yet durable);
+  // kNotFound "no referral ID" when there is none.
+  Result<StreamHead> ReadStoredHead(std::string_view id) const;
   Result<std::vector<Event>> ReadFeed(uint64_t after, size_t limit) const;
   Status ScanEvents(uint64_t after, uint64_t upto,
                     const std::function<Status(const Event&)>& fn) const;
@@ -1486,13 +1489,17 @@ Result<Event> Ledger::Impl::GetEvent(uint64_t seq) const {
   return DecodeStored(*stored);
 }
 
-Result<std::vector<Event>> Ledger::Impl::ReadStream(std::string_view id) const {
-  const uint64_t size = Size();
+Result<StreamHead> Ledger::Impl::ReadStoredHead(std::string_view id) const {
   std::string v;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::StreamHead(id), &v);
   if (s.IsNotFound()) return Status::NotFound("no referral " + std::string(id));
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "read stream"));
-  Result<StreamHead> head = internal::DecodeStreamHead(v);
+  return internal::DecodeStreamHead(v);
+}
+
+Result<std::vector<Event>> Ledger::Impl::ReadStream(std::string_view id) const {
+  const uint64_t size = Size();
+  Result<StreamHead> head = ReadStoredHead(id);
   if (!head.ok()) return head.status();
   std::vector<Event> out;
   for (uint64_t seq : head->seqs) {
@@ -1507,11 +1514,7 @@ Result<std::vector<Event>> Ledger::Impl::ReadStream(std::string_view id) const {
 
 Result<StreamInfo> Ledger::Impl::DescribeStream(std::string_view id, bool with_placements) const {
   const uint64_t size = Size();
-  std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::StreamHead(id), &v);
-  if (s.IsNotFound()) return Status::NotFound("no referral " + std::string(id));
-  LEDGER_RETURN_IF_ERROR(FromRocks(s, "read stream"));
-  Result<StreamHead> head = internal::DecodeStreamHead(v);
+  Result<StreamHead> head = ReadStoredHead(id);
   if (!head.ok()) return head.status();
   if (head->seqs.empty() || head->seqs.front() > size) {
     return Status::NotFound("no referral " + std::string(id));

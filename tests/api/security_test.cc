@@ -658,38 +658,22 @@ class HostileClients : public Http {
     options_.max_connections_per_address = options_.max_connections;
   }
   int idle_count_ = 0;
-  // A raw connection that has sent `bytes` (and then nothing); -1 if refused.
+  // A raw connection that has sent `bytes` (and then nothing), whose reads
+  // give up after 6 s; -1 if refused.
   int Open(const std::string& bytes = "") {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(server_->port());
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int fd = api::Open(server_->port(), bytes);
     timeval tv{6, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      close(fd);
-      return -1;
-    }
-    if (!bytes.empty()) send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
   }
   // Seconds from `since` until the server closed the connection (what it
-  // sent first going to *got), or -1 if it was still open after 6 s.
+  // sent going to *got), or -1 if it was still open after 6 s.
   static double SecondsToClose(int fd, std::chrono::steady_clock::time_point since,
                                std::string* got = nullptr) {
-    char buf[4096];
-    for (;;) {
-      const ssize_t n = recv(fd, buf, sizeof buf, 0);
-      if (n > 0) {
-        if (got) got->append(buf, static_cast<size_t>(n));
-        continue;
-      }
-      const int err = errno;
-      close(fd);
-      if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK)) return -1;
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-    }
+    bool closed = false;
+    std::string sent = ReadToClose(fd, &closed);
+    if (got) *got = std::move(sent);
+    return closed ? std::chrono::duration<double>(Clock::now() - since).count() : -1;
   }
 };
 

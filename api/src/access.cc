@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
@@ -114,6 +115,95 @@ const Credential* TokenStore::Authenticate(std::string_view token) const {
     if (CRYPTO_memcmp(c.digest.data(), digest.data(), digest.size()) == 0) found = &c;
   }
   return found;
+}
+
+// ---------------------------------------------------------------------------
+// Scope (SPEC §6 "Access", §8 "Scope in detail")
+
+// Whether `cred` may see the referral `s` (SPEC §8, "Scope in detail"): a
+// regulator every one; a partnership those of its areas (as corrected); a
+// provider those that an offer or a start names one of its providers in (as
+// corrected). To any other, the referral is as one that does not exist.
+// REQUIRES: s.placements filled for a provider.
+bool MayRead(const Credential& cred, const ledger::StreamInfo& s) {
+  switch (cred.role) {
+    case Role::kRegulator: return true;
+    case Role::kPartnership: return cred.areas.count(s.area) > 0;
+    case Role::kProvider:
+      return std::any_of(s.placements.begin(), s.placements.end(),
+                         [&](const ledger::Placement& p) { return cred.providers.count(p.provider); });
+    case Role::kAuditor: return false;
+  }
+  return false;
+}
+
+// The referral `id` as `cred` may see it now: its description, or kNotFound
+// worded as for a referral that does not exist.
+Result<ledger::StreamInfo> VisibleStream(const ledger::Ledger& ledger, const Credential& cred,
+                                         const std::string& id) {
+  Result<ledger::StreamInfo> s = ledger.DescribeStream(id, cred.role == Role::kProvider);
+  if (s.ok() && !MayRead(cred, *s)) return Status::NotFound("no referral " + id);
+  return s;
+}
+
+// The scope check of an append (SPEC §8: 403 once the body is read; a
+// referral the credential may not see is kNotFound, which the ledger checks
+// as a referral that does not exist).
+Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::StreamInfo& s) {
+  const ledger::EventType type = ledger::TypeOf(e.data);
+  if (c.role == Role::kPartnership) {
+    // A new referral's area is its own; one already received elsewhere is
+    // the 409 that follows.
+    if (const auto* r = std::get_if<ledger::ReferralReceived>(&e.data)) {
+      if (c.areas.count(r->area)) return Status::Ok();
+      return Status::Forbidden("area " + r->area + " is outside the credential's scope");
+    }
+    if (!s.exists) return Status::Ok();  // the 422 that follows
+    if (!MayRead(c, s)) return Status::NotFound("not visible");
+    // A correction of the area moves the referral: to an area of the scope only.
+    if (const auto* d = std::get_if<ledger::RecordCorrected>(&e.data)) {
+      for (const ledger::CorrectedField& f : d->fields) {
+        const auto* area = std::get_if<std::string>(&f.value);
+        if (f.name == "area" && area && !c.areas.count(*area)) {
+          return Status::Forbidden("area " + *area + " (data.fields.area) is outside the credential's scope");
+        }
+      }
+    }
+    return Status::Ok();
+  }
+  if (c.role == Role::kProvider) {
+    // The commissioning partnership records the offer a provider made; the
+    // provider records the start and the end of its own placement.
+    if (type != ledger::EventType::kPlacementStarted && type != ledger::EventType::kPlacementEnded) {
+      return Status::Forbidden("a provider records only placement.started and placement.ended, not " +
+                               std::string(ledger::ToString(type)));
+    }
+    if (!s.exists) return Status::Ok();  // the 422 that follows
+    if (!MayRead(c, s)) return Status::NotFound("not visible");
+    auto latest = [&](ledger::EventType t) -> const ledger::Placement* {
+      for (auto p = s.placements.rbegin(); p != s.placements.rend(); ++p) {
+        if (p->type == t) return &*p;
+      }
+      return nullptr;
+    };
+    if (const auto* d = std::get_if<ledger::PlacementStarted>(&e.data)) {
+      const ledger::Placement* offer = latest(ledger::EventType::kPlacementOffered);
+      if (!offer || !c.providers.count(offer->provider)) {
+        return Status::Forbidden("the referral's latest offer is not from the credential's providers");
+      }
+      if (d->provider != offer->provider) {
+        return Status::Forbidden("data.provider must be " + offer->provider +
+                                 ", the provider of the referral's latest offer");
+      }
+      return Status::Ok();
+    }
+    const ledger::Placement* start = latest(ledger::EventType::kPlacementStarted);
+    if (!start || !c.providers.count(start->provider)) {
+      return Status::Forbidden("the referral is not in placement with the credential's providers");
+    }
+    return Status::Ok();
+  }
+  return Status::Forbidden("role " + std::string(ToString(c.role)) + " may not append");
 }
 
 }  // namespace api

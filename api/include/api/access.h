@@ -1,5 +1,5 @@
 // Credentials (SPEC §6 "Access"): bearer tokens, kept only as SHA-256
-// digests, each with a role and a scope.
+// digests, each with a role and a scope; and what each may see and write.
 //
 // Tokens file (JSON):
 //   {"tokens": [
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ledger/hash.h"
+#include "ledger/ledger.h"
 #include "ledger/status.h"
 
 namespace api {
@@ -52,5 +53,25 @@ class TokenStore {
  private:
   std::vector<Credential> credentials_;
 };
+
+// Whether `cred` may see the referral `s` (SPEC §8, "Scope in detail"): a
+// regulator every one; a partnership those of its areas (as corrected); a
+// provider those that an offer or a start names one of its providers in (as
+// corrected). To any other, the referral is as one that does not exist.
+// REQUIRES: s.placements filled for a provider.
+bool MayRead(const Credential& cred, const ledger::StreamInfo& s);
+
+// The referral `id` as `cred` may see it now: its description, or kNotFound
+// worded as for a referral that does not exist ("no referral ID").
+ledger::Result<ledger::StreamInfo> VisibleStream(const ledger::Ledger& ledger,
+                                                 const Credential& cred, const std::string& id);
+
+// The scope check of an append (ledger::WriteContext::authorize): OK, a
+// kForbidden status (403, once the body is read), or kNotFound for a
+// referral the credential may not see, which the ledger then checks as one
+// that does not exist. REQUIRES: s.placements filled for a provider
+// (WriteContext::with_placements).
+ledger::Status Authorize(const Credential& c, const ledger::NewEvent& e,
+                         const ledger::StreamInfo& s);
 
 }  // namespace api

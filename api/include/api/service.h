@@ -18,59 +18,15 @@
 #include <vector>
 
 #include "api/access.h"
+#include "api/http.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 
 namespace api {
 
-inline constexpr uint64_t kMaxBodyBytes = 1 << 20;  // 1,048,576
-
-struct HttpRequest {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // origin form: "/v1/fairness?from=2025-01-01"
-  std::string authorization;
-  std::string content_type;
-  std::string last_event_id;  // server-sent events: resume after this seq
-  std::optional<uint64_t> content_length;
-  // A chunked body not read yet: its size, and so the 413 that comes
-  // before 415 (SPEC §8), is known only once it is read.
-  bool body_pending = false;
-  std::string body;
-};
-
-struct HttpResponse {
-  unsigned status = 200;
-  std::string content_type = "application/json";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  // A body too large to hold whole (the feed): when set, `body` is unused
-  // and the server calls this again and again for the body's next piece (at
-  // most about kStreamPieceBytes), sending each with chunked coding once
-  // the client has taken the one before, until it returns an empty piece.
-  // A failure after the first piece closes the connection without the last
-  // chunk, so the client sees the body is cut short.
-  std::function<ledger::Result<std::string>()> stream;
-};
-
-// About the most a streamed response holds in memory at once.
-inline constexpr size_t kStreamPieceBytes = 64 * 1024;
-
-// The whole body of `r`, its stream drained (for callers without a socket).
-ledger::Result<std::string> WholeBody(HttpResponse& r);
-
-// `text` with each byte that is not part of valid UTF-8, and each control
-// character, written as \xHH: safe for a JSON string and for a log line
-// (a request may put any bytes in its path).
-std::string Printable(std::string_view text);
-
-// RFC 9457 problem details: type, title, status, detail and, for field
-// errors, errors: [{field, message}], every string made Printable.
-HttpResponse Problem(unsigned status, const std::string& detail,
-                     const std::vector<ledger::FieldError>& errors = {});
-// The response for a failed ledger or projection call. The one place that
-// maps ledger codes to HTTP statuses.
-unsigned HttpStatusFor(ledger::Code code);
-HttpResponse ProblemFor(const ledger::Status& status);
+class AppendLimiter;   // append_limiter.h
+class RequestMetrics;  // metrics.h
+class ViewCache;       // view_cache.h
 
 struct ServiceOptions {
   // Events each writing credential may append per second, with bursts of up
@@ -135,15 +91,12 @@ class Service {
   const Credential* CredentialOf(const HttpRequest& request) const;
 
  private:
-  struct Metrics;
-  class ViewCache;
-  class AppendLimiter;
   std::string MetricsText() const;
   ledger::Ledger* ledger_;
   projections::Projector* projector_;
   TokenStore tokens_;
   ServiceOptions options_;
-  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<RequestMetrics> metrics_;
   std::unique_ptr<ViewCache> cache_;
   std::unique_ptr<AppendLimiter> limiter_;
 };

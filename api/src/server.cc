@@ -122,7 +122,6 @@ class Session : public std::enable_shared_from_this<Session> {
       std::lock_guard l(server_->mu);
       StopWaiting();
       --server_->connections;
-      if (reserved_) --server_->reserved;
       ReleaseShares();
       if (subscribed_) {
         --server_->subscribers;
@@ -146,12 +145,13 @@ class Session : public std::enable_shared_from_this<Session> {
   net::any_io_executor executor() { return stream_.get_executor(); }
 
  private:
-  // Gives back what it holds of its address's and its credential's shares
-  // (once: at its end, or when it is only closing).
+  // Gives back what it holds of its address's and its credential's shares,
+  // and of the reserve (once: at its end, or when it is only closing).
   // REQUIRES: server_->mu held.
   void ReleaseShares() {
     if (released_) return;
     released_ = true;
+    if (reserved_) --server_->reserved;
     Decrement(server_->by_address, address_);
     if (credential_) Decrement(server_->by_credential, *credential_);
   }
@@ -420,7 +420,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // answer) resets the connection, which can destroy the answer before the
   // client reads it: stop sending, then drain for a moment before closing.
   // Such a connection is done: it may make room for another at once, and
-  // holds nothing of its client's shares while it drains.
+  // holds nothing of its client's shares, or of the reserve, while it
+  // drains.
   void LingeringClose() {
     MayMakeRoom();
     {

@@ -11,8 +11,8 @@
 
 #include <cstdlib>
 #include <deque>
-#include <span>
 #include <filesystem>
+#include <span>
 #include <string>
 
 #include "ledger/ledger.h"
@@ -42,8 +42,7 @@ ledger::LedgerOptions Options() {
 ledger::Ledger& Shared() {
   static std::unique_ptr<ledger::Ledger> ledger = [] {
     const char* env = std::getenv("BENCH_LEDGER_DIR");
-    const std::string dir =
-        env ? env : "/tmp/rehab-bench-" + std::to_string(Referrals());
+    const std::string dir = env ? env : "/tmp/rehab-bench-" + std::to_string(Referrals());
     auto opened = ledger::Ledger::Open(dir, Options());
     if (!opened.ok()) std::abort();
     if ((*opened)->Size() == 0) {
@@ -204,10 +203,22 @@ void BM_View(benchmark::State& state) {
   }
   state.counters["events"] = static_cast<double>(p.applied());
 }
-BENCHMARK(BM_View<&Projector::Fairness>)->Name("BM_Fairness")->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_View<&Projector::WaitingTimes>)->Name("BM_WaitingTimes")->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_View<&Projector::Refusals>)->Name("BM_Refusals")->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_View<&Projector::Areas>)->Name("BM_Areas")->DenseRange(0, 3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_View<&Projector::Fairness>)
+    ->Name("BM_Fairness")
+    ->DenseRange(0, 3)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_View<&Projector::WaitingTimes>)
+    ->Name("BM_WaitingTimes")
+    ->DenseRange(0, 3)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_View<&Projector::Refusals>)
+    ->Name("BM_Refusals")
+    ->DenseRange(0, 3)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_View<&Projector::Areas>)
+    ->Name("BM_Areas")
+    ->DenseRange(0, 3)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -17,10 +17,14 @@ using ledger::Status;
 
 std::string_view ToString(Role role) {
   switch (role) {
-    case Role::kRegulator: return "regulator";
-    case Role::kPartnership: return "partnership";
-    case Role::kProvider: return "provider";
-    case Role::kAuditor: return "auditor";
+    case Role::kRegulator:
+      return "regulator";
+    case Role::kPartnership:
+      return "partnership";
+    case Role::kProvider:
+      return "provider";
+    case Role::kAuditor:
+      return "auditor";
   }
   return "regulator";
 }
@@ -68,7 +72,8 @@ Result<TokenStore> TokenStore::Parse(std::string_view text) {
     // The name is the credential's identity in each event's actor, its
     // idempotency keys and its rate limit: one credential's alone.
     if (c.name.size() > 100 || ledger::HasControlCharacter(c.name)) {
-      return Status::BadField(where + ".name", "must be at most 100 characters, no control characters");
+      return Status::BadField(where + ".name",
+                              "must be at most 100 characters, no control characters");
     }
     const json::value* role = t.if_contains("role");
     std::optional<Role> r;
@@ -93,7 +98,8 @@ Result<TokenStore> TokenStore::Parse(std::string_view text) {
     c.providers = std::move(providers).value();
     for (const Credential& other : store.credentials_) {
       if (other.digest == c.digest) return Status::BadField(where, "repeats another token");
-      if (other.name == c.name) return Status::BadField(where + ".name", "repeats another token's name");
+      if (other.name == c.name)
+        return Status::BadField(where + ".name", "repeats another token's name");
     }
     store.credentials_.push_back(std::move(c));
   }
@@ -127,12 +133,16 @@ const Credential* TokenStore::Authenticate(std::string_view token) const {
 // REQUIRES: s.placements filled for a provider.
 bool MayRead(const Credential& cred, const ledger::StreamInfo& s) {
   switch (cred.role) {
-    case Role::kRegulator: return true;
-    case Role::kPartnership: return cred.areas.count(s.area) > 0;
+    case Role::kRegulator:
+      return true;
+    case Role::kPartnership:
+      return cred.areas.count(s.area) > 0;
     case Role::kProvider:
-      return std::any_of(s.placements.begin(), s.placements.end(),
-                         [&](const ledger::Placement& p) { return cred.providers.count(p.provider); });
-    case Role::kAuditor: return false;
+      return std::any_of(s.placements.begin(), s.placements.end(), [&](const ledger::Placement& p) {
+        return cred.providers.count(p.provider);
+      });
+    case Role::kAuditor:
+      return false;
   }
   return false;
 }
@@ -165,7 +175,8 @@ Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::S
       for (const ledger::CorrectedField& f : d->fields) {
         const auto* area = std::get_if<std::string>(&f.value);
         if (f.name == "area" && area && !c.areas.count(*area)) {
-          return Status::Forbidden("area " + *area + " (data.fields.area) is outside the credential's scope");
+          return Status::Forbidden("area " + *area +
+                                   " (data.fields.area) is outside the credential's scope");
         }
       }
     }
@@ -174,9 +185,11 @@ Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::S
   if (c.role == Role::kProvider) {
     // The commissioning partnership records the offer a provider made; the
     // provider records the start and the end of its own placement.
-    if (type != ledger::EventType::kPlacementStarted && type != ledger::EventType::kPlacementEnded) {
-      return Status::Forbidden("a provider records only placement.started and placement.ended, not " +
-                               std::string(ledger::ToString(type)));
+    if (type != ledger::EventType::kPlacementStarted &&
+        type != ledger::EventType::kPlacementEnded) {
+      return Status::Forbidden(
+          "a provider records only placement.started and placement.ended, not " +
+          std::string(ledger::ToString(type)));
     }
     if (!s.exists) return Status::Ok();  // the 422 that follows
     if (!MayRead(c, s)) return Status::NotFound("not visible");
@@ -189,7 +202,8 @@ Status Authorize(const Credential& c, const ledger::NewEvent& e, const ledger::S
     if (const auto* d = std::get_if<ledger::PlacementStarted>(&e.data)) {
       const ledger::Placement* offer = latest(ledger::EventType::kPlacementOffered);
       if (!offer || !c.providers.count(offer->provider)) {
-        return Status::Forbidden("the referral's latest offer is not from the credential's providers");
+        return Status::Forbidden(
+            "the referral's latest offer is not from the credential's providers");
       }
       if (d->provider != offer->provider) {
         return Status::Forbidden("data.provider must be " + offer->provider +

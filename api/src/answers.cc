@@ -22,8 +22,8 @@ json::object SignedHeadJson(const ledger::SignedTreeHead& sth) {
   json::object o;
   o["size"] = sth.head.size;
   o["root_hash"] = ledger::ToHex(sth.head.root);
-  o["timestamp"] = sth.head.size ? json::value(ledger::FormatTimestamp(sth.head.timestamp))
-                                 : json::value();
+  o["timestamp"] =
+      sth.head.size ? json::value(ledger::FormatTimestamp(sth.head.timestamp)) : json::value();
   o["signature"] = ledger::ToHex(sth.signature);
   return o;
 }

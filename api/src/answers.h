@@ -26,7 +26,7 @@ boost::json::object AppendResultJson(const ledger::AppendResult& r);
 // as a stream of pieces (HttpResponse::stream): never more than about
 // kStreamPieceBytes of it in memory, however many events it holds. The
 // events are those after `after` that were durable when it began.
-std::function<ledger::Result<std::string>()> FeedStream(const ledger::Ledger* ledger, uint64_t after,
-                                                uint64_t limit);
+std::function<ledger::Result<std::string>()> FeedStream(const ledger::Ledger* ledger,
+                                                        uint64_t after, uint64_t limit);
 
 }  // namespace api

@@ -24,7 +24,8 @@ class AppendLimiter {
     auto [it, fresh] = buckets_.try_emplace(who, Bucket{burst_, now});
     Bucket& b = it->second;
     if (!fresh) {
-      b.tokens = std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
+      b.tokens =
+          std::min(burst_, b.tokens + rate_ * std::chrono::duration<double>(now - b.at).count());
       b.at = now;
     }
     if (b.tokens >= events) {

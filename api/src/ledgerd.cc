@@ -18,8 +18,8 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -40,7 +40,8 @@ int Fail(const std::string& message) {
 
 // A whole number in [lo, hi], or nullopt.
 std::optional<long> Bounded(const std::string& text, long lo, long hi) {
-  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
+  if (text.empty() || text.size() > 9 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
     return std::nullopt;
   }
   const long v = std::stol(text);
@@ -80,7 +81,8 @@ int main(int argc, char** argv) {
       {"max-subscribers-per-credential", 0, 1 << 20,
        [&](long v) { options.max_subscribers_per_credential = v; }},
       {"health-reserve", 0, 1024, [&](long v) { options.health_reserve = v; }},
-      {"send-buffer-kb", 0, 65536, [&](long v) { options.send_buffer = static_cast<size_t>(v) << 10; }},
+      {"send-buffer-kb", 0, 65536,
+       [&](long v) { options.send_buffer = static_cast<size_t>(v) << 10; }},
       {"header-timeout", 1, 3600, [&](long v) { options.header_timeout = seconds(v); }},
       {"read-timeout", 1, 3600, [&](long v) { options.read_timeout = seconds(v); }},
       {"idle-timeout", 1, 3600, [&](long v) { options.idle_timeout = seconds(v); }},
@@ -111,8 +113,8 @@ int main(int argc, char** argv) {
     if (!in || ec || !config.is_object()) return Fail("cannot read config " + flags["config"]);
     for (const auto& [key, value] : config.as_object()) {
       if (flags.count(std::string(key))) continue;
-      flags[std::string(key)] = value.is_string() ? std::string(value.as_string())
-                                                  : boost::json::serialize(value);
+      flags[std::string(key)] =
+          value.is_string() ? std::string(value.as_string()) : boost::json::serialize(value);
     }
   }
   for (const char* known :
@@ -120,8 +122,8 @@ int main(int argc, char** argv) {
     flags.try_emplace(known);
   }
   for (const auto& [key, value] : flags) {
-    const bool limit = std::any_of(kLimits.begin(), kLimits.end(),
-                                   [&](const Limit& l) { return key == l.flag; });
+    const bool limit =
+        std::any_of(kLimits.begin(), kLimits.end(), [&](const Limit& l) { return key == l.flag; });
     if (!limit && key != "data" && key != "tokens" && key != "address" && key != "port" &&
         key != "threads" && key != "log-level" && key != "min-free-mb" && key != "config") {
       return Fail("unknown option --" + key);
@@ -136,7 +138,8 @@ int main(int argc, char** argv) {
     }
     l.set(*v);
   }
-  if (flags["data"].empty() || flags["tokens"].empty()) return Fail("--data and --tokens are required");
+  if (flags["data"].empty() || flags["tokens"].empty())
+    return Fail("--data and --tokens are required");
   const std::string level = flags["log-level"].empty() ? "info" : flags["log-level"];
   if (level != "off" && spdlog::level::from_str(level) == spdlog::level::off) {
     return Fail("--log-level must be trace, debug, info, warn, error, critical or off");
@@ -164,8 +167,7 @@ int main(int argc, char** argv) {
   if (!projector.ok()) return Fail(projector.status().ToString());
   (*projector)->Start();
 
-  api::Service service(ledger->get(), projector->get(), std::move(tokens).value(),
-                       service_options);
+  api::Service service(ledger->get(), projector->get(), std::move(tokens).value(), service_options);
   if (!flags["address"].empty()) options.address = flags["address"];
   if (!flags["port"].empty()) options.port = static_cast<uint16_t>(*port);
   if (!flags["threads"].empty()) options.threads = static_cast<int>(*threads);

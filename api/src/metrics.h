@@ -26,7 +26,7 @@ class RequestMetrics {
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, unsigned>, uint64_t> requests_;  // (route, status)
-  std::array<uint64_t, kBucketCount + 1> latency_{};                // the last is +Inf
+  std::array<uint64_t, kBucketCount + 1> latency_{};               // the last is +Inf
   double latency_sum_ms_ = 0;
   uint64_t latency_count_ = 0;
   uint64_t append_requests_ = 0;

@@ -13,16 +13,24 @@ using ledger::Status;
 
 unsigned HttpStatusFor(Code code) {
   switch (code) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument: return 400;
-    case Code::kForbidden: return 403;
-    case Code::kNotFound: return 404;
-    case Code::kConflict: return 409;
-    case Code::kStateViolation: return 422;
-    case Code::kResourceExhausted: return 503;
+    case Code::kOk:
+      return 200;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kForbidden:
+      return 403;
+    case Code::kNotFound:
+      return 404;
+    case Code::kConflict:
+      return 409;
+    case Code::kStateViolation:
+      return 422;
+    case Code::kResourceExhausted:
+      return 503;
     case Code::kIOError:
     case Code::kCorruption:
-    case Code::kInternal: return 500;
+    case Code::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -90,8 +98,9 @@ std::string Printable(std::string_view text) {
   for (size_t i = 0; i < text.size();) {
     const size_t n = Utf8SequenceLength(text.substr(i));
     const auto c = static_cast<unsigned char>(text[i]);
-    const bool control = n == 1 ? (c < 0x20 || c == 0x7F)
-                                : (n == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0);
+    const bool control =
+        n == 1 ? (c < 0x20 || c == 0x7F)
+               : (n == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0);
     if (n == 0 || control) {
       // A control character of two bytes (U+0080-U+009F) is written whole.
       const size_t bytes = n == 0 ? 1 : n;
@@ -125,7 +134,8 @@ HttpResponse Problem(unsigned status, const std::string& detail,
   if (status == 400 || !errors.empty()) {
     json::array list;
     for (const FieldError& e : errors) {
-      list.push_back(json::object{{"field", Printable(e.field)}, {"message", Printable(e.message)}});
+      list.push_back(
+          json::object{{"field", Printable(e.field)}, {"message", Printable(e.message)}});
     }
     o["errors"] = std::move(list);
   }

@@ -60,7 +60,8 @@ projections::ViewQuery PeriodQuery(Params& p) {
   if (auto as_of = p.Take("as_of")) {
     if (std::optional<uint64_t> seq = ParseCount(*as_of)) {
       q.as_of_seq = seq;
-    } else if (std::all_of(as_of->begin(), as_of->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    } else if (std::all_of(as_of->begin(), as_of->end(),
+                           [](char c) { return c >= '0' && c <= '9'; })) {
       q.as_of_seq = UINT64_MAX;  // a seq too large to hold is beyond the head: the head
     } else if (auto t = ledger::ParseTimestamp(*as_of)) {
       q.as_of_time = *t;

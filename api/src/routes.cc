@@ -4,26 +4,46 @@ namespace api {
 
 const char* RouteTemplate(RouteId id) {
   switch (id) {
-    case RouteId::kAppend: return "POST /v1/events";
-    case RouteId::kBatch: return "POST /v1/events/batch";
-    case RouteId::kFeed: return "GET /v1/events";
-    case RouteId::kSubscribe: return "GET /v1/events/subscribe";
-    case RouteId::kReferral: return "GET /v1/referrals/{id}";
-    case RouteId::kAreas: return "GET /v1/areas";
-    case RouteId::kAreaFairness: return "GET /v1/areas/{code}/fairness";
-    case RouteId::kAreaWaits: return "GET /v1/areas/{code}/waiting-times";
-    case RouteId::kFairness: return "GET /v1/fairness";
-    case RouteId::kWaits: return "GET /v1/waiting-times";
-    case RouteId::kRefusals: return "GET /v1/refusals";
-    case RouteId::kHead: return "GET /v1/ledger/head";
-    case RouteId::kInclusion: return "GET /v1/ledger/proof/inclusion";
-    case RouteId::kConsistency: return "GET /v1/ledger/proof/consistency";
-    case RouteId::kMe: return "GET /v1/me";
-    case RouteId::kHealth: return "GET /healthz";
-    case RouteId::kMetrics: return "GET /metrics";
-    case RouteId::kOpenApi: return "GET /v1/openapi.json";
-    case RouteId::kDashboard: return "GET /";
-    case RouteId::kWebAsset: return "GET /web/{file}";
+    case RouteId::kAppend:
+      return "POST /v1/events";
+    case RouteId::kBatch:
+      return "POST /v1/events/batch";
+    case RouteId::kFeed:
+      return "GET /v1/events";
+    case RouteId::kSubscribe:
+      return "GET /v1/events/subscribe";
+    case RouteId::kReferral:
+      return "GET /v1/referrals/{id}";
+    case RouteId::kAreas:
+      return "GET /v1/areas";
+    case RouteId::kAreaFairness:
+      return "GET /v1/areas/{code}/fairness";
+    case RouteId::kAreaWaits:
+      return "GET /v1/areas/{code}/waiting-times";
+    case RouteId::kFairness:
+      return "GET /v1/fairness";
+    case RouteId::kWaits:
+      return "GET /v1/waiting-times";
+    case RouteId::kRefusals:
+      return "GET /v1/refusals";
+    case RouteId::kHead:
+      return "GET /v1/ledger/head";
+    case RouteId::kInclusion:
+      return "GET /v1/ledger/proof/inclusion";
+    case RouteId::kConsistency:
+      return "GET /v1/ledger/proof/consistency";
+    case RouteId::kMe:
+      return "GET /v1/me";
+    case RouteId::kHealth:
+      return "GET /healthz";
+    case RouteId::kMetrics:
+      return "GET /metrics";
+    case RouteId::kOpenApi:
+      return "GET /v1/openapi.json";
+    case RouteId::kDashboard:
+      return "GET /";
+    case RouteId::kWebAsset:
+      return "GET /web/{file}";
   }
   return "other";
 }
@@ -53,8 +73,10 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
   if (n == 3 && a == "events" && s[2] == "subscribe") return route(RouteId::kSubscribe, "GET");
   if (n == 3 && a == "referrals") return route(RouteId::kReferral, "GET", s[2]);
   if (n == 2 && a == "areas") return route(RouteId::kAreas, "GET");
-  if (n == 4 && a == "areas" && s[3] == "fairness") return route(RouteId::kAreaFairness, "GET", s[2]);
-  if (n == 4 && a == "areas" && s[3] == "waiting-times") return route(RouteId::kAreaWaits, "GET", s[2]);
+  if (n == 4 && a == "areas" && s[3] == "fairness")
+    return route(RouteId::kAreaFairness, "GET", s[2]);
+  if (n == 4 && a == "areas" && s[3] == "waiting-times")
+    return route(RouteId::kAreaWaits, "GET", s[2]);
   if (n == 2 && a == "fairness") return route(RouteId::kFairness, "GET");
   if (n == 2 && a == "waiting-times") return route(RouteId::kWaits, "GET");
   if (n == 2 && a == "refusals") return route(RouteId::kRefusals, "GET");

@@ -57,7 +57,8 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   uint16_t bound_port = 0;
 
-  Impl(const Service* s, ServerOptions o) : service(s), options(std::move(o)), ioc(options.threads) {}
+  Impl(const Service* s, ServerOptions o)
+      : service(s), options(std::move(o)), ioc(options.threads) {}
   void Accept();
   // Takes a new connection in, making room or refusing it as server.h says.
   void Admit(tcp::socket socket);
@@ -132,7 +133,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->AwaitRequest(true); });
+    net::dispatch(stream_.get_executor(),
+                  [self = shared_from_this()] { self->AwaitRequest(true); });
   }
   // Chooses it to make room for another connection: it is closed (on its
   // own strand, Evict), and a request header that arrives meanwhile is not
@@ -175,12 +177,12 @@ class Session : public std::enable_shared_from_this<Session> {
     MayMakeRoom();
     if (first || buffer_.size()) return ReadHeader();
     stream_.expires_after(server_->options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](
-                                                       beast::error_code ec, size_t n) {
-      if (ec) return self->Close();
-      self->buffer_.commit(n);
-      self->ReadHeader();
-    });
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return self->Close();
+                              self->buffer_.commit(n);
+                              self->ReadHeader();
+                            });
   }
 
   // Puts it among the connections that may be closed to make room for
@@ -188,7 +190,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void MayMakeRoom() {
     if (reserved_) return;
     std::lock_guard l(server_->mu);
-    if (!waiting_ && !evicted_) waiting_ = server_->waiting.insert(server_->waiting.end(), weak_from_this());
+    if (!waiting_ && !evicted_)
+      waiting_ = server_->waiting.insert(server_->waiting.end(), weak_from_this());
   }
 
   void ReadHeader() {
@@ -240,8 +243,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (reserved_ && !IsHealthPath(request_.target)) {
       keep_alive_ = false;
-      return Write(Unavailable("the server is at its connection limit; this connection may ask "
-                               "only /healthz and /metrics"));
+      return Write(
+          Unavailable("the server is at its connection limit; this connection may ask "
+                      "only /healthz and /metrics"));
     }
     const Credential* cred = server_->service->CredentialOf(request_);
     if (!Attribute(cred ? cred->Actor() : std::string())) {
@@ -249,8 +253,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return Write(TooMany(cred ? "this credential holds its share of connections"
                                 : "requests without a credential hold their share of connections"));
     }
-    const bool has_body = (parser_->content_length() && *parser_->content_length() > 0) ||
-                          parser_->chunked();
+    const bool has_body =
+        (parser_->content_length() && *parser_->content_length() > 0) || parser_->chunked();
     request_.last_event_id = std::string(msg["Last-Event-ID"]);
     request_.body_pending = parser_->chunked();
     if (std::optional<HttpResponse> early = server_->service->Precheck(request_)) {
@@ -335,7 +339,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Log(unsigned status, const char* note = "") {
     const auto ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
+            .count();
     const Credential* cred = server_->service->CredentialOf(request_);
     server_->service->Observe(request_, status, ms);
     // Access log: never the token, never a body; the path as printable text.
@@ -359,10 +364,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (request_.method != "HEAD") res->body() = std::move(r.body);
     res->prepare_payload();
     stream_.expires_after(server_->options.write_timeout);
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
-      if (ec) return self->Close();
-      self->Finish(res->keep_alive());
-    });
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                        if (ec) return self->Close();
+                        self->Finish(res->keep_alive());
+                      });
   }
 
   // After a response: the next request, or the end of the connection.
@@ -404,16 +410,17 @@ class Session : public std::enable_shared_from_this<Session> {
   template <typename Then>
   void Send(Then then) {
     stream_.expires_after(server_->options.write_timeout);
-    net::async_write(stream_, net::buffer(out_),
-                     [self = shared_from_this(), then = std::move(then)](beast::error_code ec, size_t) {
-                       // What was sent is not kept: a connection that waits
-                       // holds no copy of it.
-                       std::string().swap(self->out_);
-                       if (ec == beast::error::timeout) return self->Abort();
-                       if (ec) return self->Close();
-                       self->stream_.expires_never();
-                       then();
-                     });
+    net::async_write(
+        stream_, net::buffer(out_),
+        [self = shared_from_this(), then = std::move(then)](beast::error_code ec, size_t) {
+          // What was sent is not kept: a connection that waits
+          // holds no copy of it.
+          std::string().swap(self->out_);
+          if (ec == beast::error::timeout) return self->Abort();
+          if (ec) return self->Close();
+          self->stream_.expires_never();
+          then();
+        });
   }
 
   // Closing a socket with unread bytes (a body not read after an early
@@ -435,11 +442,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   void Drain() {
     drain_.resize(16 * 1024);
-    stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec,
-                                                                               size_t) {
-      if (ec) return self->stream_.close();
-      self->Drain();
-    });
+    stream_.async_read_some(net::buffer(drain_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->stream_.close();
+                              self->Drain();
+                            });
   }
 
   // Server-sent events: the events after the cursor, then each new one as
@@ -471,11 +478,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // than at the next write; what it sends is read and dropped.
   void WatchForLeaving() {
     drain_.resize(1024);
-    stream_.socket().async_read_some(net::buffer(drain_), [self = shared_from_this()](
-                                                              beast::error_code ec, size_t) {
-      if (ec) return self->Close();
-      self->WatchForLeaving();
-    });
+    stream_.socket().async_read_some(net::buffer(drain_),
+                                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                                       if (ec) return self->Close();
+                                       self->WatchForLeaving();
+                                     });
   }
   // Counts this connection as a subscriber, or the answer when the caps
   // are reached: 503 for all of them, 429 for this credential's.
@@ -613,7 +620,8 @@ void Server::Impl::Admit(tcp::socket socket) {
   if (evicted) net::post(evicted->executor(), [evicted] { evicted->Evict(); });
   if (!refusal.empty()) return Refuse(std::move(socket), refusal);
   if (options.send_buffer > 0) {
-    socket.set_option(net::socket_base::send_buffer_size(static_cast<int>(options.send_buffer)), ec);
+    socket.set_option(net::socket_base::send_buffer_size(static_cast<int>(options.send_buffer)),
+                      ec);
   }
   std::make_shared<Session>(std::move(socket), this, address, in_reserve)->Start();
 }

@@ -81,9 +81,8 @@ std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const 
   const bool needs_credential = !route || NeedsCredential(route->id);
   const Credential* cred = needs_credential ? CredentialOf(request) : nullptr;
   if (needs_credential && !cred) {
-    return Problem(401, request.authorization.empty()
-                            ? "a bearer token is required"
-                            : "the bearer token is not known");
+    return Problem(401, request.authorization.empty() ? "a bearer token is required"
+                                                      : "the bearer token is not known");
   }
   if (!target) return Problem(400, "the request target is not a valid path");
   if (!route) return Problem(404, "no route " + std::string(request.target.substr(0, 200)));
@@ -148,9 +147,9 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     // the checks against the ledger.
     if (const double wait = limiter_->Take(cred->Actor(), static_cast<double>(requests.size()));
         wait > 0) {
-      HttpResponse r = Problem(
-          429, "this credential may append " + std::to_string(static_cast<long>(limiter_->rate())) +
-                   " events a second on average; nothing was appended");
+      HttpResponse r = Problem(429, "this credential may append " +
+                                        std::to_string(static_cast<long>(limiter_->rate())) +
+                                        " events a second on average; nothing was appended");
       r.headers.emplace_back("Retry-After", std::to_string(static_cast<long>(std::ceil(wait))));
       return done(std::move(r));
     }
@@ -250,7 +249,8 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       return done(std::move(r));
     }
     case RouteId::kHealth: {
-      json::object o{{"status", "ok"}, {"size", ledger_->Size()},
+      json::object o{{"status", "ok"},
+                     {"size", ledger_->Size()},
                      {"projections_applied", projector_->applied()}};
       return done(Json(200, o));
     }
@@ -306,10 +306,14 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       if (q->area && !area_known(*q->area)) return done(Problem(404, "no area " + *q->area));
       if (cached()) return;
       switch (route.id) {
-        case RouteId::kAreas: return respond(projector_->Areas(*q));
-        case RouteId::kFairness: return respond(projector_->Fairness(*q));
-        case RouteId::kWaits: return respond(projector_->WaitingTimes(*q));
-        default: return respond(projector_->Refusals(*q));
+        case RouteId::kAreas:
+          return respond(projector_->Areas(*q));
+        case RouteId::kFairness:
+          return respond(projector_->Fairness(*q));
+        case RouteId::kWaits:
+          return respond(projector_->WaitingTimes(*q));
+        default:
+          return respond(projector_->Refusals(*q));
       }
     }
     case RouteId::kMe: {
@@ -367,8 +371,8 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       // The event's canonical bytes let a client recompute the leaf and the
       // chain link itself; they hold the event's data, so only a credential
       // that may read the event's referral gets them.
-      const bool readable = cred->role == Role::kAuditor ||
-                            VisibleStream(*ledger_, *cred, event->referral_id).ok();
+      const bool readable =
+          cred->role == Role::kAuditor || VisibleStream(*ledger_, *cred, event->referral_id).ok();
       HttpResponse r;
       if (readable) {
         o["leaf"] = ledger::ToHex(*bytes);
@@ -483,9 +487,9 @@ Result<std::string> Service::NextFrames(uint64_t* cursor, size_t max_bytes) cons
   while (*cursor < size && out.size() < max_bytes) {
     const uint64_t upto = std::min(size, *cursor + 64);
     LEDGER_RETURN_IF_ERROR(ledger_->ScanEvents(*cursor, upto, [&](const ledger::Event& e) {
-      out += "id: " + std::to_string(e.seq) + "\nevent: " +
-             std::string(ledger::ToString(e.type())) + "\ndata: " +
-             json::serialize(ledger::EventToJson(e)) + "\n\n";
+      out += "id: " + std::to_string(e.seq) +
+             "\nevent: " + std::string(ledger::ToString(e.type())) +
+             "\ndata: " + json::serialize(ledger::EventToJson(e)) + "\n\n";
       return Status::Ok();
     }));
     *cursor = upto;

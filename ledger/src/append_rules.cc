@@ -1,4 +1,5 @@
-// The checks each appended event meets, in SPEC §8's order, against the ledger as the events before it left it.
+// The checks each appended event meets, in SPEC §8's order, against the ledger as the events before
+// it left it.
 #include "ledger_impl.h"
 
 namespace ledger {

@@ -1,4 +1,5 @@
-// The commit pipeline: appends queued, checked and written by the commit thread, made durable by the sync thread, answered by the answer thread (ledger.h).
+// The commit pipeline: appends queued, checked and written by the commit thread, made durable by
+// the sync thread, answered by the answer thread (ledger.h).
 #include "ledger_impl.h"
 
 namespace ledger {

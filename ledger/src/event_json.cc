@@ -142,7 +142,8 @@ class Errors {
   }
   void Record(FieldError e) {
     // Every proper prefix that ends before a '.' is a parent of the field.
-    for (size_t dot = e.field.find('.'); dot != std::string::npos; dot = e.field.find('.', dot + 1)) {
+    for (size_t dot = e.field.find('.'); dot != std::string::npos;
+         dot = e.field.find('.', dot + 1)) {
       parents_.emplace(e.field, 0, dot);
     }
     fields_.insert(e.field);

@@ -6,8 +6,6 @@
 // ledger.cc (the public face). Nothing outside ledger/src includes it.
 #pragma once
 
-#include "ledger/ledger.h"
-
 #include <pthread.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
@@ -37,6 +35,7 @@
 #include "commit_log.h"
 #include "key_layout.h"
 #include "ledger/event_json.h"
+#include "ledger/ledger.h"
 #include "ledger/merkle.h"
 #include "rocks_view_store.h"
 #include "stream_set.h"
@@ -418,7 +417,7 @@ inline Result<std::string_view> CanonicalOf(std::string_view stored) {
 // `canonical`, when given, gets its canonical bytes. kCorruption when the
 // event does not decode or holds another seq.
 inline Status DecodeStoredBrief(uint64_t seq, std::string_view stored, EventBrief* brief,
-                         std::string_view* canonical = nullptr) {
+                                std::string_view* canonical = nullptr) {
   Result<std::string_view> bytes = CanonicalOf(stored);
   if (!bytes.ok()) return bytes.status();
   LEDGER_RETURN_IF_ERROR(internal::DecodeBrief(*bytes, brief));

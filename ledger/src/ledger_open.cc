@@ -1,4 +1,5 @@
-// Opening a ledger: its database, signing key, commit log replay, idempotency keys of older builds and brief blocks; and closing it.
+// Opening a ledger: its database, signing key, commit log replay, idempotency keys of older builds
+// and brief blocks; and closing it.
 #include "ledger_impl.h"
 
 namespace ledger {
@@ -198,9 +199,8 @@ Status Ledger::Impl::OpenCommitLog(const std::string& dir) {
     replayed = true;
     return Status::Ok();
   };
-  auto log =
-      internal::CommitLog::Open(dir + "/log", options_.log_segment_bytes, *start, *head, replay,
-                                options_.direct_log_writes);
+  auto log = internal::CommitLog::Open(dir + "/log", options_.log_segment_bytes, *start, *head,
+                                       replay, options_.direct_log_writes);
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
   if (replayed) {
@@ -213,7 +213,6 @@ Status Ledger::Impl::OpenCommitLog(const std::string& dir) {
   synced.sync = true;
   return FromRocks(db_->Put(synced, keys::LogStart(), value), "open: record log start");
 }
-
 
 Status Ledger::Impl::PrepareBriefBlocks() {
   using internal::kBriefBlockEvents;

@@ -107,11 +107,15 @@ void MergeCorrection(EventType target_type, const ledger::RecordCorrected& c, Re
 
 StringPool* ReadModel::PoolFor(EventType type) {
   switch (type) {
-    case EventType::kReferralReceived: return &areas_;
-    case EventType::kReferralRefused: return &deciders_;
+    case EventType::kReferralReceived:
+      return &areas_;
+    case EventType::kReferralRefused:
+      return &deciders_;
     case EventType::kPlacementOffered:
-    case EventType::kPlacementStarted: return &providers_;
-    default: return nullptr;
+    case EventType::kPlacementStarted:
+      return &providers_;
+    default:
+      return nullptr;
   }
 }
 
@@ -250,7 +254,8 @@ Status ReadModel::ApplyAll(std::span<const ledger::EventBrief> events, std::stri
   constexpr size_t kSlot = 12, kRecord = 6, kEnd = 3, kRing = 16;
   std::array<uint64_t, kRing> hashes{};
   const size_t n = events.size();
-  for (size_t i = 0; i < std::min(n, kSlot); ++i) hashes[i % kRing] = IdIndex::HashOf(events[i].referral_id);
+  for (size_t i = 0; i < std::min(n, kSlot); ++i)
+    hashes[i % kRing] = IdIndex::HashOf(events[i].referral_id);
   for (size_t i = 0; i < n; ++i) {
     if (i + kSlot < n) {
       const uint64_t h = IdIndex::HashOf(events[i + kSlot].referral_id);
@@ -333,21 +338,32 @@ const Rec& Effective(const Referral& r, size_t n, size_t i) {
 ledger::ReferralState NextState(ledger::ReferralState s, const Rec& rec) {
   using ledger::ReferralState;
   switch (rec.type) {
-    case EventType::kReferralReceived: return ReferralState::kReceived;
-    case EventType::kAssessmentCompleted: return ReferralState::kAssessed;
-    case EventType::kFundingRequested: return ReferralState::kAwaitingFunding;
-    case EventType::kFundingApproved: return ReferralState::kApproved;
-    case EventType::kReferralRefused: return ReferralState::kRefused;
-    case EventType::kAppealLodged: return ReferralState::kUnderAppeal;
+    case EventType::kReferralReceived:
+      return ReferralState::kReceived;
+    case EventType::kAssessmentCompleted:
+      return ReferralState::kAssessed;
+    case EventType::kFundingRequested:
+      return ReferralState::kAwaitingFunding;
+    case EventType::kFundingApproved:
+      return ReferralState::kApproved;
+    case EventType::kReferralRefused:
+      return ReferralState::kRefused;
+    case EventType::kAppealLodged:
+      return ReferralState::kUnderAppeal;
     case EventType::kAppealDecided:
       return rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)
                  ? ReferralState::kApproved
                  : ReferralState::kRefused;
-    case EventType::kPlacementOffered: return ReferralState::kOffered;
-    case EventType::kPlacementStarted: return ReferralState::kInPlacement;
-    case EventType::kPlacementEnded: return ReferralState::kEnded;
-    case EventType::kReferralWithdrawn: return ReferralState::kWithdrawn;
-    case EventType::kRecordCorrected: return s;
+    case EventType::kPlacementOffered:
+      return ReferralState::kOffered;
+    case EventType::kPlacementStarted:
+      return ReferralState::kInPlacement;
+    case EventType::kPlacementEnded:
+      return ReferralState::kEnded;
+    case EventType::kReferralWithdrawn:
+      return ReferralState::kWithdrawn;
+    case EventType::kRecordCorrected:
+      return s;
   }
   return s;
 }
@@ -448,7 +464,8 @@ void ReadModel::Reserve(size_t referrals) {
 }
 
 uint64_t ReadModel::MemoryBytes() const {
-  uint64_t bytes = referrals_.capacity() * sizeof(Referral) + summaries_.capacity() * sizeof(Summary);
+  uint64_t bytes =
+      referrals_.capacity() * sizeof(Referral) + summaries_.capacity() * sizeof(Summary);
   for (const Referral& r : referrals_) bytes += r.recs.capacity() * sizeof(Rec) + r.id.capacity();
   bytes += index_.MemoryBytes() + referrals_.size() * sizeof(uint64_t);
   return bytes;

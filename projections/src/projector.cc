@@ -177,8 +177,7 @@ Status ReadAhead(const ledger::Ledger& ledger, uint64_t after, uint64_t upto, Re
 
 }  // namespace
 
-Status Projector::ApplyChunk(uint64_t upto,
-                             const std::function<Status(const ApplyFn&)>& scan) {
+Status Projector::ApplyChunk(uint64_t upto, const std::function<Status(const ApplyFn&)>& scan) {
   const uint64_t from = applied();
   Status st;
   {
@@ -191,14 +190,12 @@ Status Projector::ApplyChunk(uint64_t upto,
   // model cannot take events back): it is published, its records stay
   // pending for the next write, and the next catch-up goes on from there.
   applied_.store(model_.applied(), std::memory_order_release);
-  {
-    std::lock_guard wl(wait_mu_);
-  }
+  { std::lock_guard wl(wait_mu_); }
   applied_cv_.notify_all();
   LEDGER_RETURN_IF_ERROR(st);
   if (model_.applied() != upto) {
-    return Status::Internal("the log ended at seq " + std::to_string(model_.applied()) +
-                            " of " + std::to_string(upto));
+    return Status::Internal("the log ended at seq " + std::to_string(model_.applied()) + " of " +
+                            std::to_string(upto));
   }
   ledger::ViewStore::Batch batch;
   batch.Put(std::string(kChunkPrefix) + Be64(pending_first_), pending_);
@@ -217,9 +214,8 @@ Status Projector::CatchUpLocked() {
     while (applied() < target) {
       const uint64_t from = applied();
       const uint64_t upto = std::min(target, from + chunk);
-      LEDGER_RETURN_IF_ERROR(ApplyChunk(upto, [&](const ApplyFn& apply) {
-        return ledger_->ScanBriefs(from, upto, apply);
-      }));
+      LEDGER_RETURN_IF_ERROR(ApplyChunk(
+          upto, [&](const ApplyFn& apply) { return ledger_->ScanBriefs(from, upto, apply); }));
     }
     return Status::Ok();
   };
@@ -240,7 +236,8 @@ Status Projector::CatchUpLocked() {
       {
         std::unique_lock l(mu);
         // At most kReadAhead chunks beyond the one being applied.
-        cv.wait(l, [&] { return stop || next_read >= chunks || next_read < next_apply + kReadAhead; });
+        cv.wait(l,
+                [&] { return stop || next_read >= chunks || next_read < next_apply + kReadAhead; });
         if (stop || next_read >= chunks) return;
         k = next_read++;
       }
@@ -276,7 +273,8 @@ Status Projector::CatchUpLocked() {
     }
     st = c->status;
     if (st.ok()) {
-      st = ApplyChunk(c->upto, [&](const ApplyFn&) { return model_.ApplyAll(c->briefs, &pending_); });
+      st = ApplyChunk(c->upto,
+                      [&](const ApplyFn&) { return model_.ApplyAll(c->briefs, &pending_); });
     }
     {
       std::lock_guard l(mu);

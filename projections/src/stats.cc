@@ -22,12 +22,18 @@ std::optional<Interval> WilsonInterval(uint64_t k, uint64_t n, double z) {
 
 std::string_view ToString(FunnelFlag flag) {
   switch (flag) {
-    case FunnelFlag::kAbove998: return "above_998";
-    case FunnelFlag::kAbove95: return "above_95";
-    case FunnelFlag::kWithin: return "within";
-    case FunnelFlag::kBelow95: return "below_95";
-    case FunnelFlag::kBelow998: return "below_998";
-    case FunnelFlag::kNoDecisions: return "no_decisions";
+    case FunnelFlag::kAbove998:
+      return "above_998";
+    case FunnelFlag::kAbove95:
+      return "above_95";
+    case FunnelFlag::kWithin:
+      return "within";
+    case FunnelFlag::kBelow95:
+      return "below_95";
+    case FunnelFlag::kBelow998:
+      return "below_998";
+    case FunnelFlag::kNoDecisions:
+      return "no_decisions";
   }
   return "no_decisions";
 }
@@ -41,8 +47,8 @@ FunnelPoint Funnel(uint64_t k, uint64_t n, std::optional<double> p0) {
   const double q0 = *p0;
   if (q0 <= 0 || q0 >= 1) {
     out.limits95 = out.limits998 = Interval{q0, q0};
-    out.flag = p == q0 ? FunnelFlag::kWithin
-                       : (p > q0 ? FunnelFlag::kAbove998 : FunnelFlag::kBelow998);
+    out.flag =
+        p == q0 ? FunnelFlag::kWithin : (p > q0 ? FunnelFlag::kAbove998 : FunnelFlag::kBelow998);
     return out;
   }
   const double se = std::sqrt(q0 * (1 - q0) / static_cast<double>(n));
@@ -69,7 +75,8 @@ FunnelPoint Funnel(uint64_t k, uint64_t n, std::optional<double> p0) {
 int64_t WholeDays(ledger::Micros from, ledger::Micros to) {
   const ledger::Micros d = to - from;
   // Floor division: a negative elapsed time rounds down too.
-  return d >= 0 ? d / ledger::kMicrosPerDay : -((-d + ledger::kMicrosPerDay - 1) / ledger::kMicrosPerDay);
+  return d >= 0 ? d / ledger::kMicrosPerDay
+                : -((-d + ledger::kMicrosPerDay - 1) / ledger::kMicrosPerDay);
 }
 
 int64_t NearestRank(const std::vector<int64_t>& sorted, uint64_t num, uint64_t den) {

@@ -53,10 +53,13 @@ template <typename Part, typename Scan>
 std::vector<Part> ScanInParts(size_t n, const Part& empty, Scan scan) {
   constexpr size_t kBlock = 4096;
   size_t max_parts = scan_max_parts.load(std::memory_order_relaxed);
-  if (max_parts == 0) max_parts = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 4);
-  const size_t min_per_part = std::max<size_t>(1, scan_min_per_part.load(std::memory_order_relaxed));
+  if (max_parts == 0)
+    max_parts = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 4);
+  const size_t min_per_part =
+      std::max<size_t>(1, scan_min_per_part.load(std::memory_order_relaxed));
   const size_t parts = std::clamp<size_t>(n / min_per_part, 1, max_parts);
-  const size_t block = parts == 1 ? std::max<size_t>(n, 1) : std::min(kBlock, (n + parts - 1) / parts);
+  const size_t block =
+      parts == 1 ? std::max<size_t>(n, 1) : std::min(kBlock, (n + parts - 1) / parts);
   std::vector<Part> out(parts, empty);
   auto run = [&](size_t t) {
     for (size_t b = t * block; b < n; b += parts * block) scan(b, std::min(n, b + block), &out[t]);
@@ -152,8 +155,7 @@ json::object EnumCounts(const std::array<uint64_t, N>& counts) {
 
 // Adds the reference data of an area: name, region, population and rates per
 // 100,000 people (null when the area is not in the reference file).
-void AddPopulation(const AreaInfo* info, uint64_t referrals, uint64_t placements,
-                   json::object* o) {
+void AddPopulation(const AreaInfo* info, uint64_t referrals, uint64_t placements, json::object* o) {
   (*o)["name"] = info ? json::value(info->name) : json::value();
   (*o)["region"] = info ? json::value(info->region) : json::value();
   (*o)["population"] = info ? json::value(info->population) : json::value();
@@ -204,17 +206,21 @@ static_assert(kDimensions[4].offset + kDimensions[4].count == kGroups);
 
 std::string_view GroupName(size_t dim, size_t value) {
   switch (dim) {
-    case 0: return ledger::ToString(static_cast<ledger::Sex>(value));
-    case 1: return ledger::ToString(static_cast<ledger::Ethnicity>(value));
-    case 2: return ledger::ToString(static_cast<ledger::AgeBand>(value));
-    case 3: return ledger::ToString(static_cast<ledger::Substance>(value));
-    default: return ledger::ToString(static_cast<ledger::Disability>(value));
+    case 0:
+      return ledger::ToString(static_cast<ledger::Sex>(value));
+    case 1:
+      return ledger::ToString(static_cast<ledger::Ethnicity>(value));
+    case 2:
+      return ledger::ToString(static_cast<ledger::AgeBand>(value));
+    case 3:
+      return ledger::ToString(static_cast<ledger::Substance>(value));
+    default:
+      return ledger::ToString(static_cast<ledger::Disability>(value));
   }
 }
 
 struct Decisions {
-  uint64_t referrals = 0, decisions = 0, approved = 0, refused = 0, overturned = 0,
-           placements = 0;
+  uint64_t referrals = 0, decisions = 0, approved = 0, refused = 0, overturned = 0, placements = 0;
   std::array<uint64_t, EnumCount<RefusalReason>()> by_reason{};
   std::array<uint64_t, EnumCount<RefusalStage>()> by_stage{};
   std::array<GroupCounts, kGroups> groups{};
@@ -498,33 +504,34 @@ json::object WaitingTimesView(const ReadModel& model, const ViewParams& p) {
   empty.areas.resize(model.areas().size());
   empty.providers.resize(model.providers().size());
   empty.named.resize(model.areas().size());
-  std::vector<Part> parts = ScanFacts(model, p.as_of, empty, [&](size_t i, const Facts& f, Part* w) {
-    const uint32_t area = f.area;
-    w->named[area] = 1;
-    const bool in_scope = !p.area || (only && *only == area);
-    if (f.started && period.Contains(f.started_at)) {
-      const int64_t d = WholeDays(f.received_at, f.started_at);
-      w->england.completed.push_back(d);
-      w->areas[area].completed.push_back(d);
-      if (in_scope) w->providers[f.start_provider].completed.push_back(d);
-    }
-    if (f.decided && period.Contains(f.decided_at)) {
-      const int64_t d = WholeDays(f.received_at, f.decided_at);
-      w->england.decisions.push_back(d);
-      w->areas[area].decisions.push_back(d);
-    }
-    if (f.received_at <= p.at) {
-      const auto [state, offered] = OpenStateAt(model, i, f, p.as_of, p.at);
-      if (ledger::IsOpen(state)) {
-        const int64_t d = WholeDays(f.received_at, p.at);
-        w->england.open.push_back(d);
-        w->areas[area].open.push_back(d);
-        if (in_scope && state == ReferralState::kOffered && offered >= 0) {
-          w->providers[static_cast<size_t>(offered)].open.push_back(d);
+  std::vector<Part> parts =
+      ScanFacts(model, p.as_of, empty, [&](size_t i, const Facts& f, Part* w) {
+        const uint32_t area = f.area;
+        w->named[area] = 1;
+        const bool in_scope = !p.area || (only && *only == area);
+        if (f.started && period.Contains(f.started_at)) {
+          const int64_t d = WholeDays(f.received_at, f.started_at);
+          w->england.completed.push_back(d);
+          w->areas[area].completed.push_back(d);
+          if (in_scope) w->providers[f.start_provider].completed.push_back(d);
         }
-      }
-    }
-  });
+        if (f.decided && period.Contains(f.decided_at)) {
+          const int64_t d = WholeDays(f.received_at, f.decided_at);
+          w->england.decisions.push_back(d);
+          w->areas[area].decisions.push_back(d);
+        }
+        if (f.received_at <= p.at) {
+          const auto [state, offered] = OpenStateAt(model, i, f, p.as_of, p.at);
+          if (ledger::IsOpen(state)) {
+            const int64_t d = WholeDays(f.received_at, p.at);
+            w->england.open.push_back(d);
+            w->areas[area].open.push_back(d);
+            if (in_scope && state == ReferralState::kOffered && offered >= 0) {
+              w->providers[static_cast<size_t>(offered)].open.push_back(d);
+            }
+          }
+        }
+      });
   Part w = std::move(parts[0]);
   for (size_t t = 1; t < parts.size(); ++t) {
     Append(std::move(parts[t].england), &w.england);
@@ -574,14 +581,16 @@ class MonthCells {
   }
   void Merge(const MonthCells& other) {
     for (size_t at = 0; at < other.counts_.size(); ++at) {
-      if (other.counts_[at]) Add(other.first_ + static_cast<int64_t>(at / kPerMonth), at % kPerMonth, other.counts_[at]);
+      if (other.counts_[at])
+        Add(other.first_ + static_cast<int64_t>(at / kPerMonth), at % kPerMonth, other.counts_[at]);
     }
   }
   // Calls fn(month, cell, count) for each non-zero count.
   template <typename Fn>
   void ForEach(Fn fn) const {
     for (size_t at = 0; at < counts_.size(); ++at) {
-      if (counts_[at]) fn(first_ + static_cast<int64_t>(at / kPerMonth), at % kPerMonth, counts_[at]);
+      if (counts_[at])
+        fn(first_ + static_cast<int64_t>(at / kPerMonth), at % kPerMonth, counts_[at]);
     }
   }
 
@@ -675,7 +684,8 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
   });
   std::map<std::string_view, uint64_t> by_decider;
   for (size_t d = 0; d < sum.by_decider.size(); ++d) {
-    if (sum.by_decider[d]) by_decider[model.deciders().Get(static_cast<uint32_t>(d))] = sum.by_decider[d];
+    if (sum.by_decider[d])
+      by_decider[model.deciders().Get(static_cast<uint32_t>(d))] = sum.by_decider[d];
   }
   const auto& by_referrer = sum.by_referrer;
   const auto& by_substance = sum.by_substance;
@@ -706,8 +716,9 @@ json::object RefusalsView(const ReadModel& model, const ViewParams& p) {
   json::object top_areas;
   for (const auto& [code, id] : listed) {
     by_area[code] = id >= 0 ? area_totals[id] : 0;
-    top_areas[code] = id >= 0 ? TopReasons(area_reasons[id], area_totals[id], england, england_total)
-                              : json::array();
+    top_areas[code] = id >= 0
+                          ? TopReasons(area_reasons[id], area_totals[id], england, england_total)
+                          : json::array();
   }
   o["by_area"] = std::move(by_area);
   json::object top;
@@ -779,10 +790,9 @@ json::object ReferralView(const std::vector<ledger::Event>& events, uint64_t as_
   o["area"] = received.area;
   o["state"] = ledger::ToString(state);
   o["received"] = ledger::EventDataToJson(received);
-  o["first_decision"] = first ? json::value(first->first == EventType::kReferralRefused
-                                                ? "refused"
-                                                : "approved")
-                              : json::value();
+  o["first_decision"] =
+      first ? json::value(first->first == EventType::kReferralRefused ? "refused" : "approved")
+            : json::value();
   o["overturned_on_appeal"] = first && first->first == EventType::kReferralRefused && upheld;
   o["decision_wait_days"] =
       first ? json::value(WholeDays(received_at, first->second)) : json::value();

@@ -42,9 +42,9 @@ inline std::string TokensFile() {
          "," + entry("elsewhere", "partnership", kOtherPartnership, ",\"areas\":[\"E06000001\"]") +
          "," + entry("regulator", "regulator", kRegulator, "") + "," +
          entry("provider", "provider", kProvider, ",\"providers\":[\"1-1731644238\"]") + "," +
-         entry("provider-elsewhere", "provider", kOtherProvider, ",\"providers\":[\"1-9999999999\"]") +
-         "," +
-         entry("auditor", "auditor", kAuditor, "") + "]}";
+         entry("provider-elsewhere", "provider", kOtherProvider,
+               ",\"providers\":[\"1-9999999999\"]") +
+         "," + entry("auditor", "auditor", kAuditor, "") + "]}";
 }
 
 struct Reply {

@@ -48,8 +48,8 @@ TEST_F(Http, TheWorkedExampleOverHttp) {
     const std::string path(q.at("path").as_string());
     Reply r = Get(path);
     ASSERT_EQ(r.status, 200u) << path << ": " << json::serialize(r.body);
-    EXPECT_EQ(ledger::testing::JsonMismatch(json::parse(ReadFile(std::string(q.at("file").as_string()))),
-                                            r.body),
+    EXPECT_EQ(ledger::testing::JsonMismatch(
+                  json::parse(ReadFile(std::string(q.at("file").as_string()))), r.body),
               "")
         << path;
     // Every view carries the signed head of the ledger it was computed over.
@@ -79,12 +79,15 @@ TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {
       {"not json media type", 415,
        Send(http::verb::post, "/v1/events", kPartnership, ok, "text/plain")},
       {"malformed json", 400, Post("{\"type\":")},
-      {"unknown field", 400, Post(R"({"type":"referral.received","referral_id":"r2","occurred_at":"2025-01-01T00:00:00Z","seq":4,"data":{}})")},
+      {"unknown field", 400,
+       Post(
+           R"({"type":"referral.received","referral_id":"r2","occurred_at":"2025-01-01T00:00:00Z","seq":4,"data":{}})")},
       {"out of scope area", 403, Post(ok, kOtherPartnership)},
       {"provider writes a receipt", 403, Post(ok, kProvider)},
       {"second received", 409, Post(ok)},
       {"unknown referral", 422,
-       Post(R"({"type":"assessment.completed","referral_id":"zz","occurred_at":"2025-01-02T00:00:00Z","data":{"outcome":"suitable"}})")},
+       Post(
+           R"({"type":"assessment.completed","referral_id":"zz","occurred_at":"2025-01-02T00:00:00Z","data":{"outcome":"suitable"}})")},
       {"unknown path", 404, Get("/v1/nothing")},
       {"wrong method", 405, Send(http::verb::delete_, "/v1/fairness", kRegulator)},
       {"bad query", 400, Get("/v1/fairness?from=2025-13-01&colour=red")},
@@ -97,7 +100,8 @@ TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {
   }
   EXPECT_EQ(ledger_->Size(), 1u);  // nothing else was appended
   // Every bad field is named.
-  Reply fields = Post(R"({"type":"referral.received","referral_id":"r2","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"X1","referrer":"gp","substance":"beer","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})");
+  Reply fields = Post(
+      R"({"type":"referral.received","referral_id":"r2","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"X1","referrer":"gp","substance":"beer","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})");
   ASSERT_EQ(fields.status, 400u);
   std::set<std::string> named;
   for (const json::value& e : fields.body.at("errors").as_array()) {
@@ -106,7 +110,8 @@ TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {
   EXPECT_EQ(named, (std::set<std::string>{"data.area", "data.substance"}));
   Reply query = cases[14].reply;
   std::set<std::string> params;
-  for (const json::value& e : query.body.at("errors").as_array()) params.emplace(e.at("field").as_string());
+  for (const json::value& e : query.body.at("errors").as_array())
+    params.emplace(e.at("field").as_string());
   EXPECT_EQ(params, (std::set<std::string>{"from", "colour"}));
   EXPECT_EQ(ledger_->Size(), 1u);
   EXPECT_EQ(Get("/healthz", "").status, 200u);  // still serving
@@ -122,8 +127,9 @@ TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {
   http::response<http::string_body> res;
   http::read(stream, buffer, res);
   EXPECT_EQ(res.result_int(), 200u);
-  EXPECT_NE(res.body().find("ledger_http_requests_total{route=\"POST /v1/events\",status=\"409\"} 1"),
-            std::string::npos)
+  EXPECT_NE(
+      res.body().find("ledger_http_requests_total{route=\"POST /v1/events\",status=\"409\"} 1"),
+      std::string::npos)
       << res.body();
   EXPECT_NE(res.body().find("ledger_head_size 1\n"), std::string::npos);
   EXPECT_NE(res.body().find("ledger_http_request_duration_seconds_bucket{le=\"+Inf\"}"),
@@ -131,7 +137,11 @@ TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {
 }
 
 TEST_F(Http, ReferralsAreReadWithinScope) {
-  ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"r1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})").status, 201u);
+  ASSERT_EQ(
+      Post(
+          R"({"type":"referral.received","referral_id":"r1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})")
+          .status,
+      201u);
   EXPECT_EQ(Get("/v1/referrals/r1", kPartnership).status, 200u);
   EXPECT_EQ(Get("/v1/referrals/r1", kRegulator).status, 200u);
   // An empty query, or an empty piece of one, names no parameter; "=x" does.
@@ -169,10 +179,12 @@ TEST_F(Http, MeSaysWhatTheCredentialMaySee) {
 
 TEST_F(Http, ProofsVerify) {
   for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"r)" + std::to_string(i) +
-                   R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})")
-                  .status,
-              201u);
+    ASSERT_EQ(
+        Post(
+            R"({"type":"referral.received","referral_id":"r)" + std::to_string(i) +
+            R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})")
+            .status,
+        201u);
   }
   Reply head = Get("/v1/ledger/head", kAuditor);
   ASSERT_EQ(head.status, 200u);
@@ -183,8 +195,9 @@ TEST_F(Http, ProofsVerify) {
   for (const json::value& h : inc.body.at("audit_path").as_array()) {
     path.push_back(*ledger::HashFromHex(h.as_string()));
   }
-  EXPECT_TRUE(ledger::VerifyInclusion(2, 5, *ledger::HashFromHex(inc.body.at("leaf_hash").as_string()),
-                                      path, *ledger::HashFromHex(head.body.at("root_hash").as_string())));
+  EXPECT_TRUE(
+      ledger::VerifyInclusion(2, 5, *ledger::HashFromHex(inc.body.at("leaf_hash").as_string()),
+                              path, *ledger::HashFromHex(head.body.at("root_hash").as_string())));
   // The leaf and the chain link can be recomputed from the event's bytes.
   const std::optional<std::string> leaf = ledger::FromHex(inc.body.at("leaf").as_string());
   ASSERT_TRUE(leaf);
@@ -192,14 +205,17 @@ TEST_F(Http, ProofsVerify) {
   EXPECT_EQ(inc.body.at("leaf_hash").as_string(), ledger::ToHex(ledger::LeafHash(*leaf)));
   EXPECT_EQ(inc.body.at("prev_hash").as_string(), ledger::ToHex(ledger_->GetEvent(2)->hash));
   EXPECT_EQ(inc.body.at("hash").as_string(), ledger::ToHex(ledger_->GetEvent(3)->hash));
-  EXPECT_EQ(inc.body.at("hash").as_string(),
-            ledger::ToHex(ledger::Sha256(
-                {ledger::AsBytes(*ledger::HashFromHex(inc.body.at("prev_hash").as_string())), *leaf})));
+  EXPECT_EQ(
+      inc.body.at("hash").as_string(),
+      ledger::ToHex(ledger::Sha256(
+          {ledger::AsBytes(*ledger::HashFromHex(inc.body.at("prev_hash").as_string())), *leaf})));
   EXPECT_EQ(Get("/v1/ledger/proof/inclusion?seq=1", kAuditor).body.at("prev_hash").as_string(),
             std::string(64, '0'));
   // The bytes hold the event's data: only for a credential that may read it.
-  EXPECT_TRUE(Get("/v1/ledger/proof/inclusion?seq=3", kRegulator).body.as_object().contains("leaf"));
-  EXPECT_TRUE(Get("/v1/ledger/proof/inclusion?seq=3", kPartnership).body.as_object().contains("leaf"));
+  EXPECT_TRUE(
+      Get("/v1/ledger/proof/inclusion?seq=3", kRegulator).body.as_object().contains("leaf"));
+  EXPECT_TRUE(
+      Get("/v1/ledger/proof/inclusion?seq=3", kPartnership).body.as_object().contains("leaf"));
   for (const char* outside : {kOtherPartnership, kProvider}) {
     Reply other = Get("/v1/ledger/proof/inclusion?seq=3", outside);
     ASSERT_EQ(other.status, 200u);
@@ -236,7 +252,8 @@ TEST_F(Http, TheOpenApiDocumentDescribesExactlyTheRoutes) {
   for (const std::string& route : routes) {
     const size_t space = route.find(' ');
     std::string path = route.substr(space + 1);
-    for (auto [from, to] : {std::pair<std::string, std::string>{"{id}", "r1"}, {"{code}", "E08000002"}}) {
+    for (auto [from, to] :
+         {std::pair<std::string, std::string>{"{id}", "r1"}, {"{code}", "E08000002"}}) {
       if (size_t at = path.find(from); at != std::string::npos) path.replace(at, from.size(), to);
     }
     if (route.starts_with("GET") && path != "/v1/events/subscribe") {
@@ -252,14 +269,26 @@ TEST_F(Http, TheOpenApiDocumentDescribesExactlyTheRoutes) {
 }
 
 TEST_F(Http, EveryRoleOnEveryRouteInAndOutOfScope) {
-  const std::string receipt = R"({"type":"referral.received","referral_id":"m1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
+  const std::string receipt =
+      R"({"type":"referral.received","referral_id":"m1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
   ASSERT_EQ(Post(receipt).status, 201u);
-  ASSERT_EQ(Post(R"({"type":"funding.approved","referral_id":"m1","occurred_at":"2025-01-05T00:00:00Z","data":{"panel":"panel-1","weeks":12}})").status, 201u);
-  ASSERT_EQ(Post(R"({"type":"placement.offered","referral_id":"m1","occurred_at":"2025-01-06T00:00:00Z","data":{"provider":"1-1731644238","planned_start":"2025-02-01"}})").status, 201u);
+  ASSERT_EQ(
+      Post(
+          R"({"type":"funding.approved","referral_id":"m1","occurred_at":"2025-01-05T00:00:00Z","data":{"panel":"panel-1","weeks":12}})")
+          .status,
+      201u);
+  ASSERT_EQ(
+      Post(
+          R"({"type":"placement.offered","referral_id":"m1","occurred_at":"2025-01-06T00:00:00Z","data":{"provider":"1-1731644238","planned_start":"2025-02-01"}})")
+          .status,
+      201u);
   const std::vector<std::pair<std::string, const char*>> who = {
-      {"regulator", kRegulator}, {"partnership in scope", kPartnership},
-      {"partnership out of scope", kOtherPartnership}, {"provider in scope", kProvider},
-      {"provider out of scope", kOtherProvider}, {"auditor", kAuditor}};
+      {"regulator", kRegulator},
+      {"partnership in scope", kPartnership},
+      {"partnership out of scope", kOtherPartnership},
+      {"provider in scope", kProvider},
+      {"provider out of scope", kOtherProvider},
+      {"auditor", kAuditor}};
   struct Row {
     std::string route;
     std::vector<unsigned> expect;  // in the order of `who`
@@ -282,7 +311,8 @@ TEST_F(Http, EveryRoleOnEveryRouteInAndOutOfScope) {
   };
   for (const Row& row : reads) {
     for (size_t i = 0; i < who.size(); ++i) {
-      EXPECT_EQ(Get(row.route, who[i].second).status, row.expect[i]) << row.route << " as " << who[i].first;
+      EXPECT_EQ(Get(row.route, who[i].second).status, row.expect[i])
+          << row.route << " as " << who[i].first;
     }
   }
   // Writes: a new referral of the area, then a re-offer to the provider,
@@ -295,7 +325,8 @@ TEST_F(Http, EveryRoleOnEveryRouteInAndOutOfScope) {
     std::string body = receipt;
     body.replace(body.find("\"m1\""), 4, "\"w" + std::to_string(i) + "\"");
     EXPECT_EQ(Post(body, who[i].second).status, receipts[i]) << "receipt as " << who[i].first;
-    const std::string offer = R"({"type":"placement.offered","referral_id":"m1","occurred_at":"2025-01-07T00:00:00Z","data":{"provider":"1-1731644238","planned_start":"2025-02-01"}})";
+    const std::string offer =
+        R"({"type":"placement.offered","referral_id":"m1","occurred_at":"2025-01-07T00:00:00Z","data":{"provider":"1-1731644238","planned_start":"2025-02-01"}})";
     EXPECT_EQ(Post(offer, who[i].second).status, offers[i]) << "offer as " << who[i].first;
     EXPECT_EQ(ledger_->Size(), before + (receipts[i] == 201) + (offers[i] == 201)) << who[i].first;
   }
@@ -314,8 +345,8 @@ struct BadCase {
 // {"type": T, "referral_id": "b1", "occurred_at": AT, "data": DATA}
 std::string Body(const std::string& type, const std::string& data,
                  const std::string& at = "2025-02-01T00:00:00Z", const std::string& extra = "") {
-  return R"({"type":")" + type + R"(","referral_id":"b1","occurred_at":")" + at +
-         R"(","data":)" + data + extra + "}";
+  return R"({"type":")" + type + R"(","referral_id":"b1","occurred_at":")" + at + R"(","data":)" +
+         data + extra + "}";
 }
 
 std::vector<BadCase> BadCases() {
@@ -325,9 +356,14 @@ std::vector<BadCase> BadCases() {
   const std::vector<std::tuple<std::string, std::vector<std::pair<std::string, std::string>>>>
       types = {
           {"referral.received",
-           {{"person", "\"p0000002b\""}, {"area", "\"E08000002\""}, {"referrer", "\"gp\""},
-            {"substance", "\"alcohol\""}, {"age_band", "\"30-34\""}, {"sex", "\"male\""},
-            {"ethnicity", "\"white\""}, {"disability", "\"no\""}}},
+           {{"person", "\"p0000002b\""},
+            {"area", "\"E08000002\""},
+            {"referrer", "\"gp\""},
+            {"substance", "\"alcohol\""},
+            {"age_band", "\"30-34\""},
+            {"sex", "\"male\""},
+            {"ethnicity", "\"white\""},
+            {"disability", "\"no\""}}},
           {"assessment.completed", {{"outcome", "\"suitable\""}}},
           {"funding.requested", {{"route", "\"nhs\""}, {"weeks", "12"}}},
           {"funding.approved", {{"panel", "\"panel-1\""}, {"weeks", "12"}}},
@@ -353,10 +389,14 @@ std::vector<BadCase> BadCases() {
     };
     for (const auto& [k, v] : fields) {
       cases.push_back({type + " without " + k, Body(type, data(k, "")), 400, "data." + k});
-      cases.push_back({type + " with a list for " + k, Body(type, data(k, "[1]")), 400, "data." + k});
+      cases.push_back(
+          {type + " with a list for " + k, Body(type, data(k, "[1]")), 400, "data." + k});
       cases.push_back({type + " with null " + k, Body(type, data(k, "null")), 400, "data." + k});
     }
-    cases.push_back({type + " with an unknown field", Body(type, data("", "").substr(0, data("", "").size() - 1) + ",\"colour\":\"red\"}"), 400, "data.colour"});
+    cases.push_back(
+        {type + " with an unknown field",
+         Body(type, data("", "").substr(0, data("", "").size() - 1) + ",\"colour\":\"red\"}"), 400,
+         "data.colour"});
   }
   const std::string rr =
       R"({"person":"p0000002b","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"male","ethnicity":"white","disability":"no"})";
@@ -380,79 +420,145 @@ std::vector<BadCase> BadCases() {
                                                         {"sex", "\"f\""},
                                                         {"ethnicity", "\"\""},
                                                         {"disability", "true"}}) {
-    cases.push_back({"received with " + key + "=" + value, received_with(key, value), 400, "data." + key});
+    cases.push_back(
+        {"received with " + key + "=" + value, received_with(key, value), 400, "data." + key});
   }
   for (const char* weeks : {"\"12\"", "12.5", "12.0", "true", "0", "105", "-1"}) {
-    cases.push_back({std::string("weeks ") + weeks,
-                     Body("funding.requested", std::string(R"({"route":"nhs","weeks":)") + weeks + "}"),
-                     400, "data.weeks"});
+    cases.push_back(
+        {std::string("weeks ") + weeks,
+         Body("funding.requested", std::string(R"({"route":"nhs","weeks":)") + weeks + "}"), 400,
+         "data.weeks"});
   }
-  for (const char* bad : {"2025-02-01t00:00:00Z", "2025-02-01T00:00:00", "2025-02-01T00:00:00+01:00",
-                          "2025-02-30T00:00:00Z", "2025-02-01T24:00:00Z", "2016-12-31T23:59:60Z",
-                          "2025-02-01", "2099-01-01T00:00:00Z", "2025-02-01T00:00:00.1234567890Z"}) {
+  for (const char* bad :
+       {"2025-02-01t00:00:00Z", "2025-02-01T00:00:00", "2025-02-01T00:00:00+01:00",
+        "2025-02-30T00:00:00Z", "2025-02-01T24:00:00Z", "2016-12-31T23:59:60Z", "2025-02-01",
+        "2099-01-01T00:00:00Z", "2025-02-01T00:00:00.1234567890Z"}) {
     cases.push_back({std::string("occurred_at ") + bad,
-                     Body("assessment.completed", R"({"outcome":"suitable"})", bad), 400, "occurred_at"});
+                     Body("assessment.completed", R"({"outcome":"suitable"})", bad), 400,
+                     "occurred_at"});
   }
-  for (const char* own : {"seq", "version", "recorded_at", "actor", "hash", "name", "nhs_number",
-                          "date_of_birth"}) {
+  for (const char* own :
+       {"seq", "version", "recorded_at", "actor", "hash", "name", "nhs_number", "date_of_birth"}) {
     cases.push_back({std::string("top-level ") + own,
-                     Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z",
-                          std::string(",\"") + own + "\":1"),
+                     Body("assessment.completed", R"({"outcome":"suitable"})",
+                          "2025-02-01T00:00:00Z", std::string(",\"") + own + "\":1"),
                      400, own});
   }
   for (const char* nhs : {"name", "nhs_number", "date_of_birth"}) {
-    cases.push_back({std::string("person data ") + nhs, Body("referral.received", rr.substr(0, rr.size() - 1) + ",\"" + nhs + "\":\"x\"}"), 400, std::string("data.") + nhs});
+    cases.push_back(
+        {std::string("person data ") + nhs,
+         Body("referral.received", rr.substr(0, rr.size() - 1) + ",\"" + nhs + "\":\"x\"}"), 400,
+         std::string("data.") + nhs});
   }
-  cases.push_back({"note over 500", Body("assessment.completed", R"({"outcome":"suitable","note":")" + std::string(501, 'n') + "\"}"), 400, "data.note"});
-  cases.push_back({"null note", Body("assessment.completed", R"({"outcome":"suitable","note":null})"), 400, "data.note"});
-  cases.push_back({"empty grounds", Body("appeal.lodged", R"({"grounds":""})"), 400, "data.grounds"});
-  cases.push_back({"decided_by over 64", Body("appeal.decided", R"({"outcome":"upheld","decided_by":")" + std::string(65, 'd') + "\"}"), 400, "data.decided_by"});
-  cases.push_back({"bad referral id", R"({"type":"assessment.completed","referral_id":"b 1","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"suitable"}})", 400, "referral_id"});
+  cases.push_back({"note over 500",
+                   Body("assessment.completed",
+                        R"({"outcome":"suitable","note":")" + std::string(501, 'n') + "\"}"),
+                   400, "data.note"});
+  cases.push_back({"null note",
+                   Body("assessment.completed", R"({"outcome":"suitable","note":null})"), 400,
+                   "data.note"});
+  cases.push_back(
+      {"empty grounds", Body("appeal.lodged", R"({"grounds":""})"), 400, "data.grounds"});
+  cases.push_back({"decided_by over 64",
+                   Body("appeal.decided",
+                        R"({"outcome":"upheld","decided_by":")" + std::string(65, 'd') + "\"}"),
+                   400, "data.decided_by"});
+  cases.push_back(
+      {"bad referral id",
+       R"({"type":"assessment.completed","referral_id":"b 1","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"suitable"}})",
+       400, "referral_id"});
   cases.push_back({"unknown type", Body("referral.lost", "{}"), 400, "type"});
-  cases.push_back({"missing data", R"({"type":"assessment.completed","referral_id":"b1","occurred_at":"2025-02-01T00:00:00Z"})", 400, "data"});
-  cases.push_back({"duplicate key", R"({"type":"assessment.completed","type":"assessment.completed","referral_id":"b1","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"suitable"}})", 400, ""});
-  cases.push_back({"trailing bytes", Body("assessment.completed", R"({"outcome":"suitable"})") + "x", 400, ""});
+  cases.push_back(
+      {"missing data",
+       R"({"type":"assessment.completed","referral_id":"b1","occurred_at":"2025-02-01T00:00:00Z"})",
+       400, "data"});
+  cases.push_back(
+      {"duplicate key",
+       R"({"type":"assessment.completed","type":"assessment.completed","referral_id":"b1","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"suitable"}})",
+       400, ""});
+  cases.push_back(
+      {"trailing bytes", Body("assessment.completed", R"({"outcome":"suitable"})") + "x", 400, ""});
   cases.push_back({"NaN", Body("funding.requested", R"({"route":"nhs","weeks":NaN})"), 400, ""});
   cases.push_back({"invalid UTF-8", Body("appeal.lodged", "{\"grounds\":\"\xff\xfe\"}"), 400, ""});
   cases.push_back({"empty body", "", 400, ""});
   cases.push_back({"not an object", "[1,2]", 400, ""});
-  cases.push_back({"expected_version as text", Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z", R"(,"expected_version":"1")"), 400, "expected_version"});
-  cases.push_back({"empty idempotency key", Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z", R"(,"idempotency_key":"")"), 400, "idempotency_key"});
-  cases.push_back({"correction without fields", Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{}})"), 400, "data.fields"});
-  cases.push_back({"correction of occurred_at", Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"occurred_at":"2025-01-01T00:00:00Z"}})"), 400, "data.fields.occurred_at"});
-  cases.push_back({"correction of a field the target lacks", Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"weeks":3}})"), 400, "data.fields.weeks"});
-  cases.push_back({"correction with a bad value", Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"area":"X"}})"), 400, "data.fields.area"});
+  cases.push_back({"expected_version as text",
+                   Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z",
+                        R"(,"expected_version":"1")"),
+                   400, "expected_version"});
+  cases.push_back({"empty idempotency key",
+                   Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z",
+                        R"(,"idempotency_key":"")"),
+                   400, "idempotency_key"});
+  cases.push_back({"correction without fields",
+                   Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{}})"), 400,
+                   "data.fields"});
+  cases.push_back(
+      {"correction of occurred_at",
+       Body("record.corrected",
+            R"({"corrects_seq":1,"reason":"r","fields":{"occurred_at":"2025-01-01T00:00:00Z"}})"),
+       400, "data.fields.occurred_at"});
+  cases.push_back(
+      {"correction of a field the target lacks",
+       Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"weeks":3}})"), 400,
+       "data.fields.weeks"});
+  cases.push_back(
+      {"correction with a bad value",
+       Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"area":"X"}})"), 400,
+       "data.fields.area"});
   // Batches.
   cases.push_back({"empty batch", R"({"events":[]})", 400, "events", "/v1/events/batch"});
   cases.push_back({"batch of text", R"({"events":"all"})", 400, "events", "/v1/events/batch"});
   std::string big = R"({"events":[)";
-  for (int i = 0; i < 1001; ++i) big += std::string(i ? "," : "") + Body("assessment.completed", R"({"outcome":"suitable"})");
+  for (int i = 0; i < 1001; ++i)
+    big += std::string(i ? "," : "") + Body("assessment.completed", R"({"outcome":"suitable"})");
   cases.push_back({"batch of 1,001", big + "]}", 400, "events", "/v1/events/batch"});
   cases.push_back({"batch with one bad event",
-                   R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})") + "," +
-                       Body("assessment.completed", R"({"outcome":"great"})") + "]}",
+                   R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})") +
+                       "," + Body("assessment.completed", R"({"outcome":"great"})") + "]}",
                    400, "events[1].data.outcome", "/v1/events/batch"});
-  cases.push_back({"batch of one correcting a field its target lacks",
-                   R"({"events":[)" + Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"weeks":3}})") + "]}",
-                   400, "events[0].data.fields.weeks", "/v1/events/batch"});
+  cases.push_back(
+      {"batch of one correcting a field its target lacks",
+       R"({"events":[)" +
+           Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"weeks":3}})") +
+           "]}",
+       400, "events[0].data.fields.weeks", "/v1/events/batch"});
   // Field errors of any event win: a second receipt (409) before a correction
   // naming a field its target lacks gives the correction's 400.
-  cases.push_back({"batch with a conflict, then a correction's field error",
-                   R"({"events":[)" + Body("referral.received", rr) + "," +
-                       Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"weeks":3}})") + "]}",
-                   400, "events[1].data.fields.weeks", "/v1/events/batch"});
-  cases.push_back({"correction moving the referral out of scope",
-                   Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"area":"E06000001"}})"),
-                   403, ""});
+  cases.push_back(
+      {"batch with a conflict, then a correction's field error",
+       R"({"events":[)" + Body("referral.received", rr) + "," +
+           Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"weeks":3}})") +
+           "]}",
+       400, "events[1].data.fields.weeks", "/v1/events/batch"});
+  cases.push_back(
+      {"correction moving the referral out of scope",
+       Body("record.corrected", R"({"corrects_seq":1,"reason":"r","fields":{"area":"E06000001"}})"),
+       403, ""});
   // Conflicts and the state machine (referral b1 exists: received, seq 1).
   cases.push_back({"second receipt", Body("referral.received", rr), 409, ""});
-  cases.push_back({"stale expected_version", Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z", R"(,"expected_version":0)"), 409, ""});
-  cases.push_back({"start before approval", Body("placement.started", R"({"provider":"1-1731644238"})"), 422, ""});
+  cases.push_back({"stale expected_version",
+                   Body("assessment.completed", R"({"outcome":"suitable"})", "2025-02-01T00:00:00Z",
+                        R"(,"expected_version":0)"),
+                   409, ""});
+  cases.push_back({"start before approval",
+                   Body("placement.started", R"({"provider":"1-1731644238"})"), 422, ""});
   cases.push_back({"appeal without refusal", Body("appeal.lodged", R"({"grounds":"g"})"), 422, ""});
-  cases.push_back({"business time backwards", Body("assessment.completed", R"({"outcome":"suitable"})", "2024-12-01T00:00:00Z"), 422, ""});
-  cases.push_back({"unknown referral", R"({"type":"assessment.completed","referral_id":"nobody","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"suitable"}})", 422, ""});
-  cases.push_back({"correction of a missing seq", Body("record.corrected", R"({"corrects_seq":99,"reason":"r","fields":{"sex":"male"}})"), 422, ""});
-  cases.push_back({"idempotency key reused with another body", Body("assessment.completed", R"({"outcome":"not_suitable"})", "2025-02-01T00:00:00Z", R"(,"idempotency_key":"k1")"), 422, ""});
+  cases.push_back(
+      {"business time backwards",
+       Body("assessment.completed", R"({"outcome":"suitable"})", "2024-12-01T00:00:00Z"), 422, ""});
+  cases.push_back(
+      {"unknown referral",
+       R"({"type":"assessment.completed","referral_id":"nobody","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"suitable"}})",
+       422, ""});
+  cases.push_back(
+      {"correction of a missing seq",
+       Body("record.corrected", R"({"corrects_seq":99,"reason":"r","fields":{"sex":"male"}})"), 422,
+       ""});
+  cases.push_back({"idempotency key reused with another body",
+                   Body("assessment.completed", R"({"outcome":"not_suitable"})",
+                        "2025-02-01T00:00:00Z", R"(,"idempotency_key":"k1")"),
+                   422, ""});
   // The same JSON value but for the time's spelling: another body (SPEC §8).
   for (const char* spelling : {"2025-01-01T00:00:00.000Z", "2025-01-01T00:00:00+00:00"}) {
     cases.push_back(
@@ -463,16 +569,24 @@ std::vector<BadCase> BadCases() {
          422, ""});
   }
   cases.push_back({"batch failing at its second event",
-                   R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})") + "," +
-                       Body("placement.ended", R"({"outcome":"completed"})") + "]}",
+                   R"({"events":[)" + Body("assessment.completed", R"({"outcome":"suitable"})") +
+                       "," + Body("placement.ended", R"({"outcome":"completed"})") + "]}",
                    422, "", "/v1/events/batch"});
   return cases;
 }
 
 TEST_F(Http, BadRequestsAreAnsweredPreciselyAndAppendNothing) {
-  ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"b1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})").status, 201u);
+  ASSERT_EQ(
+      Post(
+          R"({"type":"referral.received","referral_id":"b1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})")
+          .status,
+      201u);
   // The first use of key k1 (an event on another referral).
-  ASSERT_EQ(Post(R"({"type":"referral.received","referral_id":"b2","occurred_at":"2025-01-01T00:00:00Z","idempotency_key":"k1","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})").status, 201u);
+  ASSERT_EQ(
+      Post(
+          R"({"type":"referral.received","referral_id":"b2","occurred_at":"2025-01-01T00:00:00Z","idempotency_key":"k1","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})")
+          .status,
+      201u);
   const std::vector<BadCase> cases = BadCases();
   ASSERT_GE(cases.size(), 100u);
   const auto head = ledger_->Head();
@@ -506,7 +620,8 @@ TEST_F(Http, QueryEdgesAndScopeOfMovesAndUnknownReferrals) {
   auto names = [](const Reply& r) {
     std::set<std::string> out;
     if (r.body.is_object() && r.body.as_object().contains("errors")) {
-      for (const json::value& e : r.body.at("errors").as_array()) out.emplace(e.at("field").as_string());
+      for (const json::value& e : r.body.at("errors").as_array())
+        out.emplace(e.at("field").as_string());
     }
     return out;
   };
@@ -568,7 +683,8 @@ TEST_F(Http, QueryEdgesAndScopeOfMovesAndUnknownReferrals) {
       R"({"type":"placement.ended","referral_id":"nobody","occurred_at":"2025-02-01T00:00:00Z","data":{"outcome":"completed"}})";
   EXPECT_EQ(Post(ended, kProvider).status, 422u);
   // A partnership may move a referral between its own areas, not out of them.
-  const std::string move_to = R"({"type":"record.corrected","referral_id":"b1","occurred_at":"2025-02-02T00:00:00Z","data":{"corrects_seq":1,"reason":"keyed wrongly","fields":{"area":")";
+  const std::string move_to =
+      R"({"type":"record.corrected","referral_id":"b1","occurred_at":"2025-02-02T00:00:00Z","data":{"corrects_seq":1,"reason":"keyed wrongly","fields":{"area":")";
   r = Post(move_to + R"(E06000001"}}})");
   EXPECT_EQ(r.status, 403u) << json::serialize(r.body);
   EXPECT_EQ(ledger_->Size(), 2u);
@@ -594,7 +710,8 @@ unsigned SendRaw(uint16_t port, const std::string& bytes) {
 TEST_F(Http, ChunkedBodiesAndUnreadableTargetsFollowTheOrderOfChecks) {
   auto chunked = [](const std::string& content_type, const std::vector<std::string>& chunks) {
     std::string out = std::string("POST /v1/events HTTP/1.1\r\nHost: localhost\r\n") +
-                      "Authorization: Bearer " + kPartnership + "\r\nContent-Type: " + content_type +
+                      "Authorization: Bearer " + kPartnership +
+                      "\r\nContent-Type: " + content_type +
                       "\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     for (const std::string& c : chunks) {
       char size[32];
@@ -611,8 +728,9 @@ TEST_F(Http, ChunkedBodiesAndUnreadableTargetsFollowTheOrderOfChecks) {
   EXPECT_EQ(SendRaw(server_->port(), chunked("text/plain", {ok})), 415u);
   EXPECT_EQ(SendRaw(server_->port(), chunked("application/json", big)), 413u);
   EXPECT_EQ(ledger_->Size(), 0u);
-  EXPECT_EQ(SendRaw(server_->port(), chunked("application/json", {ok.substr(0, 40), ok.substr(40)})),
-            201u);
+  EXPECT_EQ(
+      SendRaw(server_->port(), chunked("application/json", {ok.substr(0, 40), ok.substr(40)})),
+      201u);
   EXPECT_EQ(ledger_->Size(), 1u);
   // A target that does not parse: 401 first without a credential, else 400.
   EXPECT_EQ(Get("/v1/fairness?a=%zz", "").status, 401u);
@@ -723,7 +841,8 @@ TEST_F(Http, TheDashboardIsServedFromThisOriginOnly) {
     EXPECT_GT(body.size(), 500u) << path;
     // No other origin: the only absolute URL is the SVG namespace's name.
     EXPECT_EQ(body.find("https://"), std::string::npos) << path;
-    for (size_t at = body.find("http://"); at != std::string::npos; at = body.find("http://", at + 1)) {
+    for (size_t at = body.find("http://"); at != std::string::npos;
+         at = body.find("http://", at + 1)) {
       EXPECT_EQ(body.compare(at, 26, "http://www.w3.org/2000/svg"), 0) << path << " at " << at;
     }
     EXPECT_EQ(body.find("@import"), std::string::npos) << path;

@@ -3,17 +3,17 @@
 // event on disk.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-#include <fstream>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <vector>
 
@@ -87,8 +87,9 @@ class LedgerdProcess {
  public:
   LedgerdProcess(const std::string& data, const std::string& tokens,
                  const std::vector<std::string>& extra = {}) {
-    std::ofstream(tokens) << R"({"tokens":[{"name":"p","role":"partnership","areas":["E08000002"],"sha256":")"
-                          << ledger::ToHex(ledger::Sha256("t-partnership")) << "\"}]}";
+    std::ofstream(tokens)
+        << R"({"tokens":[{"name":"p","role":"partnership","areas":["E08000002"],"sha256":")"
+        << ledger::ToHex(ledger::Sha256("t-partnership")) << "\"}]}";
     std::vector<std::string> args = {"--data", data, "--tokens", tokens, "--port", "0"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = SpawnLedgerd(args, STDOUT_FILENO, &out_);
@@ -115,7 +116,8 @@ class LedgerdProcess {
     waitpid(pid_, &status, 0);
     pid_ = -1;
     char buf[512];
-    for (ssize_t n; (n = read(out_, buf, sizeof buf)) > 0;) log_.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = read(out_, buf, sizeof buf)) > 0;)
+      log_.append(buf, static_cast<size_t>(n));
     close(out_);
     return status;
   }
@@ -133,8 +135,10 @@ TEST(Ledgerd, ServesAndStopsGracefullyOnSigterm) {
   LedgerdProcess server(dir.path() + "/data", dir.path() + "/tokens.json");
   ASSERT_NE(server.port(), 0) << "ledgerd exited: " << server.log();
   for (int i = 0; i < 20; ++i) {
-    ASSERT_EQ(Request(server.port(), http::verb::post, "/v1/events", Received("d" + std::to_string(i))).status,
-              201u);
+    ASSERT_EQ(
+        Request(server.port(), http::verb::post, "/v1/events", Received("d" + std::to_string(i)))
+            .status,
+        201u);
   }
   const int status = server.Stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;

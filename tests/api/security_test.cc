@@ -23,7 +23,7 @@ namespace {
 using namespace api::testing;  // NOLINT: the fixture and its tokens
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kOwnProvider = "1-1731644238";  // kProvider's
+constexpr const char* kOwnProvider = "1-1731644238";      // kProvider's
 constexpr const char* kForeignProvider = "1-9999999999";  // kOtherProvider's
 
 std::string Receipt(const std::string& id, const std::string& area = "E08000002") {
@@ -39,7 +39,8 @@ std::string Event(const std::string& type, const std::string& id, const std::str
 std::string Approval(const std::string& id) {
   return Event("funding.approved", id, "05", R"({"panel":"panel-1","weeks":12})");
 }
-std::string Offer(const std::string& id, const std::string& provider, const std::string& day = "06") {
+std::string Offer(const std::string& id, const std::string& provider,
+                  const std::string& day = "06") {
   return Event("placement.offered", id, day,
                R"({"provider":")" + provider + R"(","planned_start":"2025-02-01"})");
 }
@@ -135,7 +136,9 @@ unsigned StatusOf(const std::string& bytes) {
 }
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1))
+    ++n;
   return n;
 }
 std::string Get1(const std::string& target, const std::string& token, const char* host = "x") {
@@ -215,11 +218,14 @@ TEST_F(Http, AProviderStartsAndEndsOnlyItsOwnOfferedPlacement) {
   ASSERT_EQ(Post(Approval("p3")).status, 201u);
   ASSERT_EQ(Post(Offer("p3", kOwnProvider)).status, 201u);
   const uint64_t offer_seq = ledger_->Size();
-  ASSERT_EQ(Post(Event("record.corrected", "p3", "08",
-                       R"({"corrects_seq":)" + std::to_string(offer_seq) +
-                           R"(,"reason":"offer recorded against the wrong provider","fields":{"provider":"1-9999999999"}})"))
-                .status,
-            201u);
+  ASSERT_EQ(
+      Post(
+          Event(
+              "record.corrected", "p3", "08",
+              R"({"corrects_seq":)" + std::to_string(offer_seq) +
+                  R"(,"reason":"offer recorded against the wrong provider","fields":{"provider":"1-9999999999"}})"))
+          .status,
+      201u);
   EXPECT_EQ(Get("/v1/referrals/p3", kProvider).status, 404u);
   EXPECT_EQ(Get("/v1/referrals/p3", kOtherProvider).status, 200u);
   EXPECT_EQ(Post(Start("p3", kOwnProvider), kProvider).status, 422u);
@@ -231,11 +237,10 @@ TEST_F(Http, AProviderStartsAndEndsOnlyItsOwnOfferedPlacement) {
 TEST_F(Http, AnotherAreasReferralIsAsOneThatDoesNotExist) {
   ASSERT_EQ(Post(Receipt("t1")).status, 201u);
   const uint64_t seq = ledger_->Size();
-  const std::string assess =
-      Event("assessment.completed", "t1", "03", R"({"outcome":"suitable"})");
+  const std::string assess = Event("assessment.completed", "t1", "03", R"({"outcome":"suitable"})");
   const Reply hidden = Post(assess, kOtherPartnership);
-  const Reply unknown =
-      Post(Event("assessment.completed", "t9", "03", R"({"outcome":"suitable"})"), kOtherPartnership);
+  const Reply unknown = Post(Event("assessment.completed", "t9", "03", R"({"outcome":"suitable"})"),
+                             kOtherPartnership);
   EXPECT_EQ(hidden.status, 422u);
   EXPECT_EQ(unknown.status, 422u);
   EXPECT_EQ(hidden.body.at("detail").as_string(), "assessment.completed for unknown referral t1");
@@ -247,9 +252,9 @@ TEST_F(Http, AnotherAreasReferralIsAsOneThatDoesNotExist) {
                 .status,
             409u);
   // A correction's fields are not checked against a target it may not see.
-  const std::string bad_fix = Event(
-      "record.corrected", "t1", "04",
-      R"({"corrects_seq":)" + std::to_string(seq) + R"(,"reason":"wrong","fields":{"outcome":"x"}})");
+  const std::string bad_fix = Event("record.corrected", "t1", "04",
+                                    R"({"corrects_seq":)" + std::to_string(seq) +
+                                        R"(,"reason":"wrong","fields":{"outcome":"x"}})");
   EXPECT_EQ(Post(bad_fix, kOtherPartnership).status, 422u);
   EXPECT_EQ(Post(bad_fix, kPartnership).status, 400u);
   // A second receipt of the same id is still the conflict it is.
@@ -286,13 +291,15 @@ TEST(Tokens, NamesAreUniqueAndHoldNoControlCharacters) {
     return R"({"name":")" + name + R"(","role":"auditor","sha256":")" +
            ledger::ToHex(ledger::Sha256(token)) + R"("})";
   };
-  auto twice = TokenStore::Parse(R"({"tokens":[)" + entry("a", "t1") + "," + entry("a", "t2") + "]}");
+  auto twice =
+      TokenStore::Parse(R"({"tokens":[)" + entry("a", "t1") + "," + entry("a", "t2") + "]}");
   ASSERT_FALSE(twice.ok());
   EXPECT_EQ(twice.status().field_errors().at(0).field, "tokens[1].name");
   auto control = TokenStore::Parse(R"({"tokens":[)" + entry("a\\u001b", "t1") + "]}");
   ASSERT_FALSE(control.ok());
   EXPECT_EQ(control.status().field_errors().at(0).field, "tokens[0].name");
-  EXPECT_TRUE(TokenStore::Parse(R"({"tokens":[)" + entry("a", "t1") + "," + entry("b", "t2") + "]}").ok());
+  EXPECT_TRUE(
+      TokenStore::Parse(R"({"tokens":[)" + entry("a", "t1") + "," + entry("b", "t2") + "]}").ok());
 }
 
 // ---------------------------------------------------------------------------
@@ -301,9 +308,10 @@ TEST(Tokens, NamesAreUniqueAndHoldNoControlCharacters) {
 TEST_F(Http, ControlCharactersAreRefusedNamingTheField) {
   ASSERT_EQ(Post(Receipt("c1")).status, 201u);
   for (const std::string note : {"\\u001b[2J\\u001b[31mseen", "bell\\u0007", "nel\\u0085"}) {
-    const Reply r = Post(Event("referral.refused", "c1", "04",
-                               R"({"stage":"assessment","reason":"other","decided_by":"panel-1","note":")" +
-                                   note + R"("})"));
+    const Reply r =
+        Post(Event("referral.refused", "c1", "04",
+                   R"({"stage":"assessment","reason":"other","decided_by":"panel-1","note":")" +
+                       note + R"("})"));
     EXPECT_EQ(r.status, 400u) << note;
     ASSERT_EQ(r.body.at("errors").as_array().size(), 1u) << note;
     EXPECT_EQ(r.body.at("errors").at(0).at("field").as_string(), "data.note");
@@ -312,22 +320,30 @@ TEST_F(Http, ControlCharactersAreRefusedNamingTheField) {
   keyed.insert(keyed.size() - 1, R"(,"idempotency_key":"k\u0000")");
   EXPECT_EQ(Post(keyed).body.at("errors").at(0).at("field").as_string(), "idempotency_key");
   // Tab, line feed and carriage return are text.
-  EXPECT_EQ(Post(Event("referral.refused", "c1", "04",
-                       R"({"stage":"assessment","reason":"other","decided_by":"panel-1","note":"a\tb\r\nc"})"))
-                .status,
-            201u);
+  EXPECT_EQ(
+      Post(
+          Event(
+              "referral.refused", "c1", "04",
+              R"({"stage":"assessment","reason":"other","decided_by":"panel-1","note":"a\tb\r\nc"})"))
+          .status,
+      201u);
 }
 
 TEST_F(Http, EveryResponseSaysNoSniffAndPersonDataIsNotStored) {
   ASSERT_EQ(Post(Receipt("h1")).status, 201u);
-  for (const auto& [target, token] : std::vector<std::pair<std::string, const char*>>{
-           {"/healthz", ""}, {"/v1/fairness", ""}, {"/v1/fairness", kRegulator},
-           {"/nowhere", kRegulator}, {"/v1/referrals/h1", kRegulator}, {"/", ""}}) {
+  for (const auto& [target, token] :
+       std::vector<std::pair<std::string, const char*>>{{"/healthz", ""},
+                                                        {"/v1/fairness", ""},
+                                                        {"/v1/fairness", kRegulator},
+                                                        {"/nowhere", kRegulator},
+                                                        {"/v1/referrals/h1", kRegulator},
+                                                        {"/", ""}}) {
     EXPECT_EQ(Get(target, token).Header("X-Content-Type-Options"), "nosniff") << target;
   }
   EXPECT_EQ(Get("/v1/referrals/h1").Header("Cache-Control"), "no-store");
   EXPECT_EQ(Get("/v1/events", kAuditor).Header("Cache-Control"), "no-store");
-  EXPECT_EQ(Get("/v1/ledger/proof/inclusion?seq=1", kRegulator).Header("Cache-Control"), "no-store");
+  EXPECT_EQ(Get("/v1/ledger/proof/inclusion?seq=1", kRegulator).Header("Cache-Control"),
+            "no-store");
   EXPECT_EQ(Get("/v1/fairness").Header("Cache-Control"), "");
 }
 
@@ -387,11 +403,14 @@ TEST_F(Http, ABatchOfUnknownFieldsNamesAHundredAndCountsTheRest) {
 TEST_F(Http, ARequestFramedAmbiguouslyIsRefusedAndTheConnectionClosed) {
   // The body would be a second request if it were read as one.
   const std::string smuggled = Get1("/v1/me", kRegulator);
-  for (const std::string coding : {"gzip", "xchunked", "identity", "chunked, identity", "chunked, chunked"}) {
+  for (const std::string coding :
+       {"gzip", "xchunked", "identity", "chunked, identity", "chunked, chunked"}) {
     for (const std::string method : {"POST /v1/events", "GET /v1/me"}) {
-      const int fd = Open(server_->port(), method + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                                               kPartnership + "\r\nContent-Type: application/json\r\n"
-                                               "Transfer-Encoding: " + coding + "\r\n\r\n" + smuggled);
+      const int fd = Open(server_->port(),
+                          method + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + kPartnership +
+                              "\r\nContent-Type: application/json\r\n"
+                              "Transfer-Encoding: " +
+                              coding + "\r\n\r\n" + smuggled);
       ASSERT_GE(fd, 0);
       bool closed = false;
       const std::string got = ReadToClose(fd, &closed);
@@ -401,10 +420,12 @@ TEST_F(Http, ARequestFramedAmbiguouslyIsRefusedAndTheConnectionClosed) {
     }
   }
   // Both a length and a coding: refused too.
-  const int both = Open(server_->port(), "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                                             std::string(kPartnership) +
-                                             "\r\nContent-Type: application/json\r\nContent-Length: 5"
-                                             "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled);
+  const int both =
+      Open(server_->port(), "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                std::string(kPartnership) +
+                                "\r\nContent-Type: application/json\r\nContent-Length: 5"
+                                "\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+                                smuggled);
   const std::string got = ReadToClose(both);
   EXPECT_EQ(StatusOf(got), 400u);
   EXPECT_EQ(Count(got, "HTTP/1.1 "), 1u);
@@ -412,19 +433,21 @@ TEST_F(Http, ARequestFramedAmbiguouslyIsRefusedAndTheConnectionClosed) {
   const std::string receipt = Receipt("chunked");
   char size[16];
   std::snprintf(size, sizeof size, "%zx", receipt.size());
-  const int chunked = Open(server_->port(), "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                                                std::string(kPartnership) +
-                                                "\r\nContent-Type: application/json\r\nTransfer-Encoding: "
-                                                "chunked\r\nConnection: close\r\n\r\n" + size + "\r\n" +
-                                                receipt + "\r\n0\r\n\r\n");
+  const int chunked =
+      Open(server_->port(), "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                std::string(kPartnership) +
+                                "\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+                                "chunked\r\nConnection: close\r\n\r\n" +
+                                size + "\r\n" + receipt + "\r\n0\r\n\r\n");
   EXPECT_EQ(StatusOf(ReadToClose(chunked)), 201u);
   EXPECT_EQ(ledger_->Size(), 1u);
 }
 
 TEST_F(Http, HostIsRequiredInHttp11AndBadBytesAreEscaped) {
-  EXPECT_EQ(StatusOf(ReadToClose(Open(server_->port(), Get1("/v1/me", kRegulator, nullptr)))), 400u);
-  EXPECT_EQ(StatusOf(ReadToClose(Open(server_->port(),
-                                      "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"))),
+  EXPECT_EQ(StatusOf(ReadToClose(Open(server_->port(), Get1("/v1/me", kRegulator, nullptr)))),
+            400u);
+  EXPECT_EQ(StatusOf(ReadToClose(
+                Open(server_->port(), "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"))),
             400u);
   EXPECT_EQ(StatusOf(ReadToClose(Open(server_->port(), "GET /healthz HTTP/1.0\r\n\r\n"))), 200u);
   // Bytes that are not UTF-8 come back as \xHH, in JSON that parses.
@@ -485,8 +508,8 @@ TEST_F(Deadlines, AReaderThatDoesNotReadIsCutOffAndTheFeedIsStreamed) {
   EXPECT_EQ(feed.body.at("head").to_number<uint64_t>(), 12000u);
   // Readers that never read: a feed and a stream, cut off once the socket
   // is full and the write deadline (1 s) has passed.
-  const int feed_reader = Open(server_->port(), Get1("/v1/events?after=0&limit=10000", kAuditor),
-                               nullptr, 4096);
+  const int feed_reader =
+      Open(server_->port(), Get1("/v1/events?after=0&limit=10000", kAuditor), nullptr, 4096);
   const int subscriber =
       Open(server_->port(), Get1("/v1/events/subscribe?after=0", kRegulator), nullptr, 4096);
   std::this_thread::sleep_for(std::chrono::seconds(4));
@@ -517,8 +540,9 @@ class Capacity : public Http {
     options_.health_reserve = 2;
   }
   int SlowBody(const std::string& token) {
-    return Open(server_->port(), "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
-                                     "\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{");
+    return Open(server_->port(),
+                "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                    "\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{");
   }
   int Subscribe(const std::string& token) {
     return Open(server_->port(), Get1("/v1/events/subscribe?after=0", token));
@@ -633,9 +657,11 @@ TEST_F(PerClient, EachAddressAndEachCredentialHoldsOnlyItsShare) {
                         ("127.0.1." + std::to_string(i + 1)).c_str()));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const std::string over = ReadToClose(Open(server_->port(), Get1("/v1/me", kPartnership), "127.0.1.9"));
+  const std::string over =
+      ReadToClose(Open(server_->port(), Get1("/v1/me", kPartnership), "127.0.1.9"));
   EXPECT_EQ(StatusOf(over), 429u);
-  EXPECT_EQ(StatusOf(ReadToClose(Open(server_->port(), Get1("/v1/me", kRegulator), "127.0.1.9"))), 200u);
+  EXPECT_EQ(StatusOf(ReadToClose(Open(server_->port(), Get1("/v1/me", kRegulator), "127.0.1.9"))),
+            200u);
   for (int fd : held) close(fd);
 }
 
@@ -704,8 +730,9 @@ TEST_F(HostileClients, AreCutOffWhileNormalClientsAreServed) {
   }
   // A header over the 16 KiB limit is refused (431) before any timeout.
   const auto huge_at = std::chrono::steady_clock::now();
-  const int huge = Open("GET /v1/ledger/head HTTP/1.1\r\nHost: x\r\nX-Padding: " +
-                        std::string(20000, 'a') + "\r\n\r\n");
+  const int huge =
+      Open("GET /v1/ledger/head HTTP/1.1\r\nHost: x\r\nX-Padding: " + std::string(20000, 'a') +
+           "\r\n\r\n");
   ASSERT_GE(huge, 0);
   std::string huge_answer;
   const double huge_s = SecondsToClose(huge, huge_at, &huge_answer);

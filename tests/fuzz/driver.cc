@@ -24,8 +24,8 @@ namespace {
 std::string Mutate(const std::vector<std::string>& corpus, std::mt19937_64& rng) {
   std::string s = corpus[rng() % corpus.size()];
   const int steps = 1 + static_cast<int>(rng() % 4);
-  static const char kInteresting[] = {'\0', '"', '\\', '{', '}', '[', ']', ',', ':', '-',
-                                      '0',  '9', 'e',  'E', '\n', '\xff', '\x80', ' '};
+  static const char kInteresting[] = {'\0', '"', '\\', '{', '}', '[',  ']',    ',',    ':',
+                                      '-',  '0', '9',  'e', 'E', '\n', '\xff', '\x80', ' '};
   for (int i = 0; i < steps; ++i) {
     const size_t at = s.empty() ? 0 : rng() % s.size();
     switch (rng() % 7) {

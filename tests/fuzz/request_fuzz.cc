@@ -41,7 +41,8 @@ World& TheWorld() {
     const std::string tokens =
         std::string(R"({"tokens":[{"name":"r","role":"regulator","sha256":")") + Digest("t0") +
         R"("},{"name":"p","role":"partnership","areas":["E08000002","E08000025"],"sha256":")" +
-        Digest("t1") + R"("},{"name":"v","role":"provider","providers":["1-1731644238"],"sha256":")" +
+        Digest("t1") +
+        R"("},{"name":"v","role":"provider","providers":["1-1731644238"],"sha256":")" +
         Digest("t2") + R"("},{"name":"a","role":"auditor","sha256":")" + Digest("t3") + "\"}]}";
     auto store = api::TokenStore::Parse(tokens);
     if (!store.ok()) std::abort();

@@ -46,16 +46,18 @@ class BriefBlockTest : public ::testing::Test {
       switch (i % 4) {
         case 0:
           reqs.push_back(Req(id, T(i % 300 + 2), FundingRequested{FundingRoute::kNhs, 12}));
-          reqs.push_back(Req(id, T(i % 300 + 3), FundingApproved{"panel-" + std::to_string(i % 7), 12}));
+          reqs.push_back(
+              Req(id, T(i % 300 + 3), FundingApproved{"panel-" + std::to_string(i % 7), 12}));
           break;
         case 1:
-          reqs.push_back(Req(id, T(i % 300 + 2),
-                             ReferralRefused{RefusalStage::kFundingPanel,
-                                             static_cast<RefusalReason>(i % 5),
-                                             "panel-" + std::to_string(i % 3), std::nullopt}));
+          reqs.push_back(
+              Req(id, T(i % 300 + 2),
+                  ReferralRefused{RefusalStage::kFundingPanel, static_cast<RefusalReason>(i % 5),
+                                  "panel-" + std::to_string(i % 3), std::nullopt}));
           break;
         case 2:
-          reqs.push_back(Req(id, T(i % 300 + 2), ReferralWithdrawn{WithdrawnBy::kPerson, std::nullopt}));
+          reqs.push_back(
+              Req(id, T(i % 300 + 2), ReferralWithdrawn{WithdrawnBy::kPerson, std::nullopt}));
           break;
         default:
           break;
@@ -73,10 +75,13 @@ class BriefBlockTest : public ::testing::Test {
   void ExpectBriefsOfEvents(uint64_t after, uint64_t upto) {
     SCOPED_TRACE("(" + std::to_string(after) + ", " + std::to_string(upto) + "]");
     std::vector<Event> events;
-    ASSERT_TRUE(ledger_->ScanEvents(after, upto, [&](const Event& e) {
-      events.push_back(e);
-      return Status::Ok();
-    }).ok());
+    ASSERT_TRUE(ledger_
+                    ->ScanEvents(after, upto,
+                                 [&](const Event& e) {
+                                   events.push_back(e);
+                                   return Status::Ok();
+                                 })
+                    .ok());
     size_t i = 0;
     Status st = ledger_->ScanBriefs(after, upto, [&](const EventBrief& b) {
       if (i >= events.size()) return Status::Internal("more briefs than events");
@@ -126,9 +131,16 @@ TEST_F(BriefBlockTest, ScanBriefsGivesWhatTheEventsGiveOverAnyRange) {
   VerifyReport v = ledger_->Verify();
   EXPECT_TRUE(v.ok) << v.first_bad_seq << ": " << v.problem;
   const uint64_t k = kBriefBlockEvents;
-  for (auto [after, upto] : std::vector<std::pair<uint64_t, uint64_t>>{
-           {0, n}, {0, k}, {k - 1, k + 1}, {5, 17}, {k, 2 * k}, {k + 3, 2 * k - 3},
-           {2 * k - 1, n}, {2 * k, n}, {n - 1, n}, {before - 2, before + 2}}) {
+  for (auto [after, upto] : std::vector<std::pair<uint64_t, uint64_t>>{{0, n},
+                                                                       {0, k},
+                                                                       {k - 1, k + 1},
+                                                                       {5, 17},
+                                                                       {k, 2 * k},
+                                                                       {k + 3, 2 * k - 3},
+                                                                       {2 * k - 1, n},
+                                                                       {2 * k, n},
+                                                                       {n - 1, n},
+                                                                       {before - 2, before + 2}}) {
     ExpectBriefsOfEvents(after, upto);
   }
 }
@@ -136,7 +148,8 @@ TEST_F(BriefBlockTest, ScanBriefsGivesWhatTheEventsGiveOverAnyRange) {
 TEST_F(BriefBlockTest, AGroupOfManyEventsWritesEachBlockItCompletes) {
   std::vector<AppendRequest> reqs;
   for (int i = 0; i < 2000; ++i) {
-    reqs.push_back(Req("g" + std::to_string(i), T(0), Received("E0800000" + std::to_string(i % 10))));
+    reqs.push_back(
+        Req("g" + std::to_string(i), T(0), Received("E0800000" + std::to_string(i % 10))));
   }
   ASSERT_TRUE(ledger_->Append(std::span(reqs).subspan(0, 700), testing::Writer()).ok());
   ASSERT_TRUE(ledger_->Append(std::span(reqs).subspan(700), testing::Writer()).ok());
@@ -166,8 +179,9 @@ TEST_F(BriefBlockTest, OpenWritesTheBlocksALedgerLacksOrHoldsInAnotherFormat) {
   Tamper([&](rocksdb::DB* db) {
     std::string stale = written.rbegin()->second;
     stale[0] = static_cast<char>(internal::kBriefBlockFormat + 1);
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), internal::keys::BriefBlock(written.rbegin()->first),
-                        stale).ok());
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), internal::keys::BriefBlock(written.rbegin()->first), stale)
+            .ok());
   });
   EXPECT_EQ(Blocks(), written);
   EXPECT_TRUE(ledger_->Verify().ok);
@@ -187,9 +201,9 @@ TEST_F(BriefBlockTest, VerifyNamesTheEventWhoseBriefCopyWasAltered) {
   ASSERT_LE(seq, 2 * kBriefBlockEvents);
   const std::string& block = written.at(1);
   const std::string area(BriefOf(*e).key);
-  const size_t at = block.find(std::string(1, static_cast<char>(e->referral_id.size())) +
-                               e->referral_id + std::string(1, static_cast<char>(area.size())) +
-                               area);
+  const size_t at =
+      block.find(std::string(1, static_cast<char>(e->referral_id.size())) + e->referral_id +
+                 std::string(1, static_cast<char>(area.size())) + area);
   ASSERT_NE(at, std::string::npos) << e->referral_id;
   std::string altered = block;
   altered[at + 1] = static_cast<char>(altered[at + 1] ^ 0x01);
@@ -213,7 +227,8 @@ TEST_F(BriefBlockTest, VerifyNamesTheEventWhoseBriefCopyWasAltered) {
   ExpectBriefsOfEvents(0, ledger_->Size());
 
   Tamper([&](rocksdb::DB* db) {
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), internal::keys::BriefBlock(0), written.at(0)).ok());
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), internal::keys::BriefBlock(0), written.at(0)).ok());
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), internal::keys::BriefBlock(99), block).ok());
   });
   v = ledger_->Verify();
@@ -227,8 +242,9 @@ TEST_F(BriefBlockTest, ADamagedBlockIsCorruptionNamingTheEvent) {
   const std::string block = Blocks().at(0);
   for (size_t cut : {block.size() / 2, block.size() - 1}) {
     Tamper([&](rocksdb::DB* db) {
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), internal::keys::BriefBlock(0),
-                          block.substr(0, cut)).ok());
+      ASSERT_TRUE(
+          db->Put(rocksdb::WriteOptions(), internal::keys::BriefBlock(0), block.substr(0, cut))
+              .ok());
     });
     uint64_t delivered = 0;
     Status st = ledger_->ScanBriefs(0, ledger_->Size(), [&](const EventBrief&) {

@@ -354,18 +354,24 @@ TEST(ParseAppendRequest, LengthsCountCodePoints) {
 }
 
 TEST(ParseAppendRequest, FreeTextAndKeysRefuseControlCharacters) {
-  for (const auto& [type, field] : std::vector<std::pair<std::string, std::string>>{
-           {"assessment.completed", "note"}, {"referral.refused", "decided_by"},
-           {"funding.approved", "panel"}, {"appeal.lodged", "grounds"},
-           {"record.corrected", "reason"}}) {
-    for (const std::string& bad : {std::string("\x1b[2J"), std::string("a\0b", 3), std::string("bell\x07"),
-                                   std::string("del\x7f"), std::string("nel\xc2\x85"),
-                                   std::string("csi\xc2\x9b")}) {
+  for (const auto& [type, field] :
+       std::vector<std::pair<std::string, std::string>>{{"assessment.completed", "note"},
+                                                        {"referral.refused", "decided_by"},
+                                                        {"funding.approved", "panel"},
+                                                        {"appeal.lodged", "grounds"},
+                                                        {"record.corrected", "reason"}}) {
+    for (const std::string& bad :
+         {std::string("\x1b[2J"), std::string("a\0b", 3), std::string("bell\x07"),
+          std::string("del\x7f"), std::string("nel\xc2\x85"), std::string("csi\xc2\x9b")}) {
       EXPECT_EQ(ErrorFields(WithData(type, field, json::string(bad))), Fields{"data." + field})
           << type << "." << field;
     }
     // Tab, line feed and carriage return are text; so is U+00A0.
-    EXPECT_EQ(ErrorFields(WithData(type, field, "a\tb\r\nc\xc2\xa0" "d")), Fields{"OK"}) << field;
+    EXPECT_EQ(ErrorFields(WithData(type, field,
+                                   "a\tb\r\nc\xc2\xa0"
+                                   "d")),
+              Fields{"OK"})
+        << field;
   }
   json::object keyed = Valid("appeal.lodged");
   keyed["idempotency_key"] = "key\x1b";
@@ -373,11 +379,12 @@ TEST(ParseAppendRequest, FreeTextAndKeysRefuseControlCharacters) {
   json::object corrected = Valid("record.corrected");
   corrected["data"].as_object()["fields"] = json::object{{"note", "x\x1b"}};
   EXPECT_EQ(ErrorFields(corrected), Fields{"OK"});  // checked against its target's rule
-  EXPECT_EQ(ValidateCorrectionFields(EventType::kAssessmentCompleted, {{"note", std::string("x\x1b")}})
-                .field_errors()
-                .at(0)
-                .field,
-            "data.fields.note");
+  EXPECT_EQ(
+      ValidateCorrectionFields(EventType::kAssessmentCompleted, {{"note", std::string("x\x1b")}})
+          .field_errors()
+          .at(0)
+          .field,
+      "data.fields.note");
 }
 
 TEST(ParseAppendRequest, IntegersMustBeJsonIntegersInRange) {
@@ -632,7 +639,8 @@ TEST(AppendRequestToJson, ReadsBackAsTheSameRequest) {
   EXPECT_EQ(RequestDigest(*built), RequestDigest(*one));
   // Beyond 2^63-1 it is still out of range.
   body["data"].as_object()["corrects_seq"] = uint64_t{1} << 63;
-  EXPECT_EQ(ParseAppendRequest(body, kNow).status().field_errors().at(0).field, "data.corrects_seq");
+  EXPECT_EQ(ParseAppendRequest(body, kNow).status().field_errors().at(0).field,
+            "data.corrects_seq");
 }
 
 // With a lookup of written targets, a correction's values are checked while

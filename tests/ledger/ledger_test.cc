@@ -358,7 +358,8 @@ TEST_F(LedgerTest, IdempotencyKeysBelongToTheirActor) {
   // Each replays its own; one's body is another body to the other.
   EXPECT_EQ(Append(b, Writer("partnership:two"))->seq, 2u);
   EXPECT_EQ(Append(a, Writer("partnership:one"))->seq, 1u);
-  ExpectCode(Append(b, Writer("partnership:one")).status(), Code::kStateViolation, "idempotency_key");
+  ExpectCode(Append(b, Writer("partnership:one")).status(), Code::kStateViolation,
+             "idempotency_key");
   EXPECT_EQ(ledger_->Size(), 2u);
 }
 
@@ -399,8 +400,9 @@ TEST_F(LedgerTest, AStreamTheWriterMayNotSeeIsCheckedAsUnknown) {
     return s.exists ? Status::NotFound("not visible") : Status::Ok();
   };
   // The words of an unknown referral; 409 against version 0.
-  ExpectCode(Append(Req("r1", T(3), PlacementOffered{"1-1731644238", "2025-03-01"}), hidden).status(),
-             Code::kStateViolation, "placement.offered for unknown referral r1");
+  ExpectCode(
+      Append(Req("r1", T(3), PlacementOffered{"1-1731644238", "2025-03-01"}), hidden).status(),
+      Code::kStateViolation, "placement.offered for unknown referral r1");
   AppendRequest versioned = Req("r1", T(3), PlacementOffered{"1-1731644238", "2025-03-01"});
   versioned.expected_version = 3;
   ExpectCode(Append(versioned, hidden).status(), Code::kConflict, "is at version 0");
@@ -409,7 +411,8 @@ TEST_F(LedgerTest, AStreamTheWriterMayNotSeeIsCheckedAsUnknown) {
   fix.corrects_seq = 1;
   fix.reason = "wrong";
   fix.fields = {{"outcome", std::string("x")}};
-  ExpectCode(Append(Req("r1", T(3), fix), hidden).status(), Code::kStateViolation, "unknown referral");
+  ExpectCode(Append(Req("r1", T(3), fix), hidden).status(), Code::kStateViolation,
+             "unknown referral");
   ExpectCode(Append(Req("r1", T(3), fix)).status(), Code::kInvalidArgument);
   // A second receipt is a conflict whoever sends it.
   ExpectCode(Append(Req("r1", T(3), Received()), hidden).status(), Code::kConflict);

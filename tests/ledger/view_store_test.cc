@@ -30,13 +30,15 @@ TEST(ViewStore, WritesAtomicallyScansInOrderAndPersists) {
     b.Put("x", "gone");
     b.Delete("x");
     ASSERT_TRUE((*s)->Write(b).ok());
-    EXPECT_EQ(All(*s, "b"), (std::vector<std::pair<std::string, std::string>>{
-                                {"b1", "one"}, {"b2", "two"}}));
+    EXPECT_EQ(All(*s, "b"),
+              (std::vector<std::pair<std::string, std::string>>{{"b1", "one"}, {"b2", "two"}}));
     EXPECT_FALSE((*(*s)->Get("x")).has_value());
     // The same name is the same store; the ledger's own keys are not in it.
     EXPECT_EQ(*(*ledger)->OpenViewStore("views"), *s);
-    ASSERT_TRUE((*ledger)->Append(testing::Req("r1", testing::T(0), testing::Received()),
-                                  testing::Writer()).ok());
+    ASSERT_TRUE(
+        (*ledger)
+            ->Append(testing::Req("r1", testing::T(0), testing::Received()), testing::Writer())
+            .ok());
     EXPECT_EQ(All(*s).size(), 3u);
   }
   auto ledger = Ledger::Open(dir.path(), testing::TestOptions());
@@ -64,9 +66,11 @@ TEST(ScanEvents, StreamsARangeAndStopsOnRequest) {
   auto ledger = Ledger::Open(dir.path(), testing::TestOptions());
   ASSERT_TRUE(ledger.ok());
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE((*ledger)->Append(testing::Req("r" + std::to_string(i), testing::T(0),
-                                               testing::Received()),
-                                  testing::Writer()).ok());
+    ASSERT_TRUE(
+        (*ledger)
+            ->Append(testing::Req("r" + std::to_string(i), testing::T(0), testing::Received()),
+                     testing::Writer())
+            .ok());
   }
   std::vector<uint64_t> seen;
   auto collect = [&](const Event& e) {
@@ -87,26 +91,33 @@ TEST(ScanBriefs, GivesEachEventsBriefInOrderAndStopsOnRequest) {
   using testing::Req;
   using testing::T;
   auto append = [&](EventData d, std::string id, int day) {
-    ASSERT_TRUE((*ledger)->Append(Req(std::move(id), T(day), std::move(d)), testing::Writer()).ok());
+    ASSERT_TRUE(
+        (*ledger)->Append(Req(std::move(id), T(day), std::move(d)), testing::Writer()).ok());
   };
   append(testing::Received("E08000025"), "r1", 0);
   append(testing::Received("E09000001"), "r2", 0);
   append(AssessmentCompleted{AssessmentOutcome::kSuitable, std::nullopt}, "r1", 1);
   append(RecordCorrected{2, "typo", {{"area", std::string("E08000026")}}}, "r2", 1);
-  append(ReferralRefused{RefusalStage::kFundingPanel, RefusalReason::kInsufficientBudget,
-                         "panel-7", std::nullopt},
+  append(ReferralRefused{RefusalStage::kFundingPanel, RefusalReason::kInsufficientBudget, "panel-7",
+                         std::nullopt},
          "r1", 2);
   std::vector<Event> events;
-  ASSERT_TRUE((*ledger)->ScanEvents(0, 5, [&](const Event& e) {
-    events.push_back(e);
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE((*ledger)
+                  ->ScanEvents(0, 5,
+                               [&](const Event& e) {
+                                 events.push_back(e);
+                                 return Status::Ok();
+                               })
+                  .ok());
   ASSERT_EQ(events.size(), 5u);
   size_t i = 0;
-  ASSERT_TRUE((*ledger)->ScanBriefs(0, 5, [&](const EventBrief& b) {
-    testing::ExpectSameBrief(b, BriefOf(events[i++]));
-    return Status::Ok();
-  }).ok());
+  ASSERT_TRUE((*ledger)
+                  ->ScanBriefs(0, 5,
+                               [&](const EventBrief& b) {
+                                 testing::ExpectSameBrief(b, BriefOf(events[i++]));
+                                 return Status::Ok();
+                               })
+                  .ok());
   EXPECT_EQ(i, 5u);
   EXPECT_EQ(events[4].type(), EventType::kReferralRefused);
   EXPECT_EQ(BriefOf(events[4]).key, "panel-7");

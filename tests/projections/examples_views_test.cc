@@ -49,7 +49,8 @@ ledger::Result<json::object> Get(const Projector& p, const std::string& target) 
   if (params.count("to")) query.to_day = *ledger::ParseDate(params["to"]);
   if (params.count("as_of")) query.as_of_seq = std::stoull(params["as_of"]);
   if (params.count("area")) query.area = params["area"];
-  if (params.count("reason")) query.reason = ledger::ParseEnum<ledger::RefusalReason>(params["reason"]);
+  if (params.count("reason"))
+    query.reason = ledger::ParseEnum<ledger::RefusalReason>(params["reason"]);
   if (params.count("stage")) query.stage = ledger::ParseEnum<ledger::RefusalStage>(params["stage"]);
   const std::string areas = "/v1/areas/";
   if (path == "/v1/fairness") return p.Fairness(query);

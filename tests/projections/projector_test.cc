@@ -3,14 +3,13 @@
 // SIGKILL mid-catch-up all give the same views, byte for byte.
 #include "projections/projector.h"
 
-#include <atomic>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <rocksdb/db.h>
-
+#include <atomic>
 #include <boost/json/serialize.hpp>
 #include <thread>
 
@@ -174,7 +173,8 @@ TEST_F(ProjectorOnGeneratedLedger, ReloadAndRebuildEqualFollowing) {
   // read as applied; more are read ahead on other threads (Rebuild above
   // too), here with many more chunks than are read ahead at once.
   for (const size_t chunk : {size_t{100000}, size_t{777}}) {
-    auto q = Projector::Open(ledger->get(), ProjectorOptions{"views-" + std::to_string(chunk), chunk});
+    auto q =
+        Projector::Open(ledger->get(), ProjectorOptions{"views-" + std::to_string(chunk), chunk});
     ASSERT_TRUE(q.ok());
     ASSERT_TRUE((*q)->CatchUp().ok());
     EXPECT_EQ((*q)->applied(), size_);
@@ -252,27 +252,34 @@ TEST(ProjectorOnADamagedLog, StopsAtTheEventItCannotReadAndGoesOnOnceItCan) {
     ASSERT_TRUE(ledger.ok());
     for (int i = 0; i < 40; ++i) {  // 80 events
       const std::string id = "r" + std::to_string(i);
-      ASSERT_TRUE((*ledger)->Append(Req(id, T(i), ledger::testing::Received("E08000025")),
-                                    ledger::testing::Writer()).ok());
-      ASSERT_TRUE((*ledger)->Append(Req(id, T(i + 1), ledger::AssessmentCompleted{
-                                                          ledger::AssessmentOutcome::kSuitable,
-                                                          std::nullopt}),
-                                    ledger::testing::Writer()).ok());
+      ASSERT_TRUE((*ledger)
+                      ->Append(Req(id, T(i), ledger::testing::Received("E08000025")),
+                               ledger::testing::Writer())
+                      .ok());
+      ASSERT_TRUE((*ledger)
+                      ->Append(Req(id, T(i + 1),
+                                   ledger::AssessmentCompleted{ledger::AssessmentOutcome::kSuitable,
+                                                               std::nullopt}),
+                               ledger::testing::Writer())
+                      .ok());
     }
   }
   // Edits the ledger's own keys (the default column family) behind its back.
   auto raw_edit = [&](const std::function<void(rocksdb::DB*)>& edit) {
     std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path + "/rocksdb", &names).ok());
+    ASSERT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path + "/rocksdb", &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    for (const std::string& name : names)
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(
         rocksdb::DB::Open(rocksdb::DBOptions(), path + "/rocksdb", families, &handles, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
     edit(db.get());
-    for (rocksdb::ColumnFamilyHandle* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    for (rocksdb::ColumnFamilyHandle* h : handles)
+      ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
   };
   std::string event45;
   ASSERT_NO_FATAL_FAILURE(raw_edit([&](rocksdb::DB* db) {
@@ -298,7 +305,8 @@ TEST(ProjectorOnADamagedLog, StopsAtTheEventItCannotReadAndGoesOnOnceItCan) {
       }
     }
     ASSERT_NO_FATAL_FAILURE(raw_edit([&](rocksdb::DB* db) {
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), ledger::internal::keys::Event(45), event45).ok());
+      ASSERT_TRUE(
+          db->Put(rocksdb::WriteOptions(), ledger::internal::keys::Event(45), event45).ok());
     }));
     {
       auto ledger = ledger::Ledger::Open(path, Options());

@@ -49,14 +49,14 @@ TEST(Funnel, FlagsBesideTheLimits) {
   EXPECT_NEAR(f.limits998->low, 0.3454884, 1e-9);
   EXPECT_NEAR(f.limits998->high, 0.6545116, 1e-9);
   EXPECT_NEAR(*f.z, 2.0, 1e-12);
-  EXPECT_EQ(f.flag, FunnelFlag::kAbove95);                        // 0.60 > 0.5980
-  EXPECT_EQ(Funnel(59, 100, 0.5).flag, FunnelFlag::kWithin);      // 0.59 < 0.5980
-  EXPECT_EQ(Funnel(65, 100, 0.5).flag, FunnelFlag::kAbove95);     // 0.65 < 0.6545
-  EXPECT_EQ(Funnel(66, 100, 0.5).flag, FunnelFlag::kAbove998);    // 0.66 > 0.6545
-  EXPECT_EQ(Funnel(41, 100, 0.5).flag, FunnelFlag::kWithin);      // 0.41 > 0.4020
-  EXPECT_EQ(Funnel(40, 100, 0.5).flag, FunnelFlag::kBelow95);     // 0.40 < 0.4020
-  EXPECT_EQ(Funnel(35, 100, 0.5).flag, FunnelFlag::kBelow95);     // 0.35 > 0.3455
-  EXPECT_EQ(Funnel(34, 100, 0.5).flag, FunnelFlag::kBelow998);    // 0.34 < 0.3455
+  EXPECT_EQ(f.flag, FunnelFlag::kAbove95);                      // 0.60 > 0.5980
+  EXPECT_EQ(Funnel(59, 100, 0.5).flag, FunnelFlag::kWithin);    // 0.59 < 0.5980
+  EXPECT_EQ(Funnel(65, 100, 0.5).flag, FunnelFlag::kAbove95);   // 0.65 < 0.6545
+  EXPECT_EQ(Funnel(66, 100, 0.5).flag, FunnelFlag::kAbove998);  // 0.66 > 0.6545
+  EXPECT_EQ(Funnel(41, 100, 0.5).flag, FunnelFlag::kWithin);    // 0.41 > 0.4020
+  EXPECT_EQ(Funnel(40, 100, 0.5).flag, FunnelFlag::kBelow95);   // 0.40 < 0.4020
+  EXPECT_EQ(Funnel(35, 100, 0.5).flag, FunnelFlag::kBelow95);   // 0.35 > 0.3455
+  EXPECT_EQ(Funnel(34, 100, 0.5).flag, FunnelFlag::kBelow998);  // 0.34 < 0.3455
   EXPECT_EQ(Funnel(50, 100, 0.5).flag, FunnelFlag::kWithin);
 }
 
@@ -216,7 +216,7 @@ TEST(Waits, WholeDaysAcrossMidnight) {
   const ledger::Micros day = ledger::kMicrosPerDay;
   const ledger::Micros minute = 60 * ledger::kMicrosPerSecond;
   const ledger::Micros late = 10 * day + 23 * 60 * minute + 59 * minute;  // 23:59
-  EXPECT_EQ(WholeDays(late, late + 2 * minute), 0);  // 00:01 the next day
+  EXPECT_EQ(WholeDays(late, late + 2 * minute), 0);                       // 00:01 the next day
   EXPECT_EQ(WholeDays(late, late + day - 1), 0);
   EXPECT_EQ(WholeDays(late, late + day), 1);
   EXPECT_EQ(WholeDays(late, late + 3 * day + minute), 3);

@@ -17,9 +17,9 @@ using ledger::testing::T;
 constexpr const char* kA = "E08000002";
 constexpr const char* kB = "E09000017";
 
-ledger::ReferralRefused Refused(ledger::RefusalStage stage = ledger::RefusalStage::kFundingPanel,
-                                ledger::RefusalReason reason =
-                                    ledger::RefusalReason::kInsufficientBudget) {
+ledger::ReferralRefused Refused(
+    ledger::RefusalStage stage = ledger::RefusalStage::kFundingPanel,
+    ledger::RefusalReason reason = ledger::RefusalReason::kInsufficientBudget) {
   return ledger::ReferralRefused{stage, reason, "panel-1", std::nullopt};
 }
 ledger::FundingApproved Approved() { return ledger::FundingApproved{"panel-1", 12}; }
@@ -125,8 +125,8 @@ TEST_F(Views, ARefusalAfterApprovalIsNotAFirstDecisionButIsARefusalPattern) {
   Add("r1", T(0), Received());
   Add("r1", T(10), Approved());
   Add("r1", T(12), ledger::PlacementOffered{"1-123456789", "2025-02-01"});
-  Add("r1", T(20), Refused(ledger::RefusalStage::kProvider,
-                           ledger::RefusalReason::kComplexNeedsUnsupported));
+  Add("r1", T(20),
+      Refused(ledger::RefusalStage::kProvider, ledger::RefusalReason::kComplexNeedsUnsupported));
   json::object england = Fairness(Year()).at("england").as_object();
   EXPECT_EQ(england.at("decisions").as_uint64(), 1u);
   EXPECT_EQ(england.at("approved").as_uint64(), 1u);
@@ -134,8 +134,7 @@ TEST_F(Views, ARefusalAfterApprovalIsNotAFirstDecisionButIsARefusalPattern) {
   EXPECT_EQ(england.at("refusals_by_stage").at("provider").as_uint64(), 0u);
   json::object refusals = Refusals(Year());
   EXPECT_EQ(refusals.at("total").as_uint64(), 1u);
-  EXPECT_EQ(refusals.at("by_reason_stage_month").as_array()[0].at("stage").as_string(),
-            "provider");
+  EXPECT_EQ(refusals.at("by_reason_stage_month").as_array()[0].at("stage").as_string(), "provider");
   // It ends the open pathway; before it, the offer counted for its provider.
   EXPECT_EQ(OpenCount(T(21)), 0);
   ViewQuery q;

@@ -4,12 +4,11 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
-#include <sstream>
-
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 
 #include "api/server.h"
 #include "api/service.h"
@@ -31,7 +30,9 @@ struct Outcome {
 // Runs ledgerctl; its standard error is kept too when `with_errors`.
 Outcome Ledgerctl(const std::string& args, bool with_errors = false) {
   Outcome r;
-  FILE* p = popen((std::string(LEDGERCTL_PATH) + " " + args + (with_errors ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+  FILE* p = popen(
+      (std::string(LEDGERCTL_PATH) + " " + args + (with_errors ? " 2>&1" : " 2>/dev/null")).c_str(),
+      "r");
   if (!p) return r;
   char buf[4096];
   size_t n;
@@ -45,7 +46,8 @@ class LedgerctlTest : public ::testing::Test {
  protected:
   void SetUp() override {
     data_ = dir_.path() + "/ledger";
-    Outcome g = Ledgerctl("generate --data " + data_ + " --referrals 400 --from 2024-01-01 --to 2026-01-01");
+    Outcome g = Ledgerctl("generate --data " + data_ +
+                          " --referrals 400 --from 2024-01-01 --to 2026-01-01");
     ASSERT_EQ(g.code, 0) << g.out;
     size_ = std::stoull(g.out);
     ASSERT_GT(size_, 1000u);
@@ -87,14 +89,16 @@ TEST_F(LedgerctlTest, VerifyExportAndTimeline) {
 
 TEST_F(LedgerctlTest, ReplayEqualsTheLiveViews) {
   const uint64_t mid = size_ / 2;
-  Outcome r = Ledgerctl("replay --data " + data_ + " --view fairness --from 2025-01-01 --to 2026-01-01 --as-of " +
-                    std::to_string(mid));
+  Outcome r = Ledgerctl("replay --data " + data_ +
+                        " --view fairness --from 2025-01-01 --to 2026-01-01 --as-of " +
+                        std::to_string(mid));
   ASSERT_EQ(r.code, 0);
   Outcome w = Ledgerctl("replay --data " + data_ + " --view waiting-times --to 2025-07-01");
   ASSERT_EQ(w.code, 0);
   auto ledger = ledger::Ledger::Open(data_);
   ASSERT_TRUE(ledger.ok());
-  auto p = projections::Projector::Open(ledger->get(), projections::ProjectorOptions{"test-views", 4096});
+  auto p = projections::Projector::Open(ledger->get(),
+                                        projections::ProjectorOptions{"test-views", 4096});
   ASSERT_TRUE(p.ok());
   ASSERT_TRUE((*p)->CatchUp().ok());
   projections::ViewQuery q;
@@ -124,7 +128,7 @@ TEST_F(LedgerctlTest, ClearErrorsAndExitCodes) {
   EXPECT_NE(help.out.find("Exit codes:"), std::string::npos) << help.out;
   EXPECT_EQ(help.out.find("ledgerctl generate"), std::string::npos) << help.out;
   EXPECT_EQ(Ledgerctl("frobnicate --data " + data_).code, 2);
-  EXPECT_EQ(Ledgerctl("verify").code, 2);                                  // no --data
+  EXPECT_EQ(Ledgerctl("verify").code, 2);                                    // no --data
   EXPECT_EQ(Ledgerctl("verify --data " + data_ + " --colour red").code, 2);  // unknown option
   EXPECT_EQ(Ledgerctl("replay --data " + data_ + " --view nope").code, 2);
   EXPECT_EQ(Ledgerctl("replay --data " + data_ + " --view fairness --as-of yesterday").code, 2);
@@ -143,8 +147,12 @@ TEST(LedgerctlImport, KeepsGoodLinesReportsBadOnesAndResumes) {
   ASSERT_EQ(lines.size(), 1595u);
   // Three bad lines among the good ones: file lines 11, 502 and 1003.
   lines.insert(lines.begin() + 10, "{\"type\":");
-  lines.insert(lines.begin() + 501, R"({"type":"assessment.completed","referral_id":"s1-r000001","occurred_at":"2025-01-01T00:00:00Z","data":{"outcome":"fine"}})");
-  lines.insert(lines.begin() + 1002, R"({"type":"placement.ended","referral_id":"nobody","occurred_at":"2025-01-01T00:00:00Z","data":{"outcome":"completed"}})");
+  lines.insert(
+      lines.begin() + 501,
+      R"({"type":"assessment.completed","referral_id":"s1-r000001","occurred_at":"2025-01-01T00:00:00Z","data":{"outcome":"fine"}})");
+  lines.insert(
+      lines.begin() + 1002,
+      R"({"type":"placement.ended","referral_id":"nobody","occurred_at":"2025-01-01T00:00:00Z","data":{"outcome":"completed"}})");
   const std::string file = dir.path() + "/events.ndjson";
   {
     std::ofstream out(file);
@@ -156,10 +164,12 @@ TEST(LedgerctlImport, KeepsGoodLinesReportsBadOnesAndResumes) {
   EXPECT_NE(first.out.find("line 11: invalid_argument"), std::string::npos) << first.out;
   EXPECT_NE(first.out.find("line 502: invalid_argument"), std::string::npos) << first.out;
   EXPECT_NE(first.out.find("line 1003: state_violation"), std::string::npos) << first.out;
-  EXPECT_NE(first.out.find("1595 appended, 0 already there, 3 rejected"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("1595 appended, 0 already there, 3 rejected"), std::string::npos)
+      << first.out;
   // Again: nothing is appended twice.
   Outcome again = Ledgerctl("import --data " + data + " " + file, true);
-  EXPECT_NE(again.out.find("0 appended, 1595 already there, 3 rejected"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("0 appended, 1595 already there, 3 rejected"), std::string::npos)
+      << again.out;
   // The good lines got seqs 1..1595 in order: the example's views follow.
   auto ledger = ledger::Ledger::Open(data);
   ASSERT_TRUE(ledger.ok());
@@ -199,9 +209,10 @@ void Save(const ledger::testing::TempDir& dir, ledger::Ledger* ledger, const std
 
 void AppendReceipts(ledger::Ledger* ledger, const std::string& prefix, int count) {
   for (int i = 0; i < count; ++i) {
-    ASSERT_TRUE(ledger->Append(ledger::testing::Req(prefix + std::to_string(i), ledger::testing::T(0),
-                                                    ledger::testing::Received()),
-                               ledger::testing::Writer())
+    ASSERT_TRUE(ledger
+                    ->Append(ledger::testing::Req(prefix + std::to_string(i), ledger::testing::T(0),
+                                                  ledger::testing::Received()),
+                             ledger::testing::Writer())
                     .ok());
   }
 }
@@ -246,14 +257,30 @@ TEST(LedgerctlProof, AcceptsGenuineProofsAndRejectsTamperedOrForkedOnes) {
   }
   const std::string key = " --key " + a_dir + "/signing-key.pem.pub";
   auto at = [&](const std::string& f) { return " " + dir.path() + "/" + f; };
-  Outcome ok = Ledgerctl("proof inclusion" + key + " --head" + at("head.json") + " --proof" + at("inclusion.json"));
+  Outcome ok = Ledgerctl("proof inclusion" + key + " --head" + at("head.json") + " --proof" +
+                         at("inclusion.json"));
   EXPECT_EQ(ok.code, 0) << ok.out;
-  EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("head.json") + " --proof" + at("inclusion-tampered.json")).code, 1);
-  EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("head-tampered.json") + " --proof" + at("inclusion.json")).code, 1);
-  EXPECT_EQ(Ledgerctl("proof consistency" + key + " --old" + at("old.json") + " --new" + at("new.json") + " --proof" + at("consistency.json")).code, 0);
+  EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("head.json") + " --proof" +
+                      at("inclusion-tampered.json"))
+                .code,
+            1);
+  EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("head-tampered.json") + " --proof" +
+                      at("inclusion.json"))
+                .code,
+            1);
+  EXPECT_EQ(Ledgerctl("proof consistency" + key + " --old" + at("old.json") + " --new" +
+                      at("new.json") + " --proof" + at("consistency.json"))
+                .code,
+            0);
   // The forked head is signed with the same key, but does not extend the old one.
-  EXPECT_EQ(Ledgerctl("proof consistency" + key + " --old" + at("old.json") + " --new" + at("fork-head.json") + " --proof" + at("consistency.json")).code, 1);
-  EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("fork-head.json") + " --proof" + at("inclusion.json")).code, 1);
+  EXPECT_EQ(Ledgerctl("proof consistency" + key + " --old" + at("old.json") + " --new" +
+                      at("fork-head.json") + " --proof" + at("consistency.json"))
+                .code,
+            1);
+  EXPECT_EQ(Ledgerctl("proof inclusion" + key + " --head" + at("fork-head.json") + " --proof" +
+                      at("inclusion.json"))
+                .code,
+            1);
   EXPECT_EQ(Ledgerctl("proof inclusion --head" + at("head.json")).code, 2);  // no key
 }
 
@@ -302,21 +329,26 @@ TEST_F(LedgerctlTest, ExportThenRestoreGivesTheSameChainAndResumes) {
   const size_t close = altered[9].find('"', at + 9);
   altered[9].insert(close, "x");
   WriteLines(dir_.path() + "/altered.ndjson", altered);
-  Outcome bad = Ledgerctl("import " + dir_.path() + "/altered.ndjson --data " + dir_.path() +
-                              "/altered --restore",
-                          true);
+  Outcome bad = Ledgerctl(
+      "import " + dir_.path() + "/altered.ndjson --data " + dir_.path() + "/altered --restore",
+      true);
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.out.find("line 10: corruption"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("9 restored, 0 already there, 1 rejected"), std::string::npos) << bad.out;
   // Restoring onto a ledger that holds another history is refused.
-  WriteLines(dir_.path() + "/tail.ndjson", std::vector<std::string>(altered.begin(), altered.begin() + 12));
-  Outcome onto = Ledgerctl("import " + full + " --data " + dir_.path() + "/altered --restore", true);
+  WriteLines(dir_.path() + "/tail.ndjson",
+             std::vector<std::string>(altered.begin(), altered.begin() + 12));
+  Outcome onto =
+      Ledgerctl("import " + full + " --data " + dir_.path() + "/altered --restore", true);
   EXPECT_EQ(onto.code, 0) << onto.out;  // the first nine are the same history
-  Outcome other = Ledgerctl("import " + dir_.path() + "/tail.ndjson --data " + copy + " --restore", true);
+  Outcome other =
+      Ledgerctl("import " + dir_.path() + "/tail.ndjson --data " + copy + " --restore", true);
   EXPECT_EQ(other.code, 1);
-  EXPECT_NE(other.out.find("line 10: the ledger holds a different event at seq 10"), std::string::npos)
+  EXPECT_NE(other.out.find("line 10: the ledger holds a different event at seq 10"),
+            std::string::npos)
       << other.out;
-  EXPECT_NE(other.out.find("0 restored, 9 already there, 1 rejected"), std::string::npos) << other.out;
+  EXPECT_NE(other.out.find("0 restored, 9 already there, 1 rejected"), std::string::npos)
+      << other.out;
 
   // An export imported without --restore is named as such; nothing is appended.
   const std::string plain = dir_.path() + "/plain";
@@ -413,8 +445,10 @@ TEST_F(LedgerctlTest, DiffNamesEachChangedFigureWithBothValues) {
   const json::array& changes = diff.at("changes").as_array();
   ASSERT_FALSE(changes.empty());
   EXPECT_EQ(diff.at("changed").to_number<size_t>(), changes.size());
-  const json::value before = json::parse(Ledgerctl("replay --data " + data_ + filters + " --as-of " + mid).out);
-  const json::value after = json::parse(Ledgerctl("replay --data " + data_ + filters + " --as-of " + head).out);
+  const json::value before =
+      json::parse(Ledgerctl("replay --data " + data_ + filters + " --as-of " + mid).out);
+  const json::value after =
+      json::parse(Ledgerctl("replay --data " + data_ + filters + " --as-of " + head).out);
   int checked = 0;
   for (const json::value& c : changes) {
     const std::string figure(c.at("figure").as_string());
@@ -423,13 +457,14 @@ TEST_F(LedgerctlTest, DiffNamesEachChangedFigureWithBothValues) {
     const json::value* b = before.at("england").as_object().if_contains(key);
     if (!b || !b->is_number()) continue;
     EXPECT_EQ(c.at("before").to_number<double>(), b->to_number<double>()) << figure;
-    EXPECT_EQ(c.at("after").to_number<double>(),
-              after.at("england").at(key).to_number<double>()) << figure;
+    EXPECT_EQ(c.at("after").to_number<double>(), after.at("england").at(key).to_number<double>())
+        << figure;
     EXPECT_NE(c.at("before"), c.at("after")) << figure;
     ++checked;
   }
   EXPECT_GT(checked, 0) << d.out;
-  Outcome same = Ledgerctl("diff --data " + data_ + filters + " --as-of " + mid + " --as-of " + mid);
+  Outcome same =
+      Ledgerctl("diff --data " + data_ + filters + " --as-of " + mid + " --as-of " + mid);
   ASSERT_EQ(same.code, 0);
   EXPECT_EQ(json::parse(same.out).at("changed"), 0);
   EXPECT_EQ(Ledgerctl("diff --data " + data_ + filters + " --as-of " + mid).code, 2);
@@ -450,10 +485,12 @@ class LedgerctlServer : public ::testing::Test {
     projector_->Start();
     auto tokens = api::TokenStore::Parse(
         R"({"tokens":[{"name":"brum","role":"partnership","areas":["E08000025"],"sha256":")" +
-        ledger::ToHex(ledger::Sha256("brum-token")) + R"("},{"name":"aud","role":"auditor","sha256":")" +
+        ledger::ToHex(ledger::Sha256("brum-token")) +
+        R"("},{"name":"aud","role":"auditor","sha256":")" +
         ledger::ToHex(ledger::Sha256("aud-token")) + "\"}]}");
     ASSERT_TRUE(tokens.ok());
-    service_ = std::make_unique<api::Service>(ledger_.get(), projector_.get(), std::move(tokens).value());
+    service_ =
+        std::make_unique<api::Service>(ledger_.get(), projector_.get(), std::move(tokens).value());
     api::ServerOptions options;
     options.port = 0;
     server_ = std::make_unique<api::Server>(service_.get(), options);
@@ -489,7 +526,8 @@ TEST_F(LedgerctlServer, ImportsThroughTheApiAndProvesAgainstSavedHeads) {
   EXPECT_NE(r.out.find("3 appended, 0 already there, 1 rejected"), std::string::npos) << r.out;
   EXPECT_EQ(ledger_->Size(), 13u);
   Outcome again = Ledgerctl("import " + file + server + " --token brum-token", true);
-  EXPECT_NE(again.out.find("0 appended, 3 already there, 1 rejected"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("0 appended, 3 already there, 1 rejected"), std::string::npos)
+      << again.out;
   EXPECT_EQ(ledger_->Size(), 13u);
   // The events carry the credential as their actor.
   auto ev = ledger_->GetEvent(11);
@@ -503,7 +541,8 @@ TEST_F(LedgerctlServer, ImportsThroughTheApiAndProvesAgainstSavedHeads) {
   EXPECT_EQ(inc.code, 0) << inc.out;
   EXPECT_NE(inc.out.find("ok: event 4"), std::string::npos) << inc.out;
   EXPECT_EQ(Ledgerctl("proof inclusion" + key_ + head10 + aud + " --seq 11").code, 1);  // after it
-  Outcome con = Ledgerctl("proof consistency" + key_ + " --old " + dir_.path() + "/head10.json" + aud);
+  Outcome con =
+      Ledgerctl("proof consistency" + key_ + " --old " + dir_.path() + "/head10.json" + aud);
   EXPECT_EQ(con.code, 0) << con.out;
   EXPECT_NE(con.out.find("the tree of 13 events"), std::string::npos) << con.out;
 
@@ -519,10 +558,12 @@ TEST_F(LedgerctlServer, ImportsThroughTheApiAndProvesAgainstSavedHeads) {
     AppendReceipts(b->get(), "f", 10);
     Save(dir_, b->get(), "/v1/ledger/head", "fork10.json");
   }
-  Outcome forked = Ledgerctl("proof consistency" + key_ + " --old " + dir_.path() + "/fork10.json" + aud);
+  Outcome forked =
+      Ledgerctl("proof consistency" + key_ + " --old " + dir_.path() + "/fork10.json" + aud);
   EXPECT_EQ(forked.code, 1);
   EXPECT_NE(forked.out.find("REJECTED"), std::string::npos) << forked.out;
-  Outcome forked_inc = Ledgerctl("proof inclusion" + key_ + " --head " + dir_.path() + "/fork10.json" + aud + " --seq 4");
+  Outcome forked_inc = Ledgerctl("proof inclusion" + key_ + " --head " + dir_.path() +
+                                 "/fork10.json" + aud + " --seq 4");
   EXPECT_EQ(forked_inc.code, 1);
 
   // A wrong token, and no server at all: clear failures, nothing appended.

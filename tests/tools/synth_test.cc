@@ -114,7 +114,8 @@ TEST(Synth, AboutOneInAHundredAndTwentyFiveInTreatmentReachRehab) {
   synth::Generator gen(opt);
   synth::Generated g;
   double started = 0;
-  while (gen.Next(&g)) started += std::holds_alternative<ledger::PlacementStarted>(g.request.event.data);
+  while (gen.Next(&g))
+    started += std::holds_alternative<ledger::PlacementStarted>(g.request.event.data);
   const double share = started / 5.0 / synth::kTreatmentPopulation;
   EXPECT_NEAR(share, 0.008, 0.0008) << started;
 }

@@ -158,20 +158,25 @@ std::vector<json::object> Pathway(const std::string& id, int kind) {
     return std::string(buf);
   };
   auto ev = [&](const char* type, int day, json::object data) {
-    return json::object{{"type", type}, {"referral_id", id}, {"occurred_at", at(day)},
-                        {"data", std::move(data)}};
+    return json::object{
+        {"type", type}, {"referral_id", id}, {"occurred_at", at(day)}, {"data", std::move(data)}};
   };
   std::vector<json::object> out;
   out.push_back(ev("referral.received", 0,
-                   {{"person", "p-" + id}, {"area", kArea}, {"referrer", "gp"},
-                    {"substance", kind % 2 ? "alcohol" : "opiate"}, {"age_band", "35-39"},
-                    {"sex", kind % 3 ? "male" : "female"}, {"ethnicity", "white"},
+                   {{"person", "p-" + id},
+                    {"area", kArea},
+                    {"referrer", "gp"},
+                    {"substance", kind % 2 ? "alcohol" : "opiate"},
+                    {"age_band", "35-39"},
+                    {"sex", kind % 3 ? "male" : "female"},
+                    {"ethnicity", "white"},
                     {"disability", "no"}}));
   out.push_back(ev("assessment.completed", 9, {{"outcome", "suitable"}}));
   out.push_back(ev("funding.requested", 15, {{"route", "local_authority"}, {"weeks", 12}}));
   if (kind % 5 == 0) {
     out.push_back(ev("referral.refused", 40,
-                     {{"stage", "funding_panel"}, {"reason", "insufficient_budget"},
+                     {{"stage", "funding_panel"},
+                      {"reason", "insufficient_budget"},
                       {"decided_by", "panel-1"}}));
     return out;
   }
@@ -180,8 +185,8 @@ std::vector<json::object> Pathway(const std::string& id, int kind) {
     return out;
   }
   out.push_back(ev("funding.approved", 35, {{"panel", "panel-1"}, {"weeks", 12}}));
-  out.push_back(ev("placement.offered", 50,
-                   {{"provider", "1-1234567890"}, {"planned_start", "2025-03-20"}}));
+  out.push_back(
+      ev("placement.offered", 50, {{"provider", "1-1234567890"}, {"planned_start", "2025-03-20"}}));
   out.push_back(ev("placement.started", 78, {{"provider", "1-1234567890"}}));
   out.push_back(ev("placement.ended", 160, {{"outcome", "completed"}}));
   return out;
@@ -190,8 +195,7 @@ std::vector<json::object> Pathway(const std::string& id, int kind) {
 // Appends until the connection fails (the server was killed). Every
 // request is recorded before it is sent.
 void Appender(uint16_t port, int trial, int index, uint64_t seed, std::vector<Sent>* sent,
-              std::atomic<uint64_t>* unexpected, std::string* first_unexpected,
-              std::mutex* mu) {
+              std::atomic<uint64_t>* unexpected, std::string* first_unexpected, std::mutex* mu) {
   std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(index));
   std::optional<Client> client;
   try {
@@ -200,8 +204,8 @@ void Appender(uint16_t port, int trial, int index, uint64_t seed, std::vector<Se
     return;
   }
   for (int referral = 0;; ++referral) {
-    const std::string id = "t" + std::to_string(trial) + "-a" + std::to_string(index) + "-" +
-                           std::to_string(referral);
+    const std::string id =
+        "t" + std::to_string(trial) + "-a" + std::to_string(index) + "-" + std::to_string(referral);
     std::vector<json::object> events = Pathway(id, static_cast<int>(rng() % 35));
     size_t next = 0;
     while (next < events.size()) {
@@ -242,8 +246,10 @@ void Appender(uint16_t port, int trial, int index, uint64_t seed, std::vector<Se
           last.results.emplace_back(r.at("seq").to_number<uint64_t>(),
                                     std::string(r.at("hash").as_string()));
         };
-        if (n == 1) one(v);
-        else for (const json::value& r : v.at("events").as_array()) one(r);
+        if (n == 1)
+          one(v);
+        else
+          for (const json::value& r : v.at("events").as_array()) one(r);
         last.acknowledged = last.results.size() == n;
       }
       next += n;
@@ -326,7 +332,8 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
                          &unexpected, &first_unexpected, &mu);
   }
   r.killed_after_ms =
-      o.kill_min_ms + static_cast<int>(rng() % static_cast<uint64_t>(o.kill_max_ms - o.kill_min_ms + 1));
+      o.kill_min_ms +
+      static_cast<int>(rng() % static_cast<uint64_t>(o.kill_max_ms - o.kill_min_ms + 1));
   std::this_thread::sleep_for(std::chrono::milliseconds(r.killed_after_ms));
   kill(server->pid, SIGKILL);
   waitpid(server->pid, nullptr, 0);
@@ -398,7 +405,8 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
         for (size_t i = 0; i < s.keys.size(); ++i) {
           auto it = present.find(s.keys[i]);
           if (it == present.end() || it->second != s.results[i]) {
-            if (++r.lost == 1) r.problems.push_back("acknowledged event " + s.keys[i] + " lost or changed");
+            if (++r.lost == 1)
+              r.problems.push_back("acknowledged event " + s.keys[i] + " lost or changed");
           }
         }
         continue;
@@ -418,14 +426,16 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
   for (const auto& [key, at] : present) r.strangers += sent_keys.count(key) == 0;
   if (r.strangers || present.size() != r.size) {
     r.problems.push_back("the ledger holds " + std::to_string(r.size) + " events under " +
-                         std::to_string(present.size()) + " keys, " +
-                         std::to_string(r.strangers) + " of them never sent");
+                         std::to_string(present.size()) + " keys, " + std::to_string(r.strangers) +
+                         " of them never sent");
   }
 
   // Views: recovered (checkpoint + catch up) and rebuilt from seq 1.
   auto recovered = projections::Projector::Open(&l);
-  auto rebuilt = projections::Projector::Open(&l, projections::ProjectorOptions{"crashtest-rebuild", 4096});
-  if (!recovered.ok() || !rebuilt.ok() || !(*recovered)->CatchUp().ok() || !(*rebuilt)->Rebuild().ok()) {
+  auto rebuilt =
+      projections::Projector::Open(&l, projections::ProjectorOptions{"crashtest-rebuild", 4096});
+  if (!recovered.ok() || !rebuilt.ok() || !(*recovered)->CatchUp().ok() ||
+      !(*rebuilt)->Rebuild().ok()) {
     r.problems.push_back("the views cannot be opened");
     return r;
   }
@@ -434,7 +444,8 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
   q.to_day = ledger::DaysFromCivil(2026, 1, 1);
   auto compute = [&](projections::Projector& p, size_t i) -> json::value {
     auto out = i == 0 ? p.Fairness(q) : i == 1 ? p.WaitingTimes(q) : p.Refusals(q);
-    return out.ok() ? Without(json::value(*out), "tree_head") : json::value(out.status().ToString());
+    return out.ok() ? Without(json::value(*out), "tree_head")
+                    : json::value(out.status().ToString());
   };
   for (size_t i = 0; i < kViews.size(); ++i) {
     const json::value full = compute(**rebuilt, i);
@@ -468,11 +479,13 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return Usage("kills ledgerd under load and checks what survives");
+    if (arg == "--help" || arg == "-h")
+      return Usage("kills ledgerd under load and checks what survives");
     if (i + 1 >= argc) return Usage(arg + " needs a value");
     const std::string value = argv[++i];
     auto number = [&](int lo, int hi) -> std::optional<int> {
-      if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos) {
+      if (value.empty() || value.size() > 9 ||
+          value.find_first_not_of("0123456789") != std::string::npos) {
         return std::nullopt;
       }
       const int v = std::stoi(value);

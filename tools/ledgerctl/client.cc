@@ -1,10 +1,10 @@
 #include "client.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -80,7 +80,8 @@ ledger::Result<HttpReply> HttpClient::CallOnce(const std::string& method, const 
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
     HttpReply reply{parser.get().result_int(), std::move(parser.get().body())};
     const std::string retry(parser.get()[http::field::retry_after]);
-    if (!retry.empty() && retry.size() < 6 && retry.find_first_not_of("0123456789") == std::string::npos) {
+    if (!retry.empty() && retry.size() < 6 &&
+        retry.find_first_not_of("0123456789") == std::string::npos) {
       reply.retry_after = static_cast<unsigned>(std::stoul(retry));
     }
     return reply;
@@ -89,8 +90,7 @@ ledger::Result<HttpReply> HttpClient::CallOnce(const std::string& method, const 
     return ledger::Status::IOError("cannot reach http://" + host_ + ":" + port_ + ": " +
                                    e.code().message());
   } catch (const std::exception& e) {
-    return ledger::Status::IOError("cannot reach http://" + host_ + ":" + port_ + ": " +
-                                   e.what());
+    return ledger::Status::IOError("cannot reach http://" + host_ + ":" + port_ + ": " + e.what());
   }
 }
 

@@ -41,8 +41,12 @@ bool IsWholeNumber(const std::string& s);
 class Progress {
  public:
   Progress(std::string what, uint64_t total, const Args& a)
-      : what_(std::move(what)), total_(total), tty_(::isatty(2) == 1),
-        lines_(a.Has("progress")), start_(Clock::now()), last_(start_) {}
+      : what_(std::move(what)),
+        total_(total),
+        tty_(::isatty(2) == 1),
+        lines_(a.Has("progress")),
+        start_(Clock::now()),
+        last_(start_) {}
   void Add(uint64_t n) {
     done_ += n;
     const auto now = Clock::now();
@@ -69,7 +73,8 @@ class Progress {
     int len = std::snprintf(line, sizeof line, "%s: %llu", what_.c_str(),
                             static_cast<unsigned long long>(done_));
     if (total_ > 0) {
-      const double left = rate > 0 ? static_cast<double>(total_ - std::min(done_, total_)) / rate : 0;
+      const double left =
+          rate > 0 ? static_cast<double>(total_ - std::min(done_, total_)) / rate : 0;
       len += std::snprintf(line + len, sizeof line - len, "/%llu (%.0f%%), %.0f/s, %s %.0f s",
                            static_cast<unsigned long long>(total_),
                            100.0 * static_cast<double>(done_) / static_cast<double>(total_), rate,

@@ -1,20 +1,19 @@
 // ledgerctl generate: a synthetic England ledger.
+#include <openssl/evp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
-#include <openssl/evp.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <map>
 #include <span>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,15 +44,15 @@ int Generate(const Args& a) {
   opt.seed = std::stoull(seed);
   // By default pathways run from 2022 up to today, so some are still open.
   const auto from = ledger::ParseDate(flag("from", "2022-01-01"));
-  const auto to = a.flags.count("to") ? ledger::ParseDate(a.flags.at("to"))
-                                      : std::optional<int64_t>(ledger::NowMicros() /
-                                                               ledger::kMicrosPerDay);
+  const auto to = a.flags.count("to")
+                      ? ledger::ParseDate(a.flags.at("to"))
+                      : std::optional<int64_t>(ledger::NowMicros() / ledger::kMicrosPerDay);
   if (!from || !to || *to <= *from) return Usage("--from and --to must be dates, from before to");
   opt.start = *from * ledger::kMicrosPerDay;
   opt.end = *to * ledger::kMicrosPerDay;
   if (opt.end > ledger::NowMicros()) return Usage("--to must not be in the future");
-  opt.referrals = calibrated ? synth::CalibratedReferrals(opt.start, opt.end)
-                             : std::stoull(referrals);
+  opt.referrals =
+      calibrated ? synth::CalibratedReferrals(opt.start, opt.end) : std::stoull(referrals);
   int code = 0;
   auto ledger = OpenLedger(a, &code);
   if (!ledger) return code;

@@ -1,20 +1,19 @@
 // ledgerctl import: records into a local ledger or to a server, and restores of an export.
+#include <openssl/evp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
-#include <openssl/evp.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <map>
 #include <span>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,9 +65,12 @@ class Records {
         ++line_;
         if (text.empty() || text == "\r") continue;
         auto v = ledger::ParseStrictJson(text);
-        if (!v.ok()) *body = v.status();
-        else if (!v->is_object()) *body = ledger::Status::InvalidArgument("the line is not a JSON object");
-        else *body = std::move(v->as_object());
+        if (!v.ok())
+          *body = v.status();
+        else if (!v->is_object())
+          *body = ledger::Status::InvalidArgument("the line is not a JSON object");
+        else
+          *body = std::move(v->as_object());
         return true;
       }
       std::vector<std::string> row;
@@ -104,14 +106,20 @@ ledger::Result<ledger::RecordedRequest> ExportedEvent(json::object body) {
   const json::value* recorded = body.if_contains("recorded_at");
   const json::value* actor = body.if_contains("actor");
   const json::value* hash = body.if_contains("hash");
-  if (!seq || (!seq->is_uint64() && !seq->is_int64())) errors.push_back({"seq", "is required: a whole number"});
-  else r.seq = seq->to_number<uint64_t>();
+  if (!seq || (!seq->is_uint64() && !seq->is_int64()))
+    errors.push_back({"seq", "is required: a whole number"});
+  else
+    r.seq = seq->to_number<uint64_t>();
   std::optional<ledger::Micros> at;
   if (recorded && recorded->is_string()) at = ledger::ParseTimestamp(recorded->get_string());
-  if (!at) errors.push_back({"recorded_at", "is required: an RFC 3339 time"});
-  else r.recorded_at = *at;
-  if (!actor || !actor->is_string()) errors.push_back({"actor", "is required"});
-  else r.actor = actor->get_string();
+  if (!at)
+    errors.push_back({"recorded_at", "is required: an RFC 3339 time"});
+  else
+    r.recorded_at = *at;
+  if (!actor || !actor->is_string())
+    errors.push_back({"actor", "is required"});
+  else
+    r.actor = actor->get_string();
   std::optional<ledger::Hash> h;
   if (hash && hash->is_string()) h = ledger::HashFromHex(hash->get_string());
   if (!h) errors.push_back({"hash", "is required: 64 hex digits"});
@@ -136,8 +144,9 @@ struct Destination {
 int Import(const Args& a) {
   if (a.positional.size() != 1) return Usage("import takes one FILE");
   const std::string& path = a.positional[0];
-  const std::string format = a.Has("format") ? a.flags.at("format")
-                             : path.ends_with(".csv") ? "csv" : "ndjson";
+  const std::string format = a.Has("format")          ? a.flags.at("format")
+                             : path.ends_with(".csv") ? "csv"
+                                                      : "ndjson";
   if (format != "csv" && format != "ndjson") return Usage("--format must be ndjson or csv");
   const bool restore = a.Has("restore");
   if (a.Has("data") == a.Has("server")) return Usage("import takes --data DIR or --server URL");
@@ -180,10 +189,11 @@ int Import(const Args& a) {
   auto post = [&](std::span<Pending> items) -> std::pair<bool, std::string> {
     json::array events;
     for (Pending& p : items) events.push_back(p.body);
-    auto reply = items.size() == 1
-                     ? to.server->Call("POST", "/v1/events", json::serialize(items[0].body))
-                     : to.server->Call("POST", "/v1/events/batch",
-                                       json::serialize(json::object{{"events", std::move(events)}}));
+    auto reply =
+        items.size() == 1
+            ? to.server->Call("POST", "/v1/events", json::serialize(items[0].body))
+            : to.server->Call("POST", "/v1/events/batch",
+                              json::serialize(json::object{{"events", std::move(events)}}));
     if (!reply.ok()) {
       stop = true;
       return {false, reply.status().message()};
@@ -292,8 +302,9 @@ int Import(const Args& a) {
     if (b.contains("seq") && b.contains("hash")) {
       // An export: appending it anew would re-record every event now, by
       // the importer. Say what was meant instead of rejecting every line.
-      reject(line, "this is an export (it has seq and hash): import it with --restore to keep "
-                   "each event's seq, recording and actor");
+      reject(line,
+             "this is an export (it has seq and hash): import it with --restore to keep "
+             "each event's seq, recording and actor");
       stop = true;
       continue;
     }
@@ -326,7 +337,8 @@ int Import(const Args& a) {
                 ledger::ToHex(to.ledger->Head().root).c_str());
   } else {
     std::printf("%llu appended, %llu already there, %llu rejected%s\n",
-                static_cast<unsigned long long>(appended), static_cast<unsigned long long>(replayed),
+                static_cast<unsigned long long>(appended),
+                static_cast<unsigned long long>(replayed),
                 static_cast<unsigned long long>(rejected),
                 stop ? "; stopped early: run the same import again to resume" : "");
   }

@@ -93,8 +93,10 @@ int CommandHelp(const std::string& command) {
   bool mine = false;
   const std::string entry = "  ledgerctl " + command + " ";
   while (std::getline(in, line)) {
-    if (line.starts_with("  ledgerctl ")) mine = line.starts_with(entry);
-    else if (!line.starts_with("   ")) mine = false;
+    if (line.starts_with("  ledgerctl "))
+      mine = line.starts_with(entry);
+    else if (!line.starts_with("   "))
+      mine = false;
     if (mine) out += line + "\n";
   }
   if (out.empty()) {
@@ -135,9 +137,13 @@ int main(int argc, char** argv) {
   }
   static const std::map<std::string, std::vector<std::string>> kFlags = {
       {"verify", {"data", "progress"}},
-      {"export", {"data", "after", "progress", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
-      {"diff", {"data", "progress", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
-      {"replay", {"data", "progress", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
+      {"export",
+       {"data", "after", "progress", "view", "as-of", "from", "to", "at", "area", "reason",
+        "stage"}},
+      {"diff",
+       {"data", "progress", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
+      {"replay",
+       {"data", "progress", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
       {"timeline", {"data", "as-of"}},
       {"generate", {"data", "referrals", "seed", "from", "to", "progress"}},
       {"proof", {"key", "head", "old", "new", "proof", "server", "token", "seq"}},

@@ -1,20 +1,19 @@
 // ledgerctl proof: inclusion and consistency checked offline, trusting the server for nothing.
+#include <openssl/evp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
-#include <openssl/evp.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <map>
 #include <span>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,7 +110,8 @@ int Proof(const Args& a) {
   if (inclusion && a.Has("server") != a.Has("seq")) {
     return Usage("--seq N goes with --server, and only with it");
   }
-  if (a.Has("seq") && !IsWholeNumber(a.flags.at("seq"))) return Usage("--seq must be a whole number");
+  if (a.Has("seq") && !IsWholeNumber(a.flags.at("seq")))
+    return Usage("--seq must be a whole number");
 
   auto fail = [](const std::string& why) {
     std::printf("REJECTED: %s\n", why.c_str());
@@ -176,8 +176,8 @@ int Proof(const Args& a) {
                     : Usage("--proof is not an inclusion proof");
     }
     if (size->to_number<uint64_t>() != head.head.size) {
-      return fail("the proof is for a tree of " + json::serialize(*size) + " events, the head has " +
-                  std::to_string(head.head.size));
+      return fail("the proof is for a tree of " + json::serialize(*size) +
+                  " events, the head has " + std::to_string(head.head.size));
     }
     if (a.Has("seq") && index->to_number<uint64_t>() + 1 != std::stoull(a.flags.at("seq"))) {
       return fail("the proof is for another event");
@@ -188,8 +188,7 @@ int Proof(const Args& a) {
     }
     std::printf("ok: event %llu (leaf hash %s) is in the signed tree of %llu events\n",
                 static_cast<unsigned long long>(index->to_number<uint64_t>() + 1),
-                ledger::ToHex(*leaf_hash).c_str(),
-                static_cast<unsigned long long>(head.head.size));
+                ledger::ToHex(*leaf_hash).c_str(), static_cast<unsigned long long>(head.head.size));
     return 0;
   }
 
@@ -203,9 +202,9 @@ int Proof(const Args& a) {
     if (int rc = check_head(served, "server's head", &new_head); rc >= 0) return rc;
   }
   if (server) {
-    const std::string target = "/v1/ledger/proof/consistency?from=" +
-                               std::to_string(old_head.head.size) +
-                               "&to=" + std::to_string(new_head.head.size);
+    const std::string target =
+        "/v1/ledger/proof/consistency?from=" + std::to_string(old_head.head.size) +
+        "&to=" + std::to_string(new_head.head.size);
     if (old_head.head.size > new_head.head.size) {
       return fail("the new head has fewer events than the old one");
     }
@@ -217,10 +216,10 @@ int Proof(const Args& a) {
                   : Usage("--proof is not a consistency proof");
   }
   const uint64_t m = old_head.head.size, n = new_head.head.size;
-  const bool holds = m == 0 || (m <= n && (m == n ? old_head.head.root == new_head.head.root
-                                                  : ledger::VerifyConsistency(
-                                                        m, n, old_head.head.root,
-                                                        new_head.head.root, *path)));
+  const bool holds =
+      m == 0 || (m <= n && (m == n ? old_head.head.root == new_head.head.root
+                                   : ledger::VerifyConsistency(m, n, old_head.head.root,
+                                                               new_head.head.root, *path)));
   if (!holds) return fail("the ledger of the new head does not extend the old one");
   std::printf("ok: the tree of %llu events (root %s) extends the tree of %llu\n",
               static_cast<unsigned long long>(n), ledger::ToHex(new_head.head.root).c_str(),

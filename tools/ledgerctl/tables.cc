@@ -13,16 +13,20 @@ namespace {
 
 std::string Scalar(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "";
-    case json::kind::bool_: return v.get_bool() ? "true" : "false";
-    case json::kind::string: return std::string(v.get_string());
+    case json::kind::null:
+      return "";
+    case json::kind::bool_:
+      return v.get_bool() ? "true" : "false";
+    case json::kind::string:
+      return std::string(v.get_string());
     case json::kind::double_: {
       // The shortest text that reads back as the same double.
       char buf[32];
       auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
       return ec == std::errc() ? std::string(buf, end) : json::serialize(v);
     }
-    default: return json::serialize(v);
+    default:
+      return json::serialize(v);
   }
 }
 
@@ -33,7 +37,9 @@ bool IsScalar(const json::value& v) { return !v.is_object() && !v.is_array(); }
 // lists of scalars by position.
 template <typename Fn>
 void Flatten(const std::string& path, const json::value& v, Fn&& fn) {
-  auto join = [&](std::string_view k) { return path.empty() ? std::string(k) : path + "." + std::string(k); };
+  auto join = [&](std::string_view k) {
+    return path.empty() ? std::string(k) : path + "." + std::string(k);
+  };
   if (const json::object* o = v.if_object()) {
     for (const auto& [k, child] : *o) Flatten(join(k), child, fn);
   } else if (const json::array* a = v.if_array()) {
@@ -51,8 +57,10 @@ class Table {
  public:
   explicit Table(const json::object& answer) {
     for (const char* k : {"as_of_seq", "from", "to"}) {
-      if (const json::value* v = answer.if_contains(k)) meta_.push_back(Scalar(*v));
-      else meta_.push_back("");
+      if (const json::value* v = answer.if_contains(k))
+        meta_.push_back(Scalar(*v));
+      else
+        meta_.push_back("");
     }
   }
   // One row: `figures` flattened (an object), or a single `count`.
@@ -124,7 +132,9 @@ std::string EntryName(const json::value& entry, size_t position) {
 
 void CollectFigures(const std::string& path, const json::value& v,
                     std::vector<std::pair<std::string, json::value>>* out) {
-  auto join = [&](std::string_view k) { return path.empty() ? std::string(k) : path + "." + std::string(k); };
+  auto join = [&](std::string_view k) {
+    return path.empty() ? std::string(k) : path + "." + std::string(k);
+  };
   if (const json::object* o = v.if_object()) {
     for (const auto& [k, child] : *o) {
       if (path.empty() && (k == "as_of_seq" || k == "tree_head")) continue;
@@ -133,9 +143,9 @@ void CollectFigures(const std::string& path, const json::value& v,
   } else if (const json::array* a = v.if_array()) {
     const bool interval = a->size() == 2 && path.ends_with("ci95");
     for (size_t i = 0; i < a->size(); ++i) {
-      CollectFigures(interval ? join(i == 0 ? "low" : "high")
-                              : path + "[" + EntryName((*a)[i], i) + "]",
-                     (*a)[i], out);
+      CollectFigures(
+          interval ? join(i == 0 ? "low" : "high") : path + "[" + EntryName((*a)[i], i) + "]",
+          (*a)[i], out);
     }
   } else {
     out->emplace_back(path, v);
@@ -177,7 +187,8 @@ std::string ViewCsv(std::string_view view, const json::object& answer) {
       AddList(&t, "top_reasons", "england", top->get_object().if_contains("england"));
       if (const json::value* areas = top->get_object().if_contains("areas");
           areas && areas->is_object()) {
-        for (const auto& [code, list] : areas->get_object()) AddList(&t, "top_reasons", code, &list);
+        for (const auto& [code, list] : areas->get_object())
+          AddList(&t, "top_reasons", code, &list);
       }
     }
   }

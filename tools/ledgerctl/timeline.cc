@@ -1,20 +1,19 @@
 // ledgerctl timeline: one referral's history, one line per event.
+#include <openssl/evp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
-#include <openssl/evp.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <map>
 #include <span>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,10 +37,17 @@ std::string Lag(ledger::Micros d) {
   const int64_t minutes = std::max<int64_t>(0, d) / (60 * ledger::kMicrosPerSecond);
   const int64_t h = minutes / 60, days = h / 24;
   char buf[48];
-  if (minutes < 60) std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(minutes));
-  else if (h < 24) std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(h), static_cast<long long>(minutes % 60));
-  else if (days < 14) std::snprintf(buf, sizeof buf, "%lldd%lldh", static_cast<long long>(days), static_cast<long long>(h % 24));
-  else std::snprintf(buf, sizeof buf, "%lldw%lldd", static_cast<long long>(days / 7), static_cast<long long>(days % 7));
+  if (minutes < 60)
+    std::snprintf(buf, sizeof buf, "%lldm", static_cast<long long>(minutes));
+  else if (h < 24)
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(h),
+                  static_cast<long long>(minutes % 60));
+  else if (days < 14)
+    std::snprintf(buf, sizeof buf, "%lldd%lldh", static_cast<long long>(days),
+                  static_cast<long long>(h % 24));
+  else
+    std::snprintf(buf, sizeof buf, "%lldw%lldd", static_cast<long long>(days / 7),
+                  static_cast<long long>(days % 7));
   return buf;
 }
 

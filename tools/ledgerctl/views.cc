@@ -1,20 +1,20 @@
-// ledgerctl replay, diff, and export --view: a view as JSON, the figures that changed between two moments, or a view as CSV.
+// ledgerctl replay, diff, and export --view: a view as JSON, the figures that changed between two
+// moments, or a view as CSV.
+#include <openssl/evp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/json.hpp>
-#include <openssl/evp.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <iostream>
 #include <map>
 #include <span>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>

@@ -41,8 +41,8 @@
 #include <boost/asio.hpp>
 #include <cctype>
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -163,9 +163,9 @@ std::optional<tcp::endpoint> Listening(pid_t pid) {
 // reply's last byte (Content-Length, or EOF). Non-blocking socket + poll in
 // the calling thread, so that every step shares one 2 s deadline.
 struct Reply {
-  int status = 0;      // 0: no status line
+  int status = 0;  // 0: no status line
   double ms = 0;
-  std::string error;   // empty on a 200
+  std::string error;  // empty on a 200
   std::string body;
 };
 
@@ -176,7 +176,8 @@ Reply Get(const tcp::endpoint& server, const std::string& target, const std::str
   const auto deadline = start + milliseconds(timeout_ms);
   auto wait = [&](int fd, short events) {  // true when ready before the deadline
     pollfd p{fd, events, 0};
-    const int left = static_cast<int>(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count());
+    const int left =
+        static_cast<int>(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count());
     return left > 0 && poll(&p, 1, left) == 1;
   };
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -185,8 +186,9 @@ Reply Get(const tcp::endpoint& server, const std::string& target, const std::str
   sa.sin_family = AF_INET;
   sa.sin_port = htons(server.port());
   sa.sin_addr.s_addr = htonl(server.address().to_v4().to_uint());
-  const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
-                          token + "\r\nConnection: close\r\n\r\n";
+  const std::string req = "GET " + target +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+                          "\r\nConnection: close\r\n\r\n";
   std::string in;
   size_t header_end = std::string::npos, need = std::string::npos;
   int err = 0;
@@ -213,12 +215,14 @@ Reply Get(const tcp::endpoint& server, const std::string& target, const std::str
         break;
       }
       in.append(buf, static_cast<size_t>(n));
-      if (header_end == std::string::npos && (header_end = in.find("\r\n\r\n")) != std::string::npos) {
+      if (header_end == std::string::npos &&
+          (header_end = in.find("\r\n\r\n")) != std::string::npos) {
         header_end += 4;
         std::string head = in.substr(0, header_end);
         std::transform(head.begin(), head.end(), head.begin(), ::tolower);
         const size_t cl = head.find("\r\ncontent-length:");
-        if (cl != std::string::npos) need = header_end + std::strtoul(head.c_str() + cl + 17, nullptr, 10);
+        if (cl != std::string::npos)
+          need = header_end + std::strtoul(head.c_str() + cl + 17, nullptr, 10);
       }
       if (n == 0 || (need != std::string::npos && in.size() >= need)) break;
     }
@@ -252,7 +256,8 @@ struct ProbeStats {
 // Every interval (or at once, if the previous request ran over it), a GET
 // alternately of `targets[0]` and `targets[1]`, for `duration`.
 ProbeStats Probe(const tcp::endpoint& server, const std::string& token,
-                 const std::vector<std::string>& targets, milliseconds interval, milliseconds duration) {
+                 const std::vector<std::string>& targets, milliseconds interval,
+                 milliseconds duration) {
   ProbeStats st;
   const auto start = Clock::now();
   const auto end = start + duration;
@@ -291,19 +296,21 @@ struct Conn {
   net::steady_timer timer;
   std::string request;
   char buf[1024];
-  std::string first;         // the first bytes the server sent (up to 1 KB)
+  std::string first;  // the first bytes the server sent (up to 1 KB)
   bool connected = false, connect_failed = false, closed = false, settled = false;
   int drips = 0;
 };
 
 struct KindStats {
-  int sockets = 0, connected = 0, connect_failed = 0, status_line = 0, closed = 0, open_at_release = 0;
+  int sockets = 0, connected = 0, connect_failed = 0, status_line = 0, closed = 0,
+      open_at_release = 0;
   std::map<int, int> statuses;
 };
 
 class Attack {
  public:
-  Attack(const Options& o, tcp::endpoint server, const std::string& regulator, const std::string& auditor)
+  Attack(const Options& o, tcp::endpoint server, const std::string& regulator,
+         const std::string& auditor)
       : server_(server) {
     // The kinds interleaved in proportion, so that each gets its share of
     // whatever the server admits.
@@ -319,13 +326,16 @@ class Attack {
       auto c = std::make_unique<Conn>(ioc_, kind);
       const int j = index[kind]++;
       const int a = j % o.addresses;  // source 127.(1+kind).(a/250).(1+a%250)
-      source_.push_back(net::ip::make_address_v4(
-          (127u << 24) | ((1u + kind) << 16) | (static_cast<unsigned>(a / 250) << 8) | (1u + a % 250)));
-      if (kind == kSlowloris) c->request = "GET /v1/areas HTTP/1.1\r\nHost: x\r\n";
+      source_.push_back(net::ip::make_address_v4((127u << 24) | ((1u + kind) << 16) |
+                                                 (static_cast<unsigned>(a / 250) << 8) |
+                                                 (1u + a % 250)));
+      if (kind == kSlowloris)
+        c->request = "GET /v1/areas HTTP/1.1\r\nHost: x\r\n";
       else {
         const std::string& token = kind == kSubscriber && j % 2 == 0 ? auditor : regulator;
         c->request = std::string("GET ") +
-                     (kind == kSubscriber ? "/v1/events/subscribe?after=0" : "/v1/events?after=0&limit=10000") +
+                     (kind == kSubscriber ? "/v1/events/subscribe?after=0"
+                                          : "/v1/events?after=0&limit=10000") +
                      " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n";
       }
       conns_.push_back(std::move(c));
@@ -360,7 +370,8 @@ class Attack {
       s.connected += c->connected;
       s.connect_failed += c->connect_failed;
       if (c->first.empty() && c->connected && c->sock.is_open()) {
-        const ssize_t n = recv(c->sock.native_handle(), c->buf, sizeof c->buf, MSG_PEEK | MSG_DONTWAIT);
+        const ssize_t n =
+            recv(c->sock.native_handle(), c->buf, sizeof c->buf, MSG_PEEK | MSG_DONTWAIT);
         if (n > 0) c->first.assign(c->buf, static_cast<size_t>(n));
       }
       if (c->first.rfind("HTTP/1.", 0) == 0 && c->first.size() >= 12) {
@@ -392,7 +403,8 @@ class Attack {
     Conn* c = conns_[i].get();
     boost::system::error_code ec;
     c->sock.open(tcp::v4(), ec);
-    if (!ec && c->kind != kSlowloris) c->sock.set_option(net::socket_base::receive_buffer_size(4096), ec);
+    if (!ec && c->kind != kSlowloris)
+      c->sock.set_option(net::socket_base::receive_buffer_size(4096), ec);
     if (!ec) c->sock.bind(tcp::endpoint(source_[i], 0), ec);
     if (ec) {
       c->connect_failed = true;
@@ -411,35 +423,39 @@ class Attack {
         return Settle(c);
       }
       c->connected = true;
-      net::async_write(c->sock, net::buffer(c->request), [this, c](boost::system::error_code e, size_t) {
-        if (e) {
-          c->closed = true;
-          return Settle(c);
-        }
-        if (c->kind == kSlowloris) {
-          Settle(c);
-          ReadAll(c);
-          return Drip(c, std::chrono::milliseconds(5000 + std::rand() % 5000));
-        }
-        // One read of up to 1 KB, for the status; then the socket is left alone.
-        c->timer.expires_after(std::chrono::seconds(3));
-        c->timer.async_wait([c](boost::system::error_code e) {
-          if (!e) c->sock.cancel();
-        });
-        c->sock.async_read_some(net::buffer(c->buf), [this, c](boost::system::error_code e, size_t n) {
-          c->timer.cancel();
-          c->first.assign(c->buf, n);
-          if (e && e != net::error::operation_aborted) c->closed = true;
-          Settle(c);
-        });
-      });
+      net::async_write(c->sock, net::buffer(c->request),
+                       [this, c](boost::system::error_code e, size_t) {
+                         if (e) {
+                           c->closed = true;
+                           return Settle(c);
+                         }
+                         if (c->kind == kSlowloris) {
+                           Settle(c);
+                           ReadAll(c);
+                           return Drip(c, std::chrono::milliseconds(5000 + std::rand() % 5000));
+                         }
+                         // One read of up to 1 KB, for the status; then the socket is left alone.
+                         c->timer.expires_after(std::chrono::seconds(3));
+                         c->timer.async_wait([c](boost::system::error_code e) {
+                           if (!e) c->sock.cancel();
+                         });
+                         c->sock.async_read_some(net::buffer(c->buf),
+                                                 [this, c](boost::system::error_code e, size_t n) {
+                                                   c->timer.cancel();
+                                                   c->first.assign(c->buf, n);
+                                                   if (e && e != net::error::operation_aborted)
+                                                     c->closed = true;
+                                                   Settle(c);
+                                                 });
+                       });
     });
   }
 
   // Slowloris: keeps a read pending, to see an answer or a close.
   void ReadAll(Conn* c) {
     c->sock.async_read_some(net::buffer(c->buf), [this, c](boost::system::error_code e, size_t n) {
-      if (c->first.size() < sizeof c->buf) c->first.append(c->buf, std::min(n, sizeof c->buf - c->first.size()));
+      if (c->first.size() < sizeof c->buf)
+        c->first.append(c->buf, std::min(n, sizeof c->buf - c->first.size()));
       if (e) {
         if (e != net::error::operation_aborted) c->closed = true;
         return;
@@ -457,13 +473,14 @@ class Attack {
       const char byte = c->drips < static_cast<int>(line.size()) ? line[c->drips] : 'a';
       ++c->drips;
       c->request.assign(1, byte);
-      net::async_write(c->sock, net::buffer(c->request), [this, c](boost::system::error_code e, size_t) {
-        if (e) {
-          c->closed = true;
-          return;
-        }
-        Drip(c, milliseconds(10000));
-      });
+      net::async_write(c->sock, net::buffer(c->request),
+                       [this, c](boost::system::error_code e, size_t) {
+                         if (e) {
+                           c->closed = true;
+                           return;
+                         }
+                         Drip(c, milliseconds(10000));
+                       });
     });
   }
 
@@ -480,11 +497,12 @@ class Attack {
 // ---------------------------------------------------------------------------
 
 int Usage(const std::string& why) {
-  std::fprintf(stderr,
-               "loadtest: %s\nusage: loadtest --ledgerd PATH --ledgerctl PATH [--work DIR] "
-               "[--referrals N] [--slowloris N] [--subscribers N] [--feed-readers N] "
-               "[--slowloris-addresses N] [--hold S] [--probe-interval-ms MS] [--extra-flags \"...\"]\n",
-               why.c_str());
+  std::fprintf(
+      stderr,
+      "loadtest: %s\nusage: loadtest --ledgerd PATH --ledgerctl PATH [--work DIR] "
+      "[--referrals N] [--slowloris N] [--subscribers N] [--feed-readers N] "
+      "[--slowloris-addresses N] [--hold S] [--probe-interval-ms MS] [--extra-flags \"...\"]\n",
+      why.c_str());
   return 2;
 }
 
@@ -503,7 +521,8 @@ struct Ledgerd {
     while (Clock::now() < deadline) {
       if (waitpid(pid, &status, WNOHANG) == pid) {
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-          std::fprintf(stderr, "loadtest: ledgerd did not exit cleanly on SIGTERM (status %d)\n", status);
+          std::fprintf(stderr, "loadtest: ledgerd did not exit cleanly on SIGTERM (status %d)\n",
+                       status);
         }
         return;
       }
@@ -537,29 +556,33 @@ int Run(const Options& o) {
   std::string generated;
   std::ifstream(marker) >> generated;
   if (generated != std::to_string(o.referrals)) {
-    if (fs::exists(data) && !fs::exists(marker)) throw SetupError{data + " exists and was not made by loadtest"};
+    if (fs::exists(data) && !fs::exists(marker))
+      throw SetupError{data + " exists and was not made by loadtest"};
     fs::remove_all(data);
     fs::remove(marker);
     std::printf("generating a ledger of %d referrals in %s\n", o.referrals, data.c_str());
     std::fflush(stdout);
-    const pid_t gen = Spawn({o.ledgerctl, "generate", "--data", data, "--referrals", std::to_string(o.referrals)},
-                            o.work + "/generate.log");
+    const pid_t gen =
+        Spawn({o.ledgerctl, "generate", "--data", data, "--referrals", std::to_string(o.referrals)},
+              o.work + "/generate.log");
     int status = 0;
-    if (gen < 0 || waitpid(gen, &status, 0) != gen || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (gen < 0 || waitpid(gen, &status, 0) != gen || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
       throw SetupError{"ledgerctl generate failed (see " + o.work + "/generate.log)"};
     }
     std::ofstream(marker) << o.referrals;
   }
   const std::string regulator = NewToken(), auditor = NewToken(), prober = NewToken();
   const std::string tokens = o.work + "/tokens.json";
-  std::ofstream(tokens) << R"({"tokens":[{"name":"loadtest-regulator","role":"regulator","sha256":")"
-                        << Sha256Hex(regulator) << R"("},{"name":"loadtest-auditor","role":"auditor","sha256":")"
-                        << Sha256Hex(auditor) << R"("},{"name":"loadtest-probe","role":"regulator","sha256":")"
-                        << Sha256Hex(prober) << "\"}]}\n";
+  std::ofstream(tokens)
+      << R"({"tokens":[{"name":"loadtest-regulator","role":"regulator","sha256":")"
+      << Sha256Hex(regulator) << R"("},{"name":"loadtest-auditor","role":"auditor","sha256":")"
+      << Sha256Hex(auditor) << R"("},{"name":"loadtest-probe","role":"regulator","sha256":")"
+      << Sha256Hex(prober) << "\"}]}\n";
 
   // 2. ledgerd, on any free port; its address is read from /proc.
-  std::vector<std::string> argv = {o.ledgerd, "--data", data, "--tokens", tokens, "--port", "0",
-                                   "--log-level", "warn"};
+  std::vector<std::string> argv = {o.ledgerd, "--data", data,          "--tokens", tokens,
+                                   "--port",  "0",      "--log-level", "warn"};
   argv.insert(argv.end(), o.extra_flags.begin(), o.extra_flags.end());
   const std::string log = o.work + "/ledgerd.log";
   Ledgerd server;
@@ -572,7 +595,8 @@ int Run(const Options& o) {
   }
   if (!ep) throw SetupError{"ledgerd did not listen within 60 s (see " + log + ")"};
   if (ep->address().to_v4().to_bytes()[0] != 127) {
-    throw SetupError{"ledgerd listens on " + ep->address().to_string() + ", not a loopback address"};
+    throw SetupError{"ledgerd listens on " + ep->address().to_string() +
+                     ", not a loopback address"};
   }
 
   // 3. Baseline.
@@ -584,17 +608,21 @@ int Run(const Options& o) {
   if (!healthy) throw SetupError{"ledgerd's /healthz did not answer 200 within 60 s"};
   const std::string area = "E08000025";
   Reply areas = Get(*ep, "/v1/areas", prober, 10000);
-  if (areas.status != 200) throw SetupError{"GET /v1/areas answered " + std::to_string(areas.status)};
-  const std::string view =
-      areas.body.find('"' + area + '"') != std::string::npos ? "/v1/areas/" + area + "/fairness" : "/v1/fairness";
+  if (areas.status != 200)
+    throw SetupError{"GET /v1/areas answered " + std::to_string(areas.status)};
+  const std::string view = areas.body.find('"' + area + '"') != std::string::npos
+                               ? "/v1/areas/" + area + "/fairness"
+                               : "/v1/fairness";
   const Reply warm = Get(*ep, view, prober, 10000);  // computes and caches the view once
-  if (warm.status != 200) throw SetupError{"GET " + view + " answered " + std::to_string(warm.status)};
+  if (warm.status != 200)
+    throw SetupError{"GET " + view + " answered " + std::to_string(warm.status)};
   // The feed the readers will ask for, read once whole as an auditor would:
   // RocksDB's block cache (bounded, 64 MiB) then holds those events before
   // the baseline, so that the comparison after release counts what the
   // connections held, not a cache warmed by serving them.
   const Reply feed = Get(*ep, "/v1/events?after=0&limit=10000", prober, 10000);
-  if (feed.status != 200) throw SetupError{"GET /v1/events answered " + std::to_string(feed.status)};
+  if (feed.status != 200)
+    throw SetupError{"GET /v1/events answered " + std::to_string(feed.status)};
   const std::vector<std::string> targets = {view, "/healthz"};
   const milliseconds interval(o.probe_interval_ms);
   std::printf("ledgerd %d at %s:%u; probe: %s and /healthz every %d ms\n", server.pid,
@@ -614,15 +642,17 @@ int Run(const Options& o) {
   Attack attack(o, *ep, regulator, auditor);
   const auto open_start = Clock::now();
   attack.Start();
-  for (auto end = open_start + std::chrono::seconds(30); attack.Settled() < attack.Total() && Clock::now() < end;) {
+  for (auto end = open_start + std::chrono::seconds(30);
+       attack.Settled() < attack.Total() && Clock::now() < end;) {
     std::this_thread::sleep_for(milliseconds(100));
     sample();
   }
-  std::printf("attack: %d of %d sockets settled in %.1f s; holding %d s\n", attack.Settled(), attack.Total(),
-              Ms(Clock::now() - open_start) / 1000, o.hold_s);
+  std::printf("attack: %d of %d sockets settled in %.1f s; holding %d s\n", attack.Settled(),
+              attack.Total(), Ms(Clock::now() - open_start) / 1000, o.hold_s);
   std::fflush(stdout);
   ProbeStats hold;
-  std::thread probe([&] { hold = Probe(*ep, prober, targets, interval, std::chrono::seconds(o.hold_s)); });
+  std::thread probe(
+      [&] { hold = Probe(*ep, prober, targets, interval, std::chrono::seconds(o.hold_s)); });
   for (auto end = Clock::now() + std::chrono::seconds(o.hold_s); Clock::now() < end;) {
     sample();
     std::this_thread::sleep_for(milliseconds(500));
@@ -640,36 +670,45 @@ int Run(const Options& o) {
   }
   std::snprintf(text, sizeof text, "%.1f (peak)", peak);
   rows.push_back({"hold", std::move(hold), text});
-  rows.push_back({"after release", Probe(*ep, prober, targets, interval, std::chrono::seconds(5)), ""});
+  rows.push_back(
+      {"after release", Probe(*ep, prober, targets, interval, std::chrono::seconds(5)), ""});
   std::snprintf(text, sizeof text, "%.1f (10 s after)", after_rss);
   rows.back().rss = text;
   const double ratio = after_rss / base_rss;
 
   // 6. The report.
-  std::printf("\n| phase | probe requests | failures | p50 ms | p99 ms | max ms | RSS MB |\n"
-              "|---|---:|---:|---:|---:|---:|---:|\n");
+  std::printf(
+      "\n| phase | probe requests | failures | p50 ms | p99 ms | max ms | RSS MB |\n"
+      "|---|---:|---:|---:|---:|---:|---:|\n");
   for (const Row& r : rows) {
     std::printf("| %s | %zu | %d | %.1f | %.1f | %.1f | %s |\n", r.phase.c_str(), r.probe.ms.size(),
-                r.probe.failures, r.probe.Pct(0.5), r.probe.Pct(0.99), r.probe.Pct(1.0), r.rss.c_str());
+                r.probe.failures, r.probe.Pct(0.5), r.probe.Pct(0.99), r.probe.Pct(1.0),
+                r.rss.c_str());
   }
-  std::printf("\nRSS: baseline %.1f MB, peak %.1f MB during the attack, %.1f MB 10 s after release "
-              "(%.2fx baseline)\n", base_rss, peak, after_rss, ratio);
-  std::printf("\n| attack socket | sockets | connected | connect failed | status line | statuses | "
-              "closed by server | open at release |\n|---|---:|---:|---:|---:|---|---:|---:|\n");
+  std::printf(
+      "\nRSS: baseline %.1f MB, peak %.1f MB during the attack, %.1f MB 10 s after release "
+      "(%.2fx baseline)\n",
+      base_rss, peak, after_rss, ratio);
+  std::printf(
+      "\n| attack socket | sockets | connected | connect failed | status line | statuses | "
+      "closed by server | open at release |\n|---|---:|---:|---:|---:|---|---:|---:|\n");
   for (int k = 0; k < kKinds; ++k) {
     const KindStats& s = outcome[k];
     std::string statuses;
-    for (const auto& [code, n] : s.statuses) statuses += (statuses.empty() ? "" : ", ") + std::to_string(code) + ": " + std::to_string(n);
+    for (const auto& [code, n] : s.statuses)
+      statuses += (statuses.empty() ? "" : ", ") + std::to_string(code) + ": " + std::to_string(n);
     std::printf("| %s | %d | %d | %d | %d | %s | %d | %d |\n", kKindName[k], s.sockets, s.connected,
-                s.connect_failed, s.status_line, statuses.empty() ? "-" : statuses.c_str(), s.closed,
-                s.open_at_release);
+                s.connect_failed, s.status_line, statuses.empty() ? "-" : statuses.c_str(),
+                s.closed, s.open_at_release);
   }
   for (const Row& r : rows) {
-    for (const auto& [why, n] : r.probe.reasons) std::printf("probe failure (%s): %s x%d\n", r.phase.c_str(), why.c_str(), n);
+    for (const auto& [why, n] : r.probe.reasons)
+      std::printf("probe failure (%s): %s x%d\n", r.phase.c_str(), why.c_str(), n);
     // The slowest requests, and when in the phase they began.
     std::vector<size_t> order(r.probe.ms.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return r.probe.ms[a] > r.probe.ms[b]; });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return r.probe.ms[a] > r.probe.ms[b]; });
     std::string slowest;
     for (size_t k = 0; k < std::min<size_t>(3, order.size()); ++k) {
       char one[64];
@@ -683,14 +722,17 @@ int Run(const Options& o) {
   std::vector<std::string> reasons;
   const ProbeStats& h = rows[1].probe;
   if (!survived) reasons.push_back("ledgerd exited during the attack");
-  if (h.failures) reasons.push_back(std::to_string(h.failures) + " of " + std::to_string(h.ms.size()) + " probe requests failed during the hold");
+  if (h.failures)
+    reasons.push_back(std::to_string(h.failures) + " of " + std::to_string(h.ms.size()) +
+                      " probe requests failed during the hold");
   if (h.Pct(0.99) >= 100) {
     std::snprintf(text, sizeof text, "%.1f", h.Pct(0.99));
     reasons.push_back(std::string("probe p99 during the hold was ") + text + " ms (limit 100)");
   }
   if (!(after_rss > 0) || ratio > 1.2) {
     std::snprintf(text, sizeof text, "%.2f", ratio);
-    reasons.push_back(std::string("RSS 10 s after release was ") + text + "x the baseline (limit 1.20)");
+    reasons.push_back(std::string("RSS 10 s after release was ") + text +
+                      "x the baseline (limit 1.20)");
   }
   std::printf("\n");
   if (reasons.empty()) {
@@ -709,35 +751,49 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return Usage("can one hostile client lock others out of ledgerd?");
+    if (arg == "--help" || arg == "-h")
+      return Usage("can one hostile client lock others out of ledgerd?");
     if (i + 1 >= argc) return Usage(arg + " needs a value");
     const std::string value = argv[++i];
     auto number = [&](int* out, int lo, int hi) {
-      if (value.empty() || value.size() > 6 || value.find_first_not_of("0123456789") != std::string::npos ||
-          std::stoi(value) < lo || std::stoi(value) > hi) {
+      if (value.empty() || value.size() > 6 ||
+          value.find_first_not_of("0123456789") != std::string::npos || std::stoi(value) < lo ||
+          std::stoi(value) > hi) {
         return false;
       }
       *out = std::stoi(value);
       return true;
     };
     bool ok = true;
-    if (arg == "--ledgerd") o.ledgerd = value;
-    else if (arg == "--ledgerctl") o.ledgerctl = value;
-    else if (arg == "--work") o.work = value;
-    else if (arg == "--referrals") ok = number(&o.referrals, 1, 1000000);
-    else if (arg == "--slowloris") ok = number(&o.slowloris, 0, 20000);
-    else if (arg == "--subscribers") ok = number(&o.subscribers, 0, 20000);
-    else if (arg == "--feed-readers") ok = number(&o.feed_readers, 0, 20000);
-    else if (arg == "--slowloris-addresses") ok = number(&o.addresses, 1, 60000);
-    else if (arg == "--hold") ok = number(&o.hold_s, 1, 3600);
-    else if (arg == "--probe-interval-ms") ok = number(&o.probe_interval_ms, 1, 60000);
+    if (arg == "--ledgerd")
+      o.ledgerd = value;
+    else if (arg == "--ledgerctl")
+      o.ledgerctl = value;
+    else if (arg == "--work")
+      o.work = value;
+    else if (arg == "--referrals")
+      ok = number(&o.referrals, 1, 1000000);
+    else if (arg == "--slowloris")
+      ok = number(&o.slowloris, 0, 20000);
+    else if (arg == "--subscribers")
+      ok = number(&o.subscribers, 0, 20000);
+    else if (arg == "--feed-readers")
+      ok = number(&o.feed_readers, 0, 20000);
+    else if (arg == "--slowloris-addresses")
+      ok = number(&o.addresses, 1, 60000);
+    else if (arg == "--hold")
+      ok = number(&o.hold_s, 1, 3600);
+    else if (arg == "--probe-interval-ms")
+      ok = number(&o.probe_interval_ms, 1, 60000);
     else if (arg == "--extra-flags") {
       std::istringstream words(value);
       for (std::string w; words >> w;) o.extra_flags.push_back(w);
-    } else return Usage("unknown option " + arg);
+    } else
+      return Usage("unknown option " + arg);
     if (!ok) return Usage("bad value for " + arg + ": " + value);
   }
-  if (o.ledgerd.empty() || o.ledgerctl.empty()) return Usage("--ledgerd and --ledgerctl are required");
+  if (o.ledgerd.empty() || o.ledgerctl.empty())
+    return Usage("--ledgerd and --ledgerctl are required");
   for (const std::string& p : {o.ledgerd, o.ledgerctl}) {
     if (access(p.c_str(), X_OK) != 0) return Usage(p + " is not an executable");
   }
@@ -764,7 +820,8 @@ int main(int argc, char** argv) {
   if (code == 2) {  // the server's last words, before the directory goes
     std::ifstream in(o.work + "/ledgerd.log");
     std::string line;
-    for (int n = 0; std::getline(in, line) && n < 20; ++n) std::fprintf(stderr, "  ledgerd: %s\n", line.c_str());
+    for (int n = 0; std::getline(in, line) && n < 20; ++n)
+      std::fprintf(stderr, "  ledgerd: %s\n", line.c_str());
   }
   if (temporary) {
     std::error_code ec;

@@ -57,7 +57,7 @@ struct Path {
   uint64_t refused_gen = 0;
   uint64_t correct_refusal_gen = 0;
   ledger::Micros last_recorded = 0;  // recordings of a referral keep its order
-  std::string provider;  // latest offered
+  std::string provider;              // latest offered
   int offers = 0;
   int pending = 0;  // steps in the queue; the path is dropped at 0
 };
@@ -71,12 +71,11 @@ struct AreaWeight {
 // A generated event waiting for its recording time to come round.
 struct Item {
   Generated out;
-  uint64_t gen = 0;          // generation index
-  bool is_target = false;    // a later correction names it
-  uint64_t target_gen = 0;   // for a correction: its target's generation index
+  uint64_t gen = 0;         // generation index
+  bool is_target = false;   // a later correction names it
+  uint64_t target_gen = 0;  // for a correction: its target's generation index
   bool operator>(const Item& o) const {
-    return out.recorded_at != o.out.recorded_at ? out.recorded_at > o.out.recorded_at
-                                                : gen > o.gen;
+    return out.recorded_at != o.out.recorded_at ? out.recorded_at > o.out.recorded_at : gen > o.gen;
   }
 };
 
@@ -91,9 +90,9 @@ struct Generator::State {
   std::unordered_map<uint64_t, Path> paths;
   uint64_t next_referral = 0;
   uint64_t order = 0;
-  uint64_t produced = 0;  // generated in business-time order
+  uint64_t produced = 0;                                 // generated in business-time order
   Micros frontier = std::numeric_limits<Micros>::min();  // last produced business time
-  uint64_t emitted = 0;   // released in recording order
+  uint64_t emitted = 0;                                  // released in recording order
   // Generated events not yet released, by recorded_at.
   std::priority_queue<Item, std::vector<Item>, std::greater<>> recorded;
   std::unordered_map<uint64_t, uint64_t> target_seqs;  // generation index -> seq
@@ -142,15 +141,17 @@ struct Generator::State {
 
   Micros ArrivalTime(uint64_t i) const {
     // One arrival per equal slot of [start, end), at a point in the slot.
-    const double slot = static_cast<double>(opt.end - opt.start) / static_cast<double>(opt.referrals);
+    const double slot =
+        static_cast<double>(opt.end - opt.start) / static_cast<double>(opt.referrals);
     return opt.start + static_cast<Micros>(slot * static_cast<double>(i));
   }
 
   void ScheduleArrivals(Micros until) {
     while (next_referral < opt.referrals && ArrivalTime(next_referral) <= until) {
       const uint64_t i = next_referral++;
-      const Micros jitter = static_cast<Micros>(
-          Uniform() * static_cast<double>(opt.end - opt.start) / static_cast<double>(opt.referrals));
+      const Micros jitter =
+          static_cast<Micros>(Uniform() * static_cast<double>(opt.end - opt.start) /
+                              static_cast<double>(opt.referrals));
       Schedule(i, ArrivalTime(i) + jitter, Step::kReceive);
     }
   }
@@ -319,8 +320,8 @@ bool Generator::State::Produce(Item* item) {
         break;
       }
       case Step::kProviderRefusal:
-        req.event.data = refusal(RefusalStage::kProvider, {0, 0, 0, 0, 40, 0, 50, 0, 0, 0, 10},
-                                 path.provider);
+        req.event.data =
+            refusal(RefusalStage::kProvider, {0, 0, 0, 0, 40, 0, 50, 0, 0, 0, 10}, path.provider);
         if (s.Chance(0.2)) s.Schedule(p.path, p.t + s.Days(3, 30), Step::kLodgeAppeal);
         break;
       case Step::kStart:
@@ -352,7 +353,8 @@ bool Generator::State::Produce(Item* item) {
         req.event.data = RecordCorrected{
             0,  // set to the target's seq when released
             "refusal reason recorded wrongly",
-            {{"reason", std::string(ToString(s.Pick<RefusalReason>({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})))}}};
+            {{"reason",
+              std::string(ToString(s.Pick<RefusalReason>({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})))}}};
         break;
     }
     req.event.referral_id = path.id;

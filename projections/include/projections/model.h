@@ -54,7 +54,7 @@ inline constexpr int kOutcome = 0;
 
 struct Referral {
   std::string id;
-  std::vector<Rec> recs;      // in stream (= seq) order
+  std::vector<Rec> recs;  // in stream (= seq) order
   bool has_corrections = false;
 };
 
@@ -137,7 +137,7 @@ class IdIndex {
 
  private:
   void Put(uint64_t h, uint32_t n);
-  std::vector<uint64_t> slots_;  // tag << 32 | number; 0 when empty
+  std::vector<uint64_t> slots_;   // tag << 32 | number; 0 when empty
   std::vector<uint64_t> hashes_;  // by number, to grow without the strings
   size_t mask_ = 0;
   size_t size_ = 0;

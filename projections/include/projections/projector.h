@@ -102,9 +102,9 @@ class Projector {
   ledger::Status ApplyChunk(uint64_t upto,
                             const std::function<ledger::Status(const ApplyFn&)>& scan);
   void Run();
-  ledger::Result<boost::json::object> View(
-      const ViewQuery& query,
-      boost::json::object (*view)(const ReadModel&, const ViewParams&)) const;
+  ledger::Result<boost::json::object> View(const ViewQuery& query,
+                                           boost::json::object (*view)(const ReadModel&,
+                                                                       const ViewParams&)) const;
 
   ledger::Ledger* ledger_;
   ledger::ViewStore* store_;

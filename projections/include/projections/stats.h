@@ -34,8 +34,8 @@ std::string_view ToString(FunnelFlag flag);
 // England rate p0 (nullopt when England has no decisions).
 struct FunnelPoint {
   uint64_t n = 0;
-  std::optional<double> p;  // k / n; nullopt when n = 0
-  std::optional<double> z;  // nullopt when n = 0 or p0 is 0 or 1
+  std::optional<double> p;                      // k / n; nullopt when n = 0
+  std::optional<double> z;                      // nullopt when n = 0 or p0 is 0 or 1
   std::optional<Interval> limits95, limits998;  // clipped to [0, 1]; nullopt when n = 0
   FunnelFlag flag = FunnelFlag::kNoDecisions;
 };

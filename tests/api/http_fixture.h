@@ -13,6 +13,7 @@
 
 #include "api/server.h"
 #include "api/service.h"
+#include "http_client.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 #include "test_util.h"
@@ -52,14 +53,9 @@ struct Reply {
   std::string content_type;
   json::value body;  // null when the body is not JSON
   std::string text;  // the body as sent
-  std::vector<std::pair<std::string, std::string>> headers;
+  http_client::Reply raw;
   // The value of header `name` (case-insensitive), or "".
-  std::string Header(std::string_view name) const {
-    for (const auto& [k, v] : headers) {
-      if (boost::beast::iequals(k, name)) return v;
-    }
-    return "";
-  }
+  std::string Header(std::string_view name) const { return raw.Header(name); }
 };
 
 class Http : public ::testing::Test {
@@ -84,38 +80,22 @@ class Http : public ::testing::Test {
 
   Reply Send(http::verb method, const std::string& target, const std::string& token,
              const std::string& body = "", const std::string& content_type = "application/json") {
-    net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
-    http::request<http::string_body> req(method, target, 11);
-    req.set(http::field::host, "localhost");
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    if (!body.empty() || method == http::verb::post) {
-      req.set(http::field::content_type, content_type);
-      req.body() = body;
-      req.prepare_payload();
-    }
-    // The server may answer (413, 401...) and close before it reads a body:
-    // a failed write still leaves its answer to read.
-    beast::error_code ec;
-    http::write(stream, req, ec);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 << 20);
-    http::read(stream, buffer, parser, ec);
-    if (ec) {
-      ADD_FAILURE() << target << ": " << ec.message();
+    http_client::Endpoint to;
+    to.port = std::to_string(server_->port());
+    to.body_limit = 64 << 20;
+    ledger::Result<http_client::Reply> got = http_client::Call(
+        to, {std::string(http::to_string(method)), target, token, body, content_type});
+    if (!got.ok()) {
+      ADD_FAILURE() << target << ": " << got.status().ToString();
       return Reply{};
     }
     Reply r;
-    r.status = parser.get().result_int();
-    r.content_type = std::string(parser.get()[http::field::content_type]);
-    for (const auto& field : parser.get()) {
-      r.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    }
-    r.text = parser.get().body();
+    r.status = got->status;
+    r.content_type = got->Header("Content-Type");
+    r.text = got->body;
     json::error_code jec;
-    r.body = json::parse(parser.get().body(), jec);
+    r.body = json::parse(r.text, jec);
+    r.raw = std::move(got).value();
     return r;
   }
   Reply Get(const std::string& target, const std::string& token = kRegulator) {

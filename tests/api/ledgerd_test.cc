@@ -17,6 +17,7 @@
 #include <regex>
 #include <vector>
 
+#include "http_client.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
 #include "test_util.h"
@@ -33,21 +34,17 @@ struct Reply {
   std::string body;
 };
 
+// One request on a connection of its own, with the partnership's token.
 Reply Request(uint16_t port, http::verb verb, const std::string& target, const std::string& body) {
-  net::io_context ioc;
-  beast::tcp_stream stream(ioc);
-  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  http::request<http::string_body> req(verb, target, 11);
-  req.set(http::field::host, "localhost");
-  req.set(http::field::authorization, "Bearer t-partnership");
-  req.set(http::field::content_type, "application/json");
-  req.body() = body;
-  req.prepare_payload();
-  http::write(stream, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(stream, buffer, res);
-  return {res.result_int(), std::string(res[http::field::content_type]), res.body()};
+  http_client::Endpoint to;
+  to.port = std::to_string(port);
+  auto got =
+      http_client::Call(to, {std::string(http::to_string(verb)), target, "t-partnership", body});
+  if (!got.ok()) {
+    ADD_FAILURE() << target << ": " << got.status().ToString();
+    return {};
+  }
+  return {got->status, got->Header("Content-Type"), got->body};
 }
 
 std::string Received(const std::string& id) {

@@ -24,8 +24,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/beast.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
@@ -42,6 +40,7 @@
 #include <thread>
 #include <vector>
 
+#include "http_client.h"
 #include "ledger/event_json.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
@@ -49,9 +48,6 @@
 
 namespace {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace net = boost::asio;
 namespace json = boost::json;
 
 constexpr const char* kWriterToken = "crash-writer";
@@ -111,35 +107,16 @@ std::optional<Server> Start(const Options& o, const std::string& data, const std
   return std::nullopt;
 }
 
-// One keep-alive HTTP connection.
-class Client {
- public:
-  explicit Client(uint16_t port) : stream_(ioc_) {
-    stream_.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  }
-  // The status and body; throws when the connection fails (the server died).
-  std::pair<unsigned, std::string> Call(http::verb verb, const std::string& target,
-                                        const std::string& token, const std::string& body = "") {
-    http::request<http::string_body> req(verb, target, 11);
-    req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::authorization, std::string("Bearer ") + token);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.keep_alive(true);
-    req.prepare_payload();
-    http::write(stream_, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream_, buffer, res);
-    return {res.result_int(), std::move(res.body())};
-  }
-
- private:
-  net::io_context ioc_;
-  beast::tcp_stream stream_;
-};
+// One keep-alive connection to the server on loopback.
+ledger::Result<std::unique_ptr<http_client::Connection>> Connect(uint16_t port) {
+  http_client::Endpoint to;
+  to.port = std::to_string(port);
+  return http_client::Connection::Open(to);
+}
+http_client::Request Post(const std::string& target, const std::string& body) {
+  return {"POST", target, kWriterToken, body};
+}
+http_client::Request Get(const std::string& target) { return {"GET", target, kReaderToken}; }
 
 // What an appender sent: each request's idempotency keys, and for the
 // acknowledged ones the seq and hash of each event.
@@ -197,12 +174,9 @@ std::vector<json::object> Pathway(const std::string& id, int kind) {
 void Appender(uint16_t port, int trial, int index, uint64_t seed, std::vector<Sent>* sent,
               std::atomic<uint64_t>* unexpected, std::string* first_unexpected, std::mutex* mu) {
   std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(index));
-  std::optional<Client> client;
-  try {
-    client.emplace(port);
-  } catch (const std::exception&) {
-    return;
-  }
+  auto connected = Connect(port);
+  if (!connected.ok()) return;
+  http_client::Connection& client = **connected;
   for (int referral = 0;; ++referral) {
     const std::string id =
         "t" + std::to_string(trial) + "-a" + std::to_string(index) + "-" + std::to_string(referral);
@@ -222,24 +196,20 @@ void Appender(uint16_t port, int trial, int index, uint64_t seed, std::vector<Se
         batch.push_back(std::move(e));
       }
       sent->push_back(s);
-      std::pair<unsigned, std::string> reply;
-      try {
-        reply = n == 1 ? client->Call(http::verb::post, "/v1/events", kWriterToken,
-                                      json::serialize(batch[0]))
-                       : client->Call(http::verb::post, "/v1/events/batch", kWriterToken,
-                                      json::serialize(json::object{{"events", batch}}));
-      } catch (const std::exception&) {
-        return;  // killed: this request's fate is for the checks to find
-      }
-      if (reply.first != 201 && reply.first != 200) {
+      const ledger::Result<http_client::Reply> reply = client.Send(
+          n == 1 ? Post("/v1/events", json::serialize(batch[0]))
+                 : Post("/v1/events/batch", json::serialize(json::object{{"events", batch}})));
+      // Killed: this request's fate is for the checks to find.
+      if (!reply.ok()) return;
+      if (reply->status != 201 && reply->status != 200) {
         std::lock_guard l(*mu);
         if (unexpected->fetch_add(1) == 0) {
-          *first_unexpected = std::to_string(reply.first) + " " + reply.second;
+          *first_unexpected = std::to_string(reply->status) + " " + reply->body;
         }
         return;
       }
       json::error_code ec;
-      json::value v = json::parse(reply.second, ec);
+      json::value v = json::parse(reply->body, ec);
       Sent& last = sent->back();
       if (!ec) {
         auto one = [&](const json::value& r) {
@@ -291,6 +261,39 @@ bool Same(const json::value& a, const json::value& b) {
 json::value Without(json::value v, const char* key) {
   if (v.is_object()) v.as_object().erase(key);
   return v;
+}
+
+// The views of kViews from the server on `port` once they have caught up
+// with its head, without their tree heads; a problem, or "" when all came.
+std::string ReadViews(uint16_t port, std::vector<json::value>* served) {
+  auto connected = Connect(port);
+  if (!connected.ok()) return "reading the restarted server: " + connected.status().ToString();
+  http_client::Connection& c = **connected;
+  // A whole number from a JSON answer, or nullopt.
+  auto number = [](const std::string& text, const char* key) -> std::optional<uint64_t> {
+    json::error_code ec;
+    json::value v = json::parse(text, ec);
+    const json::value* n = !ec && v.is_object() ? v.as_object().if_contains(key) : nullptr;
+    if (!n || !n->is_number()) return std::nullopt;
+    return n->to_number<uint64_t>(ec);
+  };
+  auto head = c.Send(Get("/v1/ledger/head"));
+  if (!head.ok()) return "reading the restarted server: " + head.status().ToString();
+  const std::optional<uint64_t> size = number(head->body, "size");
+  if (!size) return "the restarted server's head has no size: " + head->body;
+  for (const std::string& target : kViews) {
+    for (int attempt = 0;; ++attempt) {
+      auto v = c.Send(Get(target));
+      if (!v.ok()) return "reading the restarted server: " + v.status().ToString();
+      if (v->status == 200 && number(v->body, "as_of_seq") == size) {
+        served->push_back(Without(json::parse(v->body), "tree_head"));
+        break;
+      }
+      if (attempt > 1500) return "the restarted server's views did not catch up: " + target;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  return "";
 }
 
 struct TrialResult {
@@ -348,27 +351,8 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
     return r;
   }
   std::vector<json::value> served;
-  try {
-    Client c(server->port);
-    auto head = c.Call(http::verb::get, "/v1/ledger/head", kReaderToken);
-    const uint64_t size = json::parse(head.second).at("size").to_number<uint64_t>();
-    for (const std::string& target : kViews) {
-      for (int attempt = 0;; ++attempt) {
-        auto v = c.Call(http::verb::get, target, kReaderToken);
-        json::value body = json::parse(v.second);
-        if (v.first == 200 && body.at("as_of_seq").to_number<uint64_t>() == size) {
-          served.push_back(Without(std::move(body), "tree_head"));
-          break;
-        }
-        if (attempt > 1500) {
-          r.problems.push_back("the restarted server's views did not catch up: " + target);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-  } catch (const std::exception& e) {
-    r.problems.push_back(std::string("reading the restarted server: ") + e.what());
+  if (std::string problem = ReadViews(server->port, &served); !problem.empty()) {
+    r.problems.push_back(problem);
   }
   kill(server->pid, SIGTERM);
   int status = 0;

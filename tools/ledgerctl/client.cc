@@ -1,18 +1,12 @@
 #include "client.h"
 
 #include <algorithm>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <chrono>
 #include <thread>
 
-namespace ledgerctl {
+#include "http_client.h"
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
+namespace ledgerctl {
 
 ledger::Result<HttpClient> HttpClient::Make(const std::string& base, std::string token) {
   constexpr std::string_view kScheme = "http://";
@@ -55,43 +49,13 @@ ledger::Result<HttpReply> HttpClient::Call(const std::string& method, const std:
 
 ledger::Result<HttpReply> HttpClient::CallOnce(const std::string& method, const std::string& target,
                                                const std::string& body) const {
-  // Beast reports failures by exception; they end here as a status.
-  try {
-    boost::asio::io_context io;
-    tcp::resolver resolver(io);
-    beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::seconds(60));
-    stream.connect(resolver.resolve(host_, port_));
-    http::request<http::string_body> req(http::string_to_verb(method), prefix_ + target, 11);
-    req.set(http::field::host, host_);
-    req.set(http::field::user_agent, "ledgerctl");
-    if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.prepare_payload();
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(256u << 20);
-    http::read(stream, buffer, parser);
-    beast::error_code ec;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-    HttpReply reply{parser.get().result_int(), std::move(parser.get().body())};
-    const std::string retry(parser.get()[http::field::retry_after]);
-    if (!retry.empty() && retry.size() < 6 &&
-        retry.find_first_not_of("0123456789") == std::string::npos) {
-      reply.retry_after = static_cast<unsigned>(std::stoul(retry));
-    }
-    return reply;
-  } catch (const boost::system::system_error& e) {
-    // The code's message only: what() adds Boost's source locations.
-    return ledger::Status::IOError("cannot reach http://" + host_ + ":" + port_ + ": " +
-                                   e.code().message());
-  } catch (const std::exception& e) {
-    return ledger::Status::IOError("cannot reach http://" + host_ + ":" + port_ + ": " + e.what());
-  }
+  http_client::Endpoint to;
+  to.host = host_;
+  to.port = port_;
+  ledger::Result<http_client::Reply> reply =
+      http_client::Call(to, {method, prefix_ + target, token_, body});
+  if (!reply.ok()) return reply.status();
+  return HttpReply{reply->status, std::move(reply->body), reply->RetryAfter()};
 }
 
 }  // namespace ledgerctl

@@ -1,0 +1,108 @@
+#include "http_client.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace http_client {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+std::string Reply::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (beast::iequals(k, name)) return v;
+  }
+  return "";
+}
+
+unsigned Reply::RetryAfter() const {
+  const std::string v = Header("Retry-After");
+  if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return static_cast<unsigned>(std::stoul(v));
+}
+
+struct Connection::Impl {
+  Endpoint to;
+  net::io_context io;
+  beast::tcp_stream stream{io};
+  beast::flat_buffer buffer;
+
+  // Beast reports failures by exception; they end here as a status.
+  ledger::Status Connect() {
+    try {
+      tcp::resolver resolver(io);
+      stream.expires_after(to.timeout);
+      stream.connect(resolver.resolve(to.host, to.port));
+      return ledger::Status::Ok();
+    } catch (const boost::system::system_error& e) {
+      // The code's message only: what() adds Boost's source locations.
+      return Unreachable(e.code().message());
+    }
+  }
+  ledger::Status Unreachable(const std::string& why) const {
+    return ledger::Status::IOError("cannot reach http://" + to.host + ":" + to.port + ": " + why);
+  }
+
+  ledger::Result<Reply> Exchange(const Request& r, bool keep_alive) {
+    http::request<http::string_body> req(http::string_to_verb(r.method), r.target, 11);
+    if (req.method() == http::verb::unknown) req.method_string(r.method);
+    req.set(http::field::host, to.host);
+    req.set(http::field::user_agent, "rehab-access-ledger-client");
+    if (!r.token.empty()) req.set(http::field::authorization, "Bearer " + r.token);
+    if (!r.body.empty() || req.method() == http::verb::post) {
+      req.set(http::field::content_type, r.content_type);
+      req.body() = r.body;
+    }
+    req.keep_alive(keep_alive);
+    req.prepare_payload();
+    stream.expires_after(to.timeout);
+    beast::error_code ec;
+    // An answer may come before the body is taken: read it even so.
+    http::write(stream, req, ec);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(to.body_limit);
+    beast::error_code read_ec;
+    http::read(stream, buffer, parser, read_ec);
+    if (read_ec) return Unreachable(read_ec.message());
+    Reply out;
+    out.status = parser.get().result_int();
+    for (const auto& field : parser.get()) {
+      out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    out.body = std::move(parser.get().body());
+    return out;
+  }
+};
+
+Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Connection::~Connection() {
+  beast::error_code ec;
+  impl_->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+ledger::Result<std::unique_ptr<Connection>> Connection::Open(const Endpoint& to) {
+  auto impl = std::make_unique<Impl>();
+  impl->to = to;
+  LEDGER_RETURN_IF_ERROR(impl->Connect());
+  return std::unique_ptr<Connection>(new Connection(std::move(impl)));
+}
+
+ledger::Result<Reply> Connection::Send(const Request& request) {
+  return impl_->Exchange(request, /*keep_alive=*/true);
+}
+
+ledger::Result<Reply> Call(const Endpoint& to, const Request& request) {
+  Connection::Impl c;
+  c.to = to;
+  LEDGER_RETURN_IF_ERROR(c.Connect());
+  ledger::Result<Reply> reply = c.Exchange(request, /*keep_alive=*/false);
+  beast::error_code ec;
+  c.stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  return reply;
+}
+
+}  // namespace http_client

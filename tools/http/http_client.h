@@ -1,0 +1,67 @@
+// A small HTTP/1.1 client over plain TCP, for the tools and the tests that
+// talk to ledgerd: one request on a connection of its own (Call), or many
+// on one keep-alive connection (Connection). Plain http only: reach a
+// remote server through a TLS-terminating proxy or an SSH tunnel.
+//
+// Failures are values: kIOError when the server cannot be reached or the
+// connection breaks before a whole answer; an answer is returned whatever
+// its status. A server may answer (401, 413, ...) and close before it
+// reads a body: a request whose body could not be written all still gets
+// that answer.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ledger/status.h"
+
+namespace http_client {
+
+struct Request {
+  std::string method = "GET";
+  std::string target;  // origin form, "/v1/events?after=0"
+  std::string token;   // sent as "Authorization: Bearer TOKEN" when not empty
+  std::string body;
+  // Sent with a body, and with every POST.
+  std::string content_type = "application/json";
+};
+
+struct Reply {
+  unsigned status = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The value of header `name` (case-insensitive), or "".
+  std::string Header(std::string_view name) const;
+  // Retry-After in whole seconds, 0 when there is none.
+  unsigned RetryAfter() const;
+};
+
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  std::string port;
+  std::chrono::seconds timeout{60};  // for the whole exchange
+  size_t body_limit = 256u << 20;    // the largest answer read
+};
+
+// Sends `request` on a connection of its own and reads the answer.
+ledger::Result<Reply> Call(const Endpoint& to, const Request& request);
+
+// One keep-alive connection: requests one after the other.
+class Connection {
+ public:
+  static ledger::Result<std::unique_ptr<Connection>> Open(const Endpoint& to);
+  ~Connection();
+  ledger::Result<Reply> Send(const Request& request);
+
+  struct Impl;  // public so that Call (http_client.cc) can use one alone
+
+ private:
+  explicit Connection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace http_client

@@ -73,7 +73,7 @@ class Server {
   // closes every connection and joins the threads.
   void Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));
 
-  struct Impl;  // public so that connections (server.cc) can reach it
+  struct Impl;  // public so that connections (session.h) can reach it
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -58,7 +58,9 @@ struct Reply {
   std::string Header(std::string_view name) const { return raw.Header(name); }
 };
 
-class Http : public ::testing::Test {
+// The service over a ledger in a temporary directory, with the credentials
+// of TokensFile(); derived fixtures may change service_options_ first.
+class ServiceFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     auto opened = ledger::Ledger::Open(dir_.path());
@@ -72,11 +74,28 @@ class Http : public ::testing::Test {
     ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
     service_ = std::make_unique<Service>(ledger_.get(), projector_.get(), std::move(tokens).value(),
                                          service_options_);
+  }
+
+  ServiceOptions service_options_;
+  ledger::testing::TempDir dir_;
+  std::unique_ptr<ledger::Ledger> ledger_;
+  std::unique_ptr<projections::Projector> projector_;
+  std::unique_ptr<Service> service_;
+};
+
+// The same service behind the real server on a real socket.
+class Http : public ServiceFixture {
+ protected:
+  void SetUp() override {
+    ServiceFixture::SetUp();
+    if (HasFatalFailure()) return;
     options_.port = 0;
     server_ = std::make_unique<Server>(service_.get(), options_);
     ASSERT_TRUE(server_->Start().ok());
   }
-  void TearDown() override { server_->Stop(); }
+  void TearDown() override {
+    if (server_) server_->Stop();
+  }
 
   Reply Send(http::verb method, const std::string& target, const std::string& token,
              const std::string& body = "", const std::string& content_type = "application/json") {
@@ -106,13 +125,8 @@ class Http : public ::testing::Test {
     return Send(http::verb::post, target, token, body);
   }
 
-  ServerOptions options_;  // derived fixtures may change these before SetUp
-  ServiceOptions service_options_;
-  net::io_context ioc_;
-  ledger::testing::TempDir dir_;
-  std::unique_ptr<ledger::Ledger> ledger_;
-  std::unique_ptr<projections::Projector> projector_;
-  std::unique_ptr<Service> service_;
+  ServerOptions options_;  // derived fixtures may change it before SetUp
+  net::io_context ioc_;    // for raw streams a test opens itself
   std::unique_ptr<Server> server_;
 };
 

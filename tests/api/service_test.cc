@@ -18,22 +18,8 @@ namespace {
 
 using namespace api::testing;  // NOLINT: the tokens of the HTTP suites
 
-class ServiceTest : public ::testing::Test {
+class ServiceTest : public ServiceFixture {
  protected:
-  void SetUp() override {
-    auto opened = ledger::Ledger::Open(dir_.path());
-    ASSERT_TRUE(opened.ok());
-    ledger_ = std::move(opened).value();
-    auto p = projections::Projector::Open(ledger_.get());
-    ASSERT_TRUE(p.ok());
-    projector_ = std::move(p).value();
-    projector_->Start();
-    auto tokens = TokenStore::Parse(TokensFile());
-    ASSERT_TRUE(tokens.ok());
-    service_ =
-        std::make_unique<Service>(ledger_.get(), projector_.get(), std::move(tokens).value());
-  }
-
   // Handles `request` and waits for its answer (an append is answered on
   // the ledger's thread).
   HttpResponse Ask(HttpRequest request) {
@@ -60,11 +46,6 @@ class ServiceTest : public ::testing::Test {
     EXPECT_FALSE(ec) << (body.ok() ? *body : "");
     return v;
   }
-
-  ledger::testing::TempDir dir_;
-  std::unique_ptr<ledger::Ledger> ledger_;
-  std::unique_ptr<projections::Projector> projector_;
-  std::unique_ptr<Service> service_;
 };
 
 const char* kReceipt =

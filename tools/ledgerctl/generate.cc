@@ -1,34 +1,12 @@
 // ledgerctl generate: a synthetic England ledger.
-#include <openssl/evp.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <map>
-#include <span>
-#include <sstream>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "commands.h"
-#include "ledger/event_json.h"
-#include "ledger/ledger.h"
-#include "ledger/merkle.h"
-#include "projections/projector.h"
 #include "synth.h"
-#include "tables.h"
 
 namespace ledgerctl {
-
-namespace json = boost::json;
 
 int Generate(const Args& a) {
   synth::Options opt;

@@ -1,29 +1,17 @@
 // ledgerctl import: records into a local ledger or to a server, and restores of an export.
 #include <openssl/evp.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <boost/json.hpp>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iostream>
-#include <map>
 #include <span>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "commands.h"
 #include "ledger/event_json.h"
-#include "ledger/ledger.h"
-#include "ledger/merkle.h"
-#include "projections/projector.h"
-#include "synth.h"
 #include "tables.h"
 
 namespace ledgerctl {

@@ -15,6 +15,7 @@
 #include "request.h"
 #include "routes.h"
 #include "view_cache.h"
+#include "wire/view_json.h"
 
 namespace api {
 
@@ -181,14 +182,13 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   // projected ledger gives the same answer.
   std::string cache_key;
   bool no_store = false;  // person-level data (SPEC §8)
-  auto respond = [&](Result<json::object> r) {
+  auto respond = [&]<typename Report>(Result<Report> r) {
     if (!r.ok()) return done(ProblemFor(r.status()));
+    json::object o = wire::ToJson(*r);
     // Every view carries the signed head of the ledger it was computed over.
-    if (const json::value* seq = r->if_contains("as_of_seq")) {
-      Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(seq->to_number<uint64_t>());
-      if (sth.ok()) (*r)["tree_head"] = SignedHeadJson(*sth);
-    }
-    HttpResponse out = Json(200, *r);
+    Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(r->as_of_seq);
+    if (sth.ok()) o["tree_head"] = SignedHeadJson(*sth);
+    HttpResponse out = Json(200, o);
     if (no_store) out.headers.emplace_back("Cache-Control", "no-store");
     if (!cache_key.empty()) cache_->Put(cache_key, out.body);
     done(std::move(out));
@@ -275,11 +275,9 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
         return done(ProblemFor(s.status()));
       }
       projector_->WaitFor(ledger_->Size(), options_.projection_wait);
-      Result<json::object> view = projector_->Referral(route.param, q);
-      if (!view.ok()) return done(ProblemFor(view.status()));
       // Person-level data: never kept by a cache on the way.
       no_store = true;
-      return respond(std::move(view));
+      return respond(projector_->Referral(route.param, q));
     }
     case RouteId::kAreaFairness:
     case RouteId::kAreaWaits: {
@@ -293,8 +291,8 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       Result<projections::ViewParams> resolved = projector_->Resolve(*q);
       if (!resolved.ok()) return done(ProblemFor(resolved.status()));
       if (!area_known(route.param)) return done(Problem(404, "no area " + route.param));
-      return respond(route.id == RouteId::kAreaFairness ? projector_->Fairness(*q)
-                                                        : projector_->WaitingTimes(*q));
+      if (route.id == RouteId::kAreaFairness) return respond(projector_->Fairness(*q));
+      return respond(projector_->WaitingTimes(*q));
     }
     case RouteId::kAreas:
     case RouteId::kFairness:

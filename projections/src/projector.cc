@@ -10,7 +10,6 @@
 
 namespace projections {
 
-namespace json = boost::json;
 using ledger::Result;
 using ledger::Status;
 
@@ -354,24 +353,28 @@ Result<ViewParams> Projector::Resolve(const ViewQuery& q) const {
   return p;
 }
 
-Result<json::object> Projector::View(const ViewQuery& query,
-                                     json::object (*view)(const ReadModel&,
-                                                          const ViewParams&)) const {
+template <typename Report>
+Result<Report> Projector::View(const ViewQuery& query,
+                               Report (*view)(const ReadModel&, const ViewParams&)) const {
   std::shared_lock l(model_mu_);
   Result<ViewParams> p = Resolve(query);
   if (!p.ok()) return p.status();
   return view(model_, *p);
 }
 
-Result<json::object> Projector::Fairness(const ViewQuery& q) const { return View(q, FairnessView); }
-Result<json::object> Projector::WaitingTimes(const ViewQuery& q) const {
+Result<FairnessReport> Projector::Fairness(const ViewQuery& q) const {
+  return View(q, FairnessView);
+}
+Result<WaitingTimesReport> Projector::WaitingTimes(const ViewQuery& q) const {
   return View(q, WaitingTimesView);
 }
-Result<json::object> Projector::Refusals(const ViewQuery& q) const { return View(q, RefusalsView); }
-Result<json::object> Projector::Areas(const ViewQuery& q) const { return View(q, AreasView); }
+Result<RefusalsReport> Projector::Refusals(const ViewQuery& q) const {
+  return View(q, RefusalsView);
+}
+Result<AreasReport> Projector::Areas(const ViewQuery& q) const { return View(q, AreasView); }
 
-Result<json::object> Projector::Referral(std::string_view referral_id,
-                                         const ViewQuery& query) const {
+Result<ReferralReport> Projector::Referral(std::string_view referral_id,
+                                           const ViewQuery& query) const {
   ViewQuery q = query;
   q.to_day.reset();  // a referral's wait so far runs to `at` or the as_of event
   Result<ViewParams> p = Resolve(q);
@@ -382,7 +385,7 @@ Result<json::object> Projector::Referral(std::string_view referral_id,
     return Status::NotFound("no referral " + std::string(referral_id) + " as of seq " +
                             std::to_string(p->as_of));
   }
-  return ReferralView(*events, p->as_of, p->at);
+  return ReferralView(std::move(events).value(), p->as_of, p->at);
 }
 
 void Projector::Read(const std::function<void(const ReadModel&)>& fn) const {

@@ -13,6 +13,7 @@
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 #include "test_util.h"
+#include "wire/view_json.h"
 
 namespace projections {
 namespace {
@@ -52,17 +53,21 @@ ledger::Result<json::object> Get(const Projector& p, const std::string& target) 
   if (params.count("reason"))
     query.reason = ledger::ParseEnum<ledger::RefusalReason>(params["reason"]);
   if (params.count("stage")) query.stage = ledger::ParseEnum<ledger::RefusalStage>(params["stage"]);
+  auto as_json = [](auto report) -> ledger::Result<json::object> {
+    if (!report.ok()) return report.status();
+    return wire::ToJson(*report);
+  };
   const std::string areas = "/v1/areas/";
-  if (path == "/v1/fairness") return p.Fairness(query);
-  if (path == "/v1/waiting-times") return p.WaitingTimes(query);
-  if (path == "/v1/refusals") return p.Refusals(query);
-  if (path.starts_with("/v1/referrals/")) return p.Referral(path.substr(14), query);
+  if (path == "/v1/fairness") return as_json(p.Fairness(query));
+  if (path == "/v1/waiting-times") return as_json(p.WaitingTimes(query));
+  if (path == "/v1/refusals") return as_json(p.Refusals(query));
+  if (path.starts_with("/v1/referrals/")) return as_json(p.Referral(path.substr(14), query));
   if (path.starts_with(areas)) {
     const size_t slash = path.find('/', areas.size());
     query.area = path.substr(areas.size(), slash - areas.size());
     const std::string what = path.substr(slash + 1);
-    if (what == "fairness") return p.Fairness(query);
-    if (what == "waiting-times") return p.WaitingTimes(query);
+    if (what == "fairness") return as_json(p.Fairness(query));
+    if (what == "waiting-times") return as_json(p.WaitingTimes(query));
   }
   return ledger::Status::NotFound("no view at " + path);
 }

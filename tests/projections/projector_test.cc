@@ -17,6 +17,7 @@
 #include "ledger/ledger.h"
 #include "synth.h"
 #include "test_util.h"
+#include "wire/view_json.h"
 
 namespace projections {
 namespace {
@@ -69,17 +70,19 @@ std::string AllViews(const Projector& p) {
   queries[3].to_day = DaysFromCivil(2025, 7, 1);
   queries[4].reason = ledger::RefusalReason::kInsufficientBudget;
   queries[4].as_of_seq = p.applied() / 3;
+  auto add = [&](auto r) {
+    EXPECT_TRUE(r.ok());
+    if (r.ok()) out += json::serialize(wire::ToJson(*r)) + "\n";
+  };
   for (const ViewQuery& q : queries) {
-    for (auto view : {&Projector::Fairness, &Projector::WaitingTimes, &Projector::Refusals,
-                      &Projector::Areas}) {
-      auto r = (p.*view)(q);
-      EXPECT_TRUE(r.ok());
-      if (r.ok()) out += json::serialize(*r) + "\n";
-    }
+    add(p.Fairness(q));
+    add(p.WaitingTimes(q));
+    add(p.Refusals(q));
+    add(p.Areas(q));
   }
   for (const char* id : {"g1-r000000001", "g1-r000012000", "g1-r000023999"}) {
     auto r = p.Referral(id, ViewQuery{});
-    if (r.ok()) out += json::serialize(*r) + "\n";
+    if (r.ok()) out += json::serialize(wire::ToJson(*r)) + "\n";
   }
   return out;
 }

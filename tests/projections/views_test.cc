@@ -5,6 +5,7 @@
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 #include "test_util.h"
+#include "wire/view_json.h"
 
 namespace projections {
 namespace {
@@ -59,17 +60,23 @@ class Views : public ::testing::Test {
   json::object Waits(ViewQuery q) {
     auto r = projector_->WaitingTimes(q);
     EXPECT_TRUE(r.ok());
-    return r.ok() ? *r : json::object();
+    return r.ok() ? wire::ToJson(*r) : json::object();
   }
   json::object Fairness(ViewQuery q) {
     auto r = projector_->Fairness(q);
     EXPECT_TRUE(r.ok());
-    return r.ok() ? *r : json::object();
+    return r.ok() ? wire::ToJson(*r) : json::object();
   }
   json::object Refusals(ViewQuery q) {
     auto r = projector_->Refusals(q);
     EXPECT_TRUE(r.ok());
-    return r.ok() ? *r : json::object();
+    return r.ok() ? wire::ToJson(*r) : json::object();
+  }
+  // The referral's view as the API writes it.
+  ledger::Result<json::object> Referral(const std::string& id, ViewQuery q) {
+    auto r = projector_->Referral(id, q);
+    if (!r.ok()) return r.status();
+    return wire::ToJson(*r);
   }
   int64_t OpenCount(ledger::Micros at) {
     ViewQuery q;
@@ -160,7 +167,7 @@ TEST_F(Views, AnAreaCorrectionMovesTheWholeReferral) {
   EXPECT_EQ(then.at("as_of_seq").as_uint64(), before);
   EXPECT_EQ(then.at("areas").at(kA).at("refused").as_uint64(), 1u);
   EXPECT_FALSE(then.at("areas").as_object().contains(kB));
-  auto referral = projector_->Referral("r1", ViewQuery{});
+  auto referral = Referral("r1", ViewQuery{});
   ASSERT_TRUE(referral.ok());
   EXPECT_EQ(referral->at("area").as_string(), kB);
   EXPECT_EQ(referral->at("received").at("area").as_string(), kB);
@@ -253,7 +260,7 @@ TEST_F(Views, AsOfATimeSelectsTheLastEventRecordedByThen) {
   // for, since there is no as_of event to take it from.
   ViewQuery before;
   before.as_of_time = first_recorded - 1;
-  EXPECT_EQ(Waits(before).at("at").as_string(), FormatMicros(first_recorded - 1));
+  EXPECT_EQ(Waits(before).at("at").as_string(), wire::FormatMicros(first_recorded - 1));
   q.as_of_time.reset();
   q.as_of_seq = 99;  // beyond the head: the head
   EXPECT_EQ(Fairness(q).at("as_of_seq").as_uint64(), 2u);
@@ -267,7 +274,7 @@ TEST_F(Views, AReferralNotYetReceivedAsOfIsNotFound) {
   EXPECT_TRUE(projector_->Referral("r1", q).ok());
   EXPECT_EQ(projector_->Referral("r2", q).status().code(), ledger::Code::kNotFound);
   EXPECT_EQ(projector_->Referral("nope", q).status().code(), ledger::Code::kNotFound);
-  auto open = projector_->Referral("r1", ViewQuery{});
+  auto open = Referral("r1", ViewQuery{});
   ASSERT_TRUE(open.ok());
   EXPECT_EQ(open->at("state").as_string(), "received");
   EXPECT_TRUE(open->at("waiting_days").is_int64());

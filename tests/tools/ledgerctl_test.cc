@@ -17,6 +17,7 @@
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 #include "test_util.h"
+#include "wire/view_json.h"
 
 namespace {
 
@@ -107,12 +108,12 @@ TEST_F(LedgerctlTest, ReplayEqualsTheLiveViews) {
   q.as_of_seq = mid;
   // Equal, value by value, both ways (the JSON text parses integers as
   // signed).
-  const json::value fair = *(*p)->Fairness(q);
+  const json::value fair = wire::ToJson(*(*p)->Fairness(q));
   EXPECT_EQ(ledger::testing::JsonMismatch(fair, json::parse(r.out)), "");
   EXPECT_EQ(ledger::testing::JsonMismatch(json::parse(r.out), fair), "");
   projections::ViewQuery qw;
   qw.to_day = ledger::DaysFromCivil(2025, 7, 1);
-  const json::value waits = *(*p)->WaitingTimes(qw);
+  const json::value waits = wire::ToJson(*(*p)->WaitingTimes(qw));
   EXPECT_EQ(ledger::testing::JsonMismatch(waits, json::parse(w.out)), "");
   EXPECT_EQ(ledger::testing::JsonMismatch(json::parse(w.out), waits), "");
   EXPECT_EQ(json::parse(r.out).at("as_of_seq").to_number<uint64_t>(), mid);
@@ -182,7 +183,9 @@ TEST(LedgerctlImport, KeepsGoodLinesReportsBadOnesAndResumes) {
   std::ifstream expected_in(std::string(LEDGER_EXAMPLES_DIR) + "/fairness_2025.json");
   std::stringstream expected;
   expected << expected_in.rdbuf();
-  EXPECT_EQ(ledger::testing::JsonMismatch(json::parse(expected.str()), *(*p)->Fairness(q)), "");
+  EXPECT_EQ(
+      ledger::testing::JsonMismatch(json::parse(expected.str()), wire::ToJson(*(*p)->Fairness(q))),
+      "");
 }
 
 // Serves `target` from a ledger through the API's own routes (as an auditor)

@@ -45,6 +45,7 @@
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
+#include "wire/view_json.h"
 
 namespace {
 
@@ -427,9 +428,12 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
   q.from_day = ledger::DaysFromCivil(2024, 1, 1);
   q.to_day = ledger::DaysFromCivil(2026, 1, 1);
   auto compute = [&](projections::Projector& p, size_t i) -> json::value {
-    auto out = i == 0 ? p.Fairness(q) : i == 1 ? p.WaitingTimes(q) : p.Refusals(q);
-    return out.ok() ? Without(json::value(*out), "tree_head")
-                    : json::value(out.status().ToString());
+    auto as_json = [](auto out) -> json::value {
+      return out.ok() ? json::value(wire::ToJson(*out)) : json::value(out.status().ToString());
+    };
+    return i == 0   ? as_json(p.Fairness(q))
+           : i == 1 ? as_json(p.WaitingTimes(q))
+                    : as_json(p.Refusals(q));
   };
   for (size_t i = 0; i < kViews.size(); ++i) {
     const json::value full = compute(**rebuilt, i);

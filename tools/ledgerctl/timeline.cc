@@ -46,35 +46,33 @@ int Timeline(const Args& a) {
     std::fprintf(stderr, "ledgerctl: %s\n", view.status().message().c_str());
     return 1;
   }
-  const json::object& v = *view;
-  auto text = [](const json::value& x) { return std::string(x.as_string()); };
-  std::printf("referral %s, area %s, state %s (as of seq %s)\n", a.positional[0].c_str(),
-              text(v.at("area")).c_str(), text(v.at("state")).c_str(),
-              json::serialize(v.at("as_of_seq")).c_str());
+  const projections::ReferralReport& v = *view;
+  std::printf("referral %s, area %s, state %s (as of seq %llu)\n", v.referral_id.c_str(),
+              v.received.area.c_str(), std::string(ledger::ToString(v.state)).c_str(),
+              static_cast<unsigned long long>(v.as_of_seq));
   // Each event: when it happened, what it was, and when and by whom it was
   // recorded (the lag between the two is part of the record).
-  for (const json::value& e : v.at("events").as_array()) {
-    const auto occurred = ledger::ParseTimestamp(text(e.at("occurred_at")));
-    const auto recorded = ledger::ParseTimestamp(text(e.at("recorded_at")));
-    std::printf("  %8s  %-27s %-21s %s  [recorded %s later by %s]\n",
-                json::serialize(e.at("seq")).c_str(), text(e.at("occurred_at")).c_str(),
-                text(e.at("type")).c_str(), json::serialize(e.at("data")).c_str(),
-                occurred && recorded ? Lag(*recorded - *occurred).c_str() : "?",
-                text(e.at("actor")).c_str());
+  for (const ledger::Event& e : v.events) {
+    std::printf("  %8llu  %-27s %-21s %s  [recorded %s later by %s]\n",
+                static_cast<unsigned long long>(e.seq),
+                ledger::FormatTimestamp(e.occurred_at).c_str(),
+                std::string(ledger::ToString(ledger::TypeOf(e.data))).c_str(),
+                json::serialize(ledger::EventDataToJson(e.data)).c_str(),
+                Lag(e.recorded_at - e.occurred_at).c_str(), e.actor.c_str());
   }
   std::string facts;
-  if (const json::value& first = v.at("first_decision"); first.is_string()) {
-    facts += "first decision: " + text(first) + " after " +
-             json::serialize(v.at("decision_wait_days")) + " days";
-    if (v.at("overturned_on_appeal").as_bool()) facts += ", overturned on appeal";
+  if (v.first_decision) {
+    facts += "first decision: " + std::string(projections::ToString(*v.first_decision)) +
+             " after " + std::to_string(*v.decision_wait_days) + " days";
+    if (v.overturned_on_appeal) facts += ", overturned on appeal";
   } else {
     facts += "no decision yet";
   }
-  if (const json::value& w = v.at("start_wait_days"); !w.is_null()) {
-    facts += "; placement started " + json::serialize(w) + " days after referral";
+  if (v.start_wait_days) {
+    facts += "; placement started " + std::to_string(*v.start_wait_days) + " days after referral";
   }
-  if (const json::value& w = v.at("waiting_days"); !w.is_null()) {
-    facts += "; open, waiting " + json::serialize(w) + " days so far";
+  if (v.waiting_days) {
+    facts += "; open, waiting " + std::to_string(*v.waiting_days) + " days so far";
   }
   std::printf("%s\n", facts.c_str());
   return 0;

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "tables.h"
+#include "wire/view_json.h"
 
 namespace ledgerctl {
 
@@ -51,10 +52,14 @@ std::string ParseFilters(const Args& a, projections::ViewQuery* q) {
 
 ledger::Result<json::object> ComputeView(projections::Projector& p, const std::string& view,
                                          const projections::ViewQuery& q) {
-  if (view == "fairness") return p.Fairness(q);
-  if (view == "waiting-times") return p.WaitingTimes(q);
-  if (view == "refusals") return p.Refusals(q);
-  return p.Areas(q);
+  auto as_json = [](auto report) -> ledger::Result<json::object> {
+    if (!report.ok()) return report.status();
+    return wire::ToJson(*report);
+  };
+  if (view == "fairness") return as_json(p.Fairness(q));
+  if (view == "waiting-times") return as_json(p.WaitingTimes(q));
+  if (view == "refusals") return as_json(p.Refusals(q));
+  return as_json(p.Areas(q));
 }
 
 }  // namespace

@@ -14,7 +14,6 @@
 // model under a shared lock; the runner takes it exclusively for each chunk.
 #pragma once
 
-#include <boost/json/object.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -81,13 +80,14 @@ class Projector {
   // The query with as_of resolved to a seq (at most applied()) and `at` set.
   ledger::Result<ViewParams> Resolve(const ViewQuery& query) const;
 
-  ledger::Result<boost::json::object> Fairness(const ViewQuery& query) const;
-  ledger::Result<boost::json::object> WaitingTimes(const ViewQuery& query) const;
-  ledger::Result<boost::json::object> Refusals(const ViewQuery& query) const;
-  ledger::Result<boost::json::object> Areas(const ViewQuery& query) const;
+  // Each view as the ledger stood at the query's as_of (views.h).
+  ledger::Result<FairnessReport> Fairness(const ViewQuery& query) const;
+  ledger::Result<WaitingTimesReport> WaitingTimes(const ViewQuery& query) const;
+  ledger::Result<RefusalsReport> Refusals(const ViewQuery& query) const;
+  ledger::Result<AreasReport> Areas(const ViewQuery& query) const;
   // kNotFound when the referral has no event within as_of.
-  ledger::Result<boost::json::object> Referral(std::string_view referral_id,
-                                               const ViewQuery& query) const;
+  ledger::Result<ReferralReport> Referral(std::string_view referral_id,
+                                          const ViewQuery& query) const;
 
   // Runs fn on the model under the shared lock.
   void Read(const std::function<void(const ReadModel&)>& fn) const;
@@ -102,9 +102,10 @@ class Projector {
   ledger::Status ApplyChunk(uint64_t upto,
                             const std::function<ledger::Status(const ApplyFn&)>& scan);
   void Run();
-  ledger::Result<boost::json::object> View(const ViewQuery& query,
-                                           boost::json::object (*view)(const ReadModel&,
-                                                                       const ViewParams&)) const;
+  // view(model, params) under the shared lock, the query resolved.
+  template <typename Report>
+  ledger::Result<Report> View(const ViewQuery& query,
+                              Report (*view)(const ReadModel&, const ViewParams&)) const;
 
   ledger::Ledger* ledger_;
   ledger::ViewStore* store_;

@@ -1,17 +1,27 @@
 // The views of SPEC §4 and §8, computed from the read model as the ledger
-// stood at a seq, in the JSON shapes of the worked example
-// (tests/data/examples).
+// stood at a seq, as plain structs: the figures and nothing of how they are
+// written. JSON (the shapes of the worked example, tests/data/examples) is
+// made from them at the edge, in wire/view_json.h; a CSV table or a
+// disclosure-controlled copy is made from the same structs.
+//
+// Every list in a report is in the order the API writes it: areas by code,
+// providers and deciders by id, refusal cells by (reason, stage, month)
+// name. An enum-indexed array holds one count per value of the enum, in the
+// enum's order.
 #pragma once
 
-#include <boost/json/object.hpp>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ledger/event.h"
 #include "ledger/state_machine.h"
+#include "projections/areas.h"
 #include "projections/model.h"
+#include "projections/stats.h"
 
 namespace projections {
 
@@ -31,31 +41,197 @@ struct ViewParams {
   std::optional<ledger::RefusalStage> stage;
 };
 
-// Decisions per area and for England, with the funnel plot and equality
-// groups (/v1/fairness, /v1/areas/{code}/fairness).
-boost::json::object FairnessView(const ReadModel& model, const ViewParams& params);
-// Completed, decision and open waits per area, per provider and for England
-// (/v1/waiting-times, /v1/areas/{code}/waiting-times).
-boost::json::object WaitingTimesView(const ReadModel& model, const ViewParams& params);
-// Refusals by reason x stage x month, decider, referrer, substance and area,
-// with top reasons against England's shares (/v1/refusals).
-boost::json::object RefusalsView(const ReadModel& model, const ViewParams& params);
-// Every area with headline figures for the period: name, population,
-// referrals, decisions, refusal rate, funnel flag, open pathways (/v1/areas).
-boost::json::object AreasView(const ReadModel& model, const ViewParams& params);
+template <typename E>
+using CountsBy = std::array<uint64_t, ledger::EnumCount<E>()>;
 
-// The codes of every area a referral names (as corrected) within as_of, in
-// code order.
-std::vector<std::string> AreasNamed(const ReadModel& model, uint64_t as_of);
+// --- decisions (fairness, areas) -------------------------------------------
 
-// One referral as the ledger stood at as_of: its stored events (seq <=
-// as_of) with data as posted, its state, its corrected receipt and area, its
-// first decision, whether that was overturned on appeal, and its waits in
-// whole days; waiting_days, counted to `at`, only while it is open.
-// REQUIRES: `events` are the referral's events with seq <= as_of, in order,
-// and not empty.
-boost::json::object ReferralView(const std::vector<ledger::Event>& events, uint64_t as_of,
-                                 ledger::Micros at);
+// One group of an equality dimension (a sex, an ethnicity, ...): its first
+// decisions and their rates against the dimension's best-approved group.
+struct EqualityGroup {
+  std::string_view name;  // the enum value's name, e.g. "female"
+  GroupCounts counts;
+  GroupRates rates;
+};
+// A protected or recorded characteristic and every one of its groups, in
+// the enum's order.
+struct EqualityDimension {
+  std::string_view name;  // "sex", "ethnicity", "age_band", "substance", "disability"
+  std::vector<EqualityGroup> groups;
+};
+
+// The first decisions of the period of a population (England or an area).
+struct DecisionFigures {
+  uint64_t referrals = 0;  // received in the period
+  uint64_t decisions = 0;  // first decisions in the period
+  uint64_t approved = 0;
+  uint64_t refused = 0;
+  uint64_t overturned_on_appeal = 0;          // of the refused, upheld on appeal
+  uint64_t placements_started = 0;            // in the period
+  std::optional<double> refusal_rate;         // refused / decisions; none without decisions
+  std::optional<Interval> refusal_rate_ci95;  // Wilson
+  CountsBy<ledger::RefusalReason> refusals_by_reason{};
+  CountsBy<ledger::RefusalStage> refusals_by_stage{};
+  std::vector<EqualityDimension> equality;  // the five dimensions, in SPEC §4's order
+};
+
+// An area's reference data: `info` is null when the reference file lacks
+// the area (its rates are then none too); rates are per 100,000 people.
+struct AreaReference {
+  const AreaInfo* info = nullptr;  // static reference data
+  std::optional<double> referrals_per_100k, placements_per_100k;
+};
+
+struct AreaFairness {
+  std::string code;
+  DecisionFigures decisions;
+  FunnelPoint funnel;  // its refusals against p0
+  AreaReference reference;
+};
+
+// /v1/fairness, /v1/areas/{code}/fairness.
+struct FairnessReport {
+  uint64_t as_of_seq = 0;
+  std::optional<int64_t> from_day, to_day;
+  std::optional<double> p0;  // England's refusal rate; none without decisions
+  DecisionFigures england;
+  uint64_t england_population = 0;  // the reference file's total
+  std::vector<AreaFairness> areas;  // the one asked for, else every area named
+};
+
+// One line of /v1/areas: an area's headline figures for the period.
+struct AreaHeadline {
+  std::string code;
+  uint64_t referrals = 0, decisions = 0, refused = 0;
+  std::optional<double> refusal_rate;
+  FunnelFlag funnel_flag = FunnelFlag::kNoDecisions;
+  uint64_t placements_started = 0;
+  uint64_t open_pathways = 0;  // at `at`
+  AreaReference reference;
+};
+
+// /v1/areas.
+struct AreasReport {
+  uint64_t as_of_seq = 0;
+  std::optional<int64_t> from_day, to_day;
+  ledger::Micros at = 0;
+  std::optional<double> p0;
+  std::vector<AreaHeadline> areas;
+};
+
+// --- waits -----------------------------------------------------------------
+
+// Waits in whole days: the summary and the distribution by week
+// (WeekBands).
+struct WaitFigures {
+  WaitSummary summary;
+  std::vector<uint64_t> by_week;
+};
+struct OpenFigures {
+  OpenSummary summary;
+  std::vector<uint64_t> by_week;
+};
+
+// A population's pathways: completed (received to placement started) in the
+// period, open at `at`, and (not for providers) decisions in the period.
+struct PathwayWaits {
+  WaitFigures completed;
+  OpenFigures open;
+  std::optional<WaitFigures> decisions;
+};
+
+struct AreaWaits {
+  std::string code;
+  PathwayWaits waits;
+};
+struct ProviderWaits {
+  std::string provider;
+  PathwayWaits waits;
+};
+
+// /v1/waiting-times, /v1/areas/{code}/waiting-times.
+struct WaitingTimesReport {
+  uint64_t as_of_seq = 0;
+  std::optional<int64_t> from_day, to_day;
+  ledger::Micros at = 0;
+  PathwayWaits england;
+  std::vector<AreaWaits> areas;
+  // Providers with a completed or an open pathway (of the area asked for).
+  std::vector<ProviderWaits> providers;
+};
+
+// --- refusal patterns ------------------------------------------------------
+
+struct RefusalCell {
+  ledger::RefusalReason reason;
+  ledger::RefusalStage stage;
+  int64_t month;  // months since 1970-01
+  uint64_t count;
+};
+
+// One of the top reasons: its count, its share of the population's
+// refusals and England's share of the same reason.
+struct ReasonShare {
+  ledger::RefusalReason reason;
+  uint64_t count = 0;
+  std::optional<double> share, england_share;
+};
+
+struct AreaRefusals {
+  std::string code;
+  uint64_t total = 0;  // refusals matching the reason and stage filters
+  std::vector<ReasonShare> top_reasons;
+};
+
+struct DeciderRefusals {
+  std::string decided_by;
+  uint64_t count = 0;
+};
+
+// /v1/refusals: refusals (every refusal, not only first decisions) in the
+// period that match the filters.
+struct RefusalsReport {
+  uint64_t as_of_seq = 0;
+  std::optional<int64_t> from_day, to_day;
+  std::optional<std::string> area;
+  std::optional<ledger::RefusalReason> reason;
+  std::optional<ledger::RefusalStage> stage;
+  uint64_t total = 0;  // of the area asked for, else England
+  std::vector<RefusalCell> by_reason_stage_month;
+  std::vector<DeciderRefusals> by_decided_by;
+  CountsBy<ledger::Referrer> by_referrer{};
+  CountsBy<ledger::Substance> by_substance{};
+  std::vector<ReasonShare> england_top_reasons;  // at most 3
+  std::vector<AreaRefusals> areas;               // the one asked for, else every area named
+};
+
+// --- one referral ----------------------------------------------------------
+
+enum class FirstDecision { kApproved, kRefused };
+std::string_view ToString(FirstDecision d);
+
+// /v1/referrals/{id}: one referral as the ledger stood at as_of.
+struct ReferralReport {
+  uint64_t as_of_seq = 0;
+  std::string referral_id;
+  ledger::ReferralState state = ledger::ReferralState::kNone;
+  ledger::ReferralReceived received;  // as corrected; received.area is its area
+  std::optional<FirstDecision> first_decision;
+  bool overturned_on_appeal = false;
+  std::optional<int64_t> decision_wait_days, start_wait_days;
+  std::optional<int64_t> waiting_days;  // to `at`, only while it is open
+  std::vector<ledger::Event> events;    // seq <= as_of, data as posted
+};
+
+// --- the views -------------------------------------------------------------
+
+FairnessReport FairnessView(const ReadModel& model, const ViewParams& params);
+WaitingTimesReport WaitingTimesView(const ReadModel& model, const ViewParams& params);
+RefusalsReport RefusalsView(const ReadModel& model, const ViewParams& params);
+AreasReport AreasView(const ReadModel& model, const ViewParams& params);
+// REQUIRES: `events` are the referral's events in order, the first with
+// seq <= as_of.
+ReferralReport ReferralView(std::vector<ledger::Event> events, uint64_t as_of, ledger::Micros at);
 
 // How the views split their scan over the referrals: into at most
 // max_parts contiguous ranges (0: one per core, at most 4) of at least
@@ -66,8 +242,5 @@ struct ScanSplit {
   size_t max_parts = 0;
 };
 void SetScanSplit(ScanSplit split);
-
-// "YYYY-MM-DDTHH:MM:SS.ffffffZ": a time always with six fractional digits.
-std::string FormatMicros(ledger::Micros t);
 
 }  // namespace projections

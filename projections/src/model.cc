@@ -336,36 +336,10 @@ const Rec& Effective(const Referral& r, size_t n, size_t i) {
 }
 
 ledger::ReferralState NextState(ledger::ReferralState s, const Rec& rec) {
-  using ledger::ReferralState;
-  switch (rec.type) {
-    case EventType::kReferralReceived:
-      return ReferralState::kReceived;
-    case EventType::kAssessmentCompleted:
-      return ReferralState::kAssessed;
-    case EventType::kFundingRequested:
-      return ReferralState::kAwaitingFunding;
-    case EventType::kFundingApproved:
-      return ReferralState::kApproved;
-    case EventType::kReferralRefused:
-      return ReferralState::kRefused;
-    case EventType::kAppealLodged:
-      return ReferralState::kUnderAppeal;
-    case EventType::kAppealDecided:
-      return rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld)
-                 ? ReferralState::kApproved
-                 : ReferralState::kRefused;
-    case EventType::kPlacementOffered:
-      return ReferralState::kOffered;
-    case EventType::kPlacementStarted:
-      return ReferralState::kInPlacement;
-    case EventType::kPlacementEnded:
-      return ReferralState::kEnded;
-    case EventType::kReferralWithdrawn:
-      return ReferralState::kWithdrawn;
-    case EventType::kRecordCorrected:
-      return s;
-  }
-  return s;
+  // A stored event was allowed where it stands; the table gives its state.
+  const bool upheld = rec.type == EventType::kAppealDecided &&
+                      rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld);
+  return ledger::NextState(s, rec.type, upheld).value_or(s);
 }
 
 namespace {

@@ -232,27 +232,7 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
     if (req.idempotency_key) e.idempotency_key = *req.idempotency_key;
     e.data = ev.data;
 
-    head.seqs.push_back(e.seq);
-    head.state = *next;
-    head.last_occurred_at = ev.occurred_at;
-    if (const auto* r = std::get_if<ReferralReceived>(&ev.data)) {
-      head.area = r->area;
-    } else if (const auto* o = std::get_if<PlacementOffered>(&ev.data)) {
-      head.provider = o->provider;
-      head.provider_seq = e.seq;
-    } else if (const auto* s = std::get_if<PlacementStarted>(&ev.data)) {
-      head.provider = s->provider;
-      head.provider_seq = e.seq;
-    } else if (correction) {
-      for (const CorrectedField& f : correction->fields) {
-        if (f.name == "area" && correction->corrects_seq == head.seqs.front()) {
-          head.area = std::get<std::string>(f.value);
-        }
-        if (f.name == "provider" && correction->corrects_seq == head.provider_seq) {
-          head.provider = std::get<std::string>(f.value);
-        }
-      }
-    }
+    head.Apply(e, *next);
     delta->streams[ev.referral_id] = std::move(head);
     if (digest) delta->idempotency[scoped_key] = {e.seq, *digest};
     results->push_back({e.seq, e.version, Hash{}, e.recorded_at, false});

@@ -426,6 +426,24 @@ std::string EncodeStreamHeadWith(const StreamHead& head, capnp::MessageBuilder& 
 }
 }  // namespace
 
+void StreamHead::Apply(const Event& e, ReferralState next) {
+  seqs.push_back(e.seq);
+  state = next;
+  last_occurred_at = e.occurred_at;
+  if (const auto* r = std::get_if<ReferralReceived>(&e.data)) {
+    area = r->area;
+  } else if (const auto* o = std::get_if<PlacementOffered>(&e.data)) {
+    provider = o->provider;
+    provider_seq = e.seq;
+  } else if (const auto* s = std::get_if<PlacementStarted>(&e.data)) {
+    provider = s->provider;
+    provider_seq = e.seq;
+  } else if (const auto* c = std::get_if<RecordCorrected>(&e.data)) {
+    if (const std::string* a = CorrectedText(*c, seqs.front(), "area")) area = *a;
+    if (const std::string* p = CorrectedText(*c, provider_seq, "provider")) provider = *p;
+  }
+}
+
 std::string EncodeStreamHead(const StreamHead& head) {
   // A long stream's head gets a first segment as long as it needs.
   if (const size_t words = 16 + head.seqs.size(); words > kEventSegmentWords) {

@@ -36,6 +36,11 @@ struct StreamHead {
 
   uint64_t version() const { return seqs.size(); }
   bool operator==(const StreamHead&) const = default;
+
+  // Folds in `e`, the stream's next event, which the state machine takes to
+  // `next`; a correction merges into area and provider as ApplyCorrection
+  // would into their events.
+  void Apply(const Event& e, ReferralState next);
 };
 
 std::string EncodeStreamHead(const StreamHead& head);

@@ -219,11 +219,9 @@ std::vector<Placement> PlacementsOf(std::span<const Event> stream) {
       out.push_back({e.seq, EventType::kPlacementStarted, s->provider});
     } else if (const auto* c = std::get_if<RecordCorrected>(&e.data)) {
       // A correction follows its target in the stream.
-      for (const CorrectedField& f : c->fields) {
-        const auto* provider = std::get_if<std::string>(&f.value);
-        if (f.name != "provider" || !provider) continue;
-        for (Placement& p : out) {
-          if (p.seq == c->corrects_seq) p.provider = *provider;
+      for (Placement& p : out) {
+        if (const std::string* provider = CorrectedText(*c, p.seq, "provider")) {
+          p.provider = *provider;
         }
       }
     }
@@ -265,6 +263,16 @@ void ApplyCorrection(const std::vector<CorrectedField>& fields, EventData* targe
         }
       },
       *target);
+}
+
+const std::string* CorrectedText(const RecordCorrected& correction, uint64_t target_seq,
+                                 std::string_view name) {
+  if (correction.corrects_seq != target_seq) return nullptr;
+  const std::string* out = nullptr;
+  for (const CorrectedField& f : correction.fields) {
+    if (f.name == name) out = std::get_if<std::string>(&f.value);
+  }
+  return out;
 }
 
 EventBrief BriefOf(const Event& event) {

@@ -320,9 +320,19 @@ struct Placement {
 // The placements of one referral's events, given in stream order.
 std::vector<Placement> PlacementsOf(std::span<const Event> stream);
 
-// Merges corrected fields into `target` (unlisted fields keep their value).
+// How a correction merges into its target, the one rule every fold of a
+// stream follows (the stored stream head, PlacementsOf, a referral's view):
+// the listed fields of the event `corrects_seq` take the new values, and
+// the other fields keep theirs; folded in stream order, the latest
+// correction of a field wins.
+//
+// Merges corrected fields into `target`.
 // REQUIRES: ValidateCorrectionFields(TypeOf(*target), fields).ok()
 void ApplyCorrection(const std::vector<CorrectedField>& fields, EventData* target);
+// The new text `correction` gives field `name` of the event `target_seq`,
+// or null when it does not correct that field of that event.
+const std::string* CorrectedText(const RecordCorrected& correction, uint64_t target_seq,
+                                 std::string_view name);
 
 // Single-value rules, shared by the JSON parser and the validator. Each returns
 // an empty string when `value` is valid, else what is wrong with it.

@@ -17,12 +17,7 @@ void Ledger::Impl::AppendAsync(std::vector<AppendRequest> requests, WriteContext
   const Micros now = options_.clock();
   std::vector<FieldError> errors;
   for (size_t i = 0; i < requests.size(); ++i) {
-    std::vector<FieldError> bad = ValidateEvent(requests[i].event, now).field_errors();
-    if (requests[i].idempotency_key) {
-      std::string problem = CheckIdempotencyKey(*requests[i].idempotency_key);
-      if (!problem.empty()) bad.push_back({"idempotency_key", problem});
-    }
-    Status st = InRequest(Status::InvalidFields(std::move(bad)), i, requests.size(), ctx.batch);
+    Status st = InRequest(ValidateRequest(requests[i], now), i, requests.size(), ctx.batch);
     errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
   }
   if (Status st = Status::InvalidFields(std::move(errors)); !st.ok()) {
@@ -54,11 +49,7 @@ Result<std::vector<AppendResult>> Ledger::Impl::AppendRecorded(
   for (size_t i = 0; i < requests.size(); ++i) {
     const RecordedRequest& r = requests[i];
     // The event is checked as the clock stood when it was recorded.
-    std::vector<FieldError> bad = ValidateEvent(r.request.event, r.recorded_at).field_errors();
-    if (r.request.idempotency_key) {
-      std::string problem = CheckIdempotencyKey(*r.request.idempotency_key);
-      if (!problem.empty()) bad.push_back({"idempotency_key", problem});
-    }
+    std::vector<FieldError> bad = ValidateRequest(r.request, r.recorded_at).field_errors();
     if (r.recorded_at > now) {
       bad.push_back({"recorded_at", "is later than the clock (" + FormatTimestamp(now) + ")"});
     } else if (r.recorded_at < previous) {

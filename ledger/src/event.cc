@@ -203,6 +203,15 @@ Status ValidateEvent(const NewEvent& event, Micros now) {
   return Status::InvalidFields(std::move(errors));
 }
 
+Status ValidateRequest(const AppendRequest& request, Micros now) {
+  std::vector<FieldError> errors = ValidateEvent(request.event, now).field_errors();
+  if (request.idempotency_key) {
+    std::string problem = CheckIdempotencyKey(*request.idempotency_key);
+    if (!problem.empty()) errors.push_back({"idempotency_key", std::move(problem)});
+  }
+  return Status::InvalidFields(std::move(errors));
+}
+
 std::optional<EventType> CorrectableType(const Event& target, std::string_view referral_id) {
   if (target.referral_id != referral_id || target.type() == EventType::kRecordCorrected) {
     return std::nullopt;

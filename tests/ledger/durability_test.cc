@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <sstream>
@@ -22,6 +23,10 @@ namespace {
 using testing::Received;
 using testing::Req;
 using testing::T;
+
+// The environment variable that makes the test binary the appending child:
+// "DIR\nFD\nROUND".
+constexpr const char* kChildJob = "LEDGER_DURABILITY_CHILD";
 
 // Runs in the child: appends forever from `threads` threads, reporting each
 // acknowledged append as "seq referral_id\n" on `fd` (one write per line, so
@@ -62,8 +67,15 @@ TEST(Durability, SigkillLosesNoAcknowledgedAppend) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
+      // A fresh process image: the parent has RocksDB's background threads
+      // from the rounds before, and a forked copy could inherit a lock one of
+      // them held. The pipe's write end stays open across exec.
       ::close(fds[0]);
-      AppendUntilKilled(dir.path(), fds[1], round, 16);
+      const std::string job =
+          dir.path() + "\n" + std::to_string(fds[1]) + "\n" + std::to_string(round);
+      ::setenv(kChildJob, job.c_str(), 1);
+      ::execl("/proc/self/exe", "durability_test", static_cast<char*>(nullptr));
+      _exit(6);
     }
     ::close(fds[1]);
     FILE* in = ::fdopen(fds[0], "r");
@@ -118,3 +130,16 @@ TEST(Durability, SigkillLosesNoAcknowledgedAppend) {
 
 }  // namespace
 }  // namespace ledger
+
+// The child re-executes this binary with kChildJob set: it appends until
+// killed; otherwise the tests run.
+int main(int argc, char** argv) {
+  if (const char* job = std::getenv(ledger::kChildJob)) {
+    std::istringstream in(job);
+    std::string dir, fd, round;
+    if (!std::getline(in, dir) || !std::getline(in, fd) || !std::getline(in, round)) return 7;
+    ledger::AppendUntilKilled(dir, std::stoi(fd), std::stoi(round), 16);
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <boost/json/serialize.hpp>
+#include <cstdlib>
+#include <sstream>
 #include <thread>
 
 #include "key_layout.h"
@@ -85,6 +87,36 @@ std::string AllViews(const Projector& p) {
     if (r.ok()) out += json::serialize(wire::ToJson(*r)) + "\n";
   }
   return out;
+}
+
+// The environment variable that makes the test binary the catching-up
+// child of SigkillDuringCatchUpThenRestartGivesTheSameViews:
+// "LEDGER_DIR\nSTORE\nFD".
+constexpr const char* kChildJob = "PROJECTOR_TEST_CHILD";
+
+// The child: catches up in small chunks and writes a byte to `fd` once a
+// checkpoint is stored; it is killed meanwhile.
+[[noreturn]] void CatchUpUntilKilled(const std::string& path, const std::string& store, int fd) {
+  auto ledger = ledger::Ledger::Open(path, Options());
+  if (!ledger.ok()) _exit(2);
+  auto p = Projector::Open(ledger->get(), ProjectorOptions{store, 1000});
+  if (!p.ok()) _exit(3);
+  // Stops waiting when the catch-up ends without storing a checkpoint.
+  std::atomic<bool> ended{false};
+  std::thread catch_up([&] {
+    (void)(*p)->CatchUp();
+    ended = true;
+  });
+  while (true) {
+    auto cp = (*p)->Checkpoint();
+    if (cp.ok() && *cp > 0) break;
+    if (ended) _exit(5);
+    usleep(200);
+  }
+  char byte = 1;
+  if (write(fd, &byte, 1) != 1) _exit(4);
+  catch_up.join();
+  _exit(0);
 }
 
 class ProjectorOnGeneratedLedger : public ::testing::Test {
@@ -194,28 +226,13 @@ TEST_F(ProjectorOnGeneratedLedger, SigkillDuringCatchUpThenRestartGivesTheSameVi
     const pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-      // Catch up in small chunks; tell the parent once a checkpoint is stored.
+      // A fresh process image (the parent's RocksDB threads could hold a lock
+      // a forked copy would inherit); the pipe's write end stays open.
       close(ready[0]);
-      auto ledger = ledger::Ledger::Open(dir_->path() + "/ledger", Options());
-      if (!ledger.ok()) _exit(2);
-      auto p = Projector::Open(ledger->get(), ProjectorOptions{store, 1000});
-      if (!p.ok()) _exit(3);
-      // Stops waiting when the catch-up ends without storing a checkpoint.
-      std::atomic<bool> ended{false};
-      std::thread catch_up([&] {
-        (void)(*p)->CatchUp();
-        ended = true;
-      });
-      while (true) {
-        auto cp = (*p)->Checkpoint();
-        if (cp.ok() && *cp > 0) break;
-        if (ended) _exit(5);
-        usleep(200);
-      }
-      char byte = 1;
-      if (write(ready[1], &byte, 1) != 1) _exit(4);
-      catch_up.join();
-      _exit(0);
+      const std::string job = dir_->path() + "/ledger\n" + store + "\n" + std::to_string(ready[1]);
+      setenv(kChildJob, job.c_str(), 1);
+      execl("/proc/self/exe", "projector_test", static_cast<char*>(nullptr));
+      _exit(6);
     }
     close(ready[1]);
     char byte = 0;
@@ -334,3 +351,15 @@ TEST(ProjectorOnADamagedLog, StopsAtTheEventItCannotReadAndGoesOnOnceItCan) {
 
 }  // namespace
 }  // namespace projections
+
+// The test binary is also the child it re-executes (kChildJob set).
+int main(int argc, char** argv) {
+  if (const char* job = std::getenv(projections::kChildJob)) {
+    std::istringstream in(job);
+    std::string path, store, fd;
+    if (!std::getline(in, path) || !std::getline(in, store) || !std::getline(in, fd)) return 7;
+    projections::CatchUpUntilKilled(path, store, std::stoi(fd));
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}

@@ -298,6 +298,9 @@ EventBrief BriefOf(const Event& event);
 // kInvalidArgument listing every bad field. `now` is the server clock, for the
 // "at most 5 minutes ahead" rule.
 Status ValidateEvent(const NewEvent& event, Micros now);
+// The field rules of a whole request, the one check every request meets
+// after it is parsed or built: ValidateEvent, and the idempotency key's.
+Status ValidateRequest(const AppendRequest& request, Micros now);
 
 // Checks the fields of a correction against the rules of the target's type
 // (a field that type lacks, or an invalid value). Returns OK or

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "ledger/event_json.h"
+#include "wire/event_json.h"
 
 namespace api {
 
@@ -68,7 +68,7 @@ std::function<Result<std::string>()> FeedStream(const ledger::Ledger* ledger, ui
       const uint64_t to = std::min(upto, cursor->next + 64);
       LEDGER_RETURN_IF_ERROR(ledger->ScanEvents(cursor->next, to, [&](const ledger::Event& e) {
         if (e.seq > after + 1) out += ',';
-        out += json::serialize(ledger::EventToJson(e));
+        out += json::serialize(wire::EventToJson(e));
         return Status::Ok();
       }));
       cursor->next = to;

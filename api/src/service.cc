@@ -8,13 +8,13 @@
 
 #include "answers.h"
 #include "append_limiter.h"
-#include "ledger/event_json.h"
 #include "ledger/merkle.h"
 #include "metrics.h"
 #include "projections/areas.h"
 #include "request.h"
 #include "routes.h"
 #include "view_cache.h"
+#include "wire/event_json.h"
 #include "wire/view_json.h"
 
 namespace api {
@@ -119,7 +119,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   // --- appends -------------------------------------------------------------
   if (route.id == RouteId::kAppend || route.id == RouteId::kBatch) {
     if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
-    Result<json::value> body = ledger::ParseStrictJson(request.body);
+    Result<json::value> body = wire::ParseStrictJson(request.body);
     if (!body.ok()) return done(ProblemFor(body.status()));
     const ledger::Micros now = ledger::NowMicros();
     // Where the body fails for other fields, a correction's fields are
@@ -135,12 +135,12 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     };
     std::vector<ledger::AppendRequest> requests;
     if (route.id == RouteId::kAppend) {
-      Result<ledger::AppendRequest> one = ledger::ParseAppendRequest(*body, now, targets);
+      Result<ledger::AppendRequest> one = wire::ParseAppendRequest(*body, now, targets);
       if (!one.ok()) return done(ProblemFor(one.status()));
       requests.push_back(std::move(one).value());
     } else {
       Result<std::vector<ledger::AppendRequest>> many =
-          ledger::ParseBatchRequest(*body, now, targets);
+          wire::ParseBatchRequest(*body, now, targets);
       if (!many.ok()) return done(ProblemFor(many.status()));
       requests = std::move(many).value();
     }
@@ -487,7 +487,7 @@ Result<std::string> Service::NextFrames(uint64_t* cursor, size_t max_bytes) cons
     LEDGER_RETURN_IF_ERROR(ledger_->ScanEvents(*cursor, upto, [&](const ledger::Event& e) {
       out += "id: " + std::to_string(e.seq) +
              "\nevent: " + std::string(ledger::ToString(e.type())) +
-             "\ndata: " + json::serialize(ledger::EventToJson(e)) + "\n\n";
+             "\ndata: " + json::serialize(wire::EventToJson(e)) + "\n\n";
       return Status::Ok();
     }));
     *cursor = upto;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "event_fields.h"
+#include "ledger/event_fields.h"
 
 namespace ledger {
 namespace internal {

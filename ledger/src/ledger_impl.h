@@ -34,9 +34,9 @@
 #include "codec.h"
 #include "commit_log.h"
 #include "key_layout.h"
-#include "ledger/event_json.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
+#include "ledger/request_digest.h"
 #include "rocks_view_store.h"
 #include "stream_set.h"
 

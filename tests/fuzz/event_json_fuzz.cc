@@ -7,22 +7,22 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "ledger/event_json.h"
+#include "wire/event_json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const ledger::Micros now = ledger::DaysFromCivil(2026, 6, 1) * ledger::kMicrosPerDay;
-  ledger::Result<boost::json::value> body = ledger::ParseStrictJson(text);
+  ledger::Result<boost::json::value> body = wire::ParseStrictJson(text);
   if (!body.ok()) return 0;
-  ledger::Result<ledger::AppendRequest> one = ledger::ParseAppendRequest(*body, now);
+  ledger::Result<ledger::AppendRequest> one = wire::ParseAppendRequest(*body, now);
   if (one.ok()) {
     // What was accepted reads back as itself.
     ledger::Result<ledger::AppendRequest> again =
-        ledger::ParseAppendRequest(ledger::AppendRequestToJson(*one), now);
+        wire::ParseAppendRequest(ledger::AppendRequestToJson(*one), now);
     if (!again.ok() || ledger::RequestDigest(*again) != ledger::RequestDigest(*one)) std::abort();
   } else if (one.status().code() == ledger::Code::kOk) {
     std::abort();
   }
-  (void)ledger::ParseBatchRequest(*body, now);
+  (void)wire::ParseBatchRequest(*body, now);
   return 0;
 }

@@ -6,9 +6,9 @@
 #include <fstream>
 #include <string>
 
-#include "ledger/event_json.h"
 #include "ledger/ledger.h"
 #include "test_util.h"
+#include "wire/event_json.h"
 
 namespace ledger {
 namespace {
@@ -28,9 +28,9 @@ TEST(Examples, EveryLineAppendsInOrderAndTheLedgerVerifies) {
   std::map<EventType, int> types;
   while (std::getline(in, line)) {
     ++n;
-    auto body = ParseStrictJson(line);
+    auto body = wire::ParseStrictJson(line);
     ASSERT_TRUE(body.ok()) << "line " << n << ": " << body.status().ToString();
-    auto req = ParseAppendRequest(*body, options.clock());
+    auto req = wire::ParseAppendRequest(*body, options.clock());
     ASSERT_TRUE(req.ok()) << "line " << n << ": " << req.status().ToString();
     // The JSON form round-trips to the same value as the line.
     EXPECT_EQ(AppendRequestToJson(*req), body->as_object()) << "line " << n;

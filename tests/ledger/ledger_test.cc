@@ -14,10 +14,10 @@
 #include <thread>
 
 #include "key_layout.h"
-#include "ledger/event_json.h"
 #include "ledger/merkle.h"
 #include "raw_db.h"
 #include "test_util.h"
+#include "wire/event_json.h"
 
 namespace ledger {
 namespace {

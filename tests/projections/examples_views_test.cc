@@ -9,10 +9,10 @@
 #include <string>
 
 #include "json_match.h"
-#include "ledger/event_json.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 #include "test_util.h"
+#include "wire/event_json.h"
 #include "wire/view_json.h"
 
 namespace projections {
@@ -90,9 +90,9 @@ class ExampleViews : public ::testing::Test {
       batch.clear();
     };
     while (std::getline(in, line)) {
-      auto body = ledger::ParseStrictJson(line);
+      auto body = wire::ParseStrictJson(line);
       ASSERT_TRUE(body.ok());
-      auto req = ledger::ParseAppendRequest(*body, options.clock());
+      auto req = wire::ParseAppendRequest(*body, options.clock());
       ASSERT_TRUE(req.ok());
       batch.push_back(std::move(req).value());
       if (batch.size() == 1000) flush();

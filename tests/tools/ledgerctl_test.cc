@@ -13,10 +13,10 @@
 #include "api/server.h"
 #include "api/service.h"
 #include "json_match.h"
-#include "ledger/event_json.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 #include "test_util.h"
+#include "wire/event_json.h"
 #include "wire/view_json.h"
 
 namespace {
@@ -393,7 +393,7 @@ TEST(LedgerctlImport, CsvRowsWithABadOne) {
   ASSERT_EQ((*opened)->Size(), 2u);
   auto second = (*opened)->GetEvent(2);
   ASSERT_TRUE(second.ok());
-  const json::value ev = ledger::EventToJson(*second);
+  const json::value ev = wire::EventToJson(*second);
   EXPECT_EQ(ev.at("type"), "assessment.completed");
   EXPECT_EQ(ev.at("data").at("outcome"), "not_suitable");
   // A quoted cell keeps its comma and its line break.

@@ -11,9 +11,9 @@
 #include <set>
 #include <vector>
 
-#include "ledger/event_json.h"
 #include "ledger/ledger.h"
 #include "test_util.h"
+#include "wire/event_json.h"
 
 namespace {
 

@@ -41,10 +41,10 @@
 #include <vector>
 
 #include "http_client.h"
-#include "ledger/event_json.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
+#include "wire/event_json.h"
 #include "wire/view_json.h"
 
 namespace {

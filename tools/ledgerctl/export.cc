@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
-#include "ledger/event_json.h"
+#include "wire/event_json.h"
 
 namespace ledgerctl {
 
@@ -28,7 +28,7 @@ int Export(const Args& a) {
   // On stderr, so the export on stdout stays clean.
   Progress progress("export", size - std::min(after, size), a);
   ledger::Status st = ledger->ScanEvents(after, size, [&](const ledger::Event& e) {
-    std::cout << json::serialize(ledger::EventToJson(e)) << '\n';
+    std::cout << json::serialize(wire::EventToJson(e)) << '\n';
     progress.Add(1);
     return ledger::Status::Ok();
   });

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "commands.h"
-#include "ledger/event_json.h"
 #include "tables.h"
+#include "wire/event_json.h"
 
 namespace ledgerctl {
 
@@ -52,7 +52,7 @@ class Records {
         if (!std::getline(in_, text)) return false;
         ++line_;
         if (text.empty() || text == "\r") continue;
-        auto v = ledger::ParseStrictJson(text);
+        auto v = wire::ParseStrictJson(text);
         if (!v.ok())
           *body = v.status();
         else if (!v->is_object())
@@ -114,7 +114,7 @@ ledger::Result<ledger::RecordedRequest> ExportedEvent(json::object body) {
   r.hash = h;
   if (!errors.empty()) return ledger::Status::InvalidFields(std::move(errors));
   for (const char* k : {"seq", "version", "recorded_at", "actor", "hash"}) body.erase(k);
-  auto req = ledger::ParseAppendRequest(body, r.recorded_at);
+  auto req = wire::ParseAppendRequest(body, r.recorded_at);
   if (!req.ok()) return req.status();
   r.request = std::move(req).value();
   return r;
@@ -274,7 +274,7 @@ int Import(const Args& a) {
         // Resuming: what is already there must be this very event, every
         // field of it (the line's hash alone proves nothing of its body).
         auto held = to.ledger->GetEvent(r->seq);
-        if (!held.ok() || ledger::EventToJson(*held) != exported) {
+        if (!held.ok() || wire::EventToJson(*held) != exported) {
           reject(line, "the ledger holds a different event at seq " + std::to_string(r->seq));
           stop = true;
         } else {
@@ -301,7 +301,7 @@ int Import(const Args& a) {
     }
     Pending p{line, std::move(b), {}};
     if (!to.server) {
-      auto req = ledger::ParseAppendRequest(p.body, ledger::NowMicros());
+      auto req = wire::ParseAppendRequest(p.body, ledger::NowMicros());
       if (!req.ok()) {
         reject(line, req.status().ToString());
         continue;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "commands.h"
-#include "ledger/event_json.h"
+#include "wire/event_json.h"
 
 namespace ledgerctl {
 

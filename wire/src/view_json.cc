@@ -1,6 +1,6 @@
 #include "wire/view_json.h"
 
-#include "ledger/event_json.h"
+#include "wire/event_json.h"
 
 namespace wire {
 
@@ -228,7 +228,7 @@ json::object ToJson(const ReferralReport& r) {
   o["start_wait_days"] = Opt(r.start_wait_days);
   o["waiting_days"] = Opt(r.waiting_days);
   json::array events;
-  for (const ledger::Event& e : r.events) events.push_back(ledger::EventToJson(e));
+  for (const ledger::Event& e : r.events) events.push_back(wire::EventToJson(e));
   o["events"] = std::move(events);
   return o;
 }

@@ -2,7 +2,9 @@
 // their fields draw from, and the envelope the ledger adds when it appends.
 //
 // These are plain values with no storage or wire types inside: the Cap'n Proto
-// encoding lives in ledger/src/codec.cc, the JSON form in event_json.h.
+// encoding lives in ledger/src/codec.cc, the JSON form at the edge in
+// wire/event_json.h (the canonical form idempotency digests, in
+// request_digest.h).
 #pragma once
 
 #include <array>

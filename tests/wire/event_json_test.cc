@@ -1,6 +1,6 @@
 // Field rules of SPEC §3 and §8 as the JSON parser applies them: each bad
 // input is kInvalidArgument naming exactly the bad fields.
-#include "ledger/event_json.h"
+#include "wire/event_json.h"
 
 #include <gtest/gtest.h>
 
@@ -13,11 +13,13 @@
 
 #include "test_util.h"
 
-namespace ledger {
+namespace wire {
 namespace {
 
+using namespace ledger;
+
 namespace json = boost::json;
-using testing::T;
+using ledger::testing::T;
 
 const Micros kNow = *ParseTimestamp("2026-06-01T12:00:00Z");
 
@@ -467,7 +469,7 @@ TEST(ValidateCorrectionFields, ChecksAgainstTheTargetType) {
 }
 
 TEST(ApplyCorrection, MergesFieldsAndKeepsTheRest) {
-  EventData d = testing::Received();
+  EventData d = ledger::testing::Received();
   ApplyCorrection({{"area", std::string("E10000012")}, {"age_band", std::string("65+")}}, &d);
   const auto& r = std::get<ReferralReceived>(d);
   EXPECT_EQ(r.area, "E10000012");
@@ -689,4 +691,4 @@ TEST(ParseAppendRequest, CorrectionValuesAreNamedWithTheOtherFieldErrors) {
 }
 
 }  // namespace
-}  // namespace ledger
+}  // namespace wire

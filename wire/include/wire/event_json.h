@@ -10,9 +10,16 @@
 #include <vector>
 
 #include "ledger/event.h"
+#include "ledger/request_digest.h"
 #include "ledger/status.h"
 
-namespace ledger {
+namespace wire {
+
+using ledger::AppendRequest;
+using ledger::Event;
+using ledger::EventType;
+using ledger::Micros;
+using ledger::Result;
 
 // Largest batch SPEC §8 accepts.
 inline constexpr size_t kMaxBatchEvents = 1000;
@@ -47,21 +54,8 @@ Result<AppendRequest> ParseAppendRequest(const boost::json::value& body, Micros 
 Result<std::vector<AppendRequest>> ParseBatchRequest(const boost::json::value& body, Micros now,
                                                      const CorrectionTargetType& targets = nullptr);
 
-// The `data` object of an event, as posted.
-boost::json::object EventDataToJson(const EventData& data);
-
-// The request body that would append `request` (keys of §6). Parsing its
-// output gives `request` back.
-boost::json::object AppendRequestToJson(const AppendRequest& request);
-
 // A stored event: seq, version, type, referral_id, occurred_at, recorded_at,
 // actor, data, hash (hex), and idempotency_key when it had one.
 boost::json::object EventToJson(const Event& event);
 
-// SHA-256 of the canonical form of `request`: what "the same body" means for
-// idempotency, the same JSON value (SPEC §8). Key order, spacing and string
-// escapes do not change it; another spelling of the same time does (the
-// request's occurred_at_text, where it was read from JSON).
-Hash RequestDigest(const AppendRequest& request);
-
-}  // namespace ledger
+}  // namespace wire

@@ -162,18 +162,20 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     };
     ctx.with_placements = credential.role == Role::kProvider;
     const bool batch = route.id == RouteId::kBatch;
-    ctx.batch = batch;
-    ledger_->AppendAsync(std::move(requests), std::move(ctx),
-                         [done, batch](Result<std::vector<ledger::AppendResult>> r) {
-                           if (!r.ok()) return done(ProblemFor(r.status()));
-                           bool all_replayed = true;
-                           for (const auto& one : *r) all_replayed = all_replayed && one.replayed;
-                           const unsigned status = all_replayed ? 200 : 201;
-                           if (!batch) return done(Json(status, AppendResultJson(r->front())));
-                           json::array list;
-                           for (const auto& one : *r) list.push_back(AppendResultJson(one));
-                           done(Json(status, json::object{{"events", std::move(list)}}));
-                         });
+    ledger_->AppendAsync(
+        std::move(requests), std::move(ctx),
+        [done, batch](Result<std::vector<ledger::AppendResult>> r) {
+          if (!r.ok()) {
+            return done(ProblemFor(batch ? wire::NameEvents(r.status()) : r.status()));
+          }
+          bool all_replayed = true;
+          for (const auto& one : *r) all_replayed = all_replayed && one.replayed;
+          const unsigned status = all_replayed ? 200 : 201;
+          if (!batch) return done(Json(status, AppendResultJson(r->front())));
+          json::array list;
+          for (const auto& one : *r) list.push_back(AppendResultJson(one));
+          done(Json(status, json::object{{"events", std::move(list)}}));
+        });
     return;
   }
 

@@ -77,8 +77,7 @@ Status Ledger::Impl::LaterCorrectionFieldErrors(const Writer& w, size_t first, c
     if (scope.code() == Code::kNotFound) continue;
     Result<Event> target = LoadWrittenEvent(c->corrects_seq, group, delta);
     if (!target.ok()) continue;
-    Status st = InRequest(CorrectionFieldsFit(ev, *c, std::move(target).value()), j,
-                          w.requests.size(), w.ctx.batch);
+    Status st = CorrectionFieldsFit(ev, *c, std::move(target).value()).ForEvent(j);
     errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
   }
   return Status::InvalidFields(std::move(errors));
@@ -125,7 +124,7 @@ Status Ledger::Impl::ProcessWriter(const Writer& w, const Overlay& group, Micros
         Status later = LaterCorrectionFieldErrors(w, i + 1, group, *delta);
         if (!later.ok()) return later;
       }
-      return InRequest(st, i, count, w.ctx.batch);
+      return st.ForEvent(i);
     };
 
     Result<StreamHead> loaded = LoadStream(ev.referral_id, group, *delta);

@@ -17,7 +17,7 @@ void Ledger::Impl::AppendAsync(std::vector<AppendRequest> requests, WriteContext
   const Micros now = options_.clock();
   std::vector<FieldError> errors;
   for (size_t i = 0; i < requests.size(); ++i) {
-    Status st = InRequest(ValidateRequest(requests[i], now), i, requests.size(), ctx.batch);
+    Status st = ValidateRequest(requests[i], now).ForEvent(i);
     errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
   }
   if (Status st = Status::InvalidFields(std::move(errors)); !st.ok()) {
@@ -61,7 +61,7 @@ Result<std::vector<AppendResult>> Ledger::Impl::AppendRecorded(
       bad.push_back({"actor", "must be role:name, at most 200 characters, no control characters"});
     }
     previous = std::max(previous, r.recorded_at);
-    Status st = InRequest(Status::InvalidFields(std::move(bad)), i, requests.size());
+    Status st = Status::InvalidFields(std::move(bad)).ForEvent(i);
     errors.insert(errors.end(), st.field_errors().begin(), st.field_errors().end());
     w->requests.push_back(r.request);
     w->recorded.push_back({r.recorded_at, r.actor, r.seq, r.hash});
@@ -230,10 +230,9 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
   const bool restoring = group.size() == 1 && !group.front()->recorded.empty();
   if (restoring && written_seq_ > 0 &&
       group.front()->recorded.front().recorded_at < written_recorded_at_) {
-    Status st = Status::BadField(
-        group.front()->requests.size() > 1 ? "events[0].recorded_at" : "recorded_at",
-        "is earlier than the ledger's last recorded_at (" + FormatTimestamp(written_recorded_at_) +
-            ")");
+    Status st = Status::BadField("recorded_at", "is earlier than the ledger's last recorded_at (" +
+                                                    FormatTimestamp(written_recorded_at_) + ")")
+                    .ForEvent(0);
     group.front()->result = st;
     return st;
   }

@@ -45,13 +45,6 @@ namespace ledger {
 using internal::StreamHead;
 namespace keys = internal::keys;
 
-// A request's errors inside a multi-event append, or any batch request,
-// name it: "events[2]".
-inline Status InRequest(const Status& st, size_t index, size_t count, bool batch = false) {
-  if ((count <= 1 && !batch) || st.ok()) return st;
-  return st.WithFieldPrefix("events[" + std::to_string(index) + "]");
-}
-
 // What one group commit has accepted so far but not yet written: read before
 // the cache and the database.
 struct Overlay {
@@ -279,7 +272,7 @@ class Ledger::Impl {
   Status Scope(const Writer& w, const NewEvent& ev, const StreamHead& head, const Overlay& group,
                const Overlay& delta, Status* verdict);
   // The field errors of w's corrections from request `first` on against
-  // their targets already written (named "events[j]..."), or OK.
+  // their targets already written (each said to be about its event), or OK.
   Status LaterCorrectionFieldErrors(const Writer& w, size_t first, const Overlay& group,
                                     const Overlay& delta);
 

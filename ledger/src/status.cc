@@ -28,14 +28,27 @@ const char* CodeName(Code code) {
   return "unknown";
 }
 
-Status Status::InvalidFields(std::vector<FieldError> errors) {
+Status Status::InvalidFields(std::vector<FieldError> errors, size_t omitted) {
   if (errors.empty()) return Ok();
   std::string message = "invalid fields:";
-  const size_t more = errors.size() > kMaxFieldErrors ? errors.size() - kMaxFieldErrors : 0;
-  errors.resize(errors.size() - more);
+  const size_t over = errors.size() > kMaxFieldErrors ? errors.size() - kMaxFieldErrors : 0;
+  errors.resize(errors.size() - over);
+  const size_t more = over + omitted;
   for (const FieldError& e : errors) message += " " + e.field;
   if (more) message += " and " + std::to_string(more) + " more";
-  return InvalidArgument(std::move(message), std::move(errors));
+  Status out = InvalidArgument(std::move(message), std::move(errors));
+  out.omitted_fields_ = more;
+  return out;
+}
+
+Status Status::ForEvent(size_t index) const {
+  if (ok()) return *this;
+  Status out = *this;
+  out.event_ = index;
+  for (FieldError& e : out.field_errors_) {
+    if (!e.event) e.event = index;
+  }
+  return out;
 }
 
 Status Status::WithFieldPrefix(const std::string& prefix) const {

@@ -460,6 +460,20 @@ Result<std::vector<AppendRequest>> ParseBatchRequest(const json::value& body, Mi
   return out;
 }
 
+Status NameEvents(const Status& status) {
+  auto name = [](size_t i) { return "events[" + std::to_string(i) + "]"; };
+  if (status.event()) return status.WithFieldPrefix(name(*status.event()));
+  bool any = false;
+  std::vector<FieldError> named = status.field_errors();
+  for (FieldError& e : named) {
+    if (!e.event) continue;
+    e.field = name(*e.event) + "." + e.field;
+    any = true;
+  }
+  if (!any) return status;
+  return Status::InvalidFields(std::move(named), status.omitted_fields());
+}
+
 json::object EventToJson(const Event& event) {
   json::object out;
   out["seq"] = event.seq;

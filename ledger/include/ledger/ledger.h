@@ -89,10 +89,6 @@ struct WriteContext {
   // Whether authorize needs StreamInfo::placements (reading the stream's
   // events on the commit thread).
   bool with_placements = false;
-  // A batch request: each event's errors are named by its place
-  // ("events[0].data.area"), even when it holds one event. Without it, a
-  // single event's errors are named as its own fields ("data.area").
-  bool batch = false;
 };
 
 // An event recorded elsewhere, brought in with its own recording: for

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -30,11 +31,15 @@ enum class Code {
 // past this many, the message counts the rest).
 inline constexpr size_t kMaxFieldErrors = 100;
 
-// One bad field of a request, named by its JSON path ("data.area",
-// "events[1].data.outcome").
+// One bad field of a request, named by its path within the event's request
+// ("data.area", "data.fields.weeks") or the body ("events").
 struct FieldError {
   std::string field;
   std::string message;
+  // Which of the events of one append it belongs to (0-based), when the
+  // ledger says; how that is named ("events[1].data.outcome") is the
+  // edge's (wire/event_json.h NameEvents).
+  std::optional<size_t> event = std::nullopt;
 
   bool operator==(const FieldError&) const = default;
 };
@@ -50,7 +55,8 @@ class Status {
   // OK when `errors` is empty, else kInvalidArgument naming every bad field,
   // up to kMaxFieldErrors of them; the message says how many more there were
   // ("... and 27900 more"), so that a hostile body cannot make a large answer.
-  static Status InvalidFields(std::vector<FieldError> errors);
+  // `omitted` more were left out before (they count in the message too).
+  static Status InvalidFields(std::vector<FieldError> errors, size_t omitted = 0);
   // A single bad field: the message is the field's.
   static Status BadField(std::string field, std::string message) {
     std::string summary = field + ": " + message;
@@ -84,9 +90,17 @@ class Status {
   const std::string& message() const { return message_; }
   const std::vector<FieldError>& field_errors() const { return field_errors_; }
 
-  // Prefixes every field path (and the message) with `prefix`, as when an
-  // event's errors are reported inside a batch: with prefix "events[2]",
-  // "data.area" becomes "events[2].data.area".
+  // Field errors past kMaxFieldErrors that InvalidFields left out.
+  size_t omitted_fields() const { return omitted_fields_; }
+  // The event of one append this failure is about (0-based), if any.
+  std::optional<size_t> event() const { return event_; }
+
+  // This failure, said to be about event `index` of an append: the status
+  // and every field error without an event of its own.
+  Status ForEvent(size_t index) const;
+
+  // Prefixes every field path (and the message) with `prefix`: with prefix
+  // "events[2]", "data.area" becomes "events[2].data.area".
   Status WithFieldPrefix(const std::string& prefix) const;
 
   // "conflict: expected_version 3 but the stream is at 4"; each field
@@ -100,6 +114,8 @@ class Status {
   Code code_ = Code::kOk;
   std::string message_;
   std::vector<FieldError> field_errors_;
+  size_t omitted_fields_ = 0;
+  std::optional<size_t> event_;
 };
 
 const char* CodeName(Code code);

@@ -54,6 +54,14 @@ Result<AppendRequest> ParseAppendRequest(const boost::json::value& body, Micros 
 Result<std::vector<AppendRequest>> ParseBatchRequest(const boost::json::value& body, Micros now,
                                                      const CorrectionTargetType& targets = nullptr);
 
+// The ledger's failure of an append, named as SPEC §6 names a batch's
+// errors: a failure about event i (Status::event) has its message and
+// fields prefixed "events[i]"; field errors of several events are each
+// named "events[i].<field>" and the message lists them again. A status
+// about no event is unchanged. The API names a batch's errors so (even a
+// batch of one); a single event's are its own fields ("data.area").
+ledger::Status NameEvents(const ledger::Status& status);
+
 // A stored event: seq, version, type, referral_id, occurred_at, recorded_at,
 // actor, data, hash (hex), and idempotency_key when it had one.
 boost::json::object EventToJson(const Event& event);

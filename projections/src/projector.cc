@@ -42,7 +42,8 @@ Projector::Projector(ledger::Ledger* ledger, ledger::ViewStore* store, Projector
 Result<std::unique_ptr<Projector>> Projector::Open(ledger::Ledger* ledger,
                                                    ProjectorOptions options) {
   if (options.chunk_events == 0) options.chunk_events = 1;
-  Result<ledger::ViewStore*> store = ledger->OpenViewStore(options.store_name);
+  Result<ledger::ViewStore*> store =
+      options.store ? options.store : ledger->OpenViewStore(options.store_name);
   if (!store.ok()) return store.status();
   std::unique_ptr<Projector> p(new Projector(ledger, *store, std::move(options)));
   Status loaded = p->Load();

@@ -32,8 +32,9 @@ class ServiceTest : public ServiceFixture {
   HttpResponse Get(const std::string& target, const std::string& token) {
     return Ask({"GET", target, token.empty() ? "" : "Bearer " + token});
   }
-  HttpResponse Post(const std::string& body, const std::string& token) {
-    HttpRequest r{"POST", "/v1/events", "Bearer " + token, "application/json"};
+  HttpResponse Post(const std::string& body, const std::string& token,
+                    const std::string& target = "/v1/events") {
+    HttpRequest r{"POST", target, "Bearer " + token, "application/json"};
     r.content_length = body.size();
     r.body = body;
     return Ask(std::move(r));
@@ -88,6 +89,52 @@ TEST_F(ServiceTest, TheFeedIsAStreamOfPiecesThatMakeOneAnswer) {
   EXPECT_EQ(v.at("events").as_array().size(), 1u);
   EXPECT_EQ(v.at("next_after").to_number<uint64_t>(), 1u);
   EXPECT_EQ(v.at("head").to_number<uint64_t>(), 1u);
+}
+
+// The ledger says which event of a batch failed; the service names it as
+// SPEC §6 does, and a single event's fields as its own.
+TEST_F(ServiceTest, ABatchsErrorsAreNamedByTheEventsPlace) {
+  ASSERT_EQ(Post(kReceipt, kPartnership).status, 201u);
+  const std::string second =
+      R"({"type":"assessment.completed","referral_id":"s1","occurred_at":"2025-01-02T00:00:00Z","data":{"outcome":"suitable"}})";
+  const std::string again = kReceipt;  // a second receipt of s1: 409
+  HttpResponse conflict =
+      Post("{\"events\":[" + second + "," + again + "]}", kPartnership, "/v1/events/batch");
+  EXPECT_EQ(conflict.status, 409u);
+  EXPECT_NE(std::string(Json(conflict).at("detail").as_string()).find("events[1]"),
+            std::string::npos)
+      << conflict.body;
+  // Far past the clock: a value rule, named the same way.
+  const std::string future =
+      R"({"type":"assessment.completed","referral_id":"s1","occurred_at":"2099-01-01T00:00:00Z","data":{"outcome":"suitable"}})";
+  HttpResponse bad = Post("{\"events\":[" + future + "]}", kPartnership, "/v1/events/batch");
+  ASSERT_EQ(bad.status, 400u) << bad.body;
+  EXPECT_EQ(Json(bad).at("errors").at(0).at("field").as_string(), "events[0].occurred_at");
+  HttpResponse single = Post(future, kPartnership);
+  ASSERT_EQ(single.status, 400u) << single.body;
+  EXPECT_EQ(Json(single).at("errors").at(0).at("field").as_string(), "occurred_at");
+  EXPECT_EQ(ledger_->Size(), 1u);
+}
+
+// A view carries the signed head of exactly the events it was computed
+// over, whatever as_of; an unknown area is 404 and a bad parameter 400.
+TEST_F(ServiceTest, AViewCarriesTheHeadOfItsOwnAsOf) {
+  ASSERT_EQ(Post(kReceipt, kPartnership).status, 201u);
+  const std::string second =
+      R"({"type":"assessment.completed","referral_id":"s1","occurred_at":"2025-01-02T00:00:00Z","data":{"outcome":"suitable"}})";
+  ASSERT_EQ(Post(second, kPartnership).status, 201u);
+  for (uint64_t as_of : {1u, 2u}) {
+    HttpResponse r = Get("/v1/fairness?as_of=" + std::to_string(as_of), kRegulator);
+    ASSERT_EQ(r.status, 200u) << r.body;
+    const boost::json::value v = Json(r);
+    EXPECT_EQ(v.at("as_of_seq").to_number<uint64_t>(), as_of);
+    EXPECT_EQ(v.at("tree_head").at("size").to_number<uint64_t>(), as_of);
+    EXPECT_EQ(v.at("england").at("referrals").to_number<uint64_t>(), 1u);
+  }
+  EXPECT_EQ(Get("/v1/areas/E08999999/fairness", kRegulator).status, 404u);
+  HttpResponse bad = Get("/v1/refusals?stage=nowhere", kRegulator);
+  ASSERT_EQ(bad.status, 400u);
+  EXPECT_EQ(Json(bad).at("errors").at(0).at("field").as_string(), "stage");
 }
 
 }  // namespace

@@ -3,10 +3,13 @@
 // views of every file that queries.json names.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
+#include <span>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "json_match.h"
 #include "ledger/ledger.h"
@@ -32,8 +35,10 @@ json::value ReadJson(const std::string& name) {
   return json::parse(ReadFile(std::string(LEDGER_EXAMPLES_DIR) + "/" + name));
 }
 
-// A view path of the example's queries, as the API will route it.
-ledger::Result<json::object> Get(const Projector& p, const std::string& target) {
+// A view path of the example's queries, as the API will route it, from a
+// source of views: the Projector, or MemoryViews below.
+template <typename Views>
+ledger::Result<json::object> Get(const Views& p, const std::string& target) {
   const size_t q = target.find('?');
   const std::string path = target.substr(0, q);
   std::map<std::string, std::string> params;
@@ -72,6 +77,83 @@ ledger::Result<json::object> Get(const Projector& p, const std::string& target) 
   return ledger::Status::NotFound("no view at " + path);
 }
 
+// The example's events, read into requests in order.
+std::vector<ledger::AppendRequest> ExampleRequests(ledger::Micros now) {
+  std::ifstream in(std::string(LEDGER_EXAMPLES_DIR) + "/events.ndjson");
+  std::vector<ledger::AppendRequest> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto body = wire::ParseStrictJson(line);
+    EXPECT_TRUE(body.ok());
+    if (!body.ok()) break;
+    auto req = wire::ParseAppendRequest(*body, now);
+    EXPECT_TRUE(req.ok()) << req.status().ToString();
+    if (!req.ok()) break;
+    out.push_back(std::move(req).value());
+  }
+  return out;
+}
+
+// The views straight from a read model fed in memory: no ledger, no store.
+// The events are numbered in order and recorded at `now`; defaults are
+// resolved as Projector::Resolve does for such a log.
+class MemoryViews {
+ public:
+  MemoryViews(const std::vector<ledger::AppendRequest>& requests, ledger::Micros now) : now_(now) {
+    for (const ledger::AppendRequest& r : requests) {
+      ledger::Event e;
+      e.seq = events_.size() + 1;
+      e.referral_id = r.event.referral_id;
+      e.occurred_at = r.event.occurred_at;
+      e.recorded_at = now;
+      e.actor = "partnership:example";
+      e.data = r.event.data;
+      e.version = ++versions_[e.referral_id];
+      EXPECT_TRUE(model_.Apply(e).ok()) << e.seq;
+      events_.push_back(std::move(e));
+    }
+  }
+  ledger::Result<FairnessReport> Fairness(const ViewQuery& q) const {
+    return FairnessView(model_, Resolve(q));
+  }
+  ledger::Result<WaitingTimesReport> WaitingTimes(const ViewQuery& q) const {
+    return WaitingTimesView(model_, Resolve(q));
+  }
+  ledger::Result<RefusalsReport> Refusals(const ViewQuery& q) const {
+    return RefusalsView(model_, Resolve(q));
+  }
+  ledger::Result<ReferralReport> Referral(const std::string& id, ViewQuery q) const {
+    q.to_day.reset();
+    const ViewParams p = Resolve(q);
+    std::vector<ledger::Event> stream;
+    for (const ledger::Event& e : events_) {
+      if (e.referral_id == id) stream.push_back(e);
+    }
+    if (stream.empty() || stream.front().seq > p.as_of) {
+      return ledger::Status::NotFound("no referral " + id);
+    }
+    return ReferralView(std::move(stream), p.as_of, p.at);
+  }
+
+ private:
+  ViewParams Resolve(const ViewQuery& q) const {
+    ViewParams p;
+    p.as_of = q.as_of_seq ? std::min<uint64_t>(*q.as_of_seq, events_.size()) : events_.size();
+    p.from_day = q.from_day;
+    p.to_day = q.to_day;
+    p.at = q.at ? *q.at : q.to_day ? *q.to_day * ledger::kMicrosPerDay : now_;
+    p.area = q.area;
+    p.reason = q.reason;
+    p.stage = q.stage;
+    return p;
+  }
+
+  ledger::Micros now_;
+  ReadModel model_;
+  std::vector<ledger::Event> events_;
+  std::map<std::string, uint64_t> versions_;
+};
+
 class ExampleViews : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -80,28 +162,18 @@ class ExampleViews : public ::testing::Test {
     auto opened = ledger::Ledger::Open(dir_.path(), options);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     ledger_ = std::move(opened).value();
-    std::ifstream in(std::string(LEDGER_EXAMPLES_DIR) + "/events.ndjson");
-    std::vector<ledger::AppendRequest> batch;
-    std::string line;
+    const std::vector<ledger::AppendRequest> requests = ExampleRequests(options.clock());
     const ledger::WriteContext ctx = ledger::testing::Writer("partnership:example");
-    auto flush = [&] {
-      auto r = ledger_->Append(batch, ctx);
+    for (size_t i = 0; i < requests.size(); i += 1000) {
+      const size_t n = std::min<size_t>(1000, requests.size() - i);
+      auto r = ledger_->Append(std::span(requests).subspan(i, n), ctx);
       ASSERT_TRUE(r.ok()) << r.status().ToString();
-      batch.clear();
-    };
-    while (std::getline(in, line)) {
-      auto body = wire::ParseStrictJson(line);
-      ASSERT_TRUE(body.ok());
-      auto req = wire::ParseAppendRequest(*body, options.clock());
-      ASSERT_TRUE(req.ok());
-      batch.push_back(std::move(req).value());
-      if (batch.size() == 1000) flush();
     }
-    flush();
     ASSERT_EQ(ledger_->Size(), 1595u);
   }
 
-  void ExpectEveryQueryMatches(const Projector& p) {
+  template <typename Views>
+  void ExpectEveryQueryMatches(const Views& p) {
     const json::array queries = ReadJson("queries.json").as_array();
     ASSERT_EQ(queries.size(), 13u);
     for (const json::value& q : queries) {
@@ -140,6 +212,15 @@ TEST_F(ExampleViews, AReloadedCheckpointAndARebuildGiveTheSameFiles) {
   ExpectEveryQueryMatches(**reloaded);
   ASSERT_TRUE((*reloaded)->Rebuild().ok());
   ExpectEveryQueryMatches(**reloaded);
+}
+
+// The views are functions of the read model alone: fed the example's events
+// in memory, with no ledger and no store, it gives every file too.
+TEST_F(ExampleViews, AModelFedInMemoryGivesEveryFile) {
+  const ledger::Micros now = *ledger::ParseTimestamp("2026-11-01T00:00:00Z");
+  const std::vector<ledger::AppendRequest> requests = ExampleRequests(now);
+  ASSERT_EQ(requests.size(), 1595u);
+  ExpectEveryQueryMatches(MemoryViews(requests, now));
 }
 
 }  // namespace

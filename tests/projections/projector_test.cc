@@ -17,6 +17,7 @@
 
 #include "key_layout.h"
 #include "ledger/ledger.h"
+#include "ledger/memory_view_store.h"
 #include "synth.h"
 #include "test_util.h"
 #include "wire/view_json.h"
@@ -257,6 +258,31 @@ TEST_F(ProjectorOnGeneratedLedger, SigkillDuringCatchUpThenRestartGivesTheSameVi
     ASSERT_TRUE((*p)->CatchUp().ok());
     EXPECT_EQ(AllViews(**p), *followed_);
   }
+}
+
+// A projector can keep its checkpoints in a store of its own: a
+// MemoryViewStore holds them like the ledger's, and a second projector
+// reloads from it instead of replaying.
+TEST_F(ProjectorOnGeneratedLedger, AMemoryViewStoreHoldsTheCheckpointsInstead) {
+  auto ledger = ledger::Ledger::Open(dir_->path() + "/ledger", Options());
+  ASSERT_TRUE(ledger.ok());
+  ledger::MemoryViewStore store;
+  ProjectorOptions options;
+  options.chunk_events = 5000;
+  options.store = &store;
+  {
+    auto p = Projector::Open(ledger->get(), options);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ((*p)->applied(), 0u);
+    ASSERT_TRUE((*p)->CatchUp().ok());
+    EXPECT_EQ(*(*p)->Checkpoint(), size_);
+    EXPECT_GE(store.writes(), size_ / options.chunk_events);
+    EXPECT_EQ(AllViews(**p), *followed_);
+  }
+  auto reloaded = Projector::Open(ledger->get(), options);
+  ASSERT_TRUE(reloaded.ok());
+  EXPECT_EQ((*reloaded)->applied(), size_);  // from the memory store, not the log
+  EXPECT_EQ(AllViews(**reloaded), *followed_);
 }
 
 // A log that cannot be read part way: catch-up stops at the last event it

@@ -35,6 +35,9 @@ struct ProjectorOptions {
   std::string store_name = "views";
   // Most events applied and checkpointed in one write.
   size_t chunk_events = 16384;
+  // Another store to hold it instead (a ledger::MemoryViewStore, say), which
+  // must outlive the projector; store_name is then unused.
+  ledger::ViewStore* store = nullptr;
 };
 
 // A view request as the API parses it; Resolve() fills in the defaults.

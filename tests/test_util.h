@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "ledger/event.h"
 #include "ledger/ledger.h"
@@ -78,6 +82,30 @@ inline LedgerOptions TestOptions() {
   LedgerOptions o;
   o.clock = [] { return DaysFromCivil(2026, 6, 1) * kMicrosPerDay; };
   return o;
+}
+
+// A crash test's child as a fresh process image: call it in the forked
+// child; it sets `var` to the job's lines and re-executes this test binary,
+// whose main() then runs the job (ChildJob). A bare forked copy of a
+// process that has used RocksDB could inherit a lock one of its background
+// threads held, and hang. File descriptors stay open across the exec.
+[[noreturn]] inline void ReExecAsChild(const char* var, const std::vector<std::string>& job) {
+  std::string lines;
+  for (const std::string& l : job) lines += l + "\n";
+  ::setenv(var, lines.c_str(), 1);
+  ::execl("/proc/self/exe", "test-child", static_cast<char*>(nullptr));
+  _exit(6);
+}
+
+// The job's lines when this process is a child ReExecAsChild made with
+// `var`; nullopt otherwise.
+inline std::optional<std::vector<std::string>> ChildJob(const char* var) {
+  const char* job = std::getenv(var);
+  if (!job) return std::nullopt;
+  std::vector<std::string> out;
+  std::istringstream in(job);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
 }
 
 }  // namespace ledger::testing

@@ -1,6 +1,7 @@
 #include "ledger/merkle.h"
 
 #include <bit>
+#include <span>
 
 namespace ledger {
 
@@ -133,28 +134,44 @@ Result<std::vector<Hash>> MakeConsistencyProof(const NodeReader& nodes, uint64_t
   return out;
 }
 
-bool VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_hash,
-                     const std::vector<Hash>& proof, const Hash& root) {
-  if (index >= size) return false;
-  uint64_t fn = index, sn = size - 1;
-  Hash r = leaf_hash;
-  for (const Hash& p : proof) {
+namespace {
+
+// The walk both verifications make (RFC 9162 §2.1.3.2, §2.1.4.2): up from
+// node `fn` of a level whose last node is `sn`, one proof hash a level.
+// Calls left(c) where c is the left sibling of the path so far, right(c)
+// where it is the right one. False when the proof is longer or shorter than
+// the walk to the root.
+template <typename Left, typename Right>
+bool Walk(uint64_t fn, uint64_t sn, std::span<const Hash> proof, Left left, Right right) {
+  for (const Hash& c : proof) {
     if (sn == 0) return false;
     if ((fn & 1) || fn == sn) {
-      r = NodeHash(p, r);
-      if (!(fn & 1)) {
-        do {
-          fn >>= 1;
-          sn >>= 1;
-        } while (!(fn & 1) && fn != 0);
+      left(c);
+      // A right edge node with no sibling here: up to the level where it has
+      // one.
+      while (!(fn & 1) && fn != 0) {
+        fn >>= 1;
+        sn >>= 1;
       }
     } else {
-      r = NodeHash(r, p);
+      right(c);
     }
     fn >>= 1;
     sn >>= 1;
   }
-  return sn == 0 && r == root;
+  return sn == 0;
+}
+
+}  // namespace
+
+bool VerifyInclusion(uint64_t index, uint64_t size, const Hash& leaf_hash,
+                     const std::vector<Hash>& proof, const Hash& root) {
+  if (index >= size) return false;
+  Hash r = leaf_hash;
+  const bool whole = Walk(
+      index, size - 1, proof, [&](const Hash& c) { r = NodeHash(c, r); },
+      [&](const Hash& c) { r = NodeHash(r, c); });
+  return whole && r == root;
 }
 
 bool VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1, const Hash& root2,
@@ -172,25 +189,14 @@ bool VerifyConsistency(uint64_t size1, uint64_t size2, const Hash& root1, const 
     sn >>= 1;
   }
   Hash fr = path[0], sr = path[0];
-  for (size_t i = 1; i < path.size(); ++i) {
-    const Hash& c = path[i];
-    if (sn == 0) return false;
-    if ((fn & 1) || fn == sn) {
-      fr = NodeHash(c, fr);
-      sr = NodeHash(c, sr);
-      if (!(fn & 1)) {
-        do {
-          fn >>= 1;
-          sn >>= 1;
-        } while (!(fn & 1) && fn != 0);
-      }
-    } else {
-      sr = NodeHash(sr, c);
-    }
-    fn >>= 1;
-    sn >>= 1;
-  }
-  return fr == root1 && sr == root2 && sn == 0;
+  const bool whole = Walk(
+      fn, sn, std::span<const Hash>(path).subspan(1),
+      [&](const Hash& c) {
+        fr = NodeHash(c, fr);
+        sr = NodeHash(c, sr);
+      },
+      [&](const Hash& c) { sr = NodeHash(sr, c); });
+  return whole && fr == root1 && sr == root2;
 }
 
 }  // namespace ledger

@@ -161,9 +161,7 @@ uint64_t EnglandPopulation() {
 FairnessReport FairnessView(const ReadModel& model, const ViewParams& p) {
   const DecisionScan s = ScanDecisions(model, p);
   FairnessReport out;
-  out.as_of_seq = p.as_of;
-  out.from_day = p.from_day;
-  out.to_day = p.to_day;
+  scan::Stamp(p, &out);
   out.p0 = s.p0;
   out.england = FiguresOf(s.england);
   out.england_population = EnglandPopulation();
@@ -179,9 +177,7 @@ FairnessReport FairnessView(const ReadModel& model, const ViewParams& p) {
 AreasReport AreasView(const ReadModel& model, const ViewParams& p) {
   const DecisionScan s = ScanDecisions(model, p, /*count_open=*/true);
   AreasReport out;
-  out.as_of_seq = p.as_of;
-  out.from_day = p.from_day;
-  out.to_day = p.to_day;
+  scan::Stamp(p, &out);
   out.at = p.at;
   out.p0 = s.p0;
   const Decisions none;

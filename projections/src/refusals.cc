@@ -151,9 +151,7 @@ RefusalsReport RefusalsView(const ReadModel& model, const ViewParams& p) {
   for (size_t t = 1; t < parts.size(); ++t) sum.Merge(parts[t]);
 
   RefusalsReport out;
-  out.as_of_seq = p.as_of;
-  out.from_day = p.from_day;
-  out.to_day = p.to_day;
+  scan::Stamp(p, &out);
   out.area = p.area;
   out.reason = p.reason;
   out.stage = p.stage;

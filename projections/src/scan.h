@@ -93,6 +93,14 @@ std::vector<std::pair<std::string, int64_t>> ListedAreas(const ReadModel& model,
 // An area's reference data and its rates per 100,000 people.
 AreaReference ReferenceOf(std::string_view code, uint64_t referrals, uint64_t placements);
 
+// Sets what every period report starts with: its as_of_seq and period.
+template <typename Report>
+void Stamp(const ViewParams& p, Report* report) {
+  report->as_of_seq = p.as_of;
+  report->from_day = p.from_day;
+  report->to_day = p.to_day;
+}
+
 // count / total, none when total is 0.
 std::optional<double> Ratio(uint64_t count, uint64_t total);
 

@@ -90,9 +90,7 @@ WaitingTimesReport WaitingTimesView(const ReadModel& model, const ViewParams& p)
     scan::AddNamed(parts[t].named, &w.named);
   }
   WaitingTimesReport out;
-  out.as_of_seq = p.as_of;
-  out.from_day = p.from_day;
-  out.to_day = p.to_day;
+  scan::Stamp(p, &out);
   out.at = p.at;
   out.england = FiguresOf(w.england, true);
   Waits none;

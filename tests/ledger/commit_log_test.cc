@@ -370,13 +370,9 @@ LedgerOptions TinyOptions(bool direct = true) {
 // copy of a process that has used RocksDB has none of its background
 // threads, and would wait forever for a flush.
 const bool kIsChild = [] {
-  if (const char* spec = std::getenv("LEDGER_LOG_CHILD")) {
-    std::istringstream in(spec);
-    std::string dir, prefix;
-    int from = 0, n = 0;
-    bool direct = true;
-    in >> dir >> prefix >> from >> n >> direct;
-    AppendAndVanish(dir, prefix, from, n, direct);
+  if (auto job = testing::ChildJob("LEDGER_LOG_CHILD"); job && job->size() == 5) {
+    const std::vector<std::string>& j = *job;
+    AppendAndVanish(j[0], j[1], std::stoi(j[2]), std::stoi(j[3]), j[4] == "1");
   }
   return false;
 }();
@@ -386,12 +382,8 @@ void RunChild(const std::string& dir, int from, int n, const std::string& prefix
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    const std::string spec = dir + " " + prefix + " " + std::to_string(from) + " " +
-                             std::to_string(n) + " " + (direct ? "1" : "0");
-    ::setenv("LEDGER_LOG_CHILD", spec.c_str(), 1);
-    char* argv[] = {const_cast<char*>("commit_log_test"), nullptr};
-    ::execv("/proc/self/exe", argv);
-    _exit(2);
+    testing::ReExecAsChild("LEDGER_LOG_CHILD", {dir, prefix, std::to_string(from),
+                                                std::to_string(n), direct ? "1" : "0"});
   }
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);

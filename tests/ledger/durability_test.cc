@@ -24,8 +24,8 @@ using testing::Received;
 using testing::Req;
 using testing::T;
 
-// The environment variable that makes the test binary the appending child:
-// "DIR\nFD\nROUND".
+// The environment variable that makes the test binary the appending child
+// (ReExecAsChild): its lines are the directory, the pipe's fd and the round.
 constexpr const char* kChildJob = "LEDGER_DURABILITY_CHILD";
 
 // Runs in the child: appends forever from `threads` threads, reporting each
@@ -67,15 +67,9 @@ TEST(Durability, SigkillLosesNoAcknowledgedAppend) {
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      // A fresh process image: the parent has RocksDB's background threads
-      // from the rounds before, and a forked copy could inherit a lock one of
-      // them held. The pipe's write end stays open across exec.
       ::close(fds[0]);
-      const std::string job =
-          dir.path() + "\n" + std::to_string(fds[1]) + "\n" + std::to_string(round);
-      ::setenv(kChildJob, job.c_str(), 1);
-      ::execl("/proc/self/exe", "durability_test", static_cast<char*>(nullptr));
-      _exit(6);
+      testing::ReExecAsChild(kChildJob,
+                             {dir.path(), std::to_string(fds[1]), std::to_string(round)});
     }
     ::close(fds[1]);
     FILE* in = ::fdopen(fds[0], "r");
@@ -134,11 +128,9 @@ TEST(Durability, SigkillLosesNoAcknowledgedAppend) {
 // The child re-executes this binary with kChildJob set: it appends until
 // killed; otherwise the tests run.
 int main(int argc, char** argv) {
-  if (const char* job = std::getenv(ledger::kChildJob)) {
-    std::istringstream in(job);
-    std::string dir, fd, round;
-    if (!std::getline(in, dir) || !std::getline(in, fd) || !std::getline(in, round)) return 7;
-    ledger::AppendUntilKilled(dir, std::stoi(fd), std::stoi(round), 16);
+  if (auto job = ledger::testing::ChildJob(ledger::kChildJob)) {
+    if (job->size() != 3) return 7;
+    ledger::AppendUntilKilled((*job)[0], std::stoi((*job)[1]), std::stoi((*job)[2]), 16);
   }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

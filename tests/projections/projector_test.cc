@@ -91,8 +91,8 @@ std::string AllViews(const Projector& p) {
 }
 
 // The environment variable that makes the test binary the catching-up
-// child of SigkillDuringCatchUpThenRestartGivesTheSameViews:
-// "LEDGER_DIR\nSTORE\nFD".
+// child of SigkillDuringCatchUpThenRestartGivesTheSameViews (ReExecAsChild):
+// its lines are the ledger directory, the view store and the pipe's fd.
 constexpr const char* kChildJob = "PROJECTOR_TEST_CHILD";
 
 // The child: catches up in small chunks and writes a byte to `fd` once a
@@ -227,13 +227,9 @@ TEST_F(ProjectorOnGeneratedLedger, SigkillDuringCatchUpThenRestartGivesTheSameVi
     const pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-      // A fresh process image (the parent's RocksDB threads could hold a lock
-      // a forked copy would inherit); the pipe's write end stays open.
       close(ready[0]);
-      const std::string job = dir_->path() + "/ledger\n" + store + "\n" + std::to_string(ready[1]);
-      setenv(kChildJob, job.c_str(), 1);
-      execl("/proc/self/exe", "projector_test", static_cast<char*>(nullptr));
-      _exit(6);
+      ledger::testing::ReExecAsChild(kChildJob,
+                                     {dir_->path() + "/ledger", store, std::to_string(ready[1])});
     }
     close(ready[1]);
     char byte = 0;
@@ -380,11 +376,9 @@ TEST(ProjectorOnADamagedLog, StopsAtTheEventItCannotReadAndGoesOnOnceItCan) {
 
 // The test binary is also the child it re-executes (kChildJob set).
 int main(int argc, char** argv) {
-  if (const char* job = std::getenv(projections::kChildJob)) {
-    std::istringstream in(job);
-    std::string path, store, fd;
-    if (!std::getline(in, path) || !std::getline(in, store) || !std::getline(in, fd)) return 7;
-    projections::CatchUpUntilKilled(path, store, std::stoi(fd));
+  if (auto job = ledger::testing::ChildJob(projections::kChildJob)) {
+    if (job->size() != 3) return 7;
+    projections::CatchUpUntilKilled((*job)[0], (*job)[1], std::stoi((*job)[2]));
   }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

@@ -40,6 +40,7 @@
 #include <thread>
 #include <vector>
 
+#include "flags.h"
 #include "http_client.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
@@ -465,20 +466,11 @@ int Usage(const std::string& why) {
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h")
-      return Usage("kills ledgerd under load and checks what survives");
-    if (i + 1 >= argc) return Usage(arg + " needs a value");
-    const std::string value = argv[++i];
-    auto number = [&](int lo, int hi) -> std::optional<int> {
-      if (value.empty() || value.size() > 9 ||
-          value.find_first_not_of("0123456789") != std::string::npos) {
-        return std::nullopt;
-      }
-      const int v = std::stoi(value);
-      return v < lo || v > hi ? std::nullopt : std::optional<int>(v);
-    };
+  const tool_flags::CommandLine line = tool_flags::Parse(argc, argv);
+  if (line.help) return Usage("kills ledgerd under load and checks what survives");
+  if (!line.error.empty()) return Usage(line.error);
+  for (const auto& [arg, value] : line.flags) {
+    auto number = [&](int lo, int hi) { return tool_flags::WholeNumber(value, lo, hi); };
     if (arg == "--ledgerd") {
       o.ledgerd = value;
     } else if (arg == "--work") {

@@ -59,6 +59,7 @@
 
 #include "attack.h"
 #include "common.h"
+#include "flags.h"
 #include "probe.h"
 
 namespace loadtest {
@@ -400,20 +401,14 @@ int Run(const Options& o) {
 int main(int argc, char** argv) {
   using namespace loadtest;  // NOLINT: the tool's own names
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h")
-      return Usage("can one hostile client lock others out of ledgerd?");
-    if (i + 1 >= argc) return Usage(arg + " needs a value");
-    const std::string value = argv[++i];
+  const tool_flags::CommandLine line = tool_flags::Parse(argc, argv);
+  if (line.help) return Usage("can one hostile client lock others out of ledgerd?");
+  if (!line.error.empty()) return Usage(line.error);
+  for (const auto& [arg, value] : line.flags) {
     auto number = [&](int* out, int lo, int hi) {
-      if (value.empty() || value.size() > 6 ||
-          value.find_first_not_of("0123456789") != std::string::npos || std::stoi(value) < lo ||
-          std::stoi(value) > hi) {
-        return false;
-      }
-      *out = std::stoi(value);
-      return true;
+      const std::optional<int> v = tool_flags::WholeNumber(value, lo, hi);
+      if (v) *out = *v;
+      return v.has_value();
     };
     bool ok = true;
     if (arg == "--ledgerd")

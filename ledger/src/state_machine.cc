@@ -24,49 +24,15 @@ namespace {
 using S = ReferralState;
 constexpr size_t kStates = static_cast<size_t>(S::kWithdrawn) + 1;
 
-constexpr uint16_t Bits(std::initializer_list<S> states) {
-  uint16_t out = 0;
-  for (S s : states) out |= static_cast<uint16_t>(1u << static_cast<unsigned>(s));
-  return out;
-}
-
-// SPEC §3's table, one row per event type in EventType's order: the states
-// the event is allowed from and the state it leads to. appeal.decided leads
-// to `to` when upheld, else to kRefused; record.corrected keeps the state.
-struct Row {
-  uint16_t from;
-  S to;
-};
-constexpr std::array<Row, EnumCount<EventType>()> kTable{{
-    {Bits({S::kNone}), S::kReceived},                           // referral.received
-    {Bits({S::kReceived}), S::kAssessed},                       // assessment.completed
-    {Bits({S::kReceived, S::kAssessed}), S::kAwaitingFunding},  // funding.requested
-    {Bits({S::kReceived, S::kAssessed, S::kAwaitingFunding}), S::kApproved},  // funding.approved
-    {Bits({S::kReceived, S::kAssessed, S::kAwaitingFunding, S::kApproved, S::kOffered}),
-     S::kRefused},                                         // referral.refused
-    {Bits({S::kRefused}), S::kUnderAppeal},                // appeal.lodged
-    {Bits({S::kUnderAppeal}), S::kApproved},               // appeal.decided (upheld)
-    {Bits({S::kApproved, S::kOffered}), S::kOffered},      // placement.offered
-    {Bits({S::kApproved, S::kOffered}), S::kInPlacement},  // placement.started
-    {Bits({S::kInPlacement}), S::kEnded},                  // placement.ended
-    {Bits({S::kReceived, S::kAssessed, S::kAwaitingFunding, S::kApproved, S::kRefused,
-           S::kUnderAppeal, S::kOffered}),
-     S::kWithdrawn},  // referral.withdrawn
-    {static_cast<uint16_t>(((1u << kStates) - 1) & ~Bits({S::kNone})),
-     S::kNone},  // record.corrected: any state once received; keeps it
-}};
-
 bool Allowed(S from, EventType type) {
-  return (kTable[static_cast<size_t>(type)].from >> static_cast<unsigned>(from)) & 1u;
+  return (kTransitions[static_cast<size_t>(type)].from >> static_cast<unsigned>(from)) & 1u;
 }
 
 }  // namespace
 
 std::optional<ReferralState> NextState(ReferralState from, EventType type, bool upheld) {
   if (!Allowed(from, type)) return std::nullopt;
-  if (type == EventType::kRecordCorrected) return from;
-  if (type == EventType::kAppealDecided && !upheld) return S::kRefused;
-  return kTable[static_cast<size_t>(type)].to;
+  return StateAfter(from, type, upheld);
 }
 
 Result<ReferralState> Transition(ReferralState from, const EventData& data) {

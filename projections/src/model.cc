@@ -339,7 +339,7 @@ ledger::ReferralState NextState(ledger::ReferralState s, const Rec& rec) {
   // A stored event was allowed where it stands; the table gives its state.
   const bool upheld = rec.type == EventType::kAppealDecided &&
                       rec.e[slot::kOutcome] == static_cast<uint8_t>(ledger::AppealOutcome::kUpheld);
-  return ledger::NextState(s, rec.type, upheld).value_or(s);
+  return ledger::StateAfter(s, rec.type, upheld);
 }
 
 namespace {

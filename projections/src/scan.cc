@@ -34,14 +34,8 @@ StateAt StateAtTime(const Referral& r, size_t n, ledger::Micros at) {
 
 }  // namespace
 
-// From the facts when `at` is at or after the referral's last event; else
-// walked.
-std::pair<ledger::ReferralState, int64_t> OpenStateAt(const ReadModel& model, size_t i,
-                                                      const Facts& f, uint64_t as_of,
-                                                      ledger::Micros at) {
-  if (at >= f.last_occurred_at) {
-    return {f.state, f.offered ? static_cast<int64_t>(f.offered_provider) : -1};
-  }
+std::pair<ledger::ReferralState, int64_t> WalkStateAt(const ReadModel& model, size_t i,
+                                                      uint64_t as_of, ledger::Micros at) {
   const Referral& r = model.referrals()[i];
   const size_t n = CountWithin(r, as_of);
   const StateAt st = StateAtTime(r, n, at);

@@ -74,11 +74,21 @@ std::vector<Part> EachReferral(const ReadModel& model, uint64_t as_of, const Par
   });
 }
 
+// OpenStateAt's walk through referral i's events, for `at` before its last.
+std::pair<ledger::ReferralState, int64_t> WalkStateAt(const ReadModel& model, size_t i,
+                                                      uint64_t as_of, ledger::Micros at);
+
 // Referral i's state at `at` and its latest offer's provider by then (-1:
-// none), as of as_of.
-std::pair<ledger::ReferralState, int64_t> OpenStateAt(const ReadModel& model, size_t i,
-                                                      const Facts& f, uint64_t as_of,
-                                                      ledger::Micros at);
+// none), as of as_of: from its facts when `at` is at or after its last
+// event (inline: the scans ask it of every referral), else walked.
+inline std::pair<ledger::ReferralState, int64_t> OpenStateAt(const ReadModel& model, size_t i,
+                                                             const Facts& f, uint64_t as_of,
+                                                             ledger::Micros at) {
+  if (at >= f.last_occurred_at) {
+    return {f.state, f.offered ? static_cast<int64_t>(f.offered_provider) : -1};
+  }
+  return WalkStateAt(model, i, as_of, at);
+}
 
 // Ors `from` into `to`, both indexed by area pool id.
 void AddNamed(const std::vector<char>& from, std::vector<char>* to);

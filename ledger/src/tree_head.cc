@@ -71,21 +71,24 @@ std::string TreeHeadMessage(const TreeHead& head) {
   return msg;
 }
 
-bool VerifyTreeHead(const SignedTreeHead& signed_head, std::string_view public_key) {
-  if (public_key.size() != 32 || signed_head.signature.size() != 64) return false;
+bool VerifyEd25519(std::string_view public_key, std::string_view message,
+                   std::string_view signature) {
+  if (public_key.size() != 32 || signature.size() != 64) return false;
   PkeyPtr key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
                                           reinterpret_cast<const unsigned char*>(public_key.data()),
                                           public_key.size()));
   if (!key) return false;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  std::string msg = TreeHeadMessage(signed_head.head);
-  bool ok =
-      EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key.get()) == 1 &&
-      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signed_head.signature.data()),
-                       signed_head.signature.size(),
-                       reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
+  bool ok = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, key.get()) == 1 &&
+            EVP_DigestVerify(
+                ctx, reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
+}
+
+bool VerifyTreeHead(const SignedTreeHead& signed_head, std::string_view public_key) {
+  return VerifyEd25519(public_key, TreeHeadMessage(signed_head.head), signed_head.signature);
 }
 
 std::optional<std::string> PublicKeyFromPem(std::string_view pem) {
@@ -131,19 +134,32 @@ Result<std::unique_ptr<Signer>> Signer::LoadOrCreate(const std::string& path) {
   return signer;
 }
 
-SignedTreeHead Signer::Sign(const TreeHead& head) const {
-  std::string msg = TreeHeadMessage(head);
-  SignedTreeHead out{head, std::string(64, '\0')};
-  size_t len = out.signature.size();
+Result<std::unique_ptr<Signer>> Signer::FromSeed(std::string_view seed) {
+  auto key = std::make_unique<Key>();
+  key->pkey.reset(EVP_PKEY_new_raw_private_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size()));
+  if (seed.size() != 32 || !key->pkey) {
+    return Status::InvalidArgument("an Ed25519 seed is 32 bytes");
+  }
+  return std::unique_ptr<Signer>(new Signer(std::move(key)));
+}
+
+std::string Signer::SignMessage(std::string_view message) const {
+  std::string signature(64, '\0');
+  size_t len = signature.size();
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   // Ed25519 signing fails only on allocation failure: fatal, not an input error.
   if (EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key_->pkey.get()) != 1 ||
-      EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(out.signature.data()), &len,
-                     reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) != 1) {
+      EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(signature.data()), &len,
+                     reinterpret_cast<const unsigned char*>(message.data()), message.size()) != 1) {
     std::abort();
   }
   EVP_MD_CTX_free(ctx);
-  return out;
+  return signature;
+}
+
+SignedTreeHead Signer::Sign(const TreeHead& head) const {
+  return SignedTreeHead{head, SignMessage(TreeHeadMessage(head))};
 }
 
 }  // namespace ledger

@@ -34,6 +34,11 @@ std::string TreeHeadMessage(const TreeHead& head);
 // by the holder of `public_key` (32 raw bytes).
 bool VerifyTreeHead(const SignedTreeHead& signed_head, std::string_view public_key);
 
+// True when `signature` (64 bytes) is a valid Ed25519 signature of
+// `message` by the holder of `public_key` (32 raw bytes).
+bool VerifyEd25519(std::string_view public_key, std::string_view message,
+                   std::string_view signature);
+
 // The raw 32-byte Ed25519 public key in a PEM "PUBLIC KEY" block, or nullopt.
 std::optional<std::string> PublicKeyFromPem(std::string_view pem);
 
@@ -45,7 +50,13 @@ class Signer {
   static Result<std::unique_ptr<Signer>> LoadOrCreate(const std::string& path);
   ~Signer();
 
+  // A signer of the key with this 32-byte RFC 8032 seed (for test vectors
+  // and tools; the ledger's own key comes from LoadOrCreate).
+  static Result<std::unique_ptr<Signer>> FromSeed(std::string_view seed);
+
   SignedTreeHead Sign(const TreeHead& head) const;
+  // The 64-byte Ed25519 signature of `message`.
+  std::string SignMessage(std::string_view message) const;
   const std::string& public_key() const { return public_key_; }  // 32 raw bytes
   const std::string& public_key_pem() const { return public_key_pem_; }
 

@@ -1,0 +1,113 @@
+// Signed notes and checkpoints (ledger/note.h) against the published
+// vectors: Go's golang.org/x/mod/sumdb/note tests (the PeterNeumann key,
+// its verifier key, a signed note byte for byte) and c2sp.org/signed-note.
+#include "ledger/note.h"
+
+#include <gtest/gtest.h>
+
+namespace ledger::note {
+namespace {
+
+// sumdb/note's test key: "PRIVATE+KEY+PeterNeumann+c74f20a3+" followed by
+// base64(0x01 || 32-byte seed).
+constexpr std::string_view kSeed = "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+constexpr std::string_view kVkey =
+    "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+constexpr std::string_view kText =
+    "If you think cryptography is the answer to your problem,\n"
+    "then you don't know what your problem is.\n";
+constexpr std::string_view kSigned =
+    "If you think cryptography is the answer to your problem,\n"
+    "then you don't know what your problem is.\n"
+    "\n"
+    "\xE2\x80\x94 PeterNeumann "
+    "x08go/ZJkuBS9UG/"
+    "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+
+std::unique_ptr<Signer> PeterNeumann() {
+  std::optional<std::string> key = Base64Decode(kSeed);
+  EXPECT_TRUE(key && key->size() == 33 && (*key)[0] == 1);
+  auto signer = Signer::FromSeed(key ? key->substr(1) : "");
+  EXPECT_TRUE(signer.ok());
+  return signer.ok() ? std::move(signer).value() : nullptr;
+}
+
+TEST(SignedNote, TheGoVectorsKeyIdVerifierKeyAndSignature) {
+  std::unique_ptr<Signer> signer = PeterNeumann();
+  ASSERT_TRUE(signer);
+  EXPECT_EQ(KeyId("PeterNeumann", kEd25519, signer->public_key()), 0xc74f20a3u);
+  EXPECT_EQ(VerifierKey("PeterNeumann", signer->public_key()), kVkey);
+  EXPECT_EQ(Sign(kText, "PeterNeumann", *signer), kSigned);
+}
+
+TEST(SignedNote, ParsesAndVerifiesOnlyWhatTheKeySigned) {
+  auto v = ParseVerifierKey(kVkey);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->id, 0xc74f20a3u);
+  auto note = Parse(kSigned);
+  ASSERT_TRUE(note.ok()) << note.status().ToString();
+  EXPECT_EQ(note->text, kText);
+  ASSERT_EQ(note->signatures.size(), 1u);
+  EXPECT_TRUE(SignedBy(*note, *v));
+  // Another text under the same signature: rejected.
+  Note altered = *note;
+  altered.text[0] = 'i';
+  EXPECT_FALSE(SignedBy(altered, *v));
+  // A key of the same name but another id is not the signer.
+  Verifier other = *v;
+  other.id ^= 1;
+  EXPECT_FALSE(SignedBy(*note, other));
+  // The example of c2sp.org/signed-note parses (its key is not published).
+  auto poem = Parse(
+      "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned \xC3\xA8 subito "
+      "sera.\n\n\xE2\x80\x94 quasimodo.example/salvatore "
+      "NnugSzTjtVAewIS+Z/iJhUPeFDkO/"
+      "5QQ2i5ddnGITLlC+EhfLW9oJKONrMouFSQU0xMcXxj99ihAQwaqP3ZekRwNtIc=\n");
+  ASSERT_TRUE(poem.ok()) << poem.status().ToString();
+  EXPECT_EQ(poem->signatures[0].name, "quasimodo.example/salvatore");
+  EXPECT_TRUE(poem->text.ends_with("subito sera.\n"));
+}
+
+TEST(SignedNote, MalformedKeysAndNotesAreRefused) {
+  // From sumdb/note's tests: a key of the wrong length and an unknown
+  // algorithm, each with its id adjusted.
+  EXPECT_FALSE(
+      ParseVerifierKey("PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==")
+          .ok());
+  EXPECT_FALSE(
+      ParseVerifierKey("PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").ok());
+  EXPECT_FALSE(
+      ParseVerifierKey("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").ok());
+  EXPECT_FALSE(ParseVerifierKey("PeterNeumann").ok());
+  EXPECT_FALSE(Parse(kText).ok());                                           // no signature
+  EXPECT_FALSE(Parse(std::string(kText) + "\n- PeterNeumann AAAA\n").ok());  // no em dash
+  std::string control(kSigned);
+  control[3] = '\x01';
+  EXPECT_FALSE(Parse(control).ok());
+  EXPECT_FALSE(Base64Decode("AB=C").has_value());
+  EXPECT_FALSE(Base64Decode("ABC").has_value());
+  EXPECT_EQ(Base64Decode("AAE="), std::string("\0\1", 2));
+}
+
+TEST(Checkpoint, BodyIsOriginSizeAndRootAndSignsAsANote) {
+  std::unique_ptr<Signer> signer = PeterNeumann();
+  ASSERT_TRUE(signer);
+  const Hash root = Sha256("");  // the empty tree's root (RFC 6962)
+  const std::string text = CheckpointText("example.com/log", 0, root);
+  EXPECT_EQ(text, "example.com/log\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n");
+  auto back = ParseCheckpointText(text);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->origin, "example.com/log");
+  EXPECT_EQ(back->size, 0u);
+  EXPECT_EQ(back->root, root);
+  auto note = Parse(Sign(text, "example.com/log", *signer));
+  ASSERT_TRUE(note.ok());
+  auto v = ParseVerifierKey(VerifierKey("example.com/log", signer->public_key()));
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(SignedBy(*note, *v));
+  EXPECT_FALSE(ParseCheckpointText(text + "extra\n").ok());
+  EXPECT_FALSE(ParseCheckpointText("example.com/log\n01\n" + text.substr(18)).ok());
+}
+
+}  // namespace
+}  // namespace ledger::note

@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
     if (arg == "--help" || arg == "-h") {
       std::puts(
           "ledgerd --data DIR --tokens FILE [--address ADDR] [--port N] [--threads N] "
-          "[--log-level LEVEL] [--min-free-mb MB] [--config FILE]");
+          "[--log-level LEVEL] [--min-free-mb MB] [--origin ORIGIN] [--config FILE]");
       std::puts("limits (docs/API.md, \"Limits\"; 0 turns --append-rate off):");
       for (const Limit& l : kLimits) std::printf("  --%s N  (%ld-%ld)\n", l.flag, l.lo, l.hi);
       return 0;
@@ -117,15 +117,16 @@ int main(int argc, char** argv) {
           value.is_string() ? std::string(value.as_string()) : boost::json::serialize(value);
     }
   }
-  for (const char* known :
-       {"data", "tokens", "address", "port", "threads", "log-level", "min-free-mb", "config"}) {
+  for (const char* known : {"data", "tokens", "address", "port", "threads", "log-level",
+                            "min-free-mb", "origin", "config"}) {
     flags.try_emplace(known);
   }
   for (const auto& [key, value] : flags) {
     const bool limit =
         std::any_of(kLimits.begin(), kLimits.end(), [&](const Limit& l) { return key == l.flag; });
     if (!limit && key != "data" && key != "tokens" && key != "address" && key != "port" &&
-        key != "threads" && key != "log-level" && key != "min-free-mb" && key != "config") {
+        key != "threads" && key != "log-level" && key != "min-free-mb" && key != "origin" &&
+        key != "config") {
       return Fail("unknown option --" + key);
     }
   }
@@ -157,6 +158,13 @@ int main(int argc, char** argv) {
     std::optional<long> mb = Bounded(flags["min-free-mb"], 0, 1 << 20);
     if (!mb) return Fail("--min-free-mb must be a whole number of MiB (0 turns the check off)");
     ledger_options.min_free_bytes = static_cast<uint64_t>(*mb) << 20;
+  }
+
+  if (!flags["origin"].empty()) {
+    if (!ledger::note::ValidOrigin(flags["origin"])) {
+      return Fail("--origin must be a schema-less URL: no spaces, '+' or control characters");
+    }
+    ledger_options.origin = flags["origin"];
   }
 
   auto tokens = api::TokenStore::Load(flags["tokens"]);

@@ -44,6 +44,8 @@ const char* RouteTemplate(RouteId id) {
       return "GET /";
     case RouteId::kWebAsset:
       return "GET /web/{file}";
+    case RouteId::kLogCheckpoint:
+      return "GET /log/checkpoint";
   }
   return "other";
 }
@@ -61,6 +63,7 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
   if (n == 2 && s[0] == "web") return route(RouteId::kWebAsset, "GET", s[1]);
   if (n == 1 && s[0] == "healthz") return route(RouteId::kHealth, "GET");
   if (n == 1 && s[0] == "metrics") return route(RouteId::kMetrics, "GET");
+  if (n == 2 && s[0] == "log" && s[1] == "checkpoint") return route(RouteId::kLogCheckpoint, "GET");
   if (n < 2 || s[0] != "v1") return std::nullopt;
   const std::string& a = s[1];
   if (n == 2 && a == "openapi.json") return route(RouteId::kOpenApi, "GET");
@@ -117,16 +120,18 @@ bool RoleMay(Role role, RouteId id) {
     case RouteId::kOpenApi:
     case RouteId::kDashboard:
     case RouteId::kWebAsset:
+    case RouteId::kLogCheckpoint:
       return true;
   }
   return false;
 }
 
 // Liveness and metrics carry no person data and are read by probes.
-// The API's own description is public too.
+// The API's own description is public too, and so is the checkpoint: a
+// size and a root, which anyone may check (SPEC §9).
 bool NeedsCredential(RouteId id) {
   return id != RouteId::kHealth && id != RouteId::kMetrics && id != RouteId::kOpenApi &&
-         id != RouteId::kDashboard && id != RouteId::kWebAsset;
+         id != RouteId::kDashboard && id != RouteId::kWebAsset && id != RouteId::kLogCheckpoint;
 }
 
 }  // namespace api

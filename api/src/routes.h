@@ -29,10 +29,11 @@ enum class RouteId {
   kHealth,
   kMetrics,
   kOpenApi,
-  kDashboard,  // GET /: the dashboard's page
-  kWebAsset,   // GET /web/{file}: its script and style sheet
+  kDashboard,      // GET /: the dashboard's page
+  kWebAsset,       // GET /web/{file}: its script and style sheet
+  kLogCheckpoint,  // GET /log/checkpoint: the C2SP checkpoint (SPEC §9)
 };
-constexpr int kRouteCount = static_cast<int>(RouteId::kWebAsset) + 1;
+constexpr int kRouteCount = static_cast<int>(RouteId::kLogCheckpoint) + 1;
 
 // The template of each route, as /metrics labels it.
 const char* RouteTemplate(RouteId id);

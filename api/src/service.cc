@@ -333,7 +333,20 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       if (!sth.ok()) return done(ProblemFor(sth.status()));
       json::object o = SignedHeadJson(*sth);
       o["public_key_pem"] = ledger_->PublicKeyPem();
+      o["origin"] = ledger_->origin();
+      o["vkey"] = ledger_->VerifierKey();
       return done(Json(200, o));
+    }
+    case RouteId::kLogCheckpoint: {
+      if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      Result<std::string> checkpoint = ledger_->Checkpoint(ledger_->Size());
+      if (!checkpoint.ok()) return done(ProblemFor(checkpoint.status()));
+      HttpResponse r;
+      r.content_type = "text/plain; charset=utf-8";
+      // It changes with every append: caches may keep it a moment only.
+      r.headers.emplace_back("Cache-Control", "public, max-age=1");
+      r.body = std::move(checkpoint).value();
+      return done(std::move(r));
     }
     case RouteId::kInclusion: {
       // Seqs start at 1; a seq or size beyond the ledger is not found.

@@ -11,6 +11,10 @@ Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Ledger::~Ledger() = default;
 
 Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir, LedgerOptions options) {
+  if (!note::ValidOrigin(options.origin)) {
+    return Status::InvalidArgument("the origin '" + options.origin +
+                                   "' may hold no spaces, '+' or control characters");
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
   LEDGER_RETURN_IF_ERROR(impl->Open(dir));
   impl->Start();
@@ -83,6 +87,16 @@ Result<std::vector<Hash>> Ledger::InclusionProof(uint64_t seq, uint64_t size) co
 Result<std::vector<Hash>> Ledger::ConsistencyProof(uint64_t from, uint64_t to) const {
   return impl_->ConsistencyProof(from, to);
 }
+Result<std::string> Ledger::Checkpoint(uint64_t size) const {
+  Result<TreeHead> head = impl_->HeadAt(size);
+  if (!head.ok()) return head.status();
+  const std::string& origin = impl_->options().origin;
+  return note::Sign(note::CheckpointText(origin, size, head->root), origin, impl_->signer());
+}
+std::string Ledger::VerifierKey() const {
+  return note::VerifierKey(impl_->options().origin, impl_->signer().public_key());
+}
+const std::string& Ledger::origin() const { return impl_->options().origin; }
 const std::string& Ledger::PublicKey() const { return impl_->signer().public_key(); }
 const std::string& Ledger::PublicKeyPem() const { return impl_->signer().public_key_pem(); }
 VerifyReport Ledger::Verify(const std::function<void(uint64_t, uint64_t)>& on_progress) const {

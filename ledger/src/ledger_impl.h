@@ -189,6 +189,7 @@ class Ledger::Impl {
   }
 
   const Signer& signer() const { return *signer_; }
+  const LedgerOptions& options() const { return options_; }
 
  private:
   // Calls fn(seq, stored value) for each durable event with after < seq <=

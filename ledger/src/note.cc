@@ -11,7 +11,7 @@ namespace {
 constexpr std::string_view kDash = "\xE2\x80\x94 ";  // U+2014 and a space
 constexpr size_t kMaxSignatures = 100;
 
-bool ValidName(std::string_view name) {
+bool ValidKeyName(std::string_view name) {
   if (name.empty()) return false;
   for (unsigned char c : name) {
     if (c <= 0x20 || c == '+' || c == 0x7f) return false;
@@ -30,6 +30,8 @@ uint32_t GetId(std::string_view bytes) {
 }
 
 }  // namespace
+
+bool ValidOrigin(std::string_view name) { return ValidKeyName(name); }
 
 std::string Base64Encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
@@ -85,7 +87,7 @@ Result<Verifier> ParseVerifierKey(std::string_view vkey) {
   Verifier v;
   v.name = std::string(vkey.substr(0, a));
   const std::string_view hex = vkey.substr(a + 1, b - a - 1);
-  if (!ValidName(v.name) || hex.size() != 8 ||
+  if (!ValidKeyName(v.name) || hex.size() != 8 ||
       std::from_chars(hex.data(), hex.data() + hex.size(), v.id, 16).ptr !=
           hex.data() + hex.size()) {
     return Status::InvalidArgument("a verifier key is NAME+KEYID+BASE64KEY");
@@ -139,7 +141,7 @@ Result<Note> Parse(std::string_view message) {
     Signature s;
     s.name = std::string(line.substr(0, space));
     std::optional<std::string> bytes = Base64Decode(line.substr(space + 1));
-    if (!ValidName(s.name) || !bytes || bytes->size() < 5) {
+    if (!ValidKeyName(s.name) || !bytes || bytes->size() < 5) {
       return Status::InvalidArgument("a malformed signature");
     }
     s.id = GetId(*bytes);

@@ -16,6 +16,7 @@
 #include "json_match.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
+#include "ledger/note.h"
 #include "projections/projector.h"
 #include "test_util.h"
 
@@ -175,6 +176,41 @@ TEST_F(Http, MeSaysWhatTheCredentialMaySee) {
   EXPECT_EQ(reg.body.at("areas"), json::array{});
   EXPECT_EQ(Get("/v1/me", "").status, 401u);
   EXPECT_EQ(Get("/v1/me?x=1", kRegulator).status, 400u);
+}
+
+// The C2SP checkpoint (SPEC §9): anyone may read it, without a credential;
+// it is a signed note that the head's verifier key checks, and its size and
+// root are the head's.
+TEST_F(Http, TheCheckpointIsASignedNoteAnyoneCanCheck) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(
+        Post(
+            R"({"type":"referral.received","referral_id":"c)" + std::to_string(i) +
+            R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})")
+            .status,
+        201u);
+  }
+  Reply checkpoint = Get("/log/checkpoint", "");
+  ASSERT_EQ(checkpoint.status, 200u) << checkpoint.text;
+  EXPECT_EQ(checkpoint.content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(checkpoint.raw.Header("Cache-Control"), "public, max-age=1");
+  Reply head = Get("/v1/ledger/head", kAuditor);
+  ASSERT_EQ(head.status, 200u);
+  EXPECT_EQ(head.body.at("origin").as_string(), "localhost/rehab-access-ledger");
+  auto verifier = ledger::note::ParseVerifierKey(head.body.at("vkey").as_string());
+  ASSERT_TRUE(verifier.ok()) << verifier.status().ToString();
+  EXPECT_EQ(verifier->public_key, ledger_->PublicKey());
+  auto note = ledger::note::Parse(checkpoint.text);
+  ASSERT_TRUE(note.ok()) << checkpoint.text;
+  EXPECT_TRUE(ledger::note::SignedBy(*note, *verifier));
+  auto body = ledger::note::ParseCheckpointText(note->text);
+  ASSERT_TRUE(body.ok()) << note->text;
+  EXPECT_EQ(body->origin, "localhost/rehab-access-ledger");
+  EXPECT_EQ(body->size, 3u);
+  EXPECT_EQ(ledger::ToHex(body->root), head.body.at("root_hash").as_string());
+  // A public route, like /healthz: a credential is not looked at.
+  EXPECT_EQ(Get("/log/checkpoint", "wrong-token").status, Get("/healthz", "wrong-token").status);
+  EXPECT_EQ(Get("/log/checkpoint?x=1", "").status, 400u);
 }
 
 TEST_F(Http, ProofsVerify) {

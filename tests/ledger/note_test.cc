@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include "ledger/ledger.h"
+#include "test_util.h"
+
 namespace ledger::note {
 namespace {
 
@@ -107,6 +110,42 @@ TEST(Checkpoint, BodyIsOriginSizeAndRootAndSignsAsANote) {
   EXPECT_TRUE(SignedBy(*note, *v));
   EXPECT_FALSE(ParseCheckpointText(text + "extra\n").ok());
   EXPECT_FALSE(ParseCheckpointText("example.com/log\n01\n" + text.substr(18)).ok());
+}
+
+// A ledger's checkpoints: of any size up to its own, signed under its
+// origin, each checked by its verifier key; an origin that cannot be a key
+// name is refused when the ledger is opened.
+TEST(LedgerCheckpoint, EverySizeSignedUnderTheOrigin) {
+  testing::TempDir dir;
+  LedgerOptions options = testing::TestOptions();
+  options.origin = "example.org/rehab";
+  auto ledger = Ledger::Open(dir.path(), options);
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(
+        (*ledger)
+            ->Append(testing::Req("r" + std::to_string(i), testing::T(i), testing::Received()),
+                     testing::Writer())
+            .ok());
+  }
+  auto v = ParseVerifierKey((*ledger)->VerifierKey());
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->name, "example.org/rehab");
+  for (uint64_t size = 0; size <= 3; ++size) {
+    auto checkpoint = (*ledger)->Checkpoint(size);
+    ASSERT_TRUE(checkpoint.ok());
+    auto note = Parse(*checkpoint);
+    ASSERT_TRUE(note.ok());
+    EXPECT_TRUE(SignedBy(*note, *v));
+    auto body = ParseCheckpointText(note->text);
+    ASSERT_TRUE(body.ok());
+    EXPECT_EQ(body->size, size);
+    EXPECT_EQ(body->root, (*ledger)->SignedHead(size)->head.root);
+  }
+  EXPECT_EQ((*ledger)->Checkpoint(4).status().code(), Code::kNotFound);
+  testing::TempDir other;
+  options.origin = "two words";
+  EXPECT_EQ(Ledger::Open(other.path(), options).status().code(), Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "api/service.h"
 #include "json_match.h"
 #include "ledger/ledger.h"
+#include "ledger/note.h"
 #include "projections/projector.h"
 #include "test_util.h"
 #include "wire/event_json.h"
@@ -138,6 +139,29 @@ TEST_F(LedgerctlTest, ClearErrorsAndExitCodes) {
   auto held = ledger::Ledger::Open(data_);
   ASSERT_TRUE(held.ok());
   EXPECT_EQ(Ledgerctl("verify --data " + data_).code, 3);
+}
+
+// ledgerctl key gives the verifier key the ledger signs its checkpoints
+// with, reads nothing but the public key, and creates nothing where there
+// is no ledger.
+TEST_F(LedgerctlTest, KeyIsTheCheckpointsVerifierKey) {
+  Outcome key = Ledgerctl("key --data " + data_);
+  ASSERT_EQ(key.code, 0) << key.out;
+  Outcome other = Ledgerctl("key --data " + data_ + " --origin example.org/log");
+  ASSERT_EQ(other.code, 0) << other.out;
+  {
+    auto ledger = ledger::Ledger::Open(data_);
+    ASSERT_TRUE(ledger.ok());
+    EXPECT_EQ(key.out, (*ledger)->VerifierKey() + "\n");
+    EXPECT_EQ(other.out,
+              ledger::note::VerifierKey("example.org/log", (*ledger)->PublicKey()) + "\n");
+    // Beside a ledger held open by another process.
+    EXPECT_EQ(Ledgerctl("key --data " + data_).out, key.out);
+  }
+  const std::string nowhere = dir_.path() + "/nowhere";
+  EXPECT_EQ(Ledgerctl("key --data " + nowhere).code, 2);
+  EXPECT_FALSE(std::filesystem::exists(nowhere));
+  EXPECT_EQ(Ledgerctl("key --data " + data_ + " --origin 'a b'").code, 2);
 }
 
 TEST(LedgerctlImport, KeepsGoodLinesReportsBadOnesAndResumes) {

@@ -14,5 +14,6 @@ int Timeline(const Args& a);  // timeline.cc
 int Proof(const Args& a);     // proof.cc
 int Import(const Args& a);    // import.cc
 int Generate(const Args& a);  // generate.cc
+int Key(const Args& a);       // key.cc
 
 }  // namespace ledgerctl

@@ -58,6 +58,11 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       the new one (with --server and no --new: the head the server serves
       now). The server supplies proofs only; trust comes from the saved heads
       and the key. Exit 0 when the proof holds, 1 when it does not.
+  ledgerctl key      --data DIR [--origin ORIGIN]
+      The checkpoint verifier key (C2SP signed-note) of the ledger in DIR,
+      under the origin ledgerd is given (default localhost/rehab-access-ledger):
+      what a regulator stores to check /log/checkpoint. Reads the public key
+      only; works beside a running ledgerd.
   ledgerctl import   FILE (--data DIR | --server URL --token T)
                      [--format ndjson|csv] [--actor ROLE:NAME] [--progress]
       Appends each record (an NDJSON line or a CSV row, as a POST /v1/events
@@ -148,6 +153,7 @@ int main(int argc, char** argv) {
       {"generate", {"data", "referrals", "seed", "from", "to", "progress"}},
       {"proof", {"key", "head", "old", "new", "proof", "server", "token", "seq"}},
       {"import", {"data", "actor", "format", "restore", "server", "token", "progress"}},
+      {"key", {"data", "origin"}},
   };
   auto allowed = kFlags.find(a.command);
   if (allowed == kFlags.end()) return Usage("unknown command " + a.command);
@@ -164,5 +170,6 @@ int main(int argc, char** argv) {
   if (a.command == "generate") return Generate(a);
   if (a.command == "proof") return Proof(a);
   if (a.command == "import") return Import(a);
+  if (a.command == "key") return Key(a);
   return Usage("unknown command " + a.command);
 }

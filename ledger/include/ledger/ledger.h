@@ -19,6 +19,7 @@
 
 #include "ledger/event.h"
 #include "ledger/hash.h"
+#include "ledger/note.h"
 #include "ledger/state_machine.h"
 #include "ledger/status.h"
 #include "ledger/tree_head.h"
@@ -57,6 +58,9 @@ struct LedgerOptions {
   // commit log record. A seam for tests that hold that moment; unset in
   // service.
   std::function<void()> before_apply;
+  // The log's origin (SPEC §9): the first line of its checkpoints and the
+  // key name they are signed under. A schema-less URL.
+  std::string origin = std::string(note::kDefaultOrigin);
 };
 
 // What a writer's scope check sees of the stream an event goes to, and
@@ -220,6 +224,13 @@ class Ledger {
   // Proof that the tree of `from` events is a prefix of the tree of `to`.
   Result<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) const;
 
+  // The C2SP checkpoint of the first `size` events (SPEC §9): a signed
+  // note of CheckpointText(origin, size, root) under the key name = the
+  // origin. kNotFound beyond the durable size.
+  Result<std::string> Checkpoint(uint64_t size) const;
+  // The signed-note verifier key of the checkpoints ("<origin>+<key id>+...").
+  std::string VerifierKey() const;
+  const std::string& origin() const;
   const std::string& PublicKey() const;     // Ed25519, 32 raw bytes
   const std::string& PublicKeyPem() const;  // the same, PEM
 

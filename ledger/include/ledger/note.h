@@ -25,6 +25,10 @@ inline constexpr uint8_t kEd25519 = 0x01;
 // The origin a ledger uses unless configured (SPEC §9).
 inline constexpr std::string_view kDefaultOrigin = "localhost/rehab-access-ledger";
 
+// Whether `name` may be a key name, and so an origin: not empty, no
+// spaces, '+' or control characters.
+bool ValidOrigin(std::string_view name);
+
 // Standard base64 (RFC 4648 §4) with padding; Decode gives nullopt for
 // anything else.
 std::string Base64Encode(std::string_view bytes);

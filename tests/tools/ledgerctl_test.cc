@@ -164,6 +164,27 @@ TEST_F(LedgerctlTest, KeyIsTheCheckpointsVerifierKey) {
   EXPECT_EQ(Ledgerctl("key --data " + data_ + " --origin 'a b'").code, 2);
 }
 
+// A read-only command on a directory that holds no ledger says so (exit 2)
+// and creates nothing; it never reports "ok: 0 events" of a new, empty one.
+TEST_F(LedgerctlTest, ReadOnlyCommandsNeverCreateALedger) {
+  const std::string typo = dir_.path() + "/typo";
+  for (const std::string& command :
+       {"verify --data " + typo, "export --data " + typo,
+        "replay --data " + typo + " --view fairness", "timeline --data " + typo + " r1",
+        "diff --data " + typo + " --view fairness --as-of 1 --as-of 2"}) {
+    Outcome r = Ledgerctl(command, /*with_errors=*/true);
+    EXPECT_EQ(r.code, 2) << command << ": " << r.out;
+    EXPECT_NE(r.out.find("holds no ledger"), std::string::npos) << command << ": " << r.out;
+    EXPECT_FALSE(std::filesystem::exists(typo)) << command;
+  }
+  // An empty directory is no ledger either, and stays empty.
+  std::filesystem::create_directory(typo);
+  EXPECT_EQ(Ledgerctl("verify --data " + typo).code, 2);
+  EXPECT_TRUE(std::filesystem::is_empty(typo));
+  // The real one still verifies.
+  EXPECT_EQ(Ledgerctl("verify --data " + data_).code, 0);
+}
+
 TEST(LedgerctlImport, KeepsGoodLinesReportsBadOnesAndResumes) {
   ledger::testing::TempDir dir;
   std::ifstream in(std::string(LEDGER_EXAMPLES_DIR) + "/events.ndjson");

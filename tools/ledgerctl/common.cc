@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
+#include <filesystem>
 #include <thread>
 
 namespace ledgerctl {
@@ -23,10 +24,21 @@ bool IsWholeNumber(const std::string& s) {
   return !s.empty() && s.size() <= 19 && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
-std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code) {
+std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code, bool create) {
   auto it = a.flags.find("data");
   if (it == a.flags.end()) {
     *exit_code = Usage("--data DIR is required");
+    return nullptr;
+  }
+  // A ledger directory holds its database and its signing key (README,
+  // "Where data lives"); opening anything else would make a new, empty
+  // ledger with a fresh key, and a read-only command would then report on it.
+  std::error_code ec;
+  const std::filesystem::path dir(it->second);
+  if (!create && !(std::filesystem::is_directory(dir / "rocksdb", ec) &&
+                   std::filesystem::exists(dir / "signing-key.pem", ec))) {
+    std::fprintf(stderr, "ledgerctl: %s holds no ledger\n", it->second.c_str());
+    *exit_code = 2;
     return nullptr;
   }
   auto opened = ledger::Ledger::Open(it->second);

@@ -96,9 +96,11 @@ class Progress {
   Clock::time_point start_, last_;
 };
 
-// The ledger --data names, or nullptr with *exit_code set (2: no --data;
-// 3: it cannot be opened, as when ledgerd has it open).
-std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code);
+// The ledger --data names, or nullptr with *exit_code set (2: no --data,
+// or no ledger there; 3: it cannot be opened, as when ledgerd has it open).
+// Only a command that makes a ledger (`create`: generate, import) opens a
+// directory that holds none: any other says so and creates nothing.
+std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code, bool create = false);
 
 // --as-of as a seq or a time; false when it is neither.
 bool ParseAsOf(const Args& a, projections::ViewQuery* q);

@@ -32,7 +32,7 @@ int Generate(const Args& a) {
   opt.referrals =
       calibrated ? synth::CalibratedReferrals(opt.start, opt.end) : std::stoull(referrals);
   int code = 0;
-  auto ledger = OpenLedger(a, &code);
+  auto ledger = OpenLedger(a, &code, /*create=*/true);
   if (!ledger) return code;
   if (ledger->Size() != 0) {
     std::fprintf(stderr, "ledgerctl: the ledger already holds events\n");

@@ -153,7 +153,7 @@ int Import(const Args& a) {
     if (!client.ok()) return Usage(client.status().message());
     to.server = std::move(client).value();
   } else {
-    to.ledger = OpenLedger(a, &code);
+    to.ledger = OpenLedger(a, &code, /*create=*/true);
     if (!to.ledger) return code;
     to.ctx.actor = a.Has("actor") ? a.flags.at("actor") : "partnership:import";
   }

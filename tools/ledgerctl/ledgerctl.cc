@@ -11,7 +11,7 @@
 //   ledgerctl generate --data DIR [--referrals N] [--seed S] [--from D] [--to D]
 //
 // Exit codes: 0 done; 1 the ledger failed verification or the thing asked
-// for does not exist; 2 bad usage; 3 the ledger cannot be opened (for
+// for does not exist; 2 bad usage or no ledger in --data; 3 the ledger cannot be opened (for
 // instance, ledgerd has it open).
 #include <sys/stat.h>
 
@@ -86,7 +86,8 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
   a terminal; --progress prints it as lines for logs.
 
 Exit codes: 0 done, 1 verification failed, not found, or records rejected,
-2 bad usage, 3 the ledger cannot be opened (is ledgerd running on it?).
+2 bad usage or no ledger in --data (only generate and import make one),
+3 the ledger cannot be opened (is ledgerd running on it?).
 )";
 
 // `ledgerctl CMD --help`: the usage entries of CMD (each from its

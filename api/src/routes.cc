@@ -46,6 +46,8 @@ const char* RouteTemplate(RouteId id) {
       return "GET /web/{file}";
     case RouteId::kLogCheckpoint:
       return "GET /log/checkpoint";
+    case RouteId::kLogTile:
+      return "GET /log/tile/{L}/{N}";
   }
   return "other";
 }
@@ -64,6 +66,12 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
   if (n == 1 && s[0] == "healthz") return route(RouteId::kHealth, "GET");
   if (n == 1 && s[0] == "metrics") return route(RouteId::kMetrics, "GET");
   if (n == 2 && s[0] == "log" && s[1] == "checkpoint") return route(RouteId::kLogCheckpoint, "GET");
+  // A hash tile: the path after "/log/" is checked by tiles::ParsePath.
+  if (n >= 4 && s[0] == "log" && s[1] == "tile" && s[2] != "entries") {
+    std::string tile = "tile";
+    for (size_t i = 2; i < n; ++i) tile += "/" + s[i];
+    return route(RouteId::kLogTile, "GET", tile);
+  }
   if (n < 2 || s[0] != "v1") return std::nullopt;
   const std::string& a = s[1];
   if (n == 2 && a == "openapi.json") return route(RouteId::kOpenApi, "GET");
@@ -121,17 +129,20 @@ bool RoleMay(Role role, RouteId id) {
     case RouteId::kDashboard:
     case RouteId::kWebAsset:
     case RouteId::kLogCheckpoint:
+    case RouteId::kLogTile:
       return true;
   }
   return false;
 }
 
 // Liveness and metrics carry no person data and are read by probes.
-// The API's own description is public too, and so is the checkpoint: a
-// size and a root, which anyone may check (SPEC §9).
+// The API's own description is public too, and so are the checkpoint and
+// the hash tiles: sizes, roots and node hashes, which anyone may check
+// (SPEC §9).
 bool NeedsCredential(RouteId id) {
   return id != RouteId::kHealth && id != RouteId::kMetrics && id != RouteId::kOpenApi &&
-         id != RouteId::kDashboard && id != RouteId::kWebAsset && id != RouteId::kLogCheckpoint;
+         id != RouteId::kDashboard && id != RouteId::kWebAsset && id != RouteId::kLogCheckpoint &&
+         id != RouteId::kLogTile;
 }
 
 }  // namespace api

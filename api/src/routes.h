@@ -32,8 +32,9 @@ enum class RouteId {
   kDashboard,      // GET /: the dashboard's page
   kWebAsset,       // GET /web/{file}: its script and style sheet
   kLogCheckpoint,  // GET /log/checkpoint: the C2SP checkpoint (SPEC §9)
+  kLogTile,        // GET /log/tile/{L}/{N}[.p/{W}]: a hash tile (SPEC §9)
 };
-constexpr int kRouteCount = static_cast<int>(RouteId::kLogCheckpoint) + 1;
+constexpr int kRouteCount = static_cast<int>(RouteId::kLogTile) + 1;
 
 // The template of each route, as /metrics labels it.
 const char* RouteTemplate(RouteId id);

@@ -273,6 +273,28 @@ Result<SignedTreeHead> Ledger::Impl::SignedHead(uint64_t size) const {
   return sth;
 }
 
+Result<std::string> Ledger::Impl::HashTile(const tiles::Tile& tile, uint64_t size) const {
+  if (size > Size())
+    return Status::NotFound("the ledger has fewer than " + std::to_string(size) + " events");
+  const unsigned level = tile.level * tiles::kTileHeight;
+  // The perfect subtrees of 2^level leaves the tree holds.
+  const uint64_t nodes = level >= 64 ? 0 : size >> level;
+  const uint64_t first = tile.index * tiles::kTileWidth;
+  if (tile.width == 0 || tile.width > tiles::kTileWidth ||
+      tile.index > (UINT64_MAX >> tiles::kTileHeight) || first + tile.width > nodes) {
+    return Status::NotFound("no tile " + tiles::Path(tile) + " in a tree of " +
+                            std::to_string(size) + " leaves");
+  }
+  std::string out;
+  out.reserve(32 * tile.width);
+  for (uint64_t i = 0; i < tile.width; ++i) {
+    Result<Hash> node = ReadNode(level, first + i);
+    if (!node.ok()) return node.status();
+    out.append(AsBytes(*node));
+  }
+  return out;
+}
+
 Result<std::vector<Hash>> Ledger::Impl::InclusionProof(uint64_t seq, uint64_t size) const {
   if (size > Size())
     return Status::NotFound("the ledger has fewer than " + std::to_string(size) + " events");

@@ -22,6 +22,7 @@
 #include "ledger/note.h"
 #include "ledger/state_machine.h"
 #include "ledger/status.h"
+#include "ledger/tiles.h"
 #include "ledger/tree_head.h"
 #include "ledger/view_store.h"
 
@@ -228,6 +229,11 @@ class Ledger {
   // note of CheckpointText(origin, size, root) under the key name = the
   // origin. kNotFound beyond the durable size.
   Result<std::string> Checkpoint(uint64_t size) const;
+  // The hash tile (c2sp.org/tlog-tiles, ledger/tiles.h) of the tree of
+  // the first `size` events: tile.width hashes of 32 bytes, read from the
+  // stored nodes (nothing is recomputed). kNotFound when the tree of `size`
+  // leaves does not hold that many nodes at the tile's level.
+  Result<std::string> HashTile(const tiles::Tile& tile, uint64_t size) const;
   // The signed-note verifier key of the checkpoints ("<origin>+<key id>+...").
   std::string VerifierKey() const;
   const std::string& origin() const;

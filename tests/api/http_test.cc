@@ -25,6 +25,12 @@ namespace {
 
 using namespace api::testing;  // NOLINT: the fixture and its tokens
 
+// A referral.received body for `id`, in E08000002 on 2025-01-01.
+std::string Receipt(const std::string& id) {
+  return R"({"type":"referral.received","referral_id":")" + id +
+         R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
+}
+
 std::string ReadFile(const std::string& name) {
   std::ifstream in(std::string(LEDGER_EXAMPLES_DIR) + "/" + name);
   std::stringstream ss;
@@ -182,14 +188,7 @@ TEST_F(Http, MeSaysWhatTheCredentialMaySee) {
 // it is a signed note that the head's verifier key checks, and its size and
 // root are the head's.
 TEST_F(Http, TheCheckpointIsASignedNoteAnyoneCanCheck) {
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(
-        Post(
-            R"({"type":"referral.received","referral_id":"c)" + std::to_string(i) +
-            R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})")
-            .status,
-        201u);
-  }
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Post(Receipt("c" + std::to_string(i))).status, 201u);
   Reply checkpoint = Get("/log/checkpoint", "");
   ASSERT_EQ(checkpoint.status, 200u) << checkpoint.text;
   EXPECT_EQ(checkpoint.content_type, "text/plain; charset=utf-8");
@@ -218,12 +217,7 @@ TEST_F(Http, TheCheckpointIsASignedNoteAnyoneCanCheck) {
 // 404.
 TEST_F(Http, HashTilesAreServedFromTheStoredNodes) {
   std::string batch = "{\"events\":[";
-  for (int i = 0; i < 260; ++i) {
-    batch +=
-        std::string(i ? "," : "") + R"({"type":"referral.received","referral_id":"t)" +
-        std::to_string(i) +
-        R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
-  }
+  for (int i = 0; i < 260; ++i) batch += (i ? "," : "") + Receipt("t" + std::to_string(i));
   ASSERT_EQ(Post(batch + "]}", kPartnership, "/v1/events/batch").status, 201u);
   Reply full = Get("/log/tile/0/000", "");
   ASSERT_EQ(full.status, 200u) << full.text;
@@ -249,14 +243,7 @@ TEST_F(Http, HashTilesAreServedFromTheStoredNodes) {
 }
 
 TEST_F(Http, ProofsVerify) {
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_EQ(
-        Post(
-            R"({"type":"referral.received","referral_id":"r)" + std::to_string(i) +
-            R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})")
-            .status,
-        201u);
-  }
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(Post(Receipt("r" + std::to_string(i))).status, 201u);
   Reply head = Get("/v1/ledger/head", kAuditor);
   ASSERT_EQ(head.status, 200u);
   EXPECT_EQ(head.body.at("size").to_number<uint64_t>(), 5u);

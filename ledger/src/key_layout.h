@@ -58,6 +58,10 @@
 
 namespace ledger::internal::keys {
 
+// The files of a ledger directory (above), below `dir`.
+inline constexpr const char* kDatabaseDir = "/rocksdb";
+inline constexpr const char* kSigningKeyFile = "/signing-key.pem";
+
 inline constexpr char kEvent = 'E';
 inline constexpr char kStreamHead = 'S';
 inline constexpr char kIdempotency = 'K';

@@ -1,5 +1,8 @@
 // Opening a ledger: its database, signing key, commit log replay, idempotency keys of older builds
 // and brief blocks; and closing it.
+#include <fstream>
+#include <sstream>
+
 #include "ledger_impl.h"
 
 namespace ledger {
@@ -18,7 +21,7 @@ Status Ledger::Impl::Open(const std::string& dir) {
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, ec);
   if (ec) return Status::IOError("cannot make " + dir + " private (0700): " + ec.message());
-  auto signer = Signer::LoadOrCreate(dir + "/signing-key.pem");
+  auto signer = Signer::LoadOrCreate(dir + keys::kSigningKeyFile);
   if (!signer.ok()) return signer.status();
   signer_ = std::move(signer).value();
 
@@ -53,7 +56,7 @@ Status Ledger::Impl::Open(const std::string& dir) {
   // View stores (projection state) are column families of their own.
   view_family_options_ = rocksdb::ColumnFamilyOptions(opts);
   view_family_options_.memtable_prefix_bloom_size_ratio = 0;
-  const std::string path = dir + "/rocksdb";
+  const std::string path = dir + keys::kDatabaseDir;
   std::vector<std::string> names;
   if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(opts), path, &names).ok()) {
     names = {rocksdb::kDefaultColumnFamilyName};  // a new database
@@ -287,6 +290,23 @@ Ledger::Impl::~Impl() {
   views_.clear();
   for (rocksdb::ColumnFamilyHandle* h : families_) db_->DestroyColumnFamilyHandle(h);
   if (db_) db_->Close();
+}
+
+bool Ledger::Exists(const std::string& dir) {
+  std::error_code ec;
+  return std::filesystem::is_directory(dir + keys::kDatabaseDir, ec) &&
+         std::filesystem::exists(dir + keys::kSigningKeyFile, ec);
+}
+
+Result<std::string> Ledger::ReadPublicKey(const std::string& dir) {
+  const std::string path = dir + keys::kSigningKeyFile + ".pub";
+  std::ifstream in(path);
+  std::stringstream pem;
+  pem << in.rdbuf();
+  if (!in) return Status::NotFound(dir + " holds no ledger (no " + path + ")");
+  std::optional<std::string> key = PublicKeyFromPem(pem.str());
+  if (!key) return Status::Corruption(path + " is not an Ed25519 public key");
+  return *key;
 }
 
 }  // namespace ledger

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
-#include <filesystem>
 #include <thread>
 
 namespace ledgerctl {
@@ -30,13 +29,9 @@ std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code, bool c
     *exit_code = Usage("--data DIR is required");
     return nullptr;
   }
-  // A ledger directory holds its database and its signing key (README,
-  // "Where data lives"); opening anything else would make a new, empty
-  // ledger with a fresh key, and a read-only command would then report on it.
-  std::error_code ec;
-  const std::filesystem::path dir(it->second);
-  if (!create && !(std::filesystem::is_directory(dir / "rocksdb", ec) &&
-                   std::filesystem::exists(dir / "signing-key.pem", ec))) {
+  // Opening a directory without a ledger would make a new, empty one with a
+  // fresh key, and a read-only command would then report on it.
+  if (!create && !ledger::Ledger::Exists(it->second)) {
     std::fprintf(stderr, "ledgerctl: %s holds no ledger\n", it->second.c_str());
     *exit_code = 2;
     return nullptr;

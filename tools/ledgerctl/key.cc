@@ -2,12 +2,10 @@
 // the public key beside its signing key. Read-only: it opens no database and
 // writes nothing, so it works beside a running ledgerd.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "commands.h"
+#include "ledger/ledger.h"
 #include "ledger/note.h"
-#include "ledger/tree_head.h"
 
 namespace ledgerctl {
 
@@ -18,18 +16,9 @@ int Key(const Args& a) {
   if (!ledger::note::ValidOrigin(origin)) {
     return Usage("--origin may hold no spaces, '+' or control characters");
   }
-  const std::string path = a.flags.at("data") + "/signing-key.pem.pub";
-  std::ifstream in(path);
-  std::stringstream pem;
-  pem << in.rdbuf();
-  if (!in) {
-    std::fprintf(stderr, "ledgerctl: %s holds no ledger (no %s)\n", a.flags.at("data").c_str(),
-                 path.c_str());
-    return 2;
-  }
-  std::optional<std::string> public_key = ledger::PublicKeyFromPem(pem.str());
-  if (!public_key) {
-    std::fprintf(stderr, "ledgerctl: %s is not an Ed25519 public key\n", path.c_str());
+  ledger::Result<std::string> public_key = ledger::Ledger::ReadPublicKey(a.flags.at("data"));
+  if (!public_key.ok()) {
+    std::fprintf(stderr, "ledgerctl: %s\n", public_key.status().message().c_str());
     return 2;
   }
   std::printf("%s\n", ledger::note::VerifierKey(origin, *public_key).c_str());

@@ -140,6 +140,14 @@ class Ledger {
   // when missing. Fails with kIOError or kCorruption when the directory cannot
   // be used.
   static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, LedgerOptions options = {});
+  // Whether `dir` holds a ledger (its database and signing key), looked at
+  // without opening it: a read-only tool asks before Open, which would
+  // create one.
+  static bool Exists(const std::string& dir);
+  // The ledger's Ed25519 public key (32 raw bytes) in `dir`, read from its
+  // public key file without opening the ledger (it may be running).
+  // kNotFound when there is no ledger there.
+  static Result<std::string> ReadPublicKey(const std::string& dir);
   ~Ledger();
 
   Ledger(const Ledger&) = delete;

@@ -48,6 +48,8 @@ const char* RouteTemplate(RouteId id) {
       return "GET /log/checkpoint";
     case RouteId::kLogTile:
       return "GET /log/tile/{L}/{N}";
+    case RouteId::kLogEntries:
+      return "GET /log/tile/entries/{N}";
   }
   return "other";
 }
@@ -66,11 +68,12 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
   if (n == 1 && s[0] == "healthz") return route(RouteId::kHealth, "GET");
   if (n == 1 && s[0] == "metrics") return route(RouteId::kMetrics, "GET");
   if (n == 2 && s[0] == "log" && s[1] == "checkpoint") return route(RouteId::kLogCheckpoint, "GET");
-  // A hash tile: the path after "/log/" is checked by tiles::ParsePath.
-  if (n >= 4 && s[0] == "log" && s[1] == "tile" && s[2] != "entries") {
+  // A hash tile or an entry bundle: the path after "/log/" is checked by
+  // tiles::ParsePath.
+  if (n >= 4 && s[0] == "log" && s[1] == "tile") {
     std::string tile = "tile";
     for (size_t i = 2; i < n; ++i) tile += "/" + s[i];
-    return route(RouteId::kLogTile, "GET", tile);
+    return route(s[2] == "entries" ? RouteId::kLogEntries : RouteId::kLogTile, "GET", tile);
   }
   if (n < 2 || s[0] != "v1") return std::nullopt;
   const std::string& a = s[1];
@@ -109,6 +112,7 @@ bool RoleMay(Role role, RouteId id) {
       return role == Role::kPartnership || role == Role::kProvider;
     case RouteId::kFeed:
     case RouteId::kSubscribe:
+    case RouteId::kLogEntries:  // every event, as the feed gives them
       return role == Role::kRegulator || role == Role::kAuditor;
     case RouteId::kReferral:
       return role != Role::kAuditor;

@@ -337,22 +337,27 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       o["vkey"] = ledger_->VerifierKey();
       return done(Json(200, o));
     }
-    case RouteId::kLogTile: {
+    case RouteId::kLogTile:
+    case RouteId::kLogEntries: {
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
       const std::optional<ledger::tiles::Tile> tile = ledger::tiles::ParsePath(route.param);
       if (!tile)
         return done(Problem(404, "no tile at /log/" + Printable(route.param.substr(0, 100))));
-      Result<std::string> hashes = ledger_->HashTile(*tile, ledger_->Size());
+      Result<std::string> hashes = ledger_->ReadTile(*tile, ledger_->Size());
       if (!hashes.ok()) return done(ProblemFor(hashes.status()));
       HttpResponse r;
       r.content_type = "application/octet-stream";
+      // Entry bundles hold person-level events: only caches that the
+      // credential's holder controls may keep them.
+      const char* audience = tile->entries ? "private" : "public";
       if (tile->width == ledger::tiles::kTileWidth) {
-        // A full tile never changes: any cache may keep it for good.
-        r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
+        // A full tile never changes: any cache allowed may keep it for good.
+        r.headers.emplace_back("Cache-Control",
+                               std::string(audience) + ", max-age=31536000, immutable");
         r.headers.emplace_back("ETag",
                                "\"" + ledger::ToHex(ledger::Sha256(*hashes)).substr(0, 32) + "\"");
       } else {
-        r.headers.emplace_back("Cache-Control", "public, max-age=1");
+        r.headers.emplace_back("Cache-Control", std::string(audience) + ", max-age=1");
       }
       r.body = std::move(hashes).value();
       return done(std::move(r));

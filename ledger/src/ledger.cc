@@ -93,8 +93,8 @@ Result<std::string> Ledger::Checkpoint(uint64_t size) const {
   const std::string& origin = impl_->options().origin;
   return note::Sign(note::CheckpointText(origin, size, head->root), origin, impl_->signer());
 }
-Result<std::string> Ledger::HashTile(const tiles::Tile& tile, uint64_t size) const {
-  return impl_->HashTile(tile, size);
+Result<std::string> Ledger::ReadTile(const tiles::Tile& tile, uint64_t size) const {
+  return impl_->ReadTile(tile, size);
 }
 
 std::string Ledger::VerifierKey() const {

@@ -179,7 +179,7 @@ class Ledger::Impl {
   Result<ViewStore*> OpenViewStore(const std::string& name);
   TreeHead Head() const;
   Result<TreeHead> HeadAt(uint64_t size) const;
-  Result<std::string> HashTile(const tiles::Tile& tile, uint64_t size) const;
+  Result<std::string> ReadTile(const tiles::Tile& tile, uint64_t size) const;
   Result<SignedTreeHead> SignedHead(uint64_t size) const;
   Result<std::vector<Hash>> InclusionProof(uint64_t seq, uint64_t size) const;
   Result<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to) const;

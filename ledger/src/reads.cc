@@ -273,7 +273,7 @@ Result<SignedTreeHead> Ledger::Impl::SignedHead(uint64_t size) const {
   return sth;
 }
 
-Result<std::string> Ledger::Impl::HashTile(const tiles::Tile& tile, uint64_t size) const {
+Result<std::string> Ledger::Impl::ReadTile(const tiles::Tile& tile, uint64_t size) const {
   if (size > Size())
     return Status::NotFound("the ledger has fewer than " + std::to_string(size) + " events");
   const unsigned level = tile.level * tiles::kTileHeight;
@@ -286,6 +286,22 @@ Result<std::string> Ledger::Impl::HashTile(const tiles::Tile& tile, uint64_t siz
                             std::to_string(size) + " leaves");
   }
   std::string out;
+  if (tile.entries) {
+    LEDGER_RETURN_IF_ERROR(
+        ScanStored(first, first + tile.width, [&out](uint64_t seq, std::string_view stored) {
+          // The stored value is the chain hash, then the bytes.
+          const std::string_view bytes = stored.substr(32);
+          if (bytes.size() > tiles::kMaxEntryBytes) {
+            return Status::Corruption("event " + std::to_string(seq) +
+                                      " is longer than an entry bundle holds");
+          }
+          out.push_back(static_cast<char>(bytes.size() >> 8));
+          out.push_back(static_cast<char>(bytes.size() & 0xff));
+          out.append(bytes);
+          return Status::Ok();
+        }));
+    return out;
+  }
   out.reserve(32 * tile.width);
   for (uint64_t i = 0; i < tile.width; ++i) {
     Result<Hash> node = ReadNode(level, first + i);

@@ -33,7 +33,8 @@ std::string Path(const Tile& tile) {
     n /= 1000;
     digits = "x" + Group(n % 1000) + "/" + digits;
   }
-  std::string out = "tile/" + std::to_string(tile.level) + "/" + digits;
+  std::string out =
+      "tile/" + (tile.entries ? std::string("entries") : std::to_string(tile.level)) + "/" + digits;
   if (tile.width != kTileWidth) out += ".p/" + std::to_string(tile.width);
   return out;
 }
@@ -49,9 +50,13 @@ std::optional<Tile> ParsePath(std::string_view path) {
   }
   if (parts.size() < 3 || parts[0] != "tile") return std::nullopt;
   Tile t;
-  std::optional<uint64_t> level = Decimal(parts[1], 63);
-  if (!level) return std::nullopt;
-  t.level = static_cast<unsigned>(*level);
+  if (parts[1] == "entries") {
+    t.entries = true;
+  } else {
+    std::optional<uint64_t> level = Decimal(parts[1], 63);
+    if (!level) return std::nullopt;
+    t.level = static_cast<unsigned>(*level);
+  }
   size_t end = parts.size();
   if (parts[end - 2].ends_with(".p")) {
     std::optional<uint64_t> w = Decimal(parts[end - 1], kTileWidth - 1);

@@ -223,7 +223,7 @@ TEST_F(Http, HashTilesAreServedFromTheStoredNodes) {
   ASSERT_EQ(full.status, 200u) << full.text;
   EXPECT_EQ(full.content_type, "application/octet-stream");
   EXPECT_EQ(full.text.size(), 256u * 32);
-  EXPECT_EQ(full.text, *ledger_->HashTile({0, 0, 256}, 260));
+  EXPECT_EQ(full.text, *ledger_->ReadTile({0, 0, 256}, 260));
   EXPECT_EQ(full.raw.Header("Cache-Control"), "public, max-age=31536000, immutable");
   EXPECT_EQ(full.raw.Header("ETag").size(), 34u);
   Reply partial = Get("/log/tile/0/001.p/4", "");
@@ -237,9 +237,50 @@ TEST_F(Http, HashTilesAreServedFromTheStoredNodes) {
                               "/log/tile/0/0", "/log/tile/1/000"}) {
     EXPECT_EQ(Get(missing, "").status, 404u) << missing;
   }
-  // Entry bundles are not served yet: an unknown route (401 without a
-  // credential, as for any unknown path; 404 with one).
-  EXPECT_EQ(Get("/log/tile/entries/000", kAuditor).status, 404u);
+}
+
+TEST_F(Http, EntryBundlesHoldTheLeavesForRegulatorsAndAuditors) {
+  std::string batch = "{\"events\":[";
+  for (int i = 0; i < 260; ++i) batch += (i ? "," : "") + Receipt("t" + std::to_string(i));
+  ASSERT_EQ(Post(batch + "]}", kPartnership, "/v1/events/batch").status, 201u);
+  // Every entry, after its big-endian uint16 length, is the canonical bytes
+  // whose leaf hash the level-0 hash tile holds.
+  auto entries = [](const std::string& bundle) {
+    std::vector<std::string> out;
+    for (size_t at = 0; at + 2 <= bundle.size();) {
+      const size_t n = (static_cast<unsigned char>(bundle[at]) << 8) |
+                       static_cast<unsigned char>(bundle[at + 1]);
+      out.push_back(bundle.substr(at + 2, n));
+      at += 2 + n;
+    }
+    return out;
+  };
+  for (const char* token : {kAuditor, kRegulator}) {
+    Reply full = Get("/log/tile/entries/000", token);
+    ASSERT_EQ(full.status, 200u) << full.text;
+    EXPECT_EQ(full.content_type, "application/octet-stream");
+    EXPECT_EQ(full.raw.Header("Cache-Control"), "private, max-age=31536000, immutable");
+    const std::vector<std::string> got = entries(full.text);
+    ASSERT_EQ(got.size(), 256u);
+    const std::string hashes = Get("/log/tile/0/000", "").text;
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i], *ledger_->GetCanonicalBytes(i + 1)) << i;
+      EXPECT_EQ(std::string(ledger::AsBytes(ledger::LeafHash(got[i]))), hashes.substr(32 * i, 32));
+    }
+    Reply partial = Get("/log/tile/entries/001.p/4", token);
+    ASSERT_EQ(partial.status, 200u);
+    EXPECT_EQ(partial.raw.Header("Cache-Control"), "private, max-age=1");
+    ASSERT_EQ(entries(partial.text).size(), 4u);
+    EXPECT_EQ(entries(partial.text)[3], *ledger_->GetCanonicalBytes(260));
+  }
+  for (const char* missing : {"/log/tile/entries/001", "/log/tile/entries/001.p/5",
+                              "/log/tile/entries/x000/000", "/log/tile/entries/1"}) {
+    EXPECT_EQ(Get(missing, kAuditor).status, 404u) << missing;
+  }
+  // The events themselves: not for the public, nor a scoped role.
+  EXPECT_EQ(Get("/log/tile/entries/000", "").status, 401u);
+  EXPECT_EQ(Get("/log/tile/entries/000", kPartnership).status, 403u);
+  EXPECT_EQ(Get("/log/tile/entries/000", kProvider).status, 403u);
 }
 
 TEST_F(Http, ProofsVerify) {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "event.capnp.h"
+#include "ledger/event_fields.h"
 #include "ledger/hash.h"
 #include "ledger/varint.h"
 #include "test_util.h"
@@ -159,6 +160,54 @@ TEST(Codec, ACorrectionMustHoldAFewDistinctNamedFields) {
   std::vector<CorrectedField> many;
   for (int i = 0; i < 17; ++i) many.push_back({"f" + std::to_string(i), int64_t{i}});
   EXPECT_EQ(with_fields(many), Code::kCorruption);
+}
+
+// SPEC §9: an entry bundle gives each entry's length as a uint16, so no
+// event's canonical bytes may pass 65,535. The field limits of §8 are what
+// keep every event under it: the largest event each type allows (every text
+// at its longest, in 4-byte characters; the longest referral id, actor and
+// idempotency key; a correction of the most fields a decode accepts)
+// encodes well within it. Raising a limit so far that this fails must come
+// with a check at append.
+TEST(Codec, TheLargestEventOfEveryTypeFitsAnEntryBundle) {
+  auto longest = [](size_t code_points) {
+    std::string s;
+    for (size_t i = 0; i < code_points; ++i) s += "\U0010FFFF";
+    return s;
+  };
+  size_t largest = 0;
+  for (const EventData& d : OneOfEach()) {
+    Event e;
+    e.seq = UINT64_MAX;
+    e.version = UINT64_MAX;
+    e.referral_id = std::string(64, 'r');
+    e.actor = "partnership:" + longest(100);
+    e.idempotency_key = longest(255);
+    e.data = d;
+    std::visit(
+        [&](auto& data) {
+          using S = std::decay_t<decltype(data)>;
+          if constexpr (std::is_same_v<S, RecordCorrected>) {
+            data.reason = longest(kLongTextSpec.max_len);
+            data.fields.clear();
+            for (int i = 0; i < 16; ++i) {
+              data.fields.push_back(
+                  {std::string(32, static_cast<char>('a' + i)), longest(kLongTextSpec.max_len)});
+            }
+          } else {
+            ForEachField<S>([&](const auto& field) {
+              if constexpr (requires { field.spec; })
+                data.*field.member = longest(field.spec.max_len);
+            });
+          }
+        },
+        e.data);
+    const std::string bytes = EncodeEvent(e);
+    ASSERT_TRUE(DecodeEvent(bytes).ok()) << ToString(e.type());
+    largest = std::max(largest, bytes.size());
+  }
+  EXPECT_GT(largest, 30000u);  // the texts were long indeed
+  EXPECT_LE(largest, 65535u);
 }
 
 Event Numbered(uint64_t seq, EventData d) {

@@ -237,11 +237,13 @@ class Ledger {
   // note of CheckpointText(origin, size, root) under the key name = the
   // origin. kNotFound beyond the durable size.
   Result<std::string> Checkpoint(uint64_t size) const;
-  // The hash tile (c2sp.org/tlog-tiles, ledger/tiles.h) of the tree of
-  // the first `size` events: tile.width hashes of 32 bytes, read from the
-  // stored nodes (nothing is recomputed). kNotFound when the tree of `size`
-  // leaves does not hold that many nodes at the tile's level.
-  Result<std::string> HashTile(const tiles::Tile& tile, uint64_t size) const;
+  // A tile (c2sp.org/tlog-tiles, ledger/tiles.h) of the tree of the first
+  // `size` events, read from what is stored (nothing is recomputed): a hash
+  // tile is tile.width hashes of 32 bytes, from the stored nodes; an entry
+  // bundle is tile.width events' canonical bytes, each after its length as a
+  // big-endian uint16. kNotFound when the tree of `size` leaves does not hold
+  // that many nodes at the tile's level.
+  Result<std::string> ReadTile(const tiles::Tile& tile, uint64_t size) const;
   // The signed-note verifier key of the checkpoints ("<origin>+<key id>+...").
   std::string VerifierKey() const;
   const std::string& origin() const;

@@ -2,7 +2,10 @@
 # Installs the Debian 12 packages the build needs, only when some are missing.
 # With --tests, also what the dashboard's browser tests need: Node.js and npm,
 # Chromium to drive, and Playwright from npm (tests/web, at the version its
-# lock file names). Safe to run repeatedly; needs
+# lock file names); and what the interoperability tests (tests/interop)
+# need: Go with Debian's golang.org/x/mod, to build a verifier of the
+# transparency log that this project did not write, nginx, a real caching
+# proxy to put in front of ledgerd, and curl. Safe to run repeatedly; needs
 # root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -16,6 +19,8 @@ if [ "${1:-}" = "--tests" ]; then
   # Commands rather than packages: a Node.js from elsewhere will do.
   command -v npm >/dev/null || packages+=(nodejs npm)
   command -v chromium >/dev/null || packages+=(chromium)
+  # Packages: the verifier is built against these very x/mod sources.
+  packages+=(golang-go golang-golang-x-mod-dev nginx-light curl)
 fi
 
 missing=()
@@ -42,5 +47,13 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # Never the unversioned libboost-*-dev: those are 1.74 and would remove 1.81.
+# No package's service is started (nginx's would take port 80): the tests
+# start their own, and Debian's invoke-rc.d asks policy-rc.d first.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod +x "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 playwright "${1:-}"

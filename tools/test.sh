@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 # The house style first: a file that differs from .clang-format fails fast.
 ./tools/format.sh --check
 build_dir=${BUILD_DIR:-build}
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEDGER_WEB_TESTS=ON >/dev/null
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLEDGER_WEB_TESTS=ON \
+  -DLEDGER_INTEROP_TESTS=ON >/dev/null
 cmake --build "$build_dir" -j 2
 ctest --test-dir "$build_dir" --output-on-failure -j 2 "$@"

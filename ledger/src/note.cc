@@ -73,15 +73,15 @@ uint32_t KeyId(std::string_view name, uint8_t type, std::string_view public_key)
   return GetId(AsBytes(Sha256(input)));
 }
 
-std::string VerifierKey(std::string_view name, std::string_view public_key) {
+std::string VerifierKey(std::string_view name, std::string_view public_key, uint8_t type) {
   char hex[9];
-  std::snprintf(hex, sizeof hex, "%08x", KeyId(name, kEd25519, public_key));
-  std::string key(1, static_cast<char>(kEd25519));
+  std::snprintf(hex, sizeof hex, "%08x", KeyId(name, type, public_key));
+  std::string key(1, static_cast<char>(type));
   key.append(public_key);
   return std::string(name) + "+" + hex + "+" + Base64Encode(key);
 }
 
-Result<Verifier> ParseVerifierKey(std::string_view vkey) {
+Result<Verifier> ParseVerifierKey(std::string_view vkey, uint8_t type) {
   const size_t a = vkey.find('+');
   const size_t b = a == std::string_view::npos ? a : vkey.find('+', a + 1);
   if (b == std::string_view::npos) {
@@ -89,6 +89,7 @@ Result<Verifier> ParseVerifierKey(std::string_view vkey) {
   }
   Verifier v;
   v.name = std::string(vkey.substr(0, a));
+  v.type = type;
   const std::string_view hex = vkey.substr(a + 1, b - a - 1);
   if (!ValidKeyName(v.name) || hex.size() != 8 ||
       std::from_chars(hex.data(), hex.data() + hex.size(), v.id, 16).ptr !=
@@ -96,28 +97,64 @@ Result<Verifier> ParseVerifierKey(std::string_view vkey) {
     return Status::InvalidArgument("a verifier key is NAME+KEYID+BASE64KEY");
   }
   std::optional<std::string> key = Base64Decode(vkey.substr(b + 1));
-  if (!key || key->size() != 33 || static_cast<uint8_t>((*key)[0]) != kEd25519) {
-    return Status::InvalidArgument("the verifier key is not an Ed25519 key");
+  if (!key || key->size() != 33 || static_cast<uint8_t>((*key)[0]) != type) {
+    return Status::InvalidArgument(type == kEd25519
+                                       ? "the verifier key is not an Ed25519 key"
+                                       : "the key is not a cosignature/v1 (Ed25519) key");
   }
   v.public_key = key->substr(1);
-  if (KeyId(v.name, kEd25519, v.public_key) != v.id) {
+  if (KeyId(v.name, type, v.public_key) != v.id) {
     return Status::InvalidArgument("the verifier key's id does not match its name and key");
   }
   return v;
 }
 
-std::string Sign(std::string_view text, std::string_view name, const Signer& signer) {
-  std::string sig;
-  PutId(KeyId(name, kEd25519, signer.public_key()), &sig);
-  sig += signer.SignMessage(text);
-  std::string out(text);
-  out += "\n";
-  out += kDash;
-  out += name;
+std::string SignatureLine(const Signature& signature) {
+  std::string bytes;
+  PutId(signature.id, &bytes);
+  bytes += signature.signature;
+  std::string out(kDash);
+  out += signature.name;
   out += " ";
-  out += Base64Encode(sig);
+  out += Base64Encode(bytes);
   out += "\n";
   return out;
+}
+
+std::string Sign(std::string_view text, std::string_view name, const Signer& signer) {
+  return std::string(text) + "\n" +
+         SignatureLine({std::string(name), KeyId(name, kEd25519, signer.public_key()),
+                        signer.SignMessage(text)});
+}
+
+std::string CosignatureMessage(std::string_view text, uint64_t timestamp) {
+  return "cosignature/v1\ntime " + std::to_string(timestamp) + "\n" + std::string(text);
+}
+
+std::string Cosign(std::string_view text, std::string_view name, const Signer& signer,
+                   uint64_t timestamp) {
+  std::string sig;
+  for (int shift = 56; shift >= 0; shift -= 8) sig.push_back(static_cast<char>(timestamp >> shift));
+  sig += signer.SignMessage(CosignatureMessage(text, timestamp));
+  return SignatureLine(
+      {std::string(name), KeyId(name, kCosignatureV1, signer.public_key()), std::move(sig)});
+}
+
+std::optional<uint64_t> CosignedBy(const Note& note, const Verifier& cosigner) {
+  if (cosigner.type != kCosignatureV1) return std::nullopt;
+  for (const Signature& s : note.signatures) {
+    if (s.name != cosigner.name || s.id != cosigner.id || s.signature.size() != 8 + 64) continue;
+    uint64_t timestamp = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      timestamp = (timestamp << 8) | static_cast<unsigned char>(s.signature[i]);
+    }
+    if (timestamp > (uint64_t{1} << 63) - 1) continue;
+    if (VerifyEd25519(cosigner.public_key, CosignatureMessage(note.text, timestamp),
+                      std::string_view(s.signature).substr(8))) {
+      return timestamp;
+    }
+  }
+  return std::nullopt;
 }
 
 Result<Note> Parse(std::string_view message) {
@@ -159,6 +196,7 @@ Result<Note> Parse(std::string_view message) {
 }
 
 bool SignedBy(const Note& note, const Verifier& verifier) {
+  if (verifier.type != kEd25519) return false;
   for (const Signature& s : note.signatures) {
     if (s.name == verifier.name && s.id == verifier.id &&
         VerifyEd25519(verifier.public_key, note.text, s.signature)) {

@@ -92,6 +92,63 @@ TEST(SignedNote, MalformedKeysAndNotesAreRefused) {
   EXPECT_EQ(Base64Decode("AAE="), std::string("\0\1", 2));
 }
 
+// c2sp.org/tlog-cosignature's example: the cosigned message, and the
+// layout of the signature bytes (key id, then the big-endian timestamp that
+// the example's "time" line states, then the Ed25519 signature).
+TEST(Cosignature, TheSpecificationsMessageAndSignatureLayout) {
+  const std::string body =
+      "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+  EXPECT_EQ(CosignatureMessage(body, 1679315147),
+            "cosignature/v1\ntime 1679315147\nexample.com/behind-the-sofa\n20852163\n"
+            "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n");
+  auto example =
+      Parse(body +
+            "\n\xE2\x80\x94 witness.example.com/w1 "
+            "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZ"
+            "qhf5nNo0xUe+mbIUBkBIfZ+qnA==\n");
+  ASSERT_TRUE(example.ok()) << example.status().ToString();
+  const std::string& sig = example->signatures.at(0).signature;
+  ASSERT_EQ(sig.size(), 8u + 64u);
+  uint64_t timestamp = 0;
+  for (int i = 0; i < 8; ++i) timestamp = (timestamp << 8) | static_cast<unsigned char>(sig[i]);
+  EXPECT_EQ(timestamp, 1679315147u);
+  EXPECT_EQ(
+      SignatureLine(example->signatures.at(0)),
+      "\xE2\x80\x94 witness.example.com/w1 "
+      "jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+"
+      "mbIUBkBIfZ+qnA==\n");
+}
+
+TEST(Cosignature, AWitnessKeyCosignsAndOnlyItsCosignatureCounts) {
+  std::unique_ptr<Signer> witness = PeterNeumann();
+  ASSERT_TRUE(witness);
+  const std::string vkey = VerifierKey("witness.example/w1", witness->public_key(), kCosignatureV1);
+  // The key id of a cosigner hashes in 0x04, not 0x01.
+  auto cosigner = ParseVerifierKey(vkey, kCosignatureV1);
+  ASSERT_TRUE(cosigner.ok()) << cosigner.status().ToString();
+  EXPECT_EQ(cosigner->id, KeyId("witness.example/w1", kCosignatureV1, witness->public_key()));
+  EXPECT_NE(cosigner->id, KeyId("witness.example/w1", kEd25519, witness->public_key()));
+  EXPECT_FALSE(ParseVerifierKey(vkey).ok());  // not a log's key
+  EXPECT_FALSE(ParseVerifierKey(kVkey, kCosignatureV1).ok());
+
+  const std::string body = CheckpointText("example.com/log", 5, Sha256(std::string("x")));
+  std::string line = Cosign(body, "witness.example/w1", *witness, 1700000000);
+  auto note = Parse(Sign(body, "PeterNeumann", *witness) + line);
+  ASSERT_TRUE(note.ok());
+  EXPECT_EQ(CosignedBy(*note, *cosigner), std::optional<uint64_t>(1700000000));
+  // A cosignature is not a log signature, nor the other way round.
+  EXPECT_FALSE(SignedBy(*note, *cosigner));
+  auto log_key = ParseVerifierKey(kVkey);
+  EXPECT_FALSE(CosignedBy(*note, *log_key).has_value());
+  // Another time or another body under the same signature: no cosignature.
+  Note moved = *note;
+  moved.signatures.back().signature[7] ^= 1;
+  EXPECT_FALSE(CosignedBy(moved, *cosigner).has_value());
+  Note other = *note;
+  other.text = CheckpointText("example.com/log", 6, Sha256(std::string("x")));
+  EXPECT_FALSE(CosignedBy(other, *cosigner).has_value());
+}
+
 TEST(Checkpoint, BodyIsOriginSizeAndRootAndSignsAsANote) {
   std::unique_ptr<Signer> signer = PeterNeumann();
   ASSERT_TRUE(signer);

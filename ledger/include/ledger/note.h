@@ -22,6 +22,8 @@
 namespace ledger::note {
 
 inline constexpr uint8_t kEd25519 = 0x01;
+// A witness's timestamped Ed25519 cosignature (c2sp.org/tlog-cosignature).
+inline constexpr uint8_t kCosignatureV1 = 0x04;
 // The origin a ledger uses unless configured (SPEC §9).
 inline constexpr std::string_view kDefaultOrigin = "localhost/rehab-access-ledger";
 
@@ -44,11 +46,13 @@ struct Verifier {
   uint8_t type = kEd25519;
   std::string public_key;  // 32 bytes for Ed25519
 };
-// "<name>+<hex id>+<base64(type || public key)>" for an Ed25519 key.
-std::string VerifierKey(std::string_view name, std::string_view public_key);
+// "<name>+<hex id>+<base64(type || public key)>" for an Ed25519 key
+// (kEd25519: a log's key; kCosignatureV1: a witness's).
+std::string VerifierKey(std::string_view name, std::string_view public_key,
+                        uint8_t type = kEd25519);
 // Reads a verifier key; kInvalidArgument when it is malformed, names a
-// type other than Ed25519, or its id does not match its name and key.
-Result<Verifier> ParseVerifierKey(std::string_view vkey);
+// type other than `type`, or its id does not match its name and key.
+Result<Verifier> ParseVerifierKey(std::string_view vkey, uint8_t type = kEd25519);
 
 struct Signature {
   std::string name;
@@ -69,6 +73,23 @@ Result<Note> Parse(std::string_view message);
 // Whether `note` carries a valid signature by `verifier` (same name and id,
 // and the signature verifies). Signatures by other keys are ignored.
 bool SignedBy(const Note& note, const Verifier& verifier);
+
+// A signature line as a note carries it: "— <name> <base64(id || sig)>\n".
+std::string SignatureLine(const Signature& signature);
+
+// Cosignatures (c2sp.org/tlog-cosignature, cosignature/v1): a witness's
+// statement that, at `timestamp` (POSIX seconds), the note `text` (a
+// checkpoint's body) is the largest consistent tree it has seen of the
+// log. The signed message is "cosignature/v1\ntime <timestamp>\n" + text;
+// the signature is the key id, the timestamp as a big-endian u64, then the
+// Ed25519 signature.
+std::string CosignatureMessage(std::string_view text, uint64_t timestamp);
+// The signature line of `signer`'s cosignature of `text` under `name`.
+std::string Cosign(std::string_view text, std::string_view name, const Signer& signer,
+                   uint64_t timestamp);
+// The timestamp of a valid cosignature of `note` by `cosigner` (a
+// kCosignatureV1 key), or nullopt when the note carries none.
+std::optional<uint64_t> CosignedBy(const Note& note, const Verifier& cosigner);
 
 // A checkpoint's body (c2sp.org/tlog-checkpoint): origin, tree size and
 // base64 root hash, each on its own line.

@@ -2,7 +2,13 @@
 //
 //   ledgerd --data DIR --tokens FILE [--address 127.0.0.1] [--port 8080]
 //           [--threads 2] [--log-level info] [--min-free-mb 256] [--config FILE]
+//           [--origin ORIGIN] [--witness NAME,URL,VKEY ...] [--witness-quorum K]
+//           [--checkpoint-interval-ms 1000]
 //           [limits: see kLimits below and docs/API.md, "Limits"]
+//
+// --witness (repeatable; in the config file, "witness": [...]) names a
+// witness (SPEC §9); /log/checkpoint then serves only checkpoints that
+// --witness-quorum of them (default: all) cosigned.
 //
 // --min-free-mb: appends answer 503 while the data directory's filesystem
 // has less free space than this, and resume when space returns.
@@ -28,6 +34,7 @@
 
 #include "api/server.h"
 #include "api/service.h"
+#include "api/witnesses.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 
@@ -91,17 +98,24 @@ int main(int argc, char** argv) {
       {"append-burst", 1000, 100000000, [&](long v) { service_options.append_burst = v; }},
   };
   std::map<std::string, std::string> flags;
+  std::vector<std::string> witness_flags;  // --witness, repeatable
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::puts(
           "ledgerd --data DIR --tokens FILE [--address ADDR] [--port N] [--threads N] "
-          "[--log-level LEVEL] [--min-free-mb MB] [--origin ORIGIN] [--config FILE]");
+          "[--log-level LEVEL] [--min-free-mb MB] [--origin ORIGIN] [--config FILE]\n"
+          "        [--witness NAME,URL,VKEY ...] [--witness-quorum K] "
+          "[--checkpoint-interval-ms MS]");
       std::puts("limits (docs/API.md, \"Limits\"; 0 turns --append-rate off):");
       for (const Limit& l : kLimits) std::printf("  --%s N  (%ld-%ld)\n", l.flag, l.lo, l.hi);
       return 0;
     }
     if (!arg.starts_with("--") || i + 1 >= argc) return Fail("unexpected argument " + arg);
+    if (arg == "--witness") {
+      witness_flags.emplace_back(argv[++i]);
+      continue;
+    }
     flags[arg.substr(2)] = argv[++i];
   }
   if (flags.count("config")) {
@@ -112,13 +126,24 @@ int main(int argc, char** argv) {
     boost::json::value config = boost::json::parse(ss.str(), ec);
     if (!in || ec || !config.is_object()) return Fail("cannot read config " + flags["config"]);
     for (const auto& [key, value] : config.as_object()) {
+      if (key == "witness") {
+        // The command line's witnesses replace the file's.
+        if (!witness_flags.empty()) continue;
+        if (!value.is_array()) return Fail("config: \"witness\" is a list of NAME,URL,VKEY");
+        for (const boost::json::value& w : value.as_array()) {
+          if (!w.is_string()) return Fail("config: \"witness\" is a list of NAME,URL,VKEY");
+          witness_flags.emplace_back(w.as_string());
+        }
+        continue;
+      }
       if (flags.count(std::string(key))) continue;
       flags[std::string(key)] =
           value.is_string() ? std::string(value.as_string()) : boost::json::serialize(value);
     }
   }
-  for (const char* known : {"data", "tokens", "address", "port", "threads", "log-level",
-                            "min-free-mb", "origin", "config"}) {
+  for (const char* known :
+       {"data", "tokens", "address", "port", "threads", "log-level", "min-free-mb", "origin",
+        "config", "witness-quorum", "checkpoint-interval-ms"}) {
     flags.try_emplace(known);
   }
   for (const auto& [key, value] : flags) {
@@ -126,7 +151,7 @@ int main(int argc, char** argv) {
         std::any_of(kLimits.begin(), kLimits.end(), [&](const Limit& l) { return key == l.flag; });
     if (!limit && key != "data" && key != "tokens" && key != "address" && key != "port" &&
         key != "threads" && key != "log-level" && key != "min-free-mb" && key != "origin" &&
-        key != "config") {
+        key != "config" && key != "witness-quorum" && key != "checkpoint-interval-ms") {
       return Fail("unknown option --" + key);
     }
   }
@@ -167,6 +192,26 @@ int main(int argc, char** argv) {
     ledger_options.origin = flags["origin"];
   }
 
+  api::WitnessOptions witness_options;
+  for (const std::string& w : witness_flags) {
+    auto config = api::ParseWitness(w);
+    if (!config.ok()) return Fail(config.status().message());
+    witness_options.witnesses.push_back(std::move(config).value());
+  }
+  if (!flags["witness-quorum"].empty()) {
+    std::optional<long> k = Bounded(flags["witness-quorum"], 1, 1000);
+    if (!k) return Fail("--witness-quorum must be a whole number from 1 to 1000");
+    witness_options.quorum = static_cast<size_t>(*k);
+  }
+  if (!flags["checkpoint-interval-ms"].empty()) {
+    std::optional<long> ms = Bounded(flags["checkpoint-interval-ms"], 10, 3600000);
+    if (!ms) return Fail("--checkpoint-interval-ms must be a whole number from 10 to 3600000");
+    witness_options.interval = std::chrono::milliseconds(*ms);
+  }
+  if (witness_options.witnesses.empty() && witness_options.quorum > 0) {
+    return Fail("--witness-quorum needs --witness");
+  }
+
   auto tokens = api::TokenStore::Load(flags["tokens"]);
   if (!tokens.ok()) return Fail(tokens.status().ToString());
   auto ledger = ledger::Ledger::Open(flags["data"], ledger_options);
@@ -175,6 +220,16 @@ int main(int argc, char** argv) {
   if (!projector.ok()) return Fail(projector.status().ToString());
   (*projector)->Start();
 
+  std::unique_ptr<api::Witnesses> witnesses;
+  if (!witness_options.witnesses.empty()) {
+    auto opened = api::Witnesses::Open(ledger->get(), witness_options);
+    if (!opened.ok()) return Fail(opened.status().message());
+    witnesses = std::move(opened).value();
+    witnesses->Start();
+    service_options.witnesses = witnesses.get();
+    spdlog::info("publishing checkpoints cosigned by {} of {} witnesses", witnesses->quorum(),
+                 witness_options.witnesses.size());
+  }
   api::Service service(ledger->get(), projector->get(), std::move(tokens).value(), service_options);
   if (!flags["address"].empty()) options.address = flags["address"];
   if (!flags["port"].empty()) options.port = static_cast<uint16_t>(*port);
@@ -195,6 +250,7 @@ int main(int argc, char** argv) {
   sigwait(&stop_signals, &sig);
   spdlog::info("ledgerd stopping (signal {})", sig);
   server.Stop();
+  witnesses.reset();
   projector->reset();
   ledger->reset();  // commits what is queued and closes the database
   spdlog::info("ledgerd stopped");

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "answers.h"
+#include "api/witnesses.h"
 #include "append_limiter.h"
 #include "ledger/merkle.h"
 #include "metrics.h"
@@ -57,6 +58,30 @@ std::string Service::MetricsText() const {
       << "# HELP ledger_projection_lag_events Events the projections have not applied yet.\n"
       << "# TYPE ledger_projection_lag_events gauge\n"
       << "ledger_projection_lag_events " << (size > applied ? size - applied : 0) << "\n";
+  if (options_.witnesses) {
+    const std::vector<WitnessStatus> states = options_.witnesses->States();
+    out << "# HELP ledger_checkpoint_published_size The size of the checkpoint /log/checkpoint "
+           "serves, cosigned by the witnesses' quorum.\n"
+        << "# TYPE ledger_checkpoint_published_size gauge\n"
+        << "ledger_checkpoint_published_size " << options_.witnesses->PublishedSize() << "\n"
+        << "# HELP ledger_witness_cosigned_size The largest size each witness cosigned.\n"
+        << "# TYPE ledger_witness_cosigned_size gauge\n";
+    for (const WitnessStatus& w : states) {
+      out << "ledger_witness_cosigned_size{witness=\"" << w.name << "\"} " << w.cosigned_size
+          << "\n";
+    }
+    out << "# HELP ledger_witness_lag_events Durable events each witness has not cosigned.\n"
+        << "# TYPE ledger_witness_lag_events gauge\n";
+    for (const WitnessStatus& w : states) {
+      out << "ledger_witness_lag_events{witness=\"" << w.name << "\"} "
+          << (size > w.cosigned_size ? size - w.cosigned_size : 0) << "\n";
+    }
+    out << "# HELP ledger_witness_failures_total Submissions that gave no valid cosignature.\n"
+        << "# TYPE ledger_witness_failures_total counter\n";
+    for (const WitnessStatus& w : states) {
+      out << "ledger_witness_failures_total{witness=\"" << w.name << "\"} " << w.failures << "\n";
+    }
+  }
   return out.str();
 }
 
@@ -364,7 +389,20 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     }
     case RouteId::kLogCheckpoint: {
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
-      Result<std::string> checkpoint = ledger_->Checkpoint(ledger_->Size());
+      Result<std::string> checkpoint = Status::Ok();
+      if (options_.witnesses) {
+        // Only what the witnesses' quorum cosigned is published.
+        std::optional<std::string> published = options_.witnesses->Published();
+        if (!published) {
+          HttpResponse r =
+              Problem(503, "no checkpoint has been cosigned by the witnesses' quorum yet");
+          r.headers.emplace_back("Retry-After", "1");
+          return done(std::move(r));
+        }
+        checkpoint = std::move(*published);
+      } else {
+        checkpoint = ledger_->Checkpoint(ledger_->Size());
+      }
       if (!checkpoint.ok()) return done(ProblemFor(checkpoint.status()));
       HttpResponse r;
       r.content_type = "text/plain; charset=utf-8";

@@ -15,5 +15,6 @@ int Proof(const Args& a);     // proof.cc
 int Import(const Args& a);    // import.cc
 int Generate(const Args& a);  // generate.cc
 int Key(const Args& a);       // key.cc
+int Witness(const Args& a);   // witness.cc
 
 }  // namespace ledgerctl

@@ -81,6 +81,22 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       with a realistic lag and by its partnership or provider. By default the
       number of referrals is calibrated so that the placements started each
       year are about 0.8% of the 290,000 adults a year in treatment.
+  ledgerctl witness  --data DIR --listen HOST:PORT --log VKEY [--log VKEY...]
+                     [--name NAME]
+      A witness (c2sp.org/tlog-witness) of the logs whose verifier keys are
+      given: it cosigns a checkpoint (POST /add-checkpoint) only when it is
+      consistent with the last one it cosigned of that log, keeping that
+      state in DIR (synced before it answers), and keeps both signed
+      checkpoints of every inconsistent one it refuses. Its key is created
+      in DIR on first use, under NAME (default localhost/witness); it prints
+      the cosigner key to give the log (ledgerd --witness NAME,URL,VKEY).
+  ledgerctl witness key --data DIR
+      The cosigner key of the witness in DIR. Read-only.
+  ledgerctl witness evidence --data DIR
+      The refused inconsistent checkpoints, one JSON object a line: origin,
+      received_at, reason, the cosigned and the refused checkpoint (signed
+      notes), the old size and proof submitted. Read-only; works beside a
+      running witness.
 
   Anything that runs over a second shows its progress (count, rate, ETA) on
   a terminal; --progress prints it as lines for logs.
@@ -155,6 +171,7 @@ int main(int argc, char** argv) {
       {"proof", {"key", "head", "old", "new", "proof", "server", "token", "seq"}},
       {"import", {"data", "actor", "format", "restore", "server", "token", "progress"}},
       {"key", {"data", "origin"}},
+      {"witness", {"data", "listen", "log", "name"}},
   };
   auto allowed = kFlags.find(a.command);
   if (allowed == kFlags.end()) return Usage("unknown command " + a.command);
@@ -172,5 +189,6 @@ int main(int argc, char** argv) {
   if (a.command == "proof") return Proof(a);
   if (a.command == "import") return Import(a);
   if (a.command == "key") return Key(a);
+  if (a.command == "witness") return Witness(a);
   return Usage("unknown command " + a.command);
 }

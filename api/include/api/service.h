@@ -27,6 +27,7 @@ namespace api {
 class AppendLimiter;   // append_limiter.h
 class RequestMetrics;  // metrics.h
 class ViewCache;       // view_cache.h
+class Witnesses;       // witnesses.h
 
 struct ServiceOptions {
   // Events each writing credential may append per second, with bursts of up
@@ -44,6 +45,10 @@ struct ServiceOptions {
   // is the request target and the seq the projections reflect, so a new
   // event makes every earlier answer stale.
   size_t view_cache_entries = 512;
+  // When set, GET /log/checkpoint serves the latest checkpoint its witnesses'
+  // quorum cosigned (503 until there is one), and /metrics shows each
+  // witness (SPEC §9). Not owned; outlives the service.
+  const Witnesses* witnesses = nullptr;
 };
 
 class Service {

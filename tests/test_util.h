@@ -6,13 +6,17 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "ledger/event.h"
+#include "ledger/hash.h"
 #include "ledger/ledger.h"
 #include "ledger/time.h"
 
@@ -50,6 +54,31 @@ inline void ExpectSameBrief(const EventBrief& a, const EventBrief& b) {
   if (a.correction) {
     EXPECT_EQ(*a.correction, *b.correction);
   }
+}
+
+// Everything below `dir`, each entry named by its path relative to `dir`:
+// a directory as "dir", a file as the SHA-256 of its bytes, each with its
+// permission bits. Two equal results mean that nothing in the directory was
+// created, removed or changed in between. Entries whose file name is in
+// `skip` are left out.
+inline std::map<std::string, std::string> DirectoryContents(
+    const std::string& dir, const std::vector<std::string>& skip = {}) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
+    const auto perms = static_cast<unsigned>(e.status().permissions());
+    std::string what;
+    if (e.is_directory()) {
+      what = "dir";
+    } else {
+      std::ifstream in(e.path(), std::ios::binary);
+      const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+      what = ToHex(Sha256(bytes));
+    }
+    out[std::filesystem::relative(e.path(), dir).string()] = what + " " + std::to_string(perms);
+  }
+  return out;
 }
 
 // 2025-01-01T00:00:00Z plus `days` days and `seconds` seconds.

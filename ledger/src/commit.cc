@@ -9,6 +9,10 @@ namespace ledger {
 
 void Ledger::Impl::AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx,
                                AppendCallback done) {
+  if (read_only()) {
+    done(ReadOnly());
+    return;
+  }
   if (requests.empty()) {
     done(Status::BadField("events", "must hold at least one event"));
     return;
@@ -41,6 +45,7 @@ void Ledger::Impl::Enqueue(std::unique_ptr<Writer> w) {
 
 Result<std::vector<AppendResult>> Ledger::Impl::AppendRecorded(
     std::span<const RecordedRequest> requests) {
+  if (read_only()) return ReadOnly();
   if (requests.empty()) return Status::BadField("events", "must hold at least one event");
   const Micros now = options_.clock();
   std::vector<FieldError> errors;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "crc32c.h"
@@ -254,6 +255,112 @@ Status LogSegment::Sync() {
   return Status::Ok();
 }
 
+namespace {
+
+// A file descriptor, closed unless released.
+class OwnedFd {
+ public:
+  OwnedFd() = default;
+  explicit OwnedFd(int fd) : fd_(fd) {}
+  OwnedFd(OwnedFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  OwnedFd& operator=(OwnedFd&& o) noexcept {
+    if (this != &o) {
+      Close();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~OwnedFd() { Close(); }
+  int get() const { return fd_; }
+  int Release() { return std::exchange(fd_, -1); }
+
+ private:
+  void Close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_ = -1;
+};
+
+// A segment file as found on disk, before the log takes it.
+struct FoundSegment {
+  OwnedFd fd;
+  std::string path;
+  uint64_t generation = 0;  // of its records; 0 when it was not read
+  uint64_t size = 0;        // bytes of the file
+  // The file, when read. The records point into it: a move keeps its
+  // buffer, since a record (40 bytes at least) is beyond any short string.
+  std::string bytes;
+  std::vector<ParsedRecord> records;
+};
+
+// The segment files of `dir`, each opened with `open_flags`, in generation
+// order. A file whose first record is of a generation before `start` holds
+// nothing to replay: only its size is read. (Any other is read whole and
+// checked, so that a damaged header cannot pass for a generation.)
+// *next_file is set above every file's number.
+Status FindSegments(const std::string& dir, uint64_t start, int open_flags,
+                    std::vector<FoundSegment>* found, uint64_t* next_file) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != 12 || !name.ends_with(".log")) continue;
+    const uint64_t number = std::strtoull(name.c_str(), nullptr, 10);
+    if (number == 0) continue;
+    FoundSegment f;
+    f.path = entry.path().string();
+    f.fd = OwnedFd(::open(f.path.c_str(), open_flags | O_CLOEXEC));
+    if (f.fd.get() < 0) return Errno("open " + f.path);
+    struct stat st;
+    if (::fstat(f.fd.get(), &st) != 0) return Errno("stat " + f.path);
+    *next_file = std::max(*next_file, number + 1);
+    char header[kLogHeaderBytes];
+    const bool before_start =
+        ::pread(f.fd.get(), header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
+        KnownFormat(GetFixed32(header + 12)) && GetFixed64(header + 16) < start;
+    if (before_start) {
+      f.size = static_cast<uint64_t>(st.st_size);
+    } else {
+      Result<std::string> bytes = ReadWhole(f.fd.get(), f.path, static_cast<uint64_t>(st.st_size));
+      if (!bytes.ok()) return bytes.status();
+      f.bytes = std::move(bytes).value();
+      f.size = f.bytes.size();
+      f.records = ParseSegment(f.bytes, &f.generation);
+    }
+    found->push_back(std::move(f));
+  }
+  if (ec) return Status::IOError("commit log: cannot list " + dir + ": " + ec.message());
+  // The uses of segments follow each other as the events do.
+  std::sort(found->begin(), found->end(), [](const FoundSegment& a, const FoundSegment& b) {
+    return a.generation < b.generation;
+  });
+  return Status::Ok();
+}
+
+// Replays the records of `found` of generation `start` or later that hold
+// the events after `head`, in order, up to the first gap. *whole is false
+// when a record was found past a gap.
+Status ReplayFound(const std::vector<FoundSegment>& found, uint64_t start, uint64_t head,
+                   const CommitLog::Replay& replay, bool* whole) {
+  uint64_t next = head + 1;
+  *whole = true;
+  for (const FoundSegment& f : found) {
+    if (f.generation < start) continue;
+    for (const ParsedRecord& r : f.records) {
+      if (r.last < next) continue;  // already in the tables
+      if (r.first != next) {
+        *whole = false;  // never synced: nothing after it was acknowledged
+        return Status::Ok();
+      }
+      LEDGER_RETURN_IF_ERROR(replay(r.first, r.last, r.payload));
+      next = r.last + 1;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<CommitLog>> CommitLog::Open(const std::string& dir, uint64_t segment_bytes,
                                                    uint64_t start, uint64_t head,
                                                    const Replay& replay, bool direct) {
@@ -264,70 +371,36 @@ Result<std::unique_ptr<CommitLog>> CommitLog::Open(const std::string& dir, uint6
   }
   if (ec) return Status::IOError("commit log: cannot create " + dir + ": " + ec.message());
   std::unique_ptr<CommitLog> log(new CommitLog(dir, segment_bytes, direct));
+  std::vector<FoundSegment> found;
+  LEDGER_RETURN_IF_ERROR(FindSegments(dir, start, O_RDWR, &found, &log->next_file_));
   log->next_generation_ = std::max<uint64_t>(start, 1);
-
-  struct Found {
-    std::shared_ptr<LogSegment> segment;
-    std::string bytes;
-    std::vector<ParsedRecord> records;
-  };
-  std::vector<Found> found;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.size() != 12 || !name.ends_with(".log")) continue;
-    const uint64_t number = std::strtoull(name.c_str(), nullptr, 10);
-    if (number == 0) continue;
-    const std::string path = entry.path().string();
-    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) return Errno("open " + path);
-    Found f{std::make_shared<LogSegment>(fd, path), {}, {}};
-    struct stat st;
-    if (::fstat(fd, &st) != 0) return Errno("stat " + path);
-    log->next_file_ = std::max(log->next_file_, number + 1);
-    // A file whose first record is of a generation before the start holds
-    // nothing to replay: only its size is needed. (Any other is read whole
-    // and checked, so that a damaged header cannot pass for a generation.)
-    char header[kLogHeaderBytes];
-    const bool before_start =
-        ::pread(fd, header, sizeof header, 0) == static_cast<ssize_t>(sizeof header) &&
-        KnownFormat(GetFixed32(header + 12)) && GetFixed64(header + 16) < start;
-    if (before_start) {
-      f.segment->written_ = static_cast<uint64_t>(st.st_size);
-    } else {
-      Result<std::string> bytes = ReadWhole(fd, path, static_cast<uint64_t>(st.st_size));
-      if (!bytes.ok()) return bytes.status();
-      f.bytes = std::move(bytes).value();
-      f.records = ParseSegment(f.bytes, &f.segment->generation_);
-      f.segment->written_ = f.bytes.size();
-      log->next_generation_ = std::max(log->next_generation_, f.segment->generation_ + 1);
-    }
-    found.push_back(std::move(f));
+  for (const FoundSegment& f : found) {
+    log->next_generation_ = std::max(log->next_generation_, f.generation + 1);
   }
-  if (ec) return Status::IOError("commit log: cannot list " + dir + ": " + ec.message());
-
-  // Replay in generation order: the uses of segments follow each other as
-  // the events do.
-  std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) {
-    return a.segment->generation_ < b.segment->generation_;
-  });
-  uint64_t next = head + 1;
-  bool gap = false;
-  for (const Found& f : found) {
-    if (gap || f.segment->generation_ < start) continue;
-    for (const ParsedRecord& r : f.records) {
-      if (r.last < next) continue;  // already in the tables
-      if (r.first != next) {
-        gap = true;  // never synced: nothing after it was acknowledged
-        break;
-      }
-      LEDGER_RETURN_IF_ERROR(replay(r.first, r.last, r.payload));
-      next = r.last + 1;
-    }
-  }
+  // After a crash the log may hold a gap: the records after it were never
+  // acknowledged, and are left behind.
+  bool whole = true;
+  LEDGER_RETURN_IF_ERROR(ReplayFound(found, start, head, replay, &whole));
   // The caller makes the replayed events durable before appending: every
   // segment may then be reused, oldest use first.
-  for (Found& f : found) log->retired_.push_back(std::move(f.segment));
+  for (FoundSegment& f : found) {
+    auto segment = std::make_shared<LogSegment>(f.fd.Release(), f.path);
+    segment->generation_ = f.generation;
+    segment->written_ = f.size;
+    log->retired_.push_back(std::move(segment));
+  }
   return log;
+}
+
+Status CommitLog::Read(const std::string& dir, uint64_t start, uint64_t head, const Replay& replay,
+                       bool* whole) {
+  *whole = true;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return Status::Ok();
+  std::vector<FoundSegment> found;
+  uint64_t next_file = 1;
+  LEDGER_RETURN_IF_ERROR(FindSegments(dir, start, O_RDONLY, &found, &next_file));
+  return ReplayFound(found, start, head, replay, whole);
 }
 
 Status CommitLog::Roll(const std::function<Result<uint64_t>()>& persisted) {

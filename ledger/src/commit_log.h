@@ -156,6 +156,18 @@ class CommitLog {
                                                  uint64_t start, uint64_t head,
                                                  const Replay& replay, bool direct = true);
 
+  // Calls `replay` as Open would, for the records of generation `start` or
+  // later that hold the events after `head`, in order and without a gap,
+  // and changes nothing in `dir`: no file is created, opened for writing or
+  // reused (a read-only open of the ledger, beside a writer that may be
+  // appending to the log and reusing its files meanwhile). Sets *whole to
+  // false when a record after the replayed ones was found past a gap: the
+  // files were read while the writer moved on (a segment reused, or one
+  // read before its last record reached it), so a later read may see more.
+  // No log directory reads as an empty log.
+  static Status Read(const std::string& dir, uint64_t start, uint64_t head, const Replay& replay,
+                     bool* whole);
+
   // Above every generation on disk; the log's new start.
   uint64_t next_generation() const { return next_generation_; }
 

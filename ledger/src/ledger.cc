@@ -17,7 +17,7 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& dir, LedgerOptio
   }
   auto impl = std::make_unique<Impl>(std::move(options));
   LEDGER_RETURN_IF_ERROR(impl->Open(dir));
-  impl->Start();
+  if (!impl->read_only()) impl->Start();  // a read-only ledger commits nothing
   return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
 }
 

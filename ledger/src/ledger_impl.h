@@ -14,6 +14,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 #include <sys/statvfs.h>
 
@@ -144,6 +145,13 @@ class Ledger::Impl {
   ~Impl();
 
   Status Open(const std::string& dir);
+  // Whether it was opened read-only (LedgerOptions::read_only): nothing in
+  // its directory is written, and every write is refused (ReadOnly()).
+  bool read_only() const { return options_.read_only; }
+  // The refusal of a write to a ledger opened read-only.
+  static Status ReadOnly() {
+    return Status::Forbidden("the ledger is open read-only: nothing can be written");
+  }
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
   Result<std::vector<AppendResult>> AppendRecorded(std::span<const RecordedRequest> requests);
   // Starts the commit, sync and answer threads. REQUIRES: Open() succeeded.
@@ -193,6 +201,21 @@ class Ledger::Impl {
   const LedgerOptions& options() const { return options_; }
 
  private:
+  // Every read of the database goes through these two: in a read-only open
+  // they read the commit log's records that RocksDB's tables do not hold
+  // yet (unflushed_) over the database, else the database alone.
+  rocksdb::Status DbGet(const rocksdb::ReadOptions& ro, const std::string& key,
+                        std::string* value) const {
+    return unflushed_ ? unflushed_->GetFromBatchAndDB(db_.get(), ro, key, value)
+                      : db_->Get(ro, key, value);
+  }
+  std::unique_ptr<rocksdb::Iterator> DbIterator(const rocksdb::ReadOptions& ro) const {
+    rocksdb::Iterator* base = db_->NewIterator(ro);
+    if (!unflushed_) return std::unique_ptr<rocksdb::Iterator>(base);
+    return std::unique_ptr<rocksdb::Iterator>(
+        unflushed_->NewIteratorWithBase(db_->DefaultColumnFamily(), base, &ro));
+  }
+
   // Calls fn(seq, stored value) for each durable event with after < seq <=
   // upto, in order; kCorruption when one is missing.
   Status ScanStored(uint64_t after, uint64_t upto,
@@ -254,6 +277,15 @@ class Ledger::Impl {
   // its memtable (a crash), makes them durable in its tables and moves the
   // log's start past every record on disk.
   Status OpenCommitLog(const std::string& dir);
+  // The RocksDB options of the ledger's database (and view_family_options_).
+  rocksdb::Options DatabaseOptions();
+  // Open() of a read-only ledger (LedgerOptions::read_only, which says what
+  // it sees and why).
+  Status OpenReadOnly(const std::string& dir);
+  // At open, once the database (and in a read-only open, unflushed_) holds
+  // every durable event: reads the head record and the tree's peaks into
+  // the write state and the durable head.
+  Status LoadHead();
   // kResourceExhausted when the ledger's filesystem is below
   // options_.min_free_bytes plus twice `batch_bytes` (see LedgerOptions).
   // Commit thread only.
@@ -289,6 +321,12 @@ class Ledger::Impl {
 
   LedgerOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
+  // Read-only opens only: the commit log's records of the events the
+  // database's tables do not hold yet, in memory, read before the database
+  // by DbGet and DbIterator; and the directory (outside the ledger's) that a
+  // RocksDB secondary instance needs as its own.
+  std::unique_ptr<rocksdb::WriteBatchWithIndex> unflushed_;
+  std::string secondary_dir_;
   std::unique_ptr<internal::CommitLog> log_;  // written by the commit thread only
   std::unique_ptr<Signer> signer_;
   rocksdb::ColumnFamilyOptions view_family_options_;

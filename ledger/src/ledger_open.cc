@@ -1,5 +1,9 @@
 // Opening a ledger: its database, signing key, commit log replay, idempotency keys of older builds
 // and brief blocks; and closing it.
+#include <stdlib.h>
+
+#include <cerrno>
+#include <cstdarg>
 #include <fstream>
 #include <sstream>
 
@@ -10,21 +14,7 @@ namespace ledger {
 // ---------------------------------------------------------------------------
 // Open and close
 
-Status Ledger::Impl::Open(const std::string& dir) {
-  dir_ = dir;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IOError("cannot create ledger directory " + dir + ": " + ec.message());
-  // It holds person-level data and the signing key: its owner's alone. The
-  // files in it are created 0600 by the ledger itself, and by RocksDB under
-  // the process's umask, which the programs set to 077.
-  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
-                               std::filesystem::perm_options::replace, ec);
-  if (ec) return Status::IOError("cannot make " + dir + " private (0700): " + ec.message());
-  auto signer = Signer::LoadOrCreate(dir + keys::kSigningKeyFile);
-  if (!signer.ok()) return signer.status();
-  signer_ = std::move(signer).value();
-
+rocksdb::Options Ledger::Impl::DatabaseOptions() {
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.write_buffer_size = options_.write_buffer_bytes;
@@ -56,6 +46,26 @@ Status Ledger::Impl::Open(const std::string& dir) {
   // View stores (projection state) are column families of their own.
   view_family_options_ = rocksdb::ColumnFamilyOptions(opts);
   view_family_options_.memtable_prefix_bloom_size_ratio = 0;
+  return opts;
+}
+
+Status Ledger::Impl::Open(const std::string& dir) {
+  if (read_only()) return OpenReadOnly(dir);
+  dir_ = dir;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create ledger directory " + dir + ": " + ec.message());
+  // It holds person-level data and the signing key: its owner's alone. The
+  // files in it are created 0600 by the ledger itself, and by RocksDB under
+  // the process's umask, which the programs set to 077.
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, ec);
+  if (ec) return Status::IOError("cannot make " + dir + " private (0700): " + ec.message());
+  auto signer = Signer::LoadOrCreate(dir + keys::kSigningKeyFile);
+  if (!signer.ok()) return signer.status();
+  signer_ = std::move(signer).value();
+
+  const rocksdb::Options opts = DatabaseOptions();
   const std::string path = dir + keys::kDatabaseDir;
   std::vector<std::string> names;
   if (!rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(opts), path, &names).ok()) {
@@ -80,9 +90,137 @@ Status Ledger::Impl::Open(const std::string& dir) {
   LEDGER_RETURN_IF_ERROR(OpenCommitLog(dir));
   LEDGER_RETURN_IF_ERROR(ScopeIdempotencyKeys());
   LEDGER_RETURN_IF_ERROR(LoadStreamSet());
+  LEDGER_RETURN_IF_ERROR(LoadHead());
+  return PrepareBriefBlocks();
+}
 
+namespace {
+
+// RocksDB's info log of a read-only open: dropped. It would otherwise be a
+// file, and the ledger's directory is not to be written.
+class SilentLogger final : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+// Puts the operations of a commit log record (a WriteBatch of the default
+// column family's puts) into an indexed batch, in order. Anything else
+// was never written by the ledger: kCorruption.
+class IntoIndex final : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit IntoIndex(rocksdb::WriteBatchWithIndex* out) : out_(out) {}
+  rocksdb::Status PutCF(uint32_t family, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    return family == 0 ? out_->Put(key, value) : Foreign();
+  }
+  rocksdb::Status DeleteCF(uint32_t family, const rocksdb::Slice& key) override {
+    return family == 0 ? out_->Delete(key) : Foreign();
+  }
+  rocksdb::Status SingleDeleteCF(uint32_t, const rocksdb::Slice&) override { return Foreign(); }
+  rocksdb::Status DeleteRangeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Foreign();
+  }
+  rocksdb::Status MergeCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Foreign();
+  }
+  rocksdb::Status PutEntityCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Foreign();
+  }
+  rocksdb::Status PutBlobIndexCF(uint32_t, const rocksdb::Slice&, const rocksdb::Slice&) override {
+    return Foreign();
+  }
+
+ private:
+  static rocksdb::Status Foreign() {
+    return rocksdb::Status::Corruption(
+        "a commit log record holds an operation the ledger never writes");
+  }
+  rocksdb::WriteBatchWithIndex* out_;
+};
+
+}  // namespace
+
+Status Ledger::Impl::OpenReadOnly(const std::string& dir) {
+  dir_ = dir;
+  if (!Ledger::Exists(dir)) return Status::NotFound(dir + " holds no ledger");
+  auto signer = Signer::Load(dir + keys::kSigningKeyFile);
+  if (!signer.ok()) return signer.status();
+  signer_ = std::move(signer).value();
+
+  rocksdb::Options opts = DatabaseOptions();
+  opts.create_if_missing = false;
+  // A secondary keeps every table file open from its open on, so that one
+  // the writer deletes meanwhile (after a compaction) is still read.
+  opts.max_open_files = -1;
+  opts.info_log = std::make_shared<SilentLogger>();
+  // The secondary's own directory, outside the ledger's.
+  std::error_code ec;
+  const std::filesystem::path tmp = std::filesystem::temp_directory_path(ec);
+  std::string pattern = (tmp / "ledger-read-only-XXXXXX").string();
+  if (ec || ::mkdtemp(pattern.data()) == nullptr) {
+    return Status::IOError("cannot make a temporary directory for a read-only open: " +
+                           std::string(std::strerror(errno)));
+  }
+  secondary_dir_ = pattern;
+  const std::string path = dir + keys::kDatabaseDir;
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(opts)}};
+  // Each try opens the database as the writer has it now, then reads the
+  // commit log's records past the database's head. A try that sees the
+  // writer move on in between (a gap in the log, or a file gone under the
+  // open) is made again; the last one's prefix is kept.
+  constexpr int kTries = 6;
+  Status st;
+  for (int attempt = 1; attempt <= kTries; ++attempt) {
+    if (attempt > 1) std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+    unflushed_.reset();
+    if (db_) {
+      for (rocksdb::ColumnFamilyHandle* h : families_) db_->DestroyColumnFamilyHandle(h);
+    }
+    families_.clear();
+    db_.reset();
+    rocksdb::DB* raw = nullptr;
+    st = FromRocks(rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(opts), path, secondary_dir_,
+                                                families, &families_, &raw),
+                   "open " + dir + " read-only");
+    if (!st.ok()) continue;
+    db_.reset(raw);
+    Result<uint64_t> start = ReadLeadingU64(keys::LogStart(), 8);
+    Result<uint64_t> head = ReadLeadingU64(keys::Head(), 40);
+    if (!start.ok() || !head.ok()) return !start.ok() ? start.status() : head.status();
+    auto unflushed = std::make_unique<rocksdb::WriteBatchWithIndex>(rocksdb::BytewiseComparator(),
+                                                                    0, /*overwrite_key=*/true);
+    bool replayed = false;
+    auto replay = [&](uint64_t first, uint64_t last, std::string_view payload) -> Status {
+      rocksdb::WriteBatch batch{std::string(payload)};
+      IntoIndex into(unflushed.get());
+      LEDGER_RETURN_IF_ERROR(FromRocks(batch.Iterate(&into), "read the commit log"));
+      std::string now;
+      LEDGER_RETURN_IF_ERROR(FromRocks(
+          unflushed->GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(), keys::Head(), &now),
+          "read the commit log"));
+      if (now.size() != 40 || keys::GetU64(now) != last) {
+        return Status::Corruption("commit log record of events " + std::to_string(first) + ".." +
+                                  std::to_string(last) + " does not leave the head at " +
+                                  std::to_string(last));
+      }
+      replayed = true;
+      return Status::Ok();
+    };
+    bool whole = true;
+    st = internal::CommitLog::Read(dir + "/log", *start, *head, replay, &whole);
+    if (!st.ok()) return st;
+    if (replayed) unflushed_ = std::move(unflushed);
+    if (whole) break;
+  }
+  if (!st.ok()) return st;
+  return LoadHead();
+}
+
+Status Ledger::Impl::LoadHead() {
   std::string head;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Head(), &head);
+  rocksdb::Status s = DbGet(rocksdb::ReadOptions(), keys::Head(), &head);
   if (s.IsNotFound()) {
     durable_head_ = TreeHead{0, EmptyTreeRoot(), 0};
     return Status::Ok();
@@ -102,7 +240,7 @@ Status Ledger::Impl::Open(const std::string& dir) {
   Result<Event> last_event = internal::DecodeEvent(std::string_view(*last).substr(32));
   written_recorded_at_ = last_event.ok() ? last_event->recorded_at : options_.clock();
   std::string after;
-  if (!db_->Get(rocksdb::ReadOptions(), keys::Event(written_seq_ + 1), &after).IsNotFound()) {
+  if (!DbGet(rocksdb::ReadOptions(), keys::Event(written_seq_ + 1), &after).IsNotFound()) {
     return Status::Corruption("events follow the recorded head");
   }
 
@@ -119,7 +257,7 @@ Status Ledger::Impl::Open(const std::string& dir) {
   tree_ = CompactRange(written_seq_, std::move(peaks));
   durable_head_ = TreeHead{written_seq_, tree_.Root(), written_recorded_at_};
   durable_.store(written_seq_, std::memory_order_release);
-  return PrepareBriefBlocks();
+  return Status::Ok();
 }
 
 Status Ledger::Impl::ScopeIdempotencyKeys() {
@@ -170,7 +308,7 @@ Result<uint64_t> Ledger::Impl::ReadLeadingU64(const std::string& key, size_t siz
   rocksdb::ReadOptions ro;
   ro.read_tier = tier;
   std::string value;
-  rocksdb::Status s = db_->Get(ro, key, &value);
+  rocksdb::Status s = DbGet(ro, key, &value);
   if (s.IsNotFound()) return uint64_t{0};
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "read record " + key.substr(0, 1)));
   if (value.size() != size) {
@@ -290,6 +428,11 @@ Ledger::Impl::~Impl() {
   views_.clear();
   for (rocksdb::ColumnFamilyHandle* h : families_) db_->DestroyColumnFamilyHandle(h);
   if (db_) db_->Close();
+  db_.reset();
+  if (!secondary_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(secondary_dir_, ec);
+  }
 }
 
 bool Ledger::Exists(const std::string& dir) {

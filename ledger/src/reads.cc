@@ -8,7 +8,7 @@ namespace ledger {
 
 Result<std::string> Ledger::Impl::GetStored(uint64_t seq) const {
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::Event(seq), &v);
+  rocksdb::Status s = DbGet(rocksdb::ReadOptions(), keys::Event(seq), &v);
   if (s.IsNotFound()) return Status::NotFound("no event with seq " + std::to_string(seq));
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "read event " + std::to_string(seq)));
   if (v.size() < 32 + 8)
@@ -35,7 +35,7 @@ Result<Event> Ledger::Impl::GetEvent(uint64_t seq) const {
 
 Result<StreamHead> Ledger::Impl::ReadStoredHead(std::string_view id) const {
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::StreamHead(id), &v);
+  rocksdb::Status s = DbGet(rocksdb::ReadOptions(), keys::StreamHead(id), &v);
   if (s.IsNotFound()) return Status::NotFound("no referral " + std::string(id));
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "read stream"));
   return internal::DecodeStreamHead(v);
@@ -97,7 +97,7 @@ Status Ledger::Impl::ScanStored(uint64_t after, uint64_t upto,
   // A scan reads each block once: keeping them would only evict the blocks
   // point reads use.
   ro.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> it = DbIterator(ro);
   uint64_t expect = after + 1;
   for (it->Seek(keys::Event(expect)); it->Valid() && expect <= upto; it->Next(), ++expect) {
     const rocksdb::Slice key = it->key();
@@ -135,7 +135,7 @@ Status Ledger::Impl::ScanBriefs(uint64_t after, uint64_t upto,
   // No fixed read-ahead: a range of the log is a few blocks, and RocksDB's
   // own read-ahead grows as the scan goes on.
   ro.fill_cache = false;  // as ScanStored
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> it = DbIterator(ro);
   EventBrief brief;
   uint64_t seq = after + 1;
   for (it->Seek(keys::BriefBlock(BriefBlockOf(seq))); seq <= upto;) {
@@ -182,6 +182,9 @@ Result<ViewStore*> Ledger::Impl::OpenViewStore(const std::string& name) {
   if (!ValidViewStoreName(name)) {
     return Status::InvalidArgument("view store name " + name + " is not valid");
   }
+  // A projection over a read-only ledger checkpoints elsewhere
+  // (ProjectorOptions::store, a MemoryViewStore).
+  if (read_only()) return ReadOnly();
   std::lock_guard l(views_mu_);
   auto it = views_.find(name);
   if (it != views_.end()) return static_cast<ViewStore*>(it->second.get());
@@ -225,7 +228,7 @@ Result<Hash> Ledger::Impl::ReadNode(unsigned level, uint64_t index) const {
     return NodeHash(*left, *right);
   }
   std::string v;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), keys::MerkleNode(level, index), &v);
+  rocksdb::Status s = DbGet(rocksdb::ReadOptions(), keys::MerkleNode(level, index), &v);
   if (s.IsNotFound() || (s.ok() && v.size() != 32)) {
     return Status::Corruption("Merkle node level " + std::to_string(level) + " index " +
                               std::to_string(index) + " is missing");
@@ -261,7 +264,10 @@ Result<SignedTreeHead> Ledger::Impl::SignedHead(uint64_t size) const {
   if (!head.ok()) return head.status();
   SignedTreeHead sth = signer_->Sign(*head);
   std::string existing;
-  if (db_->Get(rocksdb::ReadOptions(), keys::SignedHead(size), &existing).ok()) return sth;
+  if (DbGet(rocksdb::ReadOptions(), keys::SignedHead(size), &existing).ok()) return sth;
+  // A read-only open keeps nothing: Verify() checks the heads the writer
+  // handed out, and this one was handed out by no one but its caller.
+  if (read_only()) return sth;
   // Keep it, so Verify() can show later that the ledger still matches every
   // head it handed out. Ed25519 is deterministic: re-signing gives the same.
   std::string v;

@@ -107,16 +107,22 @@ Signer::Signer(std::unique_ptr<Key> key) : key_(std::move(key)) {
 
 Signer::~Signer() = default;
 
-Result<std::unique_ptr<Signer>> Signer::LoadOrCreate(const std::string& path) {
+Result<std::unique_ptr<Signer>> Signer::Load(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return Status::NotFound("no signing key at " + path);
   auto key = std::make_unique<Key>();
-  if (FILE* f = std::fopen(path.c_str(), "rb")) {
-    key->pkey.reset(PEM_read_PrivateKey(f, nullptr, nullptr, nullptr));
-    std::fclose(f);
-    if (!key->pkey || EVP_PKEY_get_id(key->pkey.get()) != EVP_PKEY_ED25519) {
-      return Status::Corruption(path + " does not hold an Ed25519 private key");
-    }
-    return std::unique_ptr<Signer>(new Signer(std::move(key)));
+  key->pkey.reset(PEM_read_PrivateKey(f, nullptr, nullptr, nullptr));
+  std::fclose(f);
+  if (!key->pkey || EVP_PKEY_get_id(key->pkey.get()) != EVP_PKEY_ED25519) {
+    return Status::Corruption(path + " does not hold an Ed25519 private key");
   }
+  return std::unique_ptr<Signer>(new Signer(std::move(key)));
+}
+
+Result<std::unique_ptr<Signer>> Signer::LoadOrCreate(const std::string& path) {
+  Result<std::unique_ptr<Signer>> loaded = Load(path);
+  if (loaded.ok() || loaded.status().code() != Code::kNotFound) return loaded;
+  auto key = std::make_unique<Key>();
   EVP_PKEY* raw = nullptr;
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
   bool ok = ctx && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_keygen(ctx, &raw) == 1;

@@ -17,23 +17,27 @@ VerifyReport Ledger::Impl::Verify(
   };
   // One consistent snapshot, so that appends made meanwhile are neither half
   // seen nor mistaken for damage. Its size is the head record it holds
-  // (written in the same batch as the events it covers).
+  // (written in the same batch as the events it covers). A read-only open
+  // never changes once open, so it needs none (and a RocksDB secondary
+  // instance takes none).
   struct SnapshotRelease {
     rocksdb::DB* db;
     const rocksdb::Snapshot* snapshot;
-    ~SnapshotRelease() { db->ReleaseSnapshot(snapshot); }
-  } snapshot{db_.get(), db_->GetSnapshot()};
+    ~SnapshotRelease() {
+      if (snapshot) db->ReleaseSnapshot(snapshot);
+    }
+  } snapshot{db_.get(), read_only() ? nullptr : db_->GetSnapshot()};
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
   ro.snapshot = snapshot.snapshot;
   std::string head;
-  rocksdb::Status head_status = db_->Get(ro, keys::Head(), &head);
+  rocksdb::Status head_status = DbGet(ro, keys::Head(), &head);
   if (!head_status.ok() && !head_status.IsNotFound()) return bad(0, head_status.ToString());
   if (head_status.ok() && head.size() != 40) return bad(0, "the head record has the wrong size");
   const uint64_t size = head_status.ok() ? keys::GetU64(head) : 0;
-  std::unique_ptr<rocksdb::Iterator> events(db_->NewIterator(ro));
-  std::unique_ptr<rocksdb::Iterator> nodes(db_->NewIterator(ro));
-  std::unique_ptr<rocksdb::Iterator> blocks(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> events = DbIterator(ro);
+  std::unique_ptr<rocksdb::Iterator> nodes = DbIterator(ro);
+  std::unique_ptr<rocksdb::Iterator> blocks = DbIterator(ro);
   events->Seek(std::string(1, keys::kEvent));
   nodes->Seek(std::string(1, keys::kMerkleNode));
   blocks->Seek(std::string(1, keys::kBriefBlock));
@@ -48,7 +52,7 @@ VerifyReport Ledger::Impl::Verify(
   std::unordered_map<std::string, uint64_t> versions;
   std::map<uint64_t, TreeHead> heads_to_check;  // size -> recomputed head, for signed heads
   {
-    std::unique_ptr<rocksdb::Iterator> heads(db_->NewIterator(ro));
+    std::unique_ptr<rocksdb::Iterator> heads = DbIterator(ro);
     for (heads->Seek(std::string(1, keys::kSignedHead));
          heads->Valid() && heads->key().starts_with(std::string(1, keys::kSignedHead));
          heads->Next()) {
@@ -138,7 +142,7 @@ VerifyReport Ledger::Impl::Verify(
   for (const auto& [sz, expected] : heads_to_check) {
     if (sz > size) continue;
     std::string v;
-    if (!db_->Get(ro, keys::SignedHead(sz), &v).ok() || v.size() != 8 + 32 + 64) {
+    if (!DbGet(ro, keys::SignedHead(sz), &v).ok() || v.size() != 8 + 32 + 64) {
       return bad(0, "signed head of size " + std::to_string(sz) + " is unreadable");
     }
     SignedTreeHead sth;

@@ -14,12 +14,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <vector>
 
 #include "http_client.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
+#include "ledgerd_process.h"
 #include "test_util.h"
 
 namespace {
@@ -56,75 +56,27 @@ std::string Received(const std::string& id) {
 // going to a pipe whose read end is put in *read_end. Returns the pid, or
 // -1 when it could not be started.
 pid_t SpawnLedgerd(const std::vector<std::string>& args, int fd, int* read_end) {
-  int p[2];
-  if (pipe(p) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid < 0) {
-    close(p[0]);
-    close(p[1]);
-    return -1;
-  }
-  if (pid == 0) {
-    dup2(p[1], fd);
-    close(p[0]);
-    std::vector<char*> argv{const_cast<char*>("ledgerd")};
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(LEDGERD_PATH, argv.data());
-    _exit(127);
-  }
-  close(p[1]);
-  *read_end = p[0];
-  return pid;
+  return ledger::testing::SpawnProgram(LEDGERD_PATH, args, fd, read_end);
 }
 
 // A ledgerd process on `data`, with a partnership token "t-partnership"
 // for E08000002, on a free port read from its first log line.
-class LedgerdProcess {
+class LedgerdProcess : public ledger::testing::LedgerdProcess {
  public:
   LedgerdProcess(const std::string& data, const std::string& tokens,
-                 const std::vector<std::string>& extra = {}) {
+                 const std::vector<std::string>& extra = {})
+      : ledger::testing::LedgerdProcess(LEDGERD_PATH, Args(data, tokens, extra)) {}
+
+ private:
+  static std::vector<std::string> Args(const std::string& data, const std::string& tokens,
+                                       const std::vector<std::string>& extra) {
     std::ofstream(tokens)
         << R"({"tokens":[{"name":"p","role":"partnership","areas":["E08000002"],"sha256":")"
         << ledger::ToHex(ledger::Sha256("t-partnership")) << "\"}]}";
-    std::vector<std::string> args = {"--data", data, "--tokens", tokens, "--port", "0"};
+    std::vector<std::string> args = {"--data", data, "--tokens", tokens};
     args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = SpawnLedgerd(args, STDOUT_FILENO, &out_);
-    if (pid_ < 0) return;
-    std::smatch m;
-    char buf[512];
-    while (port_ == 0) {
-      const ssize_t n = read(out_, buf, sizeof buf);
-      if (n <= 0) return;  // it exited
-      log_.append(buf, static_cast<size_t>(n));
-      if (std::regex_search(log_, m, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"))) {
-        port_ = static_cast<uint16_t>(std::stoi(m[1]));
-      }
-    }
+    return args;
   }
-  ~LedgerdProcess() {
-    if (pid_ > 0) Stop();
-  }
-  uint16_t port() const { return port_; }
-  // SIGTERM, then the exit status and the whole log.
-  int Stop() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    char buf[512];
-    for (ssize_t n; (n = read(out_, buf, sizeof buf)) > 0;)
-      log_.append(buf, static_cast<size_t>(n));
-    close(out_);
-    return status;
-  }
-  const std::string& log() const { return log_; }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  uint16_t port_ = 0;
-  std::string log_;
 };
 
 TEST(Ledgerd, ServesAndStopsGracefullyOnSigterm) {

@@ -297,6 +297,57 @@ TEST_P(CommitLogTest, AGapEndsTheReplay) {
   EXPECT_EQ(got.back().last, 6u);
 }
 
+// CommitLog::Read (a read-only open of the ledger) replays what Open
+// would, changes nothing in the directory, and says when records lie past a
+// gap (a writer that moved on while the files were read).
+TEST_P(CommitLogTest, ReadReplaysAsOpenWouldAndChangesNothing) {
+  testing::TempDir dir;
+  auto read = [&](uint64_t start, uint64_t head, bool* whole) {
+    std::vector<Replayed> out;
+    Status st = CommitLog::Read(
+        dir.path(), start, head,
+        [&](uint64_t first, uint64_t last, std::string_view payload) {
+          out.push_back({first, last, std::string(payload)});
+          return Status::Ok();
+        },
+        whole);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return out;
+  };
+  bool whole = false;
+  const std::string missing = dir.path() + "/missing";
+  EXPECT_TRUE(
+      CommitLog::Read(
+          missing, 0, 0, [](uint64_t, uint64_t, std::string_view) { return Status::Ok(); }, &whole)
+          .ok());
+  EXPECT_TRUE(whole);
+  EXPECT_FALSE(std::filesystem::exists(missing));
+
+  // A file per record: a gap is then between files (within one, a record
+  // that does not continue the one before ends the file's current use).
+  std::unique_ptr<CommitLog> log;
+  Reopen(dir.path(), 0, 0, &log, /*segment_bytes=*/64);
+  AppendRecords(*log, 1, 6, 2);
+  // Read beside the writer that has it open.
+  const auto before = testing::DirectoryContents(dir.path());
+  EXPECT_EQ(read(0, 2, &whole),
+            (std::vector<Replayed>{{3, 4, Payload(3, 4)}, {5, 6, Payload(5, 6)}}));
+  EXPECT_TRUE(whole);
+  AppendRecords(*log, 9, 12, 2);  // events 7 and 8 are not in the log
+  log.reset();
+  const auto after_writes = testing::DirectoryContents(dir.path());
+  EXPECT_NE(after_writes, before);
+  std::vector<Replayed> got = read(0, 0, &whole);
+  EXPECT_EQ(got.size(), 3u);
+  EXPECT_FALSE(whole);
+  EXPECT_EQ(got, Reopen(dir.path(), 0, 0, nullptr, 64));
+  // Reopen (a writer's open) may change the directory; Read never does.
+  const auto reopened = testing::DirectoryContents(dir.path());
+  read(0, 0, &whole);
+  read(0, 6, &whole);
+  EXPECT_EQ(testing::DirectoryContents(dir.path()), reopened);
+}
+
 TEST_P(CommitLogTest, ReusesAFileOnlyOnceItsEventsAreInTheTables) {
   testing::TempDir dir;
   std::unique_ptr<CommitLog> log;
@@ -425,6 +476,26 @@ TEST_P(LedgerCommitLog, ACrashLosesNothingAcknowledgedAcrossFlushesAndReusedFile
   auto opened = Ledger::Open(dir.path(), TinyOptions(GetParam()));
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   ExpectReferrals(**opened, 2500);
+}
+
+// After a crash with flushes and reused files, a read-only open sees every
+// acknowledged event (from the tables and the log) without replaying the
+// log into the database: the directory stays as the crash left it.
+TEST_P(LedgerCommitLog, AReadOnlyOpenAfterACrashSeesEverythingAndWritesNothing) {
+  testing::TempDir dir;
+  RunChild(dir.path(), 0, 800, "c", GetParam());
+  const auto crashed = testing::DirectoryContents(dir.path());
+  {
+    LedgerOptions o = TinyOptions(GetParam());
+    o.read_only = true;
+    auto opened = Ledger::Open(dir.path(), o);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    ExpectReferrals(**opened, 800);
+  }
+  EXPECT_EQ(testing::DirectoryContents(dir.path()), crashed);
+  auto opened = Ledger::Open(dir.path(), TinyOptions(GetParam()));
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  ExpectReferrals(**opened, 800);
 }
 
 TEST(LedgerCommitLog, ACloseLeavesEverythingInTheTables) {

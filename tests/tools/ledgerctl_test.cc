@@ -12,9 +12,12 @@
 
 #include "api/server.h"
 #include "api/service.h"
+#include "http_client.h"
 #include "json_match.h"
 #include "ledger/ledger.h"
 #include "ledger/note.h"
+#include "ledger/raw_db.h"
+#include "ledgerd_process.h"
 #include "projections/projector.h"
 #include "test_util.h"
 #include "wire/event_json.h"
@@ -135,10 +138,18 @@ TEST_F(LedgerctlTest, ClearErrorsAndExitCodes) {
   EXPECT_EQ(Ledgerctl("replay --data " + data_ + " --view nope").code, 2);
   EXPECT_EQ(Ledgerctl("replay --data " + data_ + " --view fairness --as-of yesterday").code, 2);
   EXPECT_EQ(Ledgerctl("generate --data " + data_).code, 1);  // not empty
-  // A ledger another process holds open cannot be opened.
+  // A ledger another process holds open is read beside it (read-only), and
+  // cannot be written to.
   auto held = ledger::Ledger::Open(data_);
   ASSERT_TRUE(held.ok());
-  EXPECT_EQ(Ledgerctl("verify --data " + data_).code, 3);
+  Outcome beside = Ledgerctl("verify --data " + data_);
+  EXPECT_EQ(beside.code, 0);
+  EXPECT_NE(beside.out.find("ok: " + std::to_string(size_) + " events"), std::string::npos)
+      << beside.out;
+  const std::string file = dir_.path() + "/one.ndjson";
+  std::ofstream(file) << R"({"type":"referral.received"})"
+                      << "\n";
+  EXPECT_EQ(Ledgerctl("import " + file + " --data " + data_).code, 3);
 }
 
 // ledgerctl key gives the verifier key the ledger signs its checkpoints
@@ -624,6 +635,127 @@ TEST_F(LedgerctlServer, ImportsThroughTheApiAndProvesAgainstSavedHeads) {
   EXPECT_EQ(down.code, 1);
   EXPECT_NE(down.out.find("cannot reach"), std::string::npos) << down.out;
   EXPECT_EQ(ledger_->Size(), 13u);
+}
+
+// --- Read-only commands beside a running ledgerd (issue 24 item 7) ---
+
+std::string ReceivedBody(const std::string& id) {
+  return R"({"type":"referral.received","referral_id":")" + id +
+         R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
+}
+
+// The real ledgerd (LEDGERD_PATH) on its own data directory, with a
+// partnership of E08000002 ("brum"), a partnership elsewhere ("far") and an
+// auditor ("aud").
+class LedgerctlLive : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_.path() + "/data";
+    tokens_ = dir_.path() + "/tokens.json";
+    auto entry = [](const char* name, const char* role, const char* token, const char* extra) {
+      return std::string("{\"name\":\"") + name + "\",\"role\":\"" + role + "\",\"sha256\":\"" +
+             ledger::ToHex(ledger::Sha256(token)) + "\"" + extra + "}";
+    };
+    std::ofstream(tokens_) << "{\"tokens\":["
+                           << entry("brum", "partnership", "brum-token",
+                                    ",\"areas\":[\"E08000002\"]")
+                           << ","
+                           << entry("far", "partnership", "far-token", ",\"areas\":[\"E06000001\"]")
+                           << "," << entry("aud", "auditor", "aud-token", "") << "]}";
+    Start();
+  }
+  void Start() {
+    server_ = std::make_unique<ledger::testing::LedgerdProcess>(
+        LEDGERD_PATH, std::vector<std::string>{"--data", data_, "--tokens", tokens_});
+    ASSERT_NE(server_->port(), 0) << "ledgerd did not start: " << server_->log();
+  }
+  // Appends referral.received for ids prefix<from> .. prefix<from+n-1>, as brum.
+  void Append(const std::string& prefix, int from, int n) {
+    http_client::Endpoint to;
+    to.port = std::to_string(server_->port());
+    for (int i = from; i < from + n; ++i) {
+      auto r = http_client::Call(
+          to, {"POST", "/v1/events", "brum-token", ReceivedBody(prefix + std::to_string(i))});
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(r->status, 201u) << r->body;
+    }
+  }
+  ledger::testing::TempDir dir_;
+  std::string data_, tokens_;
+  std::unique_ptr<ledger::testing::LedgerdProcess> server_;
+};
+
+// Every read-only subcommand, each with its expected exit code.
+std::vector<std::pair<std::string, int>> ReadOnlyCommands(const std::string& data) {
+  return {{"verify --data " + data, 0},
+          {"export --data " + data, 0},
+          {"export --data " + data + " --view fairness", 0},
+          {"replay --data " + data + " --view fairness --from 2024-06-01 --to 2025-06-01", 0},
+          {"timeline --data " + data + " live3", 0},
+          {"diff --data " + data + " --view fairness --as-of 5 --as-of 20", 0}};
+}
+
+TEST_F(LedgerctlLive, ReadOnlyCommandsWorkBesideARunningLedgerdAndChangeNothing) {
+  Append("live", 0, 40);
+  // Beside the running ledgerd, which holds the database's LOCK: every
+  // acknowledged event is seen, though RocksDB has flushed none of them
+  // (they are in ledgerd's commit log).
+  Outcome v = Ledgerctl("verify --data " + data_, true);
+  EXPECT_EQ(v.code, 0) << v.out;
+  EXPECT_NE(v.out.find("ok: 40 events"), std::string::npos) << v.out;
+  for (const auto& [command, code] : ReadOnlyCommands(data_)) {
+    Outcome r = Ledgerctl(command, true);
+    EXPECT_EQ(r.code, code) << command << ": " << r.out;
+  }
+  Outcome e = Ledgerctl("export --data " + data_);
+  EXPECT_EQ(std::count(e.out.begin(), e.out.end(), '\n'), 40);
+  Outcome t = Ledgerctl("timeline --data " + data_ + " live39");
+  EXPECT_EQ(t.code, 0);
+  EXPECT_NE(t.out.find("referral.received"), std::string::npos) << t.out;
+  // What it acknowledged since is seen by the next command.
+  Append("live", 40, 5);
+  EXPECT_NE(Ledgerctl("verify --data " + data_).out.find("ok: 45 events"), std::string::npos);
+  // The server was never disturbed: it goes on appending.
+  Append("live", 45, 1);
+
+  // ledgerd crashes: its events are in its commit log only. Every
+  // read-only command sees them and changes nothing in the directory, byte
+  // for byte (a writer's open would replay the log into RocksDB).
+  server_->Kill();
+  const auto crashed = ledger::testing::DirectoryContents(data_);
+  for (const auto& [command, code] : ReadOnlyCommands(data_)) {
+    Outcome r = Ledgerctl(command, true);
+    EXPECT_EQ(r.code, code) << command << ": " << r.out;
+    EXPECT_EQ(ledger::testing::DirectoryContents(data_), crashed) << command;
+  }
+  EXPECT_NE(Ledgerctl("verify --data " + data_).out.find("ok: 46 events"), std::string::npos);
+
+  // Restarted (it recovers), then stopped gracefully: the same again.
+  Start();
+  Append("live", 46, 4);
+  ASSERT_EQ(server_->Stop(), 0) << server_->log();
+  const auto stopped = ledger::testing::DirectoryContents(data_);
+  for (const auto& [command, code] : ReadOnlyCommands(data_)) {
+    Outcome r = Ledgerctl(command, true);
+    EXPECT_EQ(r.code, code) << command << ": " << r.out;
+    EXPECT_EQ(ledger::testing::DirectoryContents(data_), stopped) << command;
+  }
+  EXPECT_NE(Ledgerctl("verify --data " + data_).out.find("ok: 50 events"), std::string::npos);
+
+  // A damaged copy: verify names the seq that fails.
+  const std::string copy = dir_.path() + "/copy";
+  std::filesystem::copy(data_, copy, std::filesystem::copy_options::recursive);
+  ledger::testing::EditClosedLedger(copy, [](rocksdb::DB* db) {
+    std::string key(1, 'E');  // the event of seq 23 (ledger/src/key_layout.h)
+    for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((uint64_t{23} >> (8 * i)) & 0xff));
+    std::string v;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), key, &v).ok());
+    v.back() ^= 1;
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, v).ok());
+  });
+  Outcome bad = Ledgerctl("verify --data " + copy);
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.out.find("FAILED at seq 23"), std::string::npos) << bad.out;
 }
 
 }  // namespace

@@ -36,7 +36,9 @@ std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code, bool c
     *exit_code = 2;
     return nullptr;
   }
-  auto opened = ledger::Ledger::Open(it->second);
+  ledger::LedgerOptions options;
+  options.read_only = !create;
+  auto opened = ledger::Ledger::Open(it->second, options);
   if (!opened.ok()) {
     std::fprintf(stderr, "ledgerctl: cannot open %s: %s\n", it->second.c_str(),
                  opened.status().message().c_str());
@@ -63,7 +65,10 @@ std::optional<Opened> OpenViews(const Args& a, int* exit_code) {
   Opened o;
   o.ledger = OpenLedger(a, exit_code);
   if (!o.ledger) return std::nullopt;
-  auto projector = projections::Projector::Open(o.ledger.get());
+  o.store = std::make_unique<ledger::MemoryViewStore>("views");
+  projections::ProjectorOptions options;
+  options.store = o.store.get();
+  auto projector = projections::Projector::Open(o.ledger.get(), options);
   ledger::Status caught_up = projector.status();
   if (projector.ok()) {
     // Catching up on a ledger the views have not seen can take seconds:

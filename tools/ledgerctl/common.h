@@ -13,6 +13,7 @@
 
 #include "client.h"
 #include "ledger/ledger.h"
+#include "ledger/memory_view_store.h"
 #include "projections/projector.h"
 
 namespace ledgerctl {
@@ -97,18 +98,24 @@ class Progress {
 };
 
 // The ledger --data names, or nullptr with *exit_code set (2: no --data,
-// or no ledger there; 3: it cannot be opened, as when ledgerd has it open).
-// Only a command that makes a ledger (`create`: generate, import) opens a
-// directory that holds none: any other says so and creates nothing.
+// or no ledger there; 3: it cannot be opened). Only a command that makes a
+// ledger (`create`: generate, import) opens it for writing, and may make
+// one where there is none (it cannot while ledgerd has it open). Every
+// other opens it read-only (LedgerOptions::read_only): beside a running
+// ledgerd too, seeing every event it has acknowledged, and changing
+// nothing in the directory; a directory without a ledger is said to be so.
 std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code, bool create = false);
 
 // --as-of as a seq or a time; false when it is neither.
 bool ParseAsOf(const Args& a, projections::ViewQuery* q);
 
-// The ledger and its views, caught up to the head (with progress); nullopt
-// with *exit_code set when they cannot be.
+// The ledger, opened read-only, and its views, caught up to the head (with
+// progress); nullopt with *exit_code set when they cannot be. The views are
+// rebuilt from the events, in memory: a read-only ledger keeps no view
+// store, and the one ledgerd checkpoints is not read (nor trusted).
 struct Opened {
   std::unique_ptr<ledger::Ledger> ledger;
+  std::unique_ptr<ledger::MemoryViewStore> store;  // the projector's
   std::unique_ptr<projections::Projector> projector;
 };
 std::optional<Opened> OpenViews(const Args& a, int* exit_code);

@@ -12,7 +12,8 @@
 //
 // Exit codes: 0 done; 1 the ledger failed verification or the thing asked
 // for does not exist; 2 bad usage or no ledger in --data; 3 the ledger cannot be opened (for
-// instance, ledgerd has it open).
+// instance, generate or import while ledgerd has it open). The commands that only read open
+// the ledger read-only: beside a running ledgerd, changing nothing.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -32,7 +33,10 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
 
   ledgerctl verify   --data DIR
       Recomputes the hash chain, every Merkle node and every signed head from
-      the stored bytes; names the first seq that does not match.
+      the stored bytes; names the first seq that does not match. Like export,
+      replay, diff and timeline, it opens the ledger read-only: it works
+      beside a running ledgerd (seeing every event it has acknowledged) and
+      changes nothing in DIR.
   ledgerctl export   --data DIR [--after SEQ]
       Every event (seq, version, recorded_at, actor, hash included) as NDJSON.
   ledgerctl export   --data DIR --view VIEW [view options]
@@ -103,7 +107,7 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
 
 Exit codes: 0 done, 1 verification failed, not found, or records rejected,
 2 bad usage or no ledger in --data (only generate and import make one),
-3 the ledger cannot be opened (is ledgerd running on it?).
+3 the ledger cannot be opened (generate and import: is ledgerd running on it?).
 )";
 
 // `ledgerctl CMD --help`: the usage entries of CMD (each from its

@@ -62,6 +62,42 @@ struct LedgerOptions {
   // The log's origin (SPEC §9): the first line of its checkpoints and the
   // key name they are signed under. A schema-less URL.
   std::string origin = std::string(note::kDefaultOrigin);
+  // Opens an existing ledger to read it, writing nothing in its directory,
+  // even while another process (ledgerd) has it open and appends to it: for
+  // the investigator's tools (ledgerctl verify, export, replay, diff,
+  // timeline), which must neither stop the service nor change what they
+  // examine.
+  //
+  // What it sees: the ledger as it stood at the open, every event that the
+  // writer had acknowledged by then included, and fixed from then on (it
+  // does not follow later appends). The database is opened as a RocksDB
+  // secondary instance (DB::OpenAsSecondary), the mode RocksDB supports
+  // beside a live primary that holds the database's LOCK:
+  // DB::OpenForReadOnly is undefined behaviour beside a writer (rocksdb/db.h)
+  // and Open itself takes the LOCK. A secondary reads the tables the
+  // primary's MANIFEST lists and RocksDB's WAL, but the writer puts its
+  // events in RocksDB without the WAL: an acknowledged event that RocksDB
+  // has not yet flushed to a table lives only in the ledger's commit log
+  // (ledger/src/commit_log.h). So the commit log's records after the
+  // database's head are read too, into memory, as a writer's open would
+  // replay them, but without writing them anywhere. It may also see the
+  // events of a record whose sync had not returned at the open (an append
+  // about to be acknowledged, which only a power cut at that moment could
+  // still undo), never a torn or partial record (each is checksummed), and
+  // always a prefix of the ledger: the log is read in seq order up to its
+  // first gap. If the writer reused a log file between the database's open
+  // and the log's read (a gap with records after it), the open is tried
+  // again, a few times, after which it keeps the prefix it read.
+  //
+  // Nothing in the directory is created, written, renamed or recovered:
+  // no signing key is made (kNotFound when there is no ledger), the commit
+  // log is not replayed into the database, the brief blocks an older build
+  // lacks are not written (reads decode the events instead). RocksDB's own
+  // files for the secondary (its info log) go to a temporary directory
+  // elsewhere, removed at close. Appends, AppendRecorded and OpenViewStore
+  // fail with kForbidden ("the ledger is open read-only"); SignedHead signs
+  // a head it has not handed out before without keeping it.
+  bool read_only = false;
 };
 
 // What a writer's scope check sees of the stream an event goes to, and
@@ -138,7 +174,8 @@ class Ledger {
  public:
   // Opens the ledger in directory `dir`, creating it (and its signing key)
   // when missing. Fails with kIOError or kCorruption when the directory cannot
-  // be used.
+  // be used. With options.read_only, opens an existing ledger only (kNotFound
+  // when `dir` holds none) and writes nothing (LedgerOptions::read_only).
   static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, LedgerOptions options = {});
   // Whether `dir` holds a ledger (its database and signing key), looked at
   // without opening it: a read-only tool asks before Open, which would

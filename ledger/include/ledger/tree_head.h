@@ -48,6 +48,9 @@ class Signer {
   // Loads the PEM private key at `path`, or creates one there (mode 0600)
   // with its public key beside it at `path` + ".pub" when there is none.
   static Result<std::unique_ptr<Signer>> LoadOrCreate(const std::string& path);
+  // Loads the PEM private key at `path` and creates nothing: kNotFound when
+  // there is no file, kCorruption when it holds no Ed25519 key.
+  static Result<std::unique_ptr<Signer>> Load(const std::string& path);
   ~Signer();
 
   // A signer of the key with this 32-byte RFC 8032 seed (for test vectors

@@ -10,6 +10,7 @@
 #include "api/witnesses.h"
 #include "append_limiter.h"
 #include "ledger/merkle.h"
+#include "ledger/note.h"
 #include "metrics.h"
 #include "projections/areas.h"
 #include "request.h"
@@ -83,6 +84,29 @@ std::string Service::MetricsText() const {
     }
   }
   return out.str();
+}
+
+void Service::AddCheckpoints(uint64_t size, json::object* o) const {
+  Result<std::string> checkpoint = ledger_->Checkpoint(size);
+  if (!checkpoint.ok()) return;
+  (*o)["checkpoint"] = *checkpoint;
+  if (!options_.witnesses) return;
+  const std::optional<std::string> witnessed = options_.witnesses->Published();
+  if (!witnessed) return;
+  const uint64_t witnessed_size = options_.witnesses->PublishedSize();
+  // From the smaller tree to the larger: the answer's tree is a prefix of
+  // the witnessed one, or extends it.
+  const uint64_t from = std::min(size, witnessed_size), to = std::max(size, witnessed_size);
+  json::array proof;
+  if (from > 0 && from < to) {
+    Result<std::vector<ledger::Hash>> hashes = ledger_->ConsistencyProof(from, to);
+    if (!hashes.ok()) return;
+    for (const ledger::Hash& h : *hashes) {
+      proof.emplace_back(ledger::note::Base64Encode(ledger::AsBytes(h)));
+    }
+  }
+  (*o)["witnessed_checkpoint"] = *witnessed;
+  (*o)["consistency"] = json::object{{"from", from}, {"to", to}, {"proof", std::move(proof)}};
 }
 
 const Credential* Service::CredentialOf(const HttpRequest& request) const {
@@ -212,9 +236,11 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   auto respond = [&]<typename Report>(Result<Report> r) {
     if (!r.ok()) return done(ProblemFor(r.status()));
     json::object o = wire::ToJson(*r);
-    // Every view carries the signed head of the ledger it was computed over.
+    // Every view carries the signed head of the ledger it was computed over,
+    // and the C2SP checkpoint of that size tied to the witnessed one.
     Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(r->as_of_seq);
     if (sth.ok()) o["tree_head"] = SignedHeadJson(*sth);
+    AddCheckpoints(r->as_of_seq, &o);
     HttpResponse out = Json(200, o);
     if (no_store) out.headers.emplace_back("Cache-Control", "no-store");
     if (!cache_key.empty()) cache_->Put(cache_key, out.body);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -253,7 +254,9 @@ class WitnessedLog : public ::testing::Test {
     client_->Start();
     api::ServiceOptions so;
     so.witnesses = client_.get();
-    auto tokens = api::TokenStore::Parse(R"({"tokens":[]})");
+    auto tokens =
+        api::TokenStore::Parse(R"({"tokens":[{"name":"r","role":"regulator","sha256":")" +
+                               ledger::ToHex(ledger::Sha256(std::string("tok-reg"))) + R"("}]})");
     ASSERT_TRUE(tokens.ok());
     service_ = std::make_unique<api::Service>(ledger_.get(), projector_.get(),
                                               std::move(tokens).value(), so);
@@ -272,7 +275,7 @@ class WitnessedLog : public ::testing::Test {
   http_client::Reply Get(const std::string& target) {
     http_client::Endpoint to;
     to.port = std::to_string(server_->port());
-    auto r = http_client::Call(to, {"GET", target, "", ""});
+    auto r = http_client::Call(to, {"GET", target, "tok-reg", ""});
     EXPECT_TRUE(r.ok());
     return r.ok() ? *r : http_client::Reply{};
   }
@@ -323,6 +326,49 @@ TEST_F(WitnessedLog, OnlyCheckpointsBothWitnessesCosignedArePublished) {
       << metrics.body;
   EXPECT_NE(metrics.body.find("ledger_witness_lag_events{witness=\"w1\"} 0"), std::string::npos);
   EXPECT_NE(metrics.body.find("ledger_checkpoint_published_size 300"), std::string::npos);
+
+  // A view's answer is tied to the witnessed checkpoint: its own checkpoint
+  // (of as_of_seq events), the witnessed one, and the consistency proof
+  // between them, all checkable with the keys alone.
+  AppendReceipts(ledger_.get(), "r", 7);
+  ASSERT_EQ(WaitPublished(307), 307u);
+  AppendReceipts(ledger_.get(), "r", 3);
+  for (int i = 0; i < 100 && projector_->applied() < 310; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  http_client::Reply view = Get("/v1/areas?as_of=305");
+  ASSERT_EQ(view.status, 200u) << view.body;
+  boost::json::object o = boost::json::parse(view.body).as_object();
+  const uint64_t as_of = o.at("as_of_seq").to_number<uint64_t>();
+  EXPECT_EQ(as_of, 305u);
+  auto own = note::Parse(std::string(o.at("checkpoint").as_string()));
+  ASSERT_TRUE(own.ok());
+  EXPECT_TRUE(note::SignedBy(*own, *note::ParseVerifierKey(ledger_->VerifierKey())));
+  const note::Checkpoint mine = *note::ParseCheckpointText(own->text);
+  EXPECT_EQ(mine.size, as_of);
+  auto witnessed = note::Parse(std::string(o.at("witnessed_checkpoint").as_string()));
+  ASSERT_TRUE(witnessed.ok());
+  for (const WitnessProcess& w : witnesses_) {
+    EXPECT_TRUE(
+        note::CosignedBy(*witnessed, *note::ParseVerifierKey(w.vkey, note::kCosignatureV1)));
+  }
+  const note::Checkpoint theirs = *note::ParseCheckpointText(witnessed->text);
+  EXPECT_GE(theirs.size, 307u);
+  const boost::json::object& c = o.at("consistency").as_object();
+  EXPECT_EQ(c.at("from").to_number<uint64_t>(), mine.size);
+  EXPECT_EQ(c.at("to").to_number<uint64_t>(), theirs.size);
+  std::vector<ledger::Hash> proof;
+  for (const boost::json::value& h : c.at("proof").as_array()) {
+    std::optional<std::string> bytes = note::Base64Decode(h.as_string());
+    ASSERT_TRUE(bytes && bytes->size() == 32);
+    ledger::Hash hash;
+    std::copy(bytes->begin(), bytes->end(), reinterpret_cast<char*>(hash.data()));
+    proof.push_back(hash);
+  }
+  EXPECT_TRUE(ledger::VerifyConsistency(mine.size, theirs.size, mine.root, theirs.root, proof));
+  // A proof from another tree does not bind it.
+  EXPECT_FALSE(ledger::VerifyConsistency(mine.size, theirs.size, ledger::Sha256(std::string("x")),
+                                         theirs.root, proof));
 }
 
 TEST_F(WitnessedLog, AWitnessDownHoldsPublicationNotAppends) {

@@ -22,6 +22,10 @@
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 
+namespace boost::json {
+class object;
+}
+
 namespace api {
 
 class AppendLimiter;   // append_limiter.h
@@ -97,6 +101,10 @@ class Service {
 
  private:
   std::string MetricsText() const;
+  // Adds to a view's answer of `size` events the C2SP checkpoint of that
+  // size and, with witnesses, the latest witnessed checkpoint and the
+  // consistency proof between the two (SPEC §9).
+  void AddCheckpoints(uint64_t size, boost::json::object* o) const;
   ledger::Ledger* ledger_;
   projections::Projector* projector_;
   TokenStore tokens_;

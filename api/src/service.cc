@@ -386,6 +386,16 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       o["public_key_pem"] = ledger_->PublicKeyPem();
       o["origin"] = ledger_->origin();
       o["vkey"] = ledger_->VerifierKey();
+      if (options_.witnesses) {
+        // Whom /log/checkpoint's cosignatures come from, to compare with
+        // the keys a reader holds.
+        json::array named;
+        for (const WitnessConfig& w : options_.witnesses->configs()) {
+          named.push_back(json::object{{"name", w.name}, {"vkey", w.vkey}});
+        }
+        o["witnesses"] = std::move(named);
+        o["witness_quorum"] = options_.witnesses->quorum();
+      }
       return done(Json(200, o));
     }
     case RouteId::kLogTile:

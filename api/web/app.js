@@ -445,6 +445,13 @@ async function showReferral(id) {
       for (const p of result.problems) problems.push(`seq ${e.seq}: ${p}`);
     }));
     if (!current(g)) return;
+    const witnessed = $('referral-witnessed');
+    witnessed.dataset.witnessed = 'checking';
+    witnessed.textContent = 'Checking against the witnessed checkpoint…';
+    const w = await checkWitnessed(view.events);
+    if (!current(g)) return;
+    witnessed.dataset.witnessed = w.state;
+    witnessed.textContent = w.text;
     const ok = problems.length === 0;
     verdict.dataset.verdict = ok ? 'verified' : 'not-verified';
     verdict.textContent = ok
@@ -459,6 +466,76 @@ async function showReferral(id) {
     setStatus(err.status === 404
       ? `No referral ${id} among those this credential may see.`
       : `Could not load referral ${id}: ${err.message}`, true);
+  }
+}
+
+// The referral's events checked against the checkpoint that the ledger's
+// witnesses cosigned (SPEC §9): the checkpoint's signature with the log's
+// verifier key, each named witness's cosignature, the quorum, and each
+// event's inclusion in that checkpoint's tree, all in this browser. The
+// witnesses' keys come from /v1/ledger/head and are shown, to compare with
+// the ones a reader holds. Returns { state, text }.
+async function checkWitnessed(events) {
+  try {
+    if (!globalThis.crypto || !crypto.subtle) {
+      throw new Error('this browser offers Web Crypto only to https or localhost pages');
+    }
+    const head = await api('/v1/ledger/head');
+    if (!head.witnesses) {
+      return { state: 'none', text: 'This ledger names no witnesses: its checkpoints are signed ' +
+                                    'by the ledger alone.' };
+    }
+    const res = await fetch('/log/checkpoint', { cache: 'no-store' });
+    if (res.status !== 200) {
+      return { state: 'not-witnessed', text: 'Not witnessed: no checkpoint has the witnesses\' ' +
+                                             'quorum yet.' };
+    }
+    const note = LedgerProof.parseNote(await res.text());
+    const checkpoint = LedgerProof.parseCheckpoint(note.text);
+    const problems = [];
+    const logKey = await LedgerProof.importVkey(head.vkey, 1);
+    if (checkpoint.origin !== logKey.name) problems.push('the checkpoint is of another log');
+    if (!(await LedgerProof.noteSigned(note, logKey))) {
+      problems.push('the checkpoint\'s signature does not verify with the log\'s key');
+    }
+    const cosigners = [];
+    for (const w of head.witnesses) {
+      const key = await LedgerProof.importVkey(w.vkey, 4);
+      const time = await LedgerProof.cosignedBy(note, key);
+      if (time !== null) {
+        cosigners.push(`${w.name} (${key.name}, ${new Date(time * 1000).toISOString()})`);
+      }
+    }
+    if (cosigners.length < head.witness_quorum) {
+      problems.push(`${cosigners.length} of the ${head.witness_quorum} cosignatures required`);
+    }
+    const inside = events.filter((e) => e.seq <= checkpoint.size);
+    await Promise.all(inside.map(async (e) => {
+      const proof = await api(`/v1/ledger/proof/inclusion?seq=${e.seq}&size=${checkpoint.size}`);
+      const bytes = LedgerProof.fromHex(proof.leaf);
+      const link = await crypto.subtle.digest('SHA-256', new Uint8Array(
+        [...LedgerProof.fromHex(proof.prev_hash), ...bytes]));
+      if (LedgerProof.toHex(new Uint8Array(link)) !== e.hash) {
+        problems.push(`seq ${e.seq}: its bytes do not give its chain hash`);
+      }
+      const root = await LedgerProof.rootFromPath(e.seq - 1, checkpoint.size,
+                                                  await LedgerProof.leafHash(bytes),
+                                                  proof.audit_path.map(LedgerProof.fromHex));
+      if (!root || LedgerProof.toHex(root) !== checkpoint.root) {
+        problems.push(`seq ${e.seq}: not in the witnessed tree`);
+      }
+    }));
+    if (problems.length) return { state: 'not-witnessed', text: `Not witnessed: ${problems.join('; ')}.` };
+    const later = events.length - inside.length;
+    return {
+      state: 'witnessed',
+      text: `Witnessed: ${inside.length} of the ${events.length} events are in the checkpoint ` +
+            `of ${num(checkpoint.size)} events that ${cosigners.join(', ')} cosigned ` +
+            `(${head.witness_quorum} of ${head.witnesses.length} required), checked in this ` +
+            `browser.` + (later ? ` ${later} newer events are not witnessed yet.` : ''),
+    };
+  } catch (err) {
+    return { state: 'not-witnessed', text: `Could not check against the witnesses: ${err.message}.` };
   }
 }
 

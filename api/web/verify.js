@@ -8,6 +8,10 @@
 //                 size (8 bytes, big-endian) || timestamp in microseconds
 //                 (8 bytes, big-endian) || root (32 bytes)
 //
+// Checkpoints (SPEC §9) are C2SP signed notes: Ed25519 over the note's
+// text, under the key name = the origin; a witness's cosignature/v1 is
+// Ed25519 over "cosignature/v1\ntime <T>\n" || the text.
+//
 // A classic script (the page's policy allows no modules from elsewhere and
 // no eval); it defines the global LedgerProof, and module.exports under Node
 // for the tests.
@@ -129,8 +133,87 @@ const LedgerProof = (() => {
     return { ok: problems.length === 0, problems };
   }
 
+  // --- C2SP signed notes, checkpoints and cosignatures (SPEC §9) ---
+
+  const DASH = '\u2014 ';
+  const b64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+  // A signed note: its text (with the final newline) and its signature
+  // lines { name, id (4 bytes), sig (the bytes after the id) }.
+  function parseNote(message) {
+    const split = message.lastIndexOf('\n\n');
+    if (split < 0 || !message.endsWith('\n')) throw new Error('not a signed note');
+    const text = message.slice(0, split + 1);
+    const signatures = message.slice(split + 2, -1).split('\n').map((line) => {
+      if (!line.startsWith(DASH)) throw new Error('a malformed signature line');
+      const [name, sig, extra] = line.slice(DASH.length).split(' ');
+      if (!name || !sig || extra !== undefined) throw new Error('a malformed signature line');
+      const bytes = b64(sig);
+      if (bytes.length < 5) throw new Error('a malformed signature line');
+      return { name, id: bytes.slice(0, 4), sig: bytes.slice(4) };
+    });
+    return { text, signatures };
+  }
+
+  // A checkpoint's body: origin, size and root (hex).
+  function parseCheckpoint(text) {
+    const lines = text.split('\n');
+    if (lines.length !== 4 || lines[3] !== '' || !/^(0|[1-9][0-9]*)$/.test(lines[1])) {
+      throw new Error('not a checkpoint');
+    }
+    const root = b64(lines[2]);
+    if (root.length !== 32) throw new Error('not a checkpoint');
+    return { origin: lines[0], size: Number(lines[1]), root: toHex(root) };
+  }
+
+  // A verifier key "<name>+<hex id>+<base64(type || key)>" of `type` (1: a
+  // log's Ed25519 key; 4: a witness's cosignature/v1 key), its id checked:
+  // { name, id, key (CryptoKey), raw }.
+  async function importVkey(vkey, type) {
+    // The base64 key may hold '+' itself: split at the first two only.
+    const a = vkey.indexOf('+'), b = a < 0 ? -1 : vkey.indexOf('+', a + 1);
+    const [name, hex, material] = b < 0 ? [] : [vkey.slice(0, a), vkey.slice(a + 1, b), vkey.slice(b + 1)];
+    const bytes = b64(material || '');
+    if (!name || !/^[0-9a-f]{8}$/.test(hex || '') || bytes.length !== 33 || bytes[0] !== type) {
+      throw new Error('not a verifier key of type ' + type);
+    }
+    const id = (await sha256(new TextEncoder().encode(name + '\n'), bytes)).slice(0, 4);
+    if (toHex(id) !== hex) throw new Error('the verifier key\'s id does not match it');
+    const raw = bytes.slice(1);
+    const key = await crypto.subtle.importKey('raw', raw, { name: 'Ed25519' }, false, ['verify']);
+    return { name, id, key, raw };
+  }
+
+  const sameId = (a, b) => a.length === 4 && a.every((x, i) => x === b[i]);
+
+  // Whether the note carries a valid signature by the log's key.
+  async function noteSigned(note, vkey) {
+    for (const s of note.signatures) {
+      if (s.name === vkey.name && sameId(s.id, vkey.id) && s.sig.length === 64 &&
+          await crypto.subtle.verify({ name: 'Ed25519' }, vkey.key, s.sig,
+                                     new TextEncoder().encode(note.text))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The time (POSIX seconds) of a valid cosignature/v1 of the note by the
+  // witness key, or null.
+  async function cosignedBy(note, vkey) {
+    for (const s of note.signatures) {
+      if (s.name !== vkey.name || !sameId(s.id, vkey.id) || s.sig.length !== 72) continue;
+      const time = new DataView(s.sig.buffer, s.sig.byteOffset, 8).getBigUint64(0);
+      const message = new TextEncoder().encode(`cosignature/v1\ntime ${time}\n${note.text}`);
+      if (await crypto.subtle.verify({ name: 'Ed25519' }, vkey.key, s.sig.slice(8), message)) {
+        return Number(time);
+      }
+    }
+    return null;
+  }
+
   return { fromHex, toHex, leafHash, nodeHash, rootFromPath, headMessage, importKey, headSigned,
-           checkInclusion };
+           checkInclusion, parseNote, parseCheckpoint, importVkey, noteSigned, cosignedBy };
 })();
 
 if (typeof module !== 'undefined') module.exports = LedgerProof;

@@ -327,6 +327,13 @@ TEST_F(WitnessedLog, OnlyCheckpointsBothWitnessesCosignedArePublished) {
   EXPECT_NE(metrics.body.find("ledger_witness_lag_events{witness=\"w1\"} 0"), std::string::npos);
   EXPECT_NE(metrics.body.find("ledger_checkpoint_published_size 300"), std::string::npos);
 
+  // The head names the witnesses and the quorum, for a reader to compare.
+  boost::json::object head = boost::json::parse(Get("/v1/ledger/head").body).as_object();
+  EXPECT_EQ(head.at("witness_quorum").to_number<int>(), 2);
+  ASSERT_EQ(head.at("witnesses").as_array().size(), 2u);
+  EXPECT_EQ(head.at("witnesses").as_array()[1].at("vkey").as_string(), witnesses_[1].vkey);
+  EXPECT_EQ(head.at("witnesses").as_array()[1].at("name").as_string(), "w1");
+
   // A view's answer is tied to the witnessed checkpoint: its own checkpoint
   // (of as_of_seq events), the witnessed one, and the consistency proof
   // between them, all checkable with the keys alone.

@@ -16,7 +16,7 @@ const ARTIFACTS = process.env.ARTIFACTS || path.join(tmpdir(), 'dashboard-artifa
 const sha256 = (text) => createHash('sha256').update(text).digest('hex');
 const FROM = '2025-01-01', TO = '2026-01-01';
 
-let dir, server, origin, browser;
+let dir, server, witness, origin, browser;
 // From the generated ledger: the partnership's area (the one with most
 // referrals), a referral of it with the most events, and a referral of
 // another area.
@@ -45,8 +45,25 @@ before(async () => {
     { name: 'regulator', role: 'regulator', sha256: sha256('regulator-token') },
     { name: 'own', role: 'partnership', areas: [ownArea], sha256: sha256('partnership-token') },
   ] }));
+  // A witness of the ledger (SPEC §9), so the referral page can check its
+  // events against a cosigned checkpoint.
+  const vkey = execFileSync(process.env.LEDGERCTL, ['key', '--data', `${dir}/ledger`]).toString().trim();
+  witness = spawn(process.env.LEDGERCTL, ['witness', '--data', `${dir}/witness`, '--name',
+                                          'witness.example/w1', '--listen', '127.0.0.1:0',
+                                          '--log', vkey],
+                  { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [witnessKey, witnessPort] = await new Promise((resolve, reject) => {
+    let out = '';
+    witness.stdout.on('data', (d) => {
+      out += d;
+      const key = out.match(/cosigner key: (\S+)\n/), port = out.match(/127\.0\.0\.1:(\d+)\/add/);
+      if (key && port) resolve([key[1], port[1]]);
+    });
+    witness.on('exit', (code) => reject(new Error(`ledgerctl witness exited (${code}): ${out}`)));
+  });
   server = spawn(process.env.LEDGERD, ['--data', `${dir}/ledger`, '--tokens', `${dir}/tokens.json`,
-                                       '--port', '0'],
+                                       '--port', '0', '--checkpoint-interval-ms', '100',
+                                       '--witness', `w1,http://127.0.0.1:${witnessPort},${witnessKey}`],
                  { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     let log = '';
@@ -58,6 +75,9 @@ before(async () => {
     server.on('exit', (code) => reject(new Error(`ledgerd exited (${code}): ${log}`)));
   });
   origin = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100 && (await fetch(`${origin}/log/checkpoint`)).status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -69,6 +89,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.kill('SIGTERM');
+  witness?.kill('SIGTERM');
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -234,6 +255,12 @@ test('a referral page shows each event with its seq and hash, its proofs verifie
   assert.deepEqual(rows.map((r) => r.proof), view.events.map(() => 'verified'));
   assert.equal(await page.getAttribute('#referral-verdict', 'data-verdict'), 'verified');
   assert.match(await page.textContent('#referral-verdict'), /^Verified/);
+  // And against the checkpoint the witness cosigned, checked in the page.
+  await page.waitForSelector('#referral-witnessed:not([data-witnessed="checking"])');
+  assert.equal(await page.getAttribute('#referral-witnessed', 'data-witnessed'), 'witnessed',
+               await page.textContent('#referral-witnessed'));
+  assert.match(await page.textContent('#referral-witnessed'),
+               /^Witnessed: \d+ of the \d+ events are in the checkpoint of [\d,]+ events that w1 \(witness\.example\/w1, \d{4}-/);
   assert.equal(await page.textContent('#referral-headline dd[data-figure="State"]'),
                view.state.replace(/_/g, ' '));
   assert.match(await page.textContent('#referral-key'), /fingerprint, SHA-256: [0-9a-f]{64}/);

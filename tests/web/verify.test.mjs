@@ -105,3 +105,46 @@ test('a genuine proof verifies; each kind of tampering is named', async () => {
     .export({ type: 'spki', format: 'pem' }));
   assert.match((await P.checkInclusion(proof, hash, head, stranger.key)).problems.join(), /signature/);
 });
+
+// Go's golang.org/x/mod/sumdb/note vector: the PeterNeumann key and a note
+// it signed.
+const PN_VKEY = 'PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW';
+const PN_NOTE = 'If you think cryptography is the answer to your problem,\n' +
+  'then you don\'t know what your problem is.\n\n' +
+  '\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n';
+
+test('a signed note verifies with its verifier key, and not once altered', async () => {
+  const key = await P.importVkey(PN_VKEY, 1);
+  assert.equal(key.name, 'PeterNeumann');
+  assert.equal(await P.noteSigned(P.parseNote(PN_NOTE), key), true);
+  assert.equal(await P.noteSigned(P.parseNote(PN_NOTE.replace('If', 'if')), key), false);
+  await assert.rejects(P.importVkey(PN_VKEY, 4), /type 4/);
+  await assert.rejects(P.importVkey(PN_VKEY.replace('c74f20a3', 'c74f20a4'), 1), /id/);
+  assert.throws(() => P.parseNote('no signatures\n'), /signed note/);
+});
+
+test('a cosignature/v1 gives its time only for its key, text and time', async () => {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  const name = 'witness.example/w1';
+  const material = Buffer.concat([Buffer.from([4]), raw]);
+  const id = createHash('sha256').update(Buffer.concat([Buffer.from(name + '\n'), material]))
+    .digest().subarray(0, 4);
+  const vkey = `${name}+${id.toString('hex')}+${material.toString('base64')}`;
+  const text = 'example.com/log\n5\n' + Buffer.alloc(32, 7).toString('base64') + '\n';
+  const time = Buffer.alloc(8);
+  time.writeBigUInt64BE(1700000000n);
+  const sig = sign(null, Buffer.from(`cosignature/v1\ntime 1700000000\n${text}`), privateKey);
+  const line = `\u2014 ${name} ${Buffer.concat([id, time, sig]).toString('base64')}\n`;
+  const key = await P.importVkey(vkey, 4);
+  assert.equal(await P.cosignedBy(P.parseNote(`${text}\n${line}`), key), 1700000000);
+  assert.deepEqual(P.parseCheckpoint(text),
+                   { origin: 'example.com/log', size: 5, root: '07'.repeat(32) });
+  // Another time under the same signature, or another text: no cosignature.
+  time.writeBigUInt64BE(1700000001n);
+  const moved = `\u2014 ${name} ${Buffer.concat([id, time, sig]).toString('base64')}\n`;
+  assert.equal(await P.cosignedBy(P.parseNote(`${text}\n${moved}`), key), null);
+  assert.equal(await P.cosignedBy(P.parseNote(`${text.replace('5', '6')}\n${line}`), key), null);
+  // A log's signature by the same key is not a cosignature.
+  assert.equal(await P.noteSigned(P.parseNote(`${text}\n${line}`), key), false);
+});

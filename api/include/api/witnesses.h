@@ -73,6 +73,7 @@ class Witnesses {
   uint64_t PublishedSize() const;
   std::vector<WitnessStatus> States() const;
   size_t quorum() const { return quorum_; }
+  const std::vector<WitnessConfig>& configs() const { return options_.witnesses; }
 
   // One round now (what the thread does each interval): for tests and for
   // the thread. True when it published a new checkpoint.

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
@@ -291,7 +292,11 @@ using tcp = net::ip::tcp;
 
 constexpr size_t kMaxBody = 64 * 1024;  // 63 proof lines and a checkpoint fit many times
 
-void ServeConnection(Witness* witness, tcp::socket socket) {
+// Requests being answered: Serve waits for them before it returns, so the
+// witness is not closed under one.
+std::atomic<int> busy{0};
+
+void ServeConnection(Witness* witness, tcp::socket socket, std::function<bool()> stop) {
   // A client that stalls holds only its own thread, and not for long.
   timeval timeout{30, 0};
   ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -303,6 +308,11 @@ void ServeConnection(Witness* witness, tcp::socket socket) {
     beast::error_code ec;
     http::read(socket, buffer, parser, ec);
     if (ec) return;
+    busy.fetch_add(1);
+    struct Done {
+      ~Done() { busy.fetch_sub(1); }
+    } done;
+    if (stop()) return;  // stopping: the request is not answered
     const http::request<http::string_body>& req = parser.get();
     Answer answer;
     if (req.target() != "/add-checkpoint") {
@@ -342,8 +352,11 @@ Status Serve(Witness* witness, const std::string& address, uint16_t port,
       }
       if (ec) continue;
       socket.non_blocking(false);
-      std::thread(ServeConnection, witness, std::move(socket)).detach();
+      // Connections are detached: an idle keep-alive one holds only its
+      // thread, and ends with the process.
+      std::thread(ServeConnection, witness, std::move(socket), stop).detach();
     }
+    while (busy.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     return Status::Ok();
   } catch (const std::exception& e) {  // Asio throws on bind and listen
     return Status::IOError("listen on " + address + ":" + std::to_string(port) + ": " + e.what());

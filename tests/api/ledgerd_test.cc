@@ -19,6 +19,7 @@
 #include "http_client.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
+#include "ledger/note.h"
 #include "ledgerd_process.h"
 #include "test_util.h"
 
@@ -259,6 +260,41 @@ TEST_F(LedgerdStart, PortInUseOrBadOptions) {
   ExpectRefused({"--tokens", tokens_}, "--data");
   ExpectRefused({"--data", data_, "--tokens", tokens_, "--config", dir_.path() + "/none.json"},
                 "config");
+}
+
+}  // namespace
+
+namespace {
+
+// Witnesses (SPEC §9) named wrongly are refused at start, on the command
+// line and in the config file, with what is wrong.
+TEST_F(LedgerdStart, BadWitnessesAreRefused) {
+  const std::string key = "w.example+12345678+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args{"--data", data_, "--tokens", tokens_};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  ExpectRefused(with({"--witness", "w1,http://127.0.0.1:9"}), "NAME,URL,VKEY");
+  ExpectRefused(with({"--witness", "w 1,http://127.0.0.1:9," + key}), "NAME is");
+  ExpectRefused(with({"--witness", "w1,https://example.org," + key}), "URL must be http://");
+  ExpectRefused(with({"--witness", "w1,http://127.0.0.1:9," + key}), "id does not match");
+  // A log's key (type 0x01) is not a witness's.
+  const std::string log_key = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+  ExpectRefused(with({"--witness", "w1,http://127.0.0.1:9," + log_key}), "cosignature/v1");
+  ExpectRefused(with({"--witness-quorum", "1"}), "--witness-quorum needs --witness");
+  const std::string valid =
+      ledger::note::VerifierKey("w.example", std::string(32, 'k'), ledger::note::kCosignatureV1);
+  ExpectRefused(with({"--witness", "w1,http://127.0.0.1:9," + valid, "--witness-quorum", "2"}),
+                "more than the 1 witnesses named");
+  ExpectRefused(with({"--witness", "w1,http://127.0.0.1:9," + valid, "--witness",
+                      "w1,http://127.0.0.1:10," + valid}),
+                "two witnesses are named w1");
+  ExpectRefused(with({"--checkpoint-interval-ms", "5"}), "--checkpoint-interval-ms");
+  std::ofstream(dir_.path() + "/config.json") << R"({"witness": "w1,http://127.0.0.1:9,x"})";
+  ExpectRefused(with({"--config", dir_.path() + "/config.json"}), "a list of NAME,URL,VKEY");
+  std::ofstream(dir_.path() + "/config2.json") << R"({"witness": ["w1,http://127.0.0.1:9"]})";
+  ExpectRefused(with({"--config", dir_.path() + "/config2.json"}), "NAME,URL,VKEY");
 }
 
 }  // namespace

@@ -9,12 +9,14 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "api/server.h"
 #include "api/service.h"
 #include "http_client.h"
 #include "json_match.h"
 #include "ledger/ledger.h"
+#include "ledger/merkle.h"
 #include "ledger/note.h"
 #include "ledger/raw_db.h"
 #include "ledgerd_process.h"
@@ -132,6 +134,12 @@ TEST_F(LedgerctlTest, ClearErrorsAndExitCodes) {
   EXPECT_NE(help.out.find("--restore"), std::string::npos) << help.out;
   EXPECT_NE(help.out.find("Exit codes:"), std::string::npos) << help.out;
   EXPECT_EQ(help.out.find("ledgerctl generate"), std::string::npos) << help.out;
+  Outcome proof_help = Ledgerctl("proof --help");
+  EXPECT_EQ(proof_help.code, 0);
+  for (const char* entry :
+       {"ledgerctl proof write", "ledgerctl proof check", "2 could not check"}) {
+    EXPECT_NE(proof_help.out.find(entry), std::string::npos) << proof_help.out;
+  }
   EXPECT_EQ(Ledgerctl("frobnicate --data " + data_).code, 2);
   EXPECT_EQ(Ledgerctl("verify").code, 2);                                    // no --data
   EXPECT_EQ(Ledgerctl("verify --data " + data_ + " --colour red").code, 2);  // unknown option
@@ -626,9 +634,12 @@ TEST_F(LedgerctlServer, ImportsThroughTheApiAndProvesAgainstSavedHeads) {
   EXPECT_EQ(forked_inc.code, 1);
 
   // A wrong token, and no server at all: clear failures, nothing appended.
-  Outcome denied = Ledgerctl("proof inclusion" + key_ + head10 + server + " --token nope --seq 4");
-  EXPECT_EQ(denied.code, 1);
-  EXPECT_NE(denied.out.find("HTTP 401"), std::string::npos) << denied.out;
+  // A refused token leaves the proof unchecked: no verdict (exit 2).
+  Outcome denied =
+      Ledgerctl("proof inclusion" + key_ + head10 + server + " --token nope --seq 4", true);
+  EXPECT_EQ(denied.code, 2);
+  EXPECT_NE(denied.out.find("could not check: the server: HTTP 401"), std::string::npos)
+      << denied.out;
   server_->Stop();
   server_.reset();
   Outcome down = Ledgerctl("import " + file + server + " --token brum-token", true);
@@ -664,9 +675,11 @@ class LedgerctlLive : public ::testing::Test {
                            << "," << entry("aud", "auditor", "aud-token", "") << "]}";
     Start();
   }
-  void Start() {
-    server_ = std::make_unique<ledger::testing::LedgerdProcess>(
-        LEDGERD_PATH, std::vector<std::string>{"--data", data_, "--tokens", tokens_});
+  // Starts ledgerd, with `extra` arguments.
+  void Start(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"--data", data_, "--tokens", tokens_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<ledger::testing::LedgerdProcess>(LEDGERD_PATH, args);
     ASSERT_NE(server_->port(), 0) << "ledgerd did not start: " << server_->log();
   }
   // Appends referral.received for ids prefix<from> .. prefix<from+n-1>, as brum.
@@ -756,6 +769,313 @@ TEST_F(LedgerctlLive, ReadOnlyCommandsWorkBesideARunningLedgerdAndChangeNothing)
   Outcome bad = Ledgerctl("verify --data " + copy);
   EXPECT_EQ(bad.code, 1);
   EXPECT_NE(bad.out.find("FAILED at seq 23"), std::string::npos) << bad.out;
+}
+
+// --- Offline proofs: c2sp.org/tlog-proof files (SPEC §9) ---
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+}
+
+// A witness's cosigner key, made afresh: its signer and verifier key.
+struct TestWitness {
+  std::unique_ptr<ledger::Signer> signer;
+  std::string name, vkey;
+};
+TestWitness MakeWitness(const std::string& name, char seed) {
+  TestWitness w;
+  w.signer = std::move(ledger::Signer::FromSeed(std::string(32, seed))).value();
+  w.name = name;
+  w.vkey = ledger::note::VerifierKey(name, w.signer->public_key(), ledger::note::kCosignatureV1);
+  return w;
+}
+
+// `proof` with `w`'s cosignature of its checkpoint, made at `timestamp`,
+// added after the checkpoint's signatures.
+std::string Cosigned(const std::string& proof, const TestWitness& w, uint64_t timestamp) {
+  const size_t blank = proof.find("\n\n");
+  const std::string checkpoint = proof.substr(blank + 2);
+  auto note = ledger::note::Parse(checkpoint);
+  EXPECT_TRUE(note.ok());
+  return proof + ledger::note::Cosign(note->text, w.name, *w.signer, timestamp);
+}
+
+TEST_F(LedgerctlLive, ProofFilesAreWrittenAndCheckedOffline) {
+  Append("pf", 0, 12);
+  Outcome key = Ledgerctl("key --data " + data_);
+  ASSERT_EQ(key.code, 0);
+  const std::string vkey = key.out.substr(0, key.out.size() - 1);
+  const std::string server = " --server " + server_->url();
+  const std::string file = dir_.path() + "/e5.tlog-proof";
+
+  // Written from the server as the auditor, who may read the event: the
+  // event's bytes are in it.
+  Outcome w = Ledgerctl("proof write" + server + " --token aud-token --seq 5 --out " + file, true);
+  ASSERT_EQ(w.code, 0) << w.out;
+  EXPECT_NE(w.out.find("event 5 (index 4"), std::string::npos) << w.out;
+  const std::string proof = ReadText(file);
+  const std::vector<std::string> lines = Lines(proof);
+  ASSERT_GT(lines.size(), 8u);
+  EXPECT_EQ(lines[0], "c2sp.org/tlog-proof@v1");
+  EXPECT_TRUE(lines[1].starts_with("extra ")) << proof;
+  EXPECT_EQ(lines[2], "index 4");
+  EXPECT_NE(proof.find("\n\nlocalhost/rehab-access-ledger\n12\n"), std::string::npos) << proof;
+
+  // Checked offline: the log's key, the event, the tree.
+  const std::string check = "proof check " + file + " --vkey " + vkey;
+  Outcome ok = Ledgerctl(check, true);
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("checkpoint: localhost/rehab-access-ledger, size 12"), std::string::npos)
+      << ok.out;
+  EXPECT_NE(ok.out.find("ok: event seq 5 (index 4"), std::string::npos) << ok.out;
+  // The same after the server is gone: nothing but the file and the key.
+  server_->Stop();
+  EXPECT_EQ(Ledgerctl(check).code, 0);
+
+  // The event's own bytes, given or contradicted.
+  const std::string extra = *ledger::note::Base64Decode(lines[1].substr(6));
+  WriteText(dir_.path() + "/entry", extra);
+  WriteText(dir_.path() + "/other-entry", extra + "x");
+  EXPECT_EQ(Ledgerctl(check + " --entry " + dir_.path() + "/entry").code, 0);
+  Outcome other = Ledgerctl(check + " --entry " + dir_.path() + "/other-entry", true);
+  EXPECT_EQ(other.code, 1);
+  EXPECT_NE(other.out.find("REJECTED: "), std::string::npos) << other.out;
+  EXPECT_EQ(Ledgerctl(check + " --leaf-hash " + ledger::ToHex(ledger::LeafHash(extra))).code, 0);
+  EXPECT_EQ(Ledgerctl(check + " --leaf-hash " + ledger::ToHex(ledger::LeafHash("x"))).code, 1);
+
+  // Tampered: a hash of the path, the index, the extra data, the root.
+  auto tampered = [&](size_t line, const std::string& replacement) {
+    std::vector<std::string> t = lines;
+    t[line] = replacement;
+    const std::string path = dir_.path() + "/tampered.tlog-proof";
+    WriteLines(path, t);
+    return Ledgerctl("proof check " + path + " --vkey " + vkey, true);
+  };
+  std::string hash = *ledger::note::Base64Decode(lines[3]);
+  hash[0] = static_cast<char>(hash[0] ^ 1);
+  for (const Outcome& r :
+       {tampered(3, ledger::note::Base64Encode(hash)), tampered(2, "index 5"),
+        tampered(1, "extra " + ledger::note::Base64Encode(extra + " ")), tampered(2, "index 12")}) {
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find("REJECTED: "), std::string::npos) << r.out;
+  }
+  // The checkpoint's root changed: its signature no longer holds.
+  const size_t root_line = std::find(lines.begin(), lines.end(), "12") - lines.begin() + 1;
+  std::string root = *ledger::note::Base64Decode(lines[root_line]);
+  root[31] = static_cast<char>(root[31] ^ 1);
+  Outcome forged = tampered(root_line, ledger::note::Base64Encode(root));
+  EXPECT_EQ(forged.code, 1);
+  EXPECT_NE(forged.out.find("signature"), std::string::npos) << forged.out;
+  // Another log's key, under the same origin: its signature is not there.
+  const TestWitness impostor = MakeWitness("x", 7);
+  EXPECT_EQ(Ledgerctl("proof check " + file + " --vkey " +
+                      ledger::note::VerifierKey("localhost/rehab-access-ledger",
+                                                impostor.signer->public_key()))
+                .code,
+            1);
+
+  // The witness policy. A witness whose cosignature is not there: the
+  // quorum (all named, by default) is not met.
+  const TestWitness w1 = MakeWitness("witness1.example", 1),
+                    w2 = MakeWitness("witness2.example", 2);
+  Outcome unmet = Ledgerctl(check + " --witness " + w1.vkey, true);
+  EXPECT_EQ(unmet.code, 1) << unmet.out;
+  EXPECT_NE(unmet.out.find("witness witness1.example: no valid cosignature"), std::string::npos)
+      << unmet.out;
+  EXPECT_NE(unmet.out.find("REJECTED: 0 of the 1 witnesses named cosigned the checkpoint; the "
+                           "quorum is 1"),
+            std::string::npos)
+      << unmet.out;
+  EXPECT_EQ(Ledgerctl(check + " --witness " + w1.vkey + " --quorum 0").code, 0);
+  // w1 cosigns it: checked, with its time.
+  const std::string cosigned = dir_.path() + "/cosigned.tlog-proof";
+  WriteText(cosigned, Cosigned(proof, w1, 1767225600));  // 2026-01-01T00:00:00Z
+  const std::string check_cosigned = "proof check " + cosigned + " --vkey " + vkey;
+  Outcome one = Ledgerctl(check_cosigned + " --witness " + w1.vkey, true);
+  EXPECT_EQ(one.code, 0) << one.out;
+  EXPECT_NE(one.out.find("witness witness1.example: cosigned at 2026-01-01T00:00:00"),
+            std::string::npos)
+      << one.out;
+  // Named twice, it counts once.
+  EXPECT_EQ(Ledgerctl(check_cosigned + " --witness " + w1.vkey + " --witness " + w1.vkey).code, 0);
+  EXPECT_EQ(Ledgerctl(check_cosigned + " --witness " + w1.vkey + " --witness " + w2.vkey).code, 1);
+  EXPECT_EQ(
+      Ledgerctl(check_cosigned + " --witness " + w1.vkey + " --witness " + w2.vkey + " --quorum 1")
+          .code,
+      0);
+  // A cosignature whose time was changed afterwards is not one.
+  const std::string line =
+      ledger::note::Cosign(ledger::note::Parse(proof.substr(proof.find("\n\n") + 2))->text, w1.name,
+                           *w1.signer, 1767225600);
+  std::string sig = *ledger::note::Base64Decode(
+      line.substr(line.rfind(' ') + 1, line.size() - line.rfind(' ') - 2));
+  sig[4 + 7] = static_cast<char>(sig[4 + 7] ^ 1);  // the timestamp's last byte
+  WriteText(cosigned,
+            proof + line.substr(0, line.rfind(' ') + 1) + ledger::note::Base64Encode(sig) + "\n");
+  Outcome moved = Ledgerctl(check_cosigned + " --witness " + w1.vkey, true);
+  EXPECT_EQ(moved.code, 1) << moved.out;
+  EXPECT_NE(moved.out.find("witness witness1.example: no valid cosignature"), std::string::npos);
+
+  // Could not check: a malformed file, bad arguments.
+  for (const std::string& broken :
+       {std::string("c2sp.org/tlog-proof@v1\nindex 04\n\n") + proof.substr(proof.find("\n\n") + 2),
+        proof.substr(0, proof.size() - 1), std::string("not a proof\n"),
+        proof.substr(0, proof.find("\n\n") + 2) + "localhost/rehab-access-ledger\n12\n"}) {
+    WriteText(dir_.path() + "/broken.tlog-proof", broken);
+    Outcome r = Ledgerctl("proof check " + dir_.path() + "/broken.tlog-proof --vkey " + vkey, true);
+    EXPECT_EQ(r.code, 2) << broken << r.out;
+    EXPECT_NE(r.out.find("could not check: malformed proof file"), std::string::npos) << r.out;
+  }
+  EXPECT_EQ(Ledgerctl("proof check " + dir_.path() + "/missing.tlog-proof --vkey " + vkey).code, 2);
+  EXPECT_EQ(Ledgerctl("proof check " + file).code, 2);                       // no --vkey
+  EXPECT_EQ(Ledgerctl("proof check " + file + " --vkey nonsense").code, 2);  // not a key
+  EXPECT_EQ(Ledgerctl(check + " --witness " + vkey).code, 2);  // the log's key, not a cosigner's
+  EXPECT_EQ(Ledgerctl(check + " --witness " + w1.vkey + " --quorum 2").code, 2);
+}
+
+TEST_F(LedgerctlLive, ProofWriteSaysWhyItCouldNotWrite) {
+  Append("pw", 0, 6);
+  const std::string server = " --server " + server_->url();
+  const std::string file = dir_.path() + "/p.tlog-proof";
+  Outcome key = Ledgerctl("key --data " + data_);
+  const std::string vkey = key.out.substr(0, key.out.size() - 1);
+  // Not yet in the latest checkpoint.
+  Outcome later =
+      Ledgerctl("proof write" + server + " --token aud-token --seq 7 --out " + file, true);
+  EXPECT_EQ(later.code, 2);
+  EXPECT_NE(later.out.find("could not check: event 7 is not yet in the latest (witnessed) "
+                           "checkpoint of size 6; retry later"),
+            std::string::npos)
+      << later.out;
+  // A refused token: 401.
+  Outcome denied = Ledgerctl("proof write" + server + " --token nope --seq 2 --out " + file, true);
+  EXPECT_EQ(denied.code, 2);
+  EXPECT_NE(denied.out.find("HTTP 401"), std::string::npos) << denied.out;
+  EXPECT_FALSE(std::filesystem::exists(file));
+  // A partnership that may not read the event gets its proof without its
+  // bytes: checked with the leaf hash it was told, or the bytes themselves.
+  Outcome blind =
+      Ledgerctl("proof write" + server + " --token far-token --seq 2 --out " + file, true);
+  ASSERT_EQ(blind.code, 0) << blind.out;
+  EXPECT_EQ(ReadText(file).find("\nextra "), std::string::npos);
+  EXPECT_EQ(Lines(ReadText(file))[1], "index 1");
+  const size_t at = blind.out.find("--leaf-hash ");
+  ASSERT_NE(at, std::string::npos) << blind.out;
+  const std::string leaf = blind.out.substr(at + 12, 64);
+  Outcome without = Ledgerctl("proof check " + file + " --vkey " + vkey, true);
+  EXPECT_EQ(without.code, 2) << without.out;
+  EXPECT_NE(without.out.find("could not check: the proof carries no entry"), std::string::npos);
+  EXPECT_EQ(Ledgerctl("proof check " + file + " --vkey " + vkey + " --leaf-hash " + leaf).code, 0);
+  // Bad arguments.
+  EXPECT_EQ(Ledgerctl("proof write" + server + " --token aud-token --seq 0 --out " + file).code, 2);
+  EXPECT_EQ(Ledgerctl("proof write" + server + " --token aud-token --seq 2").code, 2);
+  // The existing proofs answer the same way: a refused token is no verdict.
+  const std::string head = dir_.path() + "/head.json";
+  {
+    http_client::Endpoint to;
+    to.port = std::to_string(server_->port());
+    auto r = http_client::Call(to, {"GET", "/v1/ledger/head", "aud-token", ""});
+    ASSERT_TRUE(r.ok() && r->status == 200);
+    WriteText(head, r->body);
+  }
+  const std::string pub = " --key " + data_ + "/signing-key.pem.pub";
+  EXPECT_EQ(
+      Ledgerctl("proof inclusion" + pub + " --head " + head + server + " --token aud-token --seq 3")
+          .code,
+      0);
+  Outcome inc401 = Ledgerctl(
+      "proof inclusion" + pub + " --head " + head + server + " --token nope --seq 3", true);
+  EXPECT_EQ(inc401.code, 2) << inc401.out;
+  EXPECT_NE(inc401.out.find("could not check: the server: HTTP 401"), std::string::npos)
+      << inc401.out;
+  // No server at all.
+  const std::string url = server_->url();
+  server_->Stop();
+  Outcome down = Ledgerctl(
+      "proof write --server " + url + " --token aud-token --seq 2 --out " + file + ".2", true);
+  EXPECT_EQ(down.code, 2);
+  EXPECT_NE(down.out.find("could not check: the server: "), std::string::npos) << down.out;
+  EXPECT_EQ(Ledgerctl("proof inclusion" + pub + " --head " + head + " --server " + url +
+                      " --token aud-token --seq 3")
+                .code,
+            2);
+  EXPECT_EQ(Ledgerctl("proof consistency" + pub + " --old " + head + " --server " + url +
+                      " --token aud-token")
+                .code,
+            2);
+}
+
+// A real witness (ledgerctl witness) cosigns ledgerd's checkpoints; a proof
+// written from the server carries its cosignature, which check counts
+// against the witness policy.
+TEST_F(LedgerctlLive, AProofCarriesTheCosignatureOfARealWitness) {
+  Outcome key = Ledgerctl("key --data " + data_);
+  ASSERT_EQ(key.code, 0);
+  const std::string vkey = key.out.substr(0, key.out.size() - 1);
+  int out = -1;
+  const pid_t witness =
+      ledger::testing::SpawnProgram(LEDGERCTL_PATH,
+                                    {"witness", "--data", dir_.path() + "/witness", "--listen",
+                                     "127.0.0.1:0", "--log", vkey, "--name", "witness.example"},
+                                    STDOUT_FILENO, &out);
+  ASSERT_GT(witness, 0);
+  struct Stop {
+    pid_t pid;
+    int fd;
+    ~Stop() {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+      ::close(fd);
+    }
+  } stop{witness, out};
+  std::string said;
+  char buf[512];
+  while (said.find("/add-checkpoint\n") == std::string::npos) {
+    const ssize_t n = ::read(out, buf, sizeof buf);
+    ASSERT_GT(n, 0) << "the witness exited: " << said;
+    said.append(buf, static_cast<size_t>(n));
+  }
+  const size_t k = said.find("cosigner key: ") + 14;
+  const std::string wvkey = said.substr(k, said.find('\n', k) - k);
+  const size_t u = said.find("listening on ") + 13;
+  const std::string wurl = said.substr(u, said.find("/add-checkpoint", u) - u);
+
+  server_->Stop();
+  Start({"--witness", "witness.example," + wurl + "," + wvkey, "--checkpoint-interval-ms", "50"});
+  Append("wit", 0, 8);
+  // The checkpoint served is the latest the witness cosigned: wait for 8.
+  http_client::Endpoint to;
+  to.port = std::to_string(server_->port());
+  std::string checkpoint;
+  for (int i = 0; i < 200 && checkpoint.find("\n8\n") == std::string::npos; ++i) {
+    auto r = http_client::Call(to, {"GET", "/log/checkpoint", "", ""});
+    if (r.ok() && r->status == 200) checkpoint = r->body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(checkpoint.find("\n8\n"), std::string::npos) << checkpoint;
+  EXPECT_NE(checkpoint.find("\xe2\x80\x94 witness.example "), std::string::npos) << checkpoint;
+
+  const std::string file = dir_.path() + "/w.tlog-proof";
+  Outcome w = Ledgerctl(
+      "proof write --server " + server_->url() + " --token aud-token --seq 6 --out " + file, true);
+  ASSERT_EQ(w.code, 0) << w.out;
+  EXPECT_NE(w.out.find("(1 other signature line)"), std::string::npos) << w.out;
+  Outcome c = Ledgerctl("proof check " + file + " --vkey " + vkey + " --witness " + wvkey, true);
+  EXPECT_EQ(c.code, 0) << c.out;
+  EXPECT_NE(c.out.find("witness witness.example: cosigned at "), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("ok: event seq 6"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("cosigned by 1 of 1 witnesses (quorum 1)"), std::string::npos) << c.out;
+  // With a second witness that did not cosign, a quorum of 2 is not met.
+  const TestWitness absent = MakeWitness("absent.example", 9);
+  EXPECT_EQ(Ledgerctl("proof check " + file + " --vkey " + vkey + " --witness " + wvkey +
+                      " --witness " + absent.vkey)
+                .code,
+            1);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 //   ledgerctl timeline --data DIR REFERRAL [--as-of SEQ|TIME]
 //   ledgerctl import   --data DIR FILE.ndjson [--actor ROLE:NAME]
 //   ledgerctl proof inclusion|consistency --key KEY.pem ...   (offline)
+//   ledgerctl proof write --server URL --token T --seq N --out FILE.tlog-proof
+//   ledgerctl proof check FILE.tlog-proof --vkey LOGVKEY [--witness WVKEY ...] [--quorum K]
 //   ledgerctl generate --data DIR [--referrals N] [--seed S] [--from D] [--to D]
 //
 // Exit codes: 0 done; 1 the ledger failed verification or the thing asked
@@ -61,7 +63,27 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       consistency proof (/v1/ledger/proof/consistency) from the old head to
       the new one (with --server and no --new: the head the server serves
       now). The server supplies proofs only; trust comes from the saved heads
-      and the key. Exit 0 when the proof holds, 1 when it does not.
+      and the key.
+  ledgerctl proof write --server URL --token T --seq N --out FILE.tlog-proof
+      Writes event N's inclusion in the server's latest checkpoint (the one
+      its witnesses cosigned, /log/checkpoint) as a c2sp.org/tlog-proof@v1
+      file: the index (N-1), the audit path, the checkpoint verbatim with its
+      cosignatures, and the event's bytes as extra data when the token may
+      read the event. An event not yet in that checkpoint: retry later.
+  ledgerctl proof check FILE.tlog-proof --vkey LOGVKEY [--witness WVKEY ...]
+                        [--quorum K] [--leaf-hash HEX | --entry FILE]
+      Checks a proof file offline: read strictly, the checkpoint signed by
+      the log's verifier key (ledgerctl key, /v1/ledger/head's vkey) under
+      its origin, cosigned by at least K of the witnesses' cosigner keys
+      named (default: all of them; each key counts once), and the entry's
+      leaf hash, recomputed from the extra data (never trusted by itself),
+      --entry (its bytes) or --leaf-hash, led by the audit path to the
+      checkpoint's root. Prints what it checked: origin, size, event seq,
+      which witnesses cosigned and when.
+      Every proof subcommand exits 0 verified, 1 REJECTED (a proof,
+      signature or witness quorum that fails, a leaf that does not match),
+      2 could not check (bad arguments, an unreadable or malformed file, a
+      server unreachable or not answering 200).
   ledgerctl key      --data DIR [--origin ORIGIN]
       The checkpoint verifier key (C2SP signed-note) of the ledger in DIR,
       under the origin ledgerd is given (default localhost/rehab-access-ledger):
@@ -108,6 +130,7 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
 Exit codes: 0 done, 1 verification failed, not found, or records rejected,
 2 bad usage or no ledger in --data (only generate and import make one),
 3 the ledger cannot be opened (generate and import: is ledgerd running on it?).
+proof: 0 verified, 1 REJECTED, 2 could not check.
 )";
 
 // `ledgerctl CMD --help`: the usage entries of CMD (each from its
@@ -172,7 +195,9 @@ int main(int argc, char** argv) {
        {"data", "progress", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
       {"timeline", {"data", "as-of"}},
       {"generate", {"data", "referrals", "seed", "from", "to", "progress"}},
-      {"proof", {"key", "head", "old", "new", "proof", "server", "token", "seq"}},
+      {"proof",
+       {"key", "head", "old", "new", "proof", "server", "token", "seq", "out", "vkey", "witness",
+        "quorum", "leaf-hash", "entry"}},
       {"import", {"data", "actor", "format", "restore", "server", "token", "progress"}},
       {"key", {"data", "origin"}},
       {"witness", {"data", "listen", "log", "name"}},

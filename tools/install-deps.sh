@@ -5,7 +5,8 @@
 # lock file names); and what the interoperability tests (tests/interop)
 # need: Go with Debian's golang.org/x/mod, to build a verifier of the
 # transparency log that this project did not write, nginx, a real caching
-# proxy to put in front of ledgerd, and curl. Safe to run repeatedly; needs
+# proxy to put in front of ledgerd, curl, and the openssl command (the TLS
+# tests make their own CA). Safe to run repeatedly; needs
 # root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ if [ "${1:-}" = "--tests" ]; then
   command -v npm >/dev/null || packages+=(nodejs npm)
   command -v chromium >/dev/null || packages+=(chromium)
   # Packages: the verifier is built against these very x/mod sources.
-  packages+=(golang-go golang-golang-x-mod-dev nginx-light curl)
+  packages+=(golang-go golang-golang-x-mod-dev nginx-light curl openssl)
 fi
 
 missing=()

@@ -3,12 +3,17 @@
 //   ledgerd --data DIR --tokens FILE [--address 127.0.0.1] [--port 8080]
 //           [--threads 2] [--log-level info] [--min-free-mb 256] [--config FILE]
 //           [--origin ORIGIN] [--witness NAME,URL,VKEY ...] [--witness-quorum K]
-//           [--checkpoint-interval-ms 1000]
+//           [--checkpoint-interval-ms 1000] [--tls-cert FILE --tls-key FILE]
 //           [limits: see kLimits below and docs/API.md, "Limits"]
 //
 // --witness (repeatable; in the config file, "witness": [...]) names a
 // witness (SPEC §9); /log/checkpoint then serves only checkpoints that
 // --witness-quorum of them (default: all) cosigned.
+//
+// --tls-cert/--tls-key: every connection is TLS 1.2 or 1.3; SIGHUP reads
+// the files again (new connections take them; a bad pair is refused with a
+// log line and the loaded one kept). Without TLS, ledgerd listens on a
+// loopback address only: health data does not cross a network in clear.
 //
 // --min-free-mb: appends answer 503 while the data directory's filesystem
 // has less free space than this, and resume when space returns.
@@ -21,6 +26,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
@@ -106,7 +112,7 @@ int main(int argc, char** argv) {
           "ledgerd --data DIR --tokens FILE [--address ADDR] [--port N] [--threads N] "
           "[--log-level LEVEL] [--min-free-mb MB] [--origin ORIGIN] [--config FILE]\n"
           "        [--witness NAME,URL,VKEY ...] [--witness-quorum K] "
-          "[--checkpoint-interval-ms MS]");
+          "[--checkpoint-interval-ms MS] [--tls-cert FILE --tls-key FILE]");
       std::puts("limits (docs/API.md, \"Limits\"; 0 turns --append-rate off):");
       for (const Limit& l : kLimits) std::printf("  --%s N  (%ld-%ld)\n", l.flag, l.lo, l.hi);
       return 0;
@@ -151,7 +157,8 @@ int main(int argc, char** argv) {
         std::any_of(kLimits.begin(), kLimits.end(), [&](const Limit& l) { return key == l.flag; });
     if (!limit && key != "data" && key != "tokens" && key != "address" && key != "port" &&
         key != "threads" && key != "log-level" && key != "min-free-mb" && key != "origin" &&
-        key != "config" && key != "witness-quorum" && key != "checkpoint-interval-ms") {
+        key != "config" && key != "witness-quorum" && key != "checkpoint-interval-ms" &&
+        key != "tls-cert" && key != "tls-key") {
       return Fail("unknown option --" + key);
     }
   }
@@ -232,6 +239,16 @@ int main(int argc, char** argv) {
   }
   api::Service service(ledger->get(), projector->get(), std::move(tokens).value(), service_options);
   if (!flags["address"].empty()) options.address = flags["address"];
+  options.tls_cert = flags["tls-cert"];
+  options.tls_key = flags["tls-key"];
+  if (options.tls_cert.empty()) {
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(options.address, ec);
+    if (!ec && !address.is_loopback()) {
+      return Fail("plain HTTP is for loopback only: give --tls-cert and --tls-key to listen on " +
+                  options.address + " (or put a TLS-terminating proxy in front, on loopback)");
+    }
+  }
   if (!flags["port"].empty()) options.port = static_cast<uint16_t>(*port);
   if (!flags["threads"].empty()) options.threads = static_cast<int>(*threads);
 
@@ -240,14 +257,23 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   api::Server server(&service, options);
   if (auto st = server.Start(); !st.ok()) return Fail(st.ToString());
-  spdlog::info("ledgerd listening on http://{}:{} with {} events", options.address, server.port(),
+  spdlog::info("ledgerd listening on {}://{}:{} with {} events",
+               options.tls_cert.empty() ? "http" : "https", options.address, server.port(),
                (*ledger)->Size());
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+    if (options.tls_cert.empty()) continue;
+    if (auto st = server.ReloadTls(); st.ok()) {
+      spdlog::info("SIGHUP: TLS certificate and key read again from {}", options.tls_cert);
+    } else {
+      spdlog::error("SIGHUP: TLS files refused, the loaded ones kept: {}", st.message());
+    }
+  }
   spdlog::info("ledgerd stopping (signal {})", sig);
   server.Stop();
   witnesses.reset();

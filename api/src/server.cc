@@ -65,7 +65,34 @@ void Server::Impl::Admit(tcp::socket socket) {
     socket.set_option(net::socket_base::send_buffer_size(static_cast<int>(options.send_buffer)),
                       ec);
   }
-  std::make_shared<Session>(std::move(socket), this, address, in_reserve)->Start();
+  std::make_shared<Session>(std::move(socket), Tls(), this, address, in_reserve)->Start();
+}
+
+ledger::Result<std::shared_ptr<net::ssl::context>> Server::Impl::LoadTls(const std::string& cert,
+                                                                         const std::string& key) {
+  auto ctx = std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+  http_client::HardenTls(*ctx);
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(cert, ec);
+  if (ec) return ledger::Status::InvalidArgument("--tls-cert " + cert + ": " + ec.message());
+  ctx->use_private_key_file(key, net::ssl::context::pem, ec);
+  if (ec) return ledger::Status::InvalidArgument("--tls-key " + key + ": " + ec.message());
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1) {
+    return ledger::Status::InvalidArgument("--tls-key " + key +
+                                           " is not the key of the certificate in " + cert);
+  }
+  return ctx;
+}
+
+ledger::Status Server::ReloadTls() {
+  if (impl_->options.tls_cert.empty()) {
+    return ledger::Status::InvalidArgument("the server is not serving TLS");
+  }
+  auto ctx = Impl::LoadTls(impl_->options.tls_cert, impl_->options.tls_key);
+  if (!ctx.ok()) return ctx.status();
+  std::lock_guard l(impl_->tls_mu);
+  impl_->tls = std::move(ctx).value();
+  return ledger::Status::Ok();
 }
 
 void Server::Impl::Accept() {
@@ -99,6 +126,14 @@ Server::Server(const Service* service, ServerOptions options)
 Server::~Server() { Stop(); }
 
 ledger::Status Server::Start() {
+  if (impl_->options.tls_cert.empty() != impl_->options.tls_key.empty()) {
+    return ledger::Status::InvalidArgument("TLS needs both --tls-cert and --tls-key");
+  }
+  if (!impl_->options.tls_cert.empty()) {
+    auto ctx = Impl::LoadTls(impl_->options.tls_cert, impl_->options.tls_key);
+    if (!ctx.ok()) return ctx.status();
+    impl_->tls = std::move(ctx).value();
+  }
   beast::error_code ec;
   const auto address = net::ip::make_address(impl_->options.address, ec);
   if (ec) return ledger::Status::InvalidArgument("listen address: " + ec.message());

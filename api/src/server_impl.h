@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,18 @@ struct Server::Impl {
   std::optional<boost::asio::steady_timer> trim_timer;
   std::vector<std::thread> threads;
   uint16_t bound_port = 0;
+
+  // The TLS context new connections take (null: plain HTTP); replaced whole
+  // by a reload, while connections keep the one they began with.
+  std::mutex tls_mu;
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::shared_ptr<boost::asio::ssl::context> Tls() {
+    std::lock_guard l(tls_mu);
+    return tls;
+  }
+  // A context of the certificate and key files, or why not.
+  static ledger::Result<std::shared_ptr<boost::asio::ssl::context>> LoadTls(const std::string& cert,
+                                                                            const std::string& key);
 
   Impl(const Service* s, ServerOptions o)
       : service(s), options(std::move(o)), ioc(options.threads) {}

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "server_impl.h"
+#include "tls_stream.h"
 
 namespace api::detail {
 
@@ -64,8 +65,12 @@ inline std::string HeaderText(const HttpResponse& r, bool keep_alive, bool chunk
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server::Impl* server, std::string address, bool reserved)
-      : stream_(std::move(socket)),
+  // `tls`: the TLS context of the connection, or null for plain HTTP.
+  Session(tcp::socket socket, std::shared_ptr<net::ssl::context> tls, Server::Impl* server,
+          std::string address, bool reserved)
+      : tls_(std::move(tls)),
+        stream_(tls_ ? http_client::MaybeTlsStream(beast::tcp_stream(std::move(socket)), *tls_)
+                     : http_client::MaybeTlsStream(beast::tcp_stream(std::move(socket)))),
         server_(server),
         address_(std::move(address)),
         reserved_(reserved) {}
@@ -85,8 +90,19 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Start() {
-    net::dispatch(stream_.get_executor(),
-                  [self = shared_from_this()] { self->AwaitRequest(true); });
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->stream_.is_tls()) return self->AwaitRequest(true);
+      // The handshake comes within the header's deadline.
+      self->stream_.tcp().expires_after(self->server_->options.header_timeout);
+      self->stream_.tls().async_handshake(
+          net::ssl::stream_base::server, [self](beast::error_code ec) {
+            if (ec) {
+              spdlog::debug("{}: TLS handshake failed: {}", self->address_, ec.message());
+              return self->Close();
+            }
+            self->AwaitRequest(true);
+          });
+    });
   }
   // Chooses it to make room for another connection: it is closed (on its
   // own strand, Evict), and a request header that arrives meanwhile is not
@@ -128,7 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (server_->stopping) return Close();
     MayMakeRoom();
     if (first || buffer_.size()) return ReadHeader();
-    stream_.expires_after(server_->options.idle_timeout);
+    stream_.tcp().expires_after(server_->options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec) return self->Close();
@@ -154,7 +170,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // that come before 413 (SPEC §8): Precheck for a declared length, the
     // parser's limit for a chunked body.
     parser_->body_limit(boost::none);
-    stream_.expires_after(server_->options.header_timeout);
+    stream_.tcp().expires_after(server_->options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
   }
@@ -216,7 +232,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (server_->service->IsSubscription(request_)) return StartStream();
     parser_->body_limit(kMaxBodyBytes);
-    stream_.expires_after(server_->options.read_timeout);
+    stream_.tcp().expires_after(server_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::OnBody, shared_from_this()));
   }
@@ -315,7 +331,7 @@ class Session : public std::enable_shared_from_this<Session> {
     res->keep_alive(keep_alive);
     if (request_.method != "HEAD") res->body() = std::move(r.body);
     res->prepare_payload();
-    stream_.expires_after(server_->options.write_timeout);
+    stream_.tcp().expires_after(server_->options.write_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res](beast::error_code ec, size_t) {
                         if (ec) return self->Close();
@@ -361,7 +377,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Writes out_ within write_timeout, then runs `then`; closes on failure.
   template <typename Then>
   void Send(Then then) {
-    stream_.expires_after(server_->options.write_timeout);
+    stream_.tcp().expires_after(server_->options.write_timeout);
     net::async_write(
         stream_, net::buffer(out_),
         [self = shared_from_this(), then = std::move(then)](beast::error_code ec, size_t) {
@@ -370,7 +386,7 @@ class Session : public std::enable_shared_from_this<Session> {
           std::string().swap(self->out_);
           if (ec == beast::error::timeout) return self->Abort();
           if (ec) return self->Close();
-          self->stream_.expires_never();
+          self->stream_.tcp().expires_never();
           then();
         });
   }
@@ -388,15 +404,15 @@ class Session : public std::enable_shared_from_this<Session> {
       ReleaseShares();
     }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::seconds(2));
+    stream_.tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.tcp().expires_after(std::chrono::seconds(2));
     Drain();
   }
   void Drain() {
     drain_.resize(16 * 1024);
     stream_.async_read_some(net::buffer(drain_),
                             [self = shared_from_this()](beast::error_code ec, size_t) {
-                              if (ec) return self->stream_.close();
+                              if (ec) return self->stream_.tcp().close();
                               self->Drain();
                             });
   }
@@ -430,11 +446,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // than at the next write; what it sends is read and dropped.
   void WatchForLeaving() {
     drain_.resize(1024);
-    stream_.socket().async_read_some(net::buffer(drain_),
-                                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                                       if (ec) return self->Close();
-                                       self->WatchForLeaving();
-                                     });
+    stream_.tcp().socket().async_read_some(
+        net::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->Close();
+          self->WatchForLeaving();
+        });
   }
   // Counts this connection as a subscriber, or the answer when the caps
   // are reached: 503 for all of them, 429 for this credential's.
@@ -454,7 +470,7 @@ class Session : public std::enable_shared_from_this<Session> {
     return std::nullopt;
   }
   void PumpStream() {
-    if (server_->stopping || !stream_.socket().is_open()) return Close();
+    if (server_->stopping || !stream_.tcp().socket().is_open()) return Close();
     ledger::Result<std::string> frames = server_->service->NextFrames(&cursor_, kStreamPieceBytes);
     if (!frames.ok()) return Close();
     if (!frames->empty()) {
@@ -478,19 +494,20 @@ class Session : public std::enable_shared_from_this<Session> {
   // what the system still holds for it too.
   void Abort() {
     beast::error_code ec;
-    stream_.socket().set_option(net::socket_base::linger(true, 0), ec);
-    stream_.close();
+    stream_.tcp().socket().set_option(net::socket_base::linger(true, 0), ec);
+    stream_.tcp().close();
     if (timer_) timer_->cancel();
   }
 
   void Close() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    stream_.tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.tcp().close();
     if (timer_) timer_->cancel();
   }
 
-  beast::tcp_stream stream_;
+  std::shared_ptr<net::ssl::context> tls_;  // before stream_: it outlives it
+  http_client::MaybeTlsStream stream_;
   beast::flat_buffer buffer_;
   std::vector<char> drain_;
   // What is being written: a whole header, a chunk, or frames.

@@ -4,6 +4,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <optional>
+
+#include "tls_stream.h"
 
 namespace http_client {
 
@@ -28,15 +31,33 @@ unsigned Reply::RetryAfter() const {
 struct Connection::Impl {
   Endpoint to;
   net::io_context io;
-  beast::tcp_stream stream{io};
+  std::optional<net::ssl::context> tls;
+  std::optional<MaybeTlsStream> stream;
   beast::flat_buffer buffer;
 
   // Beast reports failures by exception; they end here as a status.
   ledger::Status Connect() {
     try {
+      if (to.tls) {
+        tls.emplace(net::ssl::context::tls_client);
+        HardenTls(*tls);
+        if (to.ca_file.empty()) {
+          tls->set_default_verify_paths();
+        } else {
+          tls->load_verify_file(to.ca_file);
+        }
+        tls->set_verify_mode(net::ssl::verify_peer);
+        stream.emplace(beast::tcp_stream(io), *tls);
+        // The certificate must name the host; SNI tells the server which.
+        stream->tls().set_verify_callback(net::ssl::host_name_verification(to.host));
+        SSL_set_tlsext_host_name(stream->tls().native_handle(), to.host.c_str());
+      } else {
+        stream.emplace(beast::tcp_stream(io));
+      }
       tcp::resolver resolver(io);
-      stream.expires_after(to.timeout);
-      stream.connect(resolver.resolve(to.host, to.port));
+      stream->tcp().expires_after(to.timeout);
+      stream->tcp().connect(resolver.resolve(to.host, to.port));
+      if (to.tls) stream->tls().handshake(net::ssl::stream_base::client);
       return ledger::Status::Ok();
     } catch (const boost::system::system_error& e) {
       // The code's message only: what() adds Boost's source locations.
@@ -44,7 +65,13 @@ struct Connection::Impl {
     }
   }
   ledger::Status Unreachable(const std::string& why) const {
-    return ledger::Status::IOError("cannot reach http://" + to.host + ":" + to.port + ": " + why);
+    return ledger::Status::IOError("cannot reach " + std::string(to.tls ? "https" : "http") +
+                                   "://" + to.host + ":" + to.port + ": " + why);
+  }
+  void Shutdown() {
+    if (!stream) return;
+    beast::error_code ec;
+    stream->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
   }
 
   ledger::Result<Reply> Exchange(const Request& r, bool keep_alive) {
@@ -59,14 +86,14 @@ struct Connection::Impl {
     }
     req.keep_alive(keep_alive);
     req.prepare_payload();
-    stream.expires_after(to.timeout);
+    stream->tcp().expires_after(to.timeout);
     beast::error_code ec;
     // An answer may come before the body is taken: read it even so.
-    http::write(stream, req, ec);
+    http::write(*stream, req, ec);
     http::response_parser<http::string_body> parser;
     parser.body_limit(to.body_limit);
     beast::error_code read_ec;
-    http::read(stream, buffer, parser, read_ec);
+    http::read(*stream, buffer, parser, read_ec);
     if (read_ec) return Unreachable(read_ec.message());
     Reply out;
     out.status = parser.get().result_int();
@@ -79,10 +106,7 @@ struct Connection::Impl {
 };
 
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Connection::~Connection() {
-  beast::error_code ec;
-  impl_->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-}
+Connection::~Connection() { impl_->Shutdown(); }
 
 ledger::Result<std::unique_ptr<Connection>> Connection::Open(const Endpoint& to) {
   auto impl = std::make_unique<Impl>();
@@ -100,8 +124,7 @@ ledger::Result<Reply> Call(const Endpoint& to, const Request& request) {
   c.to = to;
   LEDGER_RETURN_IF_ERROR(c.Connect());
   ledger::Result<Reply> reply = c.Exchange(request, /*keep_alive=*/false);
-  beast::error_code ec;
-  c.stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+  c.Shutdown();
   return reply;
 }
 

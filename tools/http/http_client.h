@@ -1,7 +1,7 @@
 // A small HTTP/1.1 client over plain TCP, for the tools and the tests that
 // talk to ledgerd: one request on a connection of its own (Call), or many
-// on one keep-alive connection (Connection). Plain http only: reach a
-// remote server through a TLS-terminating proxy or an SSH tunnel.
+// on one keep-alive connection (Connection), over http or https
+// (Endpoint::tls).
 //
 // Failures are values: kIOError when the server cannot be reached or the
 // connection breaks before a whole answer; an answer is returned whatever
@@ -43,6 +43,10 @@ struct Reply {
 struct Endpoint {
   std::string host = "127.0.0.1";
   std::string port;
+  // https: TLS 1.2 or 1.3, the server's certificate checked against
+  // `ca_file` (PEM; empty: the system's trusted roots) and `host`.
+  bool tls = false;
+  std::string ca_file;
   std::chrono::seconds timeout{60};  // for the whole exchange
   size_t body_limit = 256u << 20;    // the largest answer read
 };

@@ -8,13 +8,22 @@
 
 namespace ledgerctl {
 
+namespace {
+std::string& CaFile() {
+  static std::string path;
+  return path;
+}
+}  // namespace
+
+void HttpClient::SetCaFile(std::string path) { CaFile() = std::move(path); }
+
 ledger::Result<HttpClient> HttpClient::Make(const std::string& base, std::string token) {
-  constexpr std::string_view kScheme = "http://";
-  if (!base.starts_with(kScheme)) {
-    return ledger::Status::InvalidArgument("the server URL must start with http://");
-  }
-  std::string rest = base.substr(kScheme.size());
   HttpClient c;
+  c.tls_ = base.starts_with("https://");
+  if (!c.tls_ && !base.starts_with("http://")) {
+    return ledger::Status::InvalidArgument("the server URL must start with http:// or https://");
+  }
+  std::string rest = base.substr(c.tls_ ? 8 : 7);
   const size_t slash = rest.find('/');
   if (slash != std::string::npos) {
     c.prefix_ = rest.substr(slash);
@@ -23,10 +32,10 @@ ledger::Result<HttpClient> HttpClient::Make(const std::string& base, std::string
   }
   const size_t colon = rest.rfind(':');
   c.host_ = colon == std::string::npos ? rest : rest.substr(0, colon);
-  c.port_ = colon == std::string::npos ? "80" : rest.substr(colon + 1);
+  c.port_ = colon == std::string::npos ? (c.tls_ ? "443" : "80") : rest.substr(colon + 1);
   if (c.host_.empty() || c.port_.empty() ||
       c.port_.find_first_not_of("0123456789") != std::string::npos) {
-    return ledger::Status::InvalidArgument("the server URL must be http://host[:port][/prefix]");
+    return ledger::Status::InvalidArgument("the server URL must be http[s]://host[:port][/prefix]");
   }
   c.token_ = std::move(token);
   return c;
@@ -52,6 +61,8 @@ ledger::Result<HttpReply> HttpClient::CallOnce(const std::string& method, const 
   http_client::Endpoint to;
   to.host = host_;
   to.port = port_;
+  to.tls = tls_;
+  to.ca_file = CaFile();
   ledger::Result<http_client::Reply> reply =
       http_client::Call(to, {method, prefix_ + target, token_, body});
   if (!reply.ok()) return reply.status();

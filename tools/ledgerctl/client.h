@@ -1,7 +1,6 @@
 // A small HTTP/1.1 client for ledgerctl's server modes (import --server,
-// proof --server): one request per connection, plain http only (put a TLS
-// terminating proxy's local side, or an SSH tunnel, in front of a remote
-// ledgerd).
+// proof --server): one request per connection, over http or https (the
+// server's certificate checked against --ca, or the system's roots).
 #pragma once
 
 #include <string>
@@ -18,8 +17,11 @@ struct HttpReply {
 
 class HttpClient {
  public:
-  // `base` is http://host[:port][/prefix]; kInvalidArgument otherwise.
+  // `base` is http[s]://host[:port][/prefix]; kInvalidArgument otherwise.
+  // An https server's certificate is checked against the CA file given by
+  // SetCaFile (ledgerctl --ca), else the system's trusted roots.
   static ledger::Result<HttpClient> Make(const std::string& base, std::string token);
+  static void SetCaFile(std::string path);
   // Sends the request (a JSON body when not empty) and reads the reply;
   // kIOError when the server cannot be reached. A 429 or 503 that says when
   // to ask again (a rate or connection limit: nothing was done) is asked
@@ -31,6 +33,7 @@ class HttpClient {
   ledger::Result<HttpReply> CallOnce(const std::string& method, const std::string& target,
                                      const std::string& body) const;
   std::string host_, port_, prefix_, token_;
+  bool tls_ = false;
 };
 
 }  // namespace ledgerctl

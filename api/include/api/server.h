@@ -56,6 +56,11 @@ struct ServerOptions {
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds write_timeout{30};
+  // TLS (docs/API.md, "TLS"): with both set, every connection is TLS 1.2
+  // or 1.3 (tools/http/tls_stream.h's ciphers); the files are PEM, the
+  // certificate file a chain with the server's certificate first.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 class Server {
@@ -69,6 +74,11 @@ class Server {
   ledger::Status Start();
   // The port it listens on.
   uint16_t port() const;
+  // Reads the TLS certificate and key files again (SIGHUP): connections
+  // made after it use them, those already made keep theirs. On a failure
+  // (unreadable, not matching) the loaded ones stay and the reason is
+  // returned. kFailedPrecondition when the server is not serving TLS.
+  ledger::Status ReloadTls();
   // Stops accepting, lets requests in flight finish (up to `grace`), then
   // closes every connection and joins the threads.
   void Stop(std::chrono::milliseconds grace = std::chrono::seconds(10));

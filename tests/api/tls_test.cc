@@ -141,6 +141,25 @@ TEST_F(Tls, AReloadServesNewConnectionsWhileOldOnesGoOn) {
   EXPECT_EQ(again->status, 200u);
 }
 
+// ledgerctl's server modes over https: the certificate checked against
+// --ca, and refused without it.
+TEST_F(Tls, LedgerctlSpeaksHttpsCheckingTheCertificate) {
+  std::vector<ledger::AppendRequest> batch;
+  for (int i = 0; i < 3; ++i) {
+    batch.push_back(ledger::testing::Req("r" + std::to_string(i), ledger::testing::T(0),
+                                         ledger::testing::Received()));
+  }
+  ASSERT_TRUE(ledger_->Append(batch, ledger::testing::Writer()).ok());
+  const std::string write =
+      std::string(LEDGERCTL_PATH) +
+      " proof write --server https://127.0.0.1:" + std::to_string(server_->port()) +
+      " --token tok --seq 2 --out " + dir_.path() + "/p.tlog-proof";
+  EXPECT_EQ(Shell(write + " --ca " + dir_.path() + "/a/ca.pem >/dev/null 2>&1"), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_.path() + "/p.tlog-proof"));
+  EXPECT_EQ(Shell(write + " --ca " + dir_.path() + "/b/ca.pem >/dev/null 2>&1"), 2);
+  EXPECT_EQ(Shell(write + " >/dev/null 2>&1"), 2);  // the system's roots do not hold the test CA
+}
+
 // The binary: --tls-cert/--tls-key, and SIGHUP reads them again.
 TEST_F(Tls, LedgerdReadsItsCertificateAgainOnSighup) {
   std::ofstream(dir_.path() + "/tokens.json") << R"({"tokens":[]})";

@@ -124,6 +124,10 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       notes), the old size and proof submitted. Read-only; works beside a
       running witness.
 
+  A --server URL is http://HOST[:PORT] or https://HOST[:PORT]; for https the
+  server's certificate is checked against --ca FILE (a private CA, PEM) or
+  the system's trusted roots, and against the host name.
+
   Anything that runs over a second shows its progress (count, rate, ETA) on
   a terminal; --progress prints it as lines for logs.
 
@@ -197,8 +201,8 @@ int main(int argc, char** argv) {
       {"generate", {"data", "referrals", "seed", "from", "to", "progress"}},
       {"proof",
        {"key", "head", "old", "new", "proof", "server", "token", "seq", "out", "vkey", "witness",
-        "quorum", "leaf-hash", "entry"}},
-      {"import", {"data", "actor", "format", "restore", "server", "token", "progress"}},
+        "quorum", "leaf-hash", "entry", "ca"}},
+      {"import", {"data", "actor", "format", "restore", "server", "token", "progress", "ca"}},
       {"key", {"data", "origin"}},
       {"witness", {"data", "listen", "log", "name"}},
   };
@@ -209,6 +213,7 @@ int main(int argc, char** argv) {
       return Usage("--" + key + " is not an option of " + a.command);
     }
   }
+  if (a.Has("ca")) HttpClient::SetCaFile(a.flags.at("ca"));
   if (a.command == "verify") return Verify(a);
   if (a.command == "export") return Export(a);
   if (a.command == "replay") return Replay(a);

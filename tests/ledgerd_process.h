@@ -78,6 +78,10 @@ class LedgerdProcess {
   // only in memory lost.
   int Kill() { return End(SIGKILL); }
   const std::string& log() const { return log_; }
+  // Sends `signal` (SIGHUP: read the tokens file and TLS files again).
+  void Signal(int signal) const {
+    if (pid_ > 0) ::kill(pid_, signal);
+  }
 
  private:
   int End(int signal) {

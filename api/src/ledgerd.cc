@@ -10,6 +10,9 @@
 // witness (SPEC §9); /log/checkpoint then serves only checkpoints that
 // --witness-quorum of them (default: all) cosigned.
 //
+// SIGHUP reads the tokens file again (a bad one is refused with a log line
+// and the credentials in use kept).
+//
 // --tls-cert/--tls-key: every connection is TLS 1.2 or 1.3; SIGHUP reads
 // the files again (new connections take them; a bad pair is refused with a
 // log line and the loaded one kept). Without TLS, ledgerd listens on a
@@ -267,6 +270,16 @@ int main(int argc, char** argv) {
                (*ledger)->Size());
   int sig = 0;
   while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+    // The tokens file: a file that does not read whole is refused, and the
+    // credentials in use stay.
+    if (auto reloaded = api::TokenStore::Load(flags["tokens"]); reloaded.ok()) {
+      const size_t n = reloaded->credentials().size();
+      service.ReloadTokens(std::move(reloaded).value());
+      spdlog::info("SIGHUP: {} credentials read again from {}", n, flags["tokens"]);
+    } else {
+      spdlog::error("SIGHUP: tokens file refused, the credentials in use kept: {}",
+                    reloaded.status().message());
+    }
     if (options.tls_cert.empty()) continue;
     if (auto st = server.ReloadTls(); st.ok()) {
       spdlog::info("SIGHUP: TLS certificate and key read again from {}", options.tls_cert);

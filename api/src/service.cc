@@ -29,13 +29,23 @@ Service::Service(ledger::Ledger* ledger, projections::Projector* projector, Toke
                  ServiceOptions options)
     : ledger_(ledger),
       projector_(projector),
-      tokens_(std::move(tokens)),
+      tokens_(nullptr),
       options_(options),
       metrics_(std::make_unique<RequestMetrics>()),
       cache_(std::make_unique<ViewCache>(options.view_cache_entries)),
-      limiter_(std::make_unique<AppendLimiter>(options.append_rate, options.append_burst)) {}
+      hash_tiles_(std::make_unique<ViewCache>(options.hash_tile_cache_entries)),
+      entry_bundles_(std::make_unique<ViewCache>(options.entry_bundle_cache_entries)),
+      limiter_(std::make_unique<AppendLimiter>(options.append_rate, options.append_burst)) {
+  ReloadTokens(std::move(tokens));
+}
 
 Service::~Service() = default;
+
+void Service::ReloadTokens(TokenStore tokens) {
+  std::lock_guard lock(tokens_mu_);
+  token_stores_.push_back(std::make_unique<TokenStore>(std::move(tokens)));
+  tokens_.store(token_stores_.back().get());
+}
 
 void Service::Observe(const HttpRequest& request, unsigned status, double millis) const {
   std::optional<Target> target = ParseTarget(request.target);
@@ -119,7 +129,7 @@ const Credential* Service::CredentialOf(const HttpRequest& request) const {
       return nullptr;
     }
   }
-  return tokens_.Authenticate(auth.substr(kBearer.size()));
+  return tokens_.load()->Authenticate(auth.substr(kBearer.size()));
 }
 
 std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const {
@@ -404,8 +414,14 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       const std::optional<ledger::tiles::Tile> tile = ledger::tiles::ParsePath(route.param);
       if (!tile)
         return done(Problem(404, "no tile at /log/" + Printable(route.param.substr(0, 100))));
-      Result<std::string> hashes = ledger_->ReadTile(*tile, ledger_->Size());
+      // A full tile never changes: read once, then served from memory.
+      const bool full = tile->width == ledger::tiles::kTileWidth;
+      ViewCache& kept = tile->entries ? *entry_bundles_ : *hash_tiles_;
+      std::optional<std::string> cached = full ? kept.Get(route.param) : std::nullopt;
+      Result<std::string> hashes = cached ? Result<std::string>(std::move(*cached))
+                                          : ledger_->ReadTile(*tile, ledger_->Size());
       if (!hashes.ok()) return done(ProblemFor(hashes.status()));
+      if (full && !cached) kept.Put(route.param, *hashes);
       HttpResponse r;
       r.content_type = "application/octet-stream";
       // Entry bundles hold person-level events: only caches that the

@@ -88,10 +88,21 @@ Result<std::vector<Hash>> Ledger::ConsistencyProof(uint64_t from, uint64_t to) c
   return impl_->ConsistencyProof(from, to);
 }
 Result<std::string> Ledger::Checkpoint(uint64_t size) const {
+  {
+    std::lock_guard lock(impl_->checkpoint_mu);
+    if (impl_->checkpoint_size == size) return impl_->checkpoint_note;
+  }
   Result<TreeHead> head = impl_->HeadAt(size);
   if (!head.ok()) return head.status();
   const std::string& origin = impl_->options().origin;
-  return note::Sign(note::CheckpointText(origin, size, head->root), origin, impl_->signer());
+  std::string signed_note =
+      note::Sign(note::CheckpointText(origin, size, head->root), origin, impl_->signer());
+  std::lock_guard lock(impl_->checkpoint_mu);
+  if (impl_->checkpoint_size == UINT64_MAX || size >= impl_->checkpoint_size) {
+    impl_->checkpoint_size = size;
+    impl_->checkpoint_note = signed_note;
+  }
+  return signed_note;
 }
 Result<std::string> Ledger::ReadTile(const tiles::Tile& tile, uint64_t size) const {
   return impl_->ReadTile(tile, size);

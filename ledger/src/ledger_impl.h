@@ -198,6 +198,12 @@ class Ledger::Impl {
   }
 
   const Signer& signer() const { return *signer_; }
+  // The latest checkpoint signed (size and note): asked for again and again
+  // (/log/checkpoint, every view), and Ed25519 signing is deterministic, so
+  // it is signed once per size.
+  mutable std::mutex checkpoint_mu;
+  mutable uint64_t checkpoint_size = UINT64_MAX;
+  mutable std::string checkpoint_note;
   const LedgerOptions& options() const { return options_; }
 
  private:

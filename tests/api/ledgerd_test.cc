@@ -298,3 +298,44 @@ TEST_F(LedgerdStart, BadWitnessesAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// SIGHUP reads the tokens file again: a credential added works and one
+// taken out does not; a file that does not read is refused, and the
+// credentials in use stay.
+TEST(Ledgerd, SighupReadsTheTokensFileAgain) {
+  ledger::testing::TempDir dir;
+  const std::string tokens = dir.path() + "/tokens.json";
+  LedgerdProcess server(dir.path() + "/data", tokens);
+  ASSERT_NE(server.port(), 0) << server.log();
+  auto me = [&](const std::string& token) {
+    http_client::Endpoint to;
+    to.port = std::to_string(server.port());
+    auto r = http_client::Call(to, {"GET", "/v1/me", token, ""});
+    return r.ok() ? r->status : 0u;
+  };
+  ASSERT_EQ(me("t-partnership"), 200u);
+  std::ofstream(tokens, std::ios::trunc)
+      << R"({"tokens":[{"name":"r","role":"regulator","sha256":")"
+      << ledger::ToHex(ledger::Sha256("t-regulator")) << "\"}]}";
+  server.Signal(SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 200 && !reloaded; ++i) {
+    usleep(10000);
+    reloaded = me("t-regulator") == 200;
+  }
+  EXPECT_TRUE(reloaded);
+  EXPECT_EQ(me("t-partnership"), 401u);
+  std::ofstream(tokens, std::ios::trunc) << R"({"tokens":[{"name":"x","role":"king"}]})";
+  server.Signal(SIGHUP);
+  usleep(300000);
+  EXPECT_EQ(me("t-regulator"), 200u);
+  server.Stop();
+  EXPECT_NE(server.log().find("tokens file refused, the credentials in use kept"),
+            std::string::npos)
+      << server.log();
+  EXPECT_NE(server.log().find("1 credentials read again"), std::string::npos);
+}
+
+}  // namespace

@@ -8,9 +8,11 @@
 // the credential's scope), 409, 422. A rejected request appends nothing.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -49,6 +51,10 @@ struct ServiceOptions {
   // is the request target and the seq the projections reflect, so a new
   // event makes every earlier answer stale.
   size_t view_cache_entries = 512;
+  // Full tiles kept in memory once read (they never change): hash tiles
+  // (8 KiB each) and entry bundles (256 events each, tens of KiB).
+  size_t hash_tile_cache_entries = 4096;
+  size_t entry_bundle_cache_entries = 256;
   // When set, GET /log/checkpoint serves the latest checkpoint its witnesses'
   // quorum cosigned (503 until there is one), and /metrics shows each
   // witness (SPEC §9). Not owned; outlives the service.
@@ -96,8 +102,14 @@ class Service {
   void Observe(const HttpRequest& request, unsigned status, double millis) const;
 
   // The credential of a request, or nullptr (for routes that need none, and
-  // for logging).
+  // for logging). The credential stays valid for the service's life, across
+  // reloads.
   const Credential* CredentialOf(const HttpRequest& request) const;
+
+  // Takes a new tokens file's credentials (SIGHUP): requests after it are
+  // checked against them. The stores before it are kept (they are small
+  // and reloads are rare) so that a request in flight keeps its credential.
+  void ReloadTokens(TokenStore tokens);
 
  private:
   std::string MetricsText() const;
@@ -107,10 +119,15 @@ class Service {
   void AddCheckpoints(uint64_t size, boost::json::object* o) const;
   ledger::Ledger* ledger_;
   projections::Projector* projector_;
-  TokenStore tokens_;
+  // The credentials in use, and every earlier set (see ReloadTokens).
+  std::atomic<const TokenStore*> tokens_;
+  mutable std::mutex tokens_mu_;
+  std::vector<std::unique_ptr<TokenStore>> token_stores_;
   ServiceOptions options_;
   std::unique_ptr<RequestMetrics> metrics_;
   std::unique_ptr<ViewCache> cache_;
+  std::unique_ptr<ViewCache> hash_tiles_;
+  std::unique_ptr<ViewCache> entry_bundles_;
   std::unique_ptr<AppendLimiter> limiter_;
 };
 

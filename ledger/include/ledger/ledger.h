@@ -275,8 +275,9 @@ class Ledger {
   // origin. kNotFound beyond the durable size.
   Result<std::string> Checkpoint(uint64_t size) const;
   // A tile (c2sp.org/tlog-tiles, ledger/tiles.h) of the tree of the first
-  // `size` events, read from what is stored (nothing is recomputed): a hash
-  // tile is tile.width hashes of 32 bytes, from the stored nodes; an entry
+  // `size` events, read from what is stored: a hash tile is tile.width
+  // hashes of 32 bytes, from the stored nodes (those of the levels not
+  // stored, 0 to 3, hashed from the stored events); an entry
   // bundle is tile.width events' canonical bytes, each after its length as a
   // big-endian uint16. kNotFound when the tree of `size` leaves does not hold
   // that many nodes at the tile's level.

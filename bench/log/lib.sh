@@ -122,3 +122,12 @@ write_tokens() {
 ]}
 JSON
 }
+
+# Makes the run's work directory ($work, under /tmp, named PREFIX-...) and
+# sets the exit trap: every process started is stopped and the directory
+# removed (kept, and named, with KEEP=1).
+start_work() {
+  work=$(mktemp -d "/tmp/$1-XXXXXX")
+  trap 'cleanup_processes; if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi' EXIT
+  trap 'exit 130' INT TERM
+}

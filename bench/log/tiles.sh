@@ -51,13 +51,7 @@ nginx_bin=${NGINX_BIN:-/usr/sbin/nginx}
 # shellcheck source=bench/log/lib.sh
 source "$here/lib.sh"
 
-work=$(mktemp -d /tmp/log-tiles-XXXXXX)
-cleanup() {
-  cleanup_processes
-  if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_work log-tiles
 
 print_machine
 copy_binaries "$work/bin" "$build/api/ledgerd" "$build/tools/ledgerctl/ledgerctl"

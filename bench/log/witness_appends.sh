@@ -41,13 +41,7 @@ warmup=${WARMUP:-2s}
 # shellcheck source=bench/log/lib.sh
 source "$here/lib.sh"
 
-work=$(mktemp -d /tmp/log-witness-XXXXXX)
-cleanup() {
-  cleanup_processes
-  if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_work log-witness
 
 print_machine
 copy_binaries "$work/bin" "$build/api/ledgerd" "$build/tools/ledgerctl/ledgerctl"

@@ -112,7 +112,7 @@ void Service::AddCheckpoints(uint64_t size, json::object* o) const {
     Result<std::vector<ledger::Hash>> hashes = ledger_->ConsistencyProof(from, to);
     if (!hashes.ok()) return;
     for (const ledger::Hash& h : *hashes) {
-      proof.emplace_back(ledger::note::Base64Encode(ledger::AsBytes(h)));
+      proof.emplace_back(ledger::note::HashToBase64(h));
     }
   }
   (*o)["witnessed_checkpoint"] = *witnessed;

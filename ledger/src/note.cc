@@ -65,6 +65,16 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
+std::string HashToBase64(const Hash& hash) { return Base64Encode(AsBytes(hash)); }
+
+std::optional<Hash> HashFromBase64(std::string_view text) {
+  std::optional<std::string> bytes = Base64Decode(text);
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  Hash h;
+  std::copy(bytes->begin(), bytes->end(), reinterpret_cast<char*>(h.data()));
+  return h;
+}
+
 uint32_t KeyId(std::string_view name, uint8_t type, std::string_view public_key) {
   std::string input(name);
   input.push_back('\n');
@@ -207,8 +217,7 @@ bool SignedBy(const Note& note, const Verifier& verifier) {
 }
 
 std::string CheckpointText(std::string_view origin, uint64_t size, const Hash& root) {
-  return std::string(origin) + "\n" + std::to_string(size) + "\n" + Base64Encode(AsBytes(root)) +
-         "\n";
+  return std::string(origin) + "\n" + std::to_string(size) + "\n" + HashToBase64(root) + "\n";
 }
 
 Result<Checkpoint> ParseCheckpointText(std::string_view text) {
@@ -229,9 +238,9 @@ Result<Checkpoint> ParseCheckpointText(std::string_view text) {
           size.data() + size.size()) {
     return bad();
   }
-  std::optional<std::string> root = Base64Decode(lines[2]);
-  if (!root || root->size() != 32) return bad();
-  std::copy(root->begin(), root->end(), reinterpret_cast<char*>(c.root.data()));
+  std::optional<Hash> root = HashFromBase64(lines[2]);
+  if (!root) return bad();
+  c.root = *root;
   return c;
 }
 

@@ -11,7 +11,7 @@ std::string Format(const Proof& proof) {
   out += "\n";
   if (proof.extra) out += "extra " + note::Base64Encode(*proof.extra) + "\n";
   out += "index " + std::to_string(proof.index) + "\n";
-  for (const Hash& h : proof.path) out += note::Base64Encode(AsBytes(h)) + "\n";
+  for (const Hash& h : proof.path) out += note::HashToBase64(h) + "\n";
   out += "\n";
   out += proof.checkpoint;
   return out;
@@ -76,11 +76,9 @@ Result<Proof> Parse(std::string_view text) {
     if (proof.path.size() == kMaxPathHashes) {
       return bad("an inclusion proof holds at most " + std::to_string(kMaxPathHashes) + " hashes");
     }
-    std::optional<std::string> hash = note::Base64Decode(*line);
-    if (!hash || hash->size() != 32) return bad("a hash line is the base64 of 32 bytes");
-    Hash h;
-    std::copy(hash->begin(), hash->end(), h.begin());
-    proof.path.push_back(h);
+    std::optional<Hash> hash = note::HashFromBase64(*line);
+    if (!hash) return bad("a hash line is the base64 of 32 bytes");
+    proof.path.push_back(*hash);
   }
   if (!line) return bad("no empty line before the checkpoint");
   ++line_number;  // the checkpoint's first line

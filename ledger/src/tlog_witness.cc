@@ -23,7 +23,7 @@ std::optional<uint64_t> Decimal(std::string_view s) {
 
 std::string Format(const AddCheckpoint& request) {
   std::string out = "old " + std::to_string(request.old_size) + "\n";
-  for (const Hash& h : request.proof) out += note::Base64Encode(AsBytes(h)) + "\n";
+  for (const Hash& h : request.proof) out += note::HashToBase64(h) + "\n";
   out += "\n";
   out += request.checkpoint;
   return out;
@@ -48,16 +48,12 @@ Result<AddCheckpoint> Parse(std::string_view body) {
     std::optional<std::string_view> l = line();
     if (!l) return Status::InvalidArgument("a blank line must come before the checkpoint");
     if (l->empty()) break;
-    std::optional<std::string> h = note::Base64Decode(*l);
-    if (!h || h->size() != 32) {
-      return Status::InvalidArgument("a proof line must be one base64 SHA-256 hash");
-    }
+    std::optional<Hash> hash = note::HashFromBase64(*l);
+    if (!hash) return Status::InvalidArgument("a proof line must be one base64 SHA-256 hash");
     if (out.proof.size() == kMaxProofLines) {
       return Status::InvalidArgument("at most 63 proof lines");
     }
-    Hash hash;
-    std::copy(h->begin(), h->end(), reinterpret_cast<char*>(hash.data()));
-    out.proof.push_back(hash);
+    out.proof.push_back(*hash);
   }
   out.checkpoint = std::string(body);
   return out;

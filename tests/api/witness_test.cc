@@ -366,11 +366,9 @@ TEST_F(WitnessedLog, OnlyCheckpointsBothWitnessesCosignedArePublished) {
   EXPECT_EQ(c.at("to").to_number<uint64_t>(), theirs.size);
   std::vector<ledger::Hash> proof;
   for (const boost::json::value& h : c.at("proof").as_array()) {
-    std::optional<std::string> bytes = note::Base64Decode(h.as_string());
-    ASSERT_TRUE(bytes && bytes->size() == 32);
-    ledger::Hash hash;
-    std::copy(bytes->begin(), bytes->end(), reinterpret_cast<char*>(hash.data()));
-    proof.push_back(hash);
+    std::optional<ledger::Hash> hash = note::HashFromBase64(h.as_string());
+    ASSERT_TRUE(hash);
+    proof.push_back(*hash);
   }
   EXPECT_TRUE(ledger::VerifyConsistency(mine.size, theirs.size, mine.root, theirs.root, proof));
   // A proof from another tree does not bind it.

@@ -231,8 +231,7 @@ int ProofCheck(const Args& a) {
     return Rejected("the checkpoint's signature does not verify with the log's key");
   }
   std::printf("checkpoint: %s, size %llu, root %s, signed by the log's key\n", body.origin.c_str(),
-              static_cast<unsigned long long>(body.size),
-              note::Base64Encode(ledger::AsBytes(body.root)).c_str());
+              static_cast<unsigned long long>(body.size), note::HashToBase64(body.root).c_str());
 
   // The witnesses.
   uint64_t cosigned = 0;

@@ -226,7 +226,7 @@ Answer Witness::AddCheckpoint(std::string_view body) {
   evidence.refused = request->checkpoint;
   evidence.old_size = request->old_size;
   for (const ledger::Hash& h : request->proof) {
-    evidence.proof.push_back(note::Base64Encode(ledger::AsBytes(h)));
+    evidence.proof.push_back(note::HashToBase64(h));
   }
   if (checkpoint->size == latest.size && checkpoint->root != latest.root) {
     // Two trees of one size: a fork, unless this witness never cosigned.

@@ -35,6 +35,10 @@ bool ValidOrigin(std::string_view name);
 // anything else.
 std::string Base64Encode(std::string_view bytes);
 std::optional<std::string> Base64Decode(std::string_view text);
+// A hash as the C2SP formats write it (a checkpoint's root, a proof line):
+// the base64 of its 32 bytes; nullopt for anything else.
+std::string HashToBase64(const Hash& hash);
+std::optional<Hash> HashFromBase64(std::string_view text);
 
 // SHA-256(name || 0x0A || type || public key)[:4], big-endian.
 uint32_t KeyId(std::string_view name, uint8_t type, std::string_view public_key);

@@ -67,12 +67,16 @@ struct Options {
   int appenders = 64;
   uint64_t seed = 1;
   int kill_min_ms = 100, kill_max_ms = 1500;
+  // TLS: ledgerd serves https with this pair, checked against `ca`.
+  std::string tls_cert, tls_key, ca;
 };
 
-// A running ledgerd: its pid, port and log file.
+// A running ledgerd: its pid and port, and the CA its https is checked
+// against ("" for plain http).
 struct Server {
   pid_t pid = -1;
   uint16_t port = 0;
+  std::string ca;
 };
 
 // Starts ledgerd and waits (up to 30 s) for the log line naming its port.
@@ -85,12 +89,18 @@ std::optional<Server> Start(const Options& o, const std::string& data, const std
   if (pid < 0) return std::nullopt;
   if (pid == 0) {
     if (!std::freopen(log.c_str(), "a", stdout)) _exit(127);
-    execl(o.ledgerd.c_str(), "ledgerd", "--data", data.c_str(), "--tokens", tokens.c_str(),
-          "--port", "0", "--log-level", "info", "--append-rate", "0", nullptr);
+    std::vector<const char*> argv = {"ledgerd",      "--data",        data.c_str(), "--tokens",
+                                     tokens.c_str(), "--port",        "0",          "--log-level",
+                                     "info",         "--append-rate", "0"};
+    if (!o.tls_cert.empty()) {
+      argv.insert(argv.end(), {"--tls-cert", o.tls_cert.c_str(), "--tls-key", o.tls_key.c_str()});
+    }
+    argv.push_back(nullptr);
+    execv(o.ledgerd.c_str(), const_cast<char* const*>(argv.data()));
     _exit(127);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  const std::regex listening(R"(listening on http://127\.0\.0\.1:(\d+))");
+  const std::regex listening(R"(listening on https?://127\.0\.0\.1:(\d+))");
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream in(log);
     in.seekg(static_cast<std::streamoff>(offset));
@@ -99,7 +109,7 @@ std::optional<Server> Start(const Options& o, const std::string& data, const std
     const std::string text = ss.str();
     std::smatch m;
     if (std::regex_search(text, m, listening)) {
-      return Server{pid, static_cast<uint16_t>(std::stoi(m[1]))};
+      return Server{pid, static_cast<uint16_t>(std::stoi(m[1])), o.tls_cert.empty() ? "" : o.ca};
     }
     if (waitpid(pid, nullptr, WNOHANG) == pid) return std::nullopt;  // it exited
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -110,9 +120,11 @@ std::optional<Server> Start(const Options& o, const std::string& data, const std
 }
 
 // One keep-alive connection to the server on loopback.
-ledger::Result<std::unique_ptr<http_client::Connection>> Connect(uint16_t port) {
+ledger::Result<std::unique_ptr<http_client::Connection>> Connect(const Server& server) {
   http_client::Endpoint to;
-  to.port = std::to_string(port);
+  to.port = std::to_string(server.port);
+  to.tls = !server.ca.empty();
+  to.ca_file = server.ca;
   return http_client::Connection::Open(to);
 }
 http_client::Request Post(const std::string& target, const std::string& body) {
@@ -173,10 +185,10 @@ std::vector<json::object> Pathway(const std::string& id, int kind) {
 
 // Appends until the connection fails (the server was killed). Every
 // request is recorded before it is sent.
-void Appender(uint16_t port, int trial, int index, uint64_t seed, std::vector<Sent>* sent,
+void Appender(const Server& server, int trial, int index, uint64_t seed, std::vector<Sent>* sent,
               std::atomic<uint64_t>* unexpected, std::string* first_unexpected, std::mutex* mu) {
   std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(index));
-  auto connected = Connect(port);
+  auto connected = Connect(server);
   if (!connected.ok()) return;
   http_client::Connection& client = **connected;
   for (int referral = 0;; ++referral) {
@@ -271,10 +283,10 @@ json::value WithoutProvenance(json::value v) {
   return v;
 }
 
-// The views of kViews from the server on `port` once they have caught up
-// with its head, without their provenance; a problem, or "" when all came.
-std::string ReadViews(uint16_t port, std::vector<json::value>* served) {
-  auto connected = Connect(port);
+// The views of kViews from `server` once they have caught up with its head,
+// without their provenance; a problem, or "" when all came.
+std::string ReadViews(const Server& server, std::vector<json::value>* served) {
+  auto connected = Connect(server);
   if (!connected.ok()) return "reading the restarted server: " + connected.status().ToString();
   http_client::Connection& c = **connected;
   // A whole number from a JSON answer, or nullopt.
@@ -339,8 +351,8 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
   std::vector<std::thread> threads;
   const uint64_t seed = rng();
   for (int i = 0; i < o.appenders; ++i) {
-    threads.emplace_back(Appender, server->port, trial, i, seed, &sent[static_cast<size_t>(i)],
-                         &unexpected, &first_unexpected, &mu);
+    threads.emplace_back(Appender, std::cref(*server), trial, i, seed,
+                         &sent[static_cast<size_t>(i)], &unexpected, &first_unexpected, &mu);
   }
   r.killed_after_ms =
       o.kill_min_ms +
@@ -359,7 +371,7 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
     return r;
   }
   std::vector<json::value> served;
-  if (std::string problem = ReadViews(server->port, &served); !problem.empty()) {
+  if (std::string problem = ReadViews(*server, &served); !problem.empty()) {
     r.problems.push_back(problem);
   }
   kill(server->pid, SIGTERM);
@@ -463,7 +475,8 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
 int Usage(const std::string& why) {
   std::fprintf(stderr,
                "crashtest: %s\nusage: crashtest --ledgerd PATH [--trials N] [--appenders N] "
-               "[--seed S] [--work DIR] [--kill-after-ms MIN-MAX]\n",
+               "[--seed S] [--work DIR] [--kill-after-ms MIN-MAX]\n"
+               "                 [--tls-cert FILE --tls-key FILE --ca FILE]\n",
                why.c_str());
   return 2;
 }
@@ -493,6 +506,12 @@ int main(int argc, char** argv) {
       auto v = number(0, 999999999);
       if (!v) return Usage("--seed must be a whole number");
       o.seed = static_cast<uint64_t>(*v);
+    } else if (arg == "--tls-cert") {
+      o.tls_cert = value;
+    } else if (arg == "--tls-key") {
+      o.tls_key = value;
+    } else if (arg == "--ca") {
+      o.ca = value;
     } else if (arg == "--kill-after-ms") {
       std::smatch m;
       if (!std::regex_match(value, m, std::regex(R"((\d{1,6})-(\d{1,6}))")) ||
@@ -506,6 +525,9 @@ int main(int argc, char** argv) {
     }
   }
   if (o.ledgerd.empty()) return Usage("--ledgerd PATH is required");
+  if (o.tls_cert.empty() != o.tls_key.empty() || o.tls_cert.empty() != o.ca.empty()) {
+    return Usage("https needs --tls-cert, --tls-key and --ca together");
+  }
   const bool temporary = o.work.empty();
   if (temporary) {
     char tmpl[] = "/tmp/crashtest-XXXXXX";

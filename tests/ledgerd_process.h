@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <mutex>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace ledger::testing {
@@ -62,6 +64,15 @@ class LedgerdProcess {
         port_ = static_cast<uint16_t>(std::stoi(m[1]));
       }
     }
+    // The rest of its log is read as it comes, so that a busy server never
+    // waits on a full pipe; log() has it all once it has stopped.
+    drain_ = std::thread([this] {
+      char more[4096];
+      for (ssize_t n; (n = ::read(out_, more, sizeof more)) > 0;) {
+        std::lock_guard lock(mu_);
+        log_.append(more, static_cast<size_t>(n));
+      }
+    });
   }
   ~LedgerdProcess() {
     if (pid_ > 0) Stop();
@@ -90,13 +101,19 @@ class LedgerdProcess {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
-    char buf[512];
-    for (ssize_t n; (n = ::read(out_, buf, sizeof buf)) > 0;) {
-      log_.append(buf, static_cast<size_t>(n));
+    if (drain_.joinable()) {
+      drain_.join();  // the pipe's end: the process is gone
+    } else {
+      char buf[512];
+      for (ssize_t n; (n = ::read(out_, buf, sizeof buf)) > 0;) {
+        log_.append(buf, static_cast<size_t>(n));
+      }
     }
     ::close(out_);
     return status;
   }
+  std::thread drain_;
+  std::mutex mu_;  // log_, while drain_ runs
   pid_t pid_ = -1;
   int out_ = -1;
   uint16_t port_ = 0;

@@ -441,8 +441,10 @@ bool Ledger::Exists(const std::string& dir) {
          std::filesystem::exists(dir + keys::kSigningKeyFile, ec);
 }
 
+std::string Ledger::SigningKeyPath(const std::string& dir) { return dir + keys::kSigningKeyFile; }
+
 Result<std::string> Ledger::ReadPublicKey(const std::string& dir) {
-  const std::string path = dir + keys::kSigningKeyFile + ".pub";
+  const std::string path = SigningKeyPath(dir) + ".pub";
   std::ifstream in(path);
   std::stringstream pem;
   pem << in.rdbuf();

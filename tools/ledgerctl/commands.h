@@ -16,5 +16,7 @@ int Import(const Args& a);    // import.cc
 int Generate(const Args& a);  // generate.cc
 int Key(const Args& a);       // key.cc
 int Witness(const Args& a);   // witness.cc
+int Backup(const Args& a);    // backup.cc
+int Restore(const Args& a);   // backup.cc
 
 }  // namespace ledgerctl

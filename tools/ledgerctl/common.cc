@@ -17,7 +17,9 @@ int Usage(const std::string& why) {
 }
 
 // Flags that take no value.
-bool IsSwitch(const std::string& name) { return name == "progress" || name == "restore"; }
+bool IsSwitch(const std::string& name) {
+  return name == "progress" || name == "restore" || name == "with-key";
+}
 
 bool IsWholeNumber(const std::string& s) {
   return !s.empty() && s.size() <= 19 && s.find_first_not_of("0123456789") == std::string::npos;

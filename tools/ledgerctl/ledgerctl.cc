@@ -123,6 +123,17 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       received_at, reason, the cosigned and the refused checkpoint (signed
       notes), the old size and proof submitted. Read-only; works beside a
       running witness.
+  ledgerctl backup   --data DIR --to BACKUP_DIR [--with-key]
+      A consistent copy of the ledger in DIR, taken beside a running ledgerd
+      (read-only): every event acknowledged before it began, as NDJSON, with
+      a manifest (size, last hash, root, checkpoint) and the public key.
+      Again to the same BACKUP_DIR, it adds only the newer events, once its
+      last event is found to be the ledger's. The signing key only with
+      --with-key, and it says which.
+  ledgerctl restore  --from BACKUP_DIR --to DIR [--key SIGNING_KEY.pem]
+      A new ledger in DIR from a backup, with the ledger's signing key (the
+      backup's, or --key, checked against the backed-up verifier key);
+      checked against the manifest's size and root.
 
   A --server URL is http://HOST[:PORT] or https://HOST[:PORT]; for https the
   server's certificate is checked against --ca FILE (a private CA, PEM) or
@@ -205,6 +216,8 @@ int main(int argc, char** argv) {
       {"import", {"data", "actor", "format", "restore", "server", "token", "progress", "ca"}},
       {"key", {"data", "origin"}},
       {"witness", {"data", "listen", "log", "name"}},
+      {"backup", {"data", "to", "with-key", "progress"}},
+      {"restore", {"from", "to", "key", "progress"}},
   };
   auto allowed = kFlags.find(a.command);
   if (allowed == kFlags.end()) return Usage("unknown command " + a.command);
@@ -224,5 +237,7 @@ int main(int argc, char** argv) {
   if (a.command == "import") return Import(a);
   if (a.command == "key") return Key(a);
   if (a.command == "witness") return Witness(a);
+  if (a.command == "backup") return Backup(a);
+  if (a.command == "restore") return Restore(a);
   return Usage("unknown command " + a.command);
 }

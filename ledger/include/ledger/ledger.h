@@ -185,6 +185,9 @@ class Ledger {
   // public key file without opening the ledger (it may be running).
   // kNotFound when there is no ledger there.
   static Result<std::string> ReadPublicKey(const std::string& dir);
+  // Where the ledger in `dir` keeps its signing key (PEM, 0600); its public
+  // key is beside it, with ".pub" added.
+  static std::string SigningKeyPath(const std::string& dir);
   ~Ledger();
 
   Ledger(const Ledger&) = delete;

@@ -120,7 +120,8 @@ int Backup(const Args& a) {
                         " is not the ledger's: not a backup of this ledger",
                     1);
       }
-    }  } else if (fs::exists(to + kEvents)) {
+    }
+  } else if (fs::exists(to + kEvents)) {
     return Fail(to + " holds events but no manifest: not a backup", 1);
   }
 
@@ -216,7 +217,7 @@ int Restore(const Args& a) {
   Args import;
   import.command = "import";
   import.positional = {from + kEvents};
-  import.flags = {{"data", to}, {"restore", "yes"}};
+  import.flags = {{"data", to}, { "restore", "yes" }};
   if (a.Has("progress")) import.flags["progress"] = "yes";
   if (int code = Import(import); code != 0) return code;
 

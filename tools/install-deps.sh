@@ -5,8 +5,8 @@
 # lock file names); and what the interoperability tests (tests/interop)
 # need: Go with Debian's golang.org/x/mod, to build a verifier of the
 # transparency log that this project did not write, nginx, a real caching
-# proxy to put in front of ledgerd, curl, and the openssl command (the TLS
-# tests make their own CA). Safe to run repeatedly; needs
+# proxy to put in front of ledgerd, curl, the openssl command (the TLS
+# tests make their own CA) and systemd-analyze (the runbook's unit file). Safe to run repeatedly; needs
 # root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -22,6 +22,8 @@ if [ "${1:-}" = "--tests" ]; then
   command -v chromium >/dev/null || packages+=(chromium)
   # Packages: the verifier is built against these very x/mod sources.
   packages+=(golang-go golang-golang-x-mod-dev nginx-light curl openssl)
+  # systemd-analyze checks the runbook's unit file (nothing is started).
+  command -v systemd-analyze >/dev/null || packages+=(systemd)
 fi
 
 missing=()

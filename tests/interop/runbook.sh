@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The runbook's files are the ones that run (docs/OPERATIONS.md):
+#   docs/ops/ledgerd.service    checked by `systemd-analyze verify`, with
+#                               ExecStart pointed at the built ledgerd;
+#   docs/ops/nginx-ledgerd.conf run as it is (its @NAMES@ replaced) in
+#                               front of ledgerd on loopback: https with a
+#                               CA made here, TLS 1.1 refused, a full tile
+#                               cached (MISS then HIT), an entry bundle
+#                               never cached, the per-address rate limit
+#                               answering 429, the API through the proxy.
+# Environment: LEDGERD, LEDGERCTL, NGINX_BIN (default nginx), WORK.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+nginx_bin=${NGINX_BIN:-nginx}
+mkdir -p "${WORK:-/tmp}"
+dir=$(mktemp -d "${WORK:-/tmp}/runbook-XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAILED: $*" >&2
+  tail -20 "$dir"/nginx/error.log "$dir"/ledgerd.log 2>/dev/null >&2 || true
+  exit 1
+}
+
+# 1. The unit, as systemd reads it.
+sed "s#/usr/local/bin/ledgerd#$LEDGERD#" "$repo/docs/ops/ledgerd.service" >"$dir/ledgerd.service"
+if ! out=$(systemd-analyze verify "$dir/ledgerd.service" 2>&1); then
+  echo "$out" >&2
+  fail "systemd-analyze verify refused the unit"
+fi
+# Warnings about the missing user or config are the host's, not the unit's;
+# anything else it says is a fault of the unit.
+if echo "$out" | grep -v -e "ledger" -e "^$" | grep -q .; then
+  echo "$out" >&2
+  fail "systemd-analyze verify found faults in the unit"
+fi
+echo "unit: systemd-analyze verify passed"
+
+# 2. A CA and a certificate for 127.0.0.1; a ledger; ledgerd on loopback.
+cd "$dir"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
+  -days 2 -subj /CN=runbook-ca 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
+  -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
+  -extfile ext 2>/dev/null
+"$LEDGERCTL" generate --data "$dir/data" --referrals 200 --seed 5 >/dev/null
+digest() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+printf '{"tokens":[{"name":"r","role":"regulator","sha256":"%s"}]}' "$(digest reg-token)" >tokens.json
+# Behind a proxy every client has the proxy's address: the per-address cap
+# is raised (docs/API.md, "Limits"); the proxy limits each client instead.
+"$LEDGERD" --data "$dir/data" --tokens tokens.json --port 0 \
+  --max-connections-per-address 1024 >ledgerd.log 2>&1 &
+pids+=($!)
+upstream=""
+for _ in $(seq 100); do
+  upstream=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' ledgerd.log)
+  [ -n "$upstream" ] && break
+  sleep 0.1
+done
+[ -n "$upstream" ] || fail "ledgerd did not start"
+
+# 3. nginx with the runbook's file, its names replaced. nginx cannot say
+# which port the kernel gave it: a random one is tried, then another.
+mkdir -p nginx cache
+# Run as root (as CI does), nginx's workers would be nobody, who cannot
+# enter this test's 0700 directory: they run as root here. In production
+# they are www-data, and the cache directory theirs.
+workers=""
+[ "$(id -u)" = 0 ] && workers="user root;"
+for _ in $(seq 10); do
+  port=$((20000 + RANDOM % 40000))
+  sed -e "s#@PREFIX@#$dir/nginx#g" -e "s#@CACHE@#$dir/cache#g" -e "s#@PORT@#127.0.0.1:$port#g" \
+    -e "s#@CERT@#$dir/server.pem#g" -e "s#@KEY@#$dir/server.key#g" \
+    -e "s#@UPSTREAM@#127.0.0.1:$upstream#g" "$repo/docs/ops/nginx-ledgerd.conf" >nginx.conf
+  grep -v '^ *#' nginx.conf | grep -q '@[A-Z]*@' && fail "a name of the nginx config was not replaced"
+  env -u NGINX "$nginx_bin" -p "$dir/nginx" -c "$dir/nginx.conf" -g "daemon off; $workers" &
+  nginx_pid=$!
+  base="https://127.0.0.1:$port"
+  for _ in $(seq 50); do
+    curl -sf --cacert ca.pem "$base/healthz" >/dev/null && break
+    kill -0 "$nginx_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$nginx_pid" 2>/dev/null; then
+    pids+=("$nginx_pid")
+    break
+  fi
+done
+curl -sf --cacert ca.pem "$base/healthz" >/dev/null || fail "no https through nginx"
+
+status() { curl -s -o /dev/null -w '%{http_code}\n' --cacert ca.pem "$@"; }
+cache() { curl -s -o /dev/null -D - --cacert ca.pem "$@" | tr -d '\r' | sed -n 's/^X-Cache-Status: //Ip'; }
+[ "$(status -H 'Authorization: Bearer reg-token' "$base/v1/ledger/head")" = 200 ] ||
+  fail "the API through the proxy"
+[ "$(status "$base/v1/ledger/head")" = 401 ] || fail "no credential through the proxy is not 401"
+if curl -s -o /dev/null --cacert ca.pem --tlsv1.1 --tls-max 1.1 "$base/healthz"; then
+  fail "TLS 1.1 was accepted"
+fi
+[ "$(cache "$base/log/tile/0/000")" = MISS ] || fail "first read of a full tile is not a MISS"
+[ "$(cache "$base/log/tile/0/000")" = HIT ] || fail "second read of a full tile is not a HIT"
+cache -H 'Authorization: Bearer reg-token' "$base/log/tile/entries/000" >/dev/null
+[ "$(cache -H 'Authorization: Bearer reg-token' "$base/log/tile/entries/000")" != HIT ] ||
+  fail "an entry bundle was served from the cache"
+[ "$(status "$base/log/tile/entries/000")" = 401 ] || fail "a bundle without a credential"
+# The rate limit: 20 a second with bursts of 40 per address, so 120 at once
+# must meet some 429s.
+codes=$(for _ in $(seq 120); do status "$base/healthz" & done | sort | uniq -c)
+echo "$codes" | grep -q ' 429$' || fail "no 429 from the rate limit: $codes"
+echo "nginx: https, TLS 1.1 refused, tile MISS then HIT, bundles not cached, 429 over the rate"
+echo "runbook: passed"

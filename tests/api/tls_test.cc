@@ -1,5 +1,5 @@
-// TLS on ledgerd's listener (docs/API.md, "TLS"): certificates from a test
-// CA made with the openssl command; the server in process and the ledgerd
+// TLS on ledgerd's listener (docs/API.md, "TLS"): certificates from test
+// CAs (tests/make_test_ca.sh); the server in process and the ledgerd
 // binary; clients: the project's HTTP client and curl.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -35,15 +35,7 @@ class Tls : public ::testing::Test {
     for (const char* name : {"a", "b"}) {
       const std::string d = dir_.path() + "/" + name;
       std::filesystem::create_directories(d);
-      ASSERT_EQ(Shell("cd " + d +
-                      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                      "-keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca 2>/dev/null"
-                      " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-                      "-keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null"
-                      " && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext"
-                      " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
-                      "-CAcreateserial -out server.pem -days 2 -extfile ext 2>/dev/null"),
-                0);
+      ASSERT_EQ(Shell(std::string(MAKE_TEST_CA) + " " + d), 0);
     }
     cert_ = dir_.path() + "/server.pem";
     key_ = dir_.path() + "/server.key";

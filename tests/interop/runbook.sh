@@ -43,13 +43,7 @@ echo "unit: systemd-analyze verify passed"
 
 # 2. A CA and a certificate for 127.0.0.1; a ledger; ledgerd on loopback.
 cd "$dir"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem \
-  -days 2 -subj /CN=runbook-ca 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
-  -subj /CN=127.0.0.1 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
-  -extfile ext 2>/dev/null
+"$repo/tests/make_test_ca.sh" "$dir"
 "$LEDGERCTL" generate --data "$dir/data" --referrals 200 --seed 5 >/dev/null
 digest() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 printf '{"tokens":[{"name":"r","role":"regulator","sha256":"%s"}]}' "$(digest reg-token)" >tokens.json

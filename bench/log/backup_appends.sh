@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Live backup (issue 25): what does `ledgerctl backup` cost the appends it
+# Live backup: what does `ledgerctl backup` cost the appends it
 # runs beside? The load is `wrk -t2 -c64 -d$DURATION --latency -s
 # bench/log/append.lua` on ledgerd (--append-rate 0, --log-level warn); in
 # one run of each pair a full backup of the ledger (ledgerctl backup --data

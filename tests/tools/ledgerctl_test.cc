@@ -651,7 +651,7 @@ TEST_F(LedgerctlServer, ImportsThroughTheApiAndProvesAgainstSavedHeads) {
   EXPECT_EQ(ledger_->Size(), 13u);
 }
 
-// --- Read-only commands beside a running ledgerd (issue 24 item 7) ---
+// --- Read-only commands beside a running ledgerd ---
 
 std::string ReceivedBody(const std::string& id) {
   return R"({"type":"referral.received","referral_id":")" + id +

@@ -60,7 +60,7 @@ class LedgerdProcess {
       const ssize_t n = ::read(out_, buf, sizeof buf);
       if (n <= 0) return;  // it exited
       log_.append(buf, static_cast<size_t>(n));
-      if (std::regex_search(log_, m, std::regex(R"(listening on http://127\.0\.0\.1:(\d+))"))) {
+      if (std::regex_search(log_, m, std::regex(R"(listening on https?://127\.0\.0\.1:(\d+))"))) {
         port_ = static_cast<uint16_t>(std::stoi(m[1]));
       }
     }

@@ -17,6 +17,7 @@
 #include "http_client.h"
 #include "ledger/hash.h"
 #include "ledger/ledger.h"
+#include "ledgerd_process.h"
 #include "projections/projector.h"
 #include "test_util.h"
 
@@ -155,45 +156,15 @@ TEST_F(Tls, LedgerctlSpeaksHttpsCheckingTheCertificate) {
 // The binary: --tls-cert/--tls-key, and SIGHUP reads them again.
 TEST_F(Tls, LedgerdReadsItsCertificateAgainOnSighup) {
   std::ofstream(dir_.path() + "/tokens.json") << R"({"tokens":[]})";
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    const std::string data = dir_.path() + "/served";
-    const std::string tokens = dir_.path() + "/tokens.json";
-    execl(LEDGERD_PATH, "ledgerd", "--data", data.c_str(), "--tokens", tokens.c_str(), "--port",
-          "0", "--tls-cert", cert_.c_str(), "--tls-key", key_.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(out[1]);
-  // Its port, from the line it logs once it listens.
-  std::string log;
-  char buf[512];
-  constexpr std::string_view kListening = "listening on https://127.0.0.1:";
-  while (log.find(kListening) == std::string::npos ||
-         log.find(' ', log.find(kListening) + kListening.size()) == std::string::npos) {
-    const ssize_t n = read(out[0], buf, sizeof buf);
-    if (n <= 0) break;
-    log.append(buf, static_cast<size_t>(n));
-  }
-  uint16_t port = 0;
-  if (size_t at = log.find(kListening); at != std::string::npos) {
-    port = static_cast<uint16_t>(std::stoul(log.substr(at + kListening.size())));
-  }
-  // The rest of its log is not read: a pipe it cannot fill.
-  std::thread([fd = out[0]] {
-    char sink[4096];
-    while (read(fd, sink, sizeof sink) > 0) {
-    }
-    close(fd);
-  }).detach();
-  ASSERT_GT(port, 0) << "ledgerd did not listen";
+  ledger::testing::LedgerdProcess server(
+      LEDGERD_PATH, {"--data", dir_.path() + "/served", "--tokens", dir_.path() + "/tokens.json",
+                     "--tls-cert", cert_, "--tls-key", key_});
+  const uint16_t port = server.port();
+  ASSERT_GT(port, 0) << "ledgerd did not listen: " << server.log();
   auto old = http_client::Connection::Open(To("a", port));
   ASSERT_TRUE(old.ok()) << old.status().ToString();
   Use("b");
-  kill(pid, SIGHUP);
+  server.Signal(SIGHUP);
   bool switched = false;
   for (int i = 0; i < 100 && !switched; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -201,10 +172,10 @@ TEST_F(Tls, LedgerdReadsItsCertificateAgainOnSighup) {
   }
   EXPECT_TRUE(switched);
   EXPECT_EQ((*old)->Send({"GET", "/healthz", "", ""})->status, 200u);
-  kill(pid, SIGTERM);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  const int status = server.Stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(server.log().find("SIGHUP: TLS certificate and key read again"), std::string::npos)
+      << server.log();
 }
 
 }  // namespace

@@ -24,6 +24,7 @@
 #include "ledger/note.h"
 #include "ledger/tlog_witness.h"
 #include "ledger/view_store.h"
+#include "ledgerd_process.h"
 #include "projections/projector.h"
 #include "test_util.h"
 
@@ -179,28 +180,23 @@ struct WitnessProcess {
 // Starts `ledgerctl witness` on a free port and reads what it prints.
 WitnessProcess StartWitness(const std::string& dir, const std::string& name,
                             const std::string& log_vkey, uint16_t port = 0) {
-  int out[2];
-  if (pipe(out) != 0) return {};
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    close(out[0]);
-    const std::string listen = "127.0.0.1:" + std::to_string(port);
-    execl(LEDGERCTL_PATH, "ledgerctl", "witness", "--data", dir.c_str(), "--name", name.c_str(),
-          "--listen", listen.c_str(), "--log", log_vkey.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(out[1]);
+  int out = -1;
+  const pid_t pid =
+      ledger::testing::SpawnProgram(LEDGERCTL_PATH,
+                                    {"witness", "--data", dir, "--name", name, "--listen",
+                                     "127.0.0.1:" + std::to_string(port), "--log", log_vkey},
+                                    STDOUT_FILENO, &out);
+  if (pid < 0) return {};
   WitnessProcess w;
   w.pid = pid;
   std::string text;
   char buf[512];
   while (text.find("/add-checkpoint\n") == std::string::npos) {
-    const ssize_t n = read(out[0], buf, sizeof buf);
+    const ssize_t n = read(out, buf, sizeof buf);
     if (n <= 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  close(out[0]);
+  close(out);
   const size_t key = text.find("cosigner key: ");
   const size_t at = text.find("listening on http://127.0.0.1:");
   if (key == std::string::npos || at == std::string::npos) return w;

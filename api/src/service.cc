@@ -441,20 +441,16 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     }
     case RouteId::kLogCheckpoint: {
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
-      Result<std::string> checkpoint = Status::Ok();
-      if (options_.witnesses) {
-        // Only what the witnesses' quorum cosigned is published.
-        std::optional<std::string> published = options_.witnesses->Published();
-        if (!published) {
-          HttpResponse r =
-              Problem(503, "no checkpoint has been cosigned by the witnesses' quorum yet");
-          r.headers.emplace_back("Retry-After", "1");
-          return done(std::move(r));
-        }
-        checkpoint = std::move(*published);
-      } else {
-        checkpoint = ledger_->Checkpoint(ledger_->Size());
+      // With witnesses, only what their quorum cosigned is published.
+      std::optional<std::string> published;
+      if (options_.witnesses && !(published = options_.witnesses->Published())) {
+        HttpResponse r =
+            Problem(503, "no checkpoint has been cosigned by the witnesses' quorum yet");
+        r.headers.emplace_back("Retry-After", "1");
+        return done(std::move(r));
       }
+      Result<std::string> checkpoint = published ? Result<std::string>(std::move(*published))
+                                                 : ledger_->Checkpoint(ledger_->Size());
       if (!checkpoint.ok()) return done(ProblemFor(checkpoint.status()));
       HttpResponse r;
       r.content_type = "text/plain; charset=utf-8";

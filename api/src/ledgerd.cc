@@ -4,14 +4,19 @@
 //           [--threads 2] [--log-level info] [--min-free-mb 256] [--config FILE]
 //           [--origin ORIGIN] [--witness NAME,URL,VKEY ...] [--witness-quorum K]
 //           [--checkpoint-interval-ms 1000] [--tls-cert FILE --tls-key FILE]
+//           [--oidc-issuer URL ... --oidc-audience AUD ... [--oidc-jwks FILE]
+//            [--oidc-claims FILE] [--oidc-ca FILE] [--oidc-refresh-s 30]]
 //           [limits: see kLimits below and docs/API.md, "Limits"]
 //
 // --witness (repeatable; in the config file, "witness": [...]) names a
 // witness (SPEC §9); /log/checkpoint then serves only checkpoints that
 // --witness-quorum of them (default: all) cosigned.
 //
-// SIGHUP reads the tokens file again (a bad one is refused with a log line
-// and the credentials in use kept).
+// --oidc-issuer (repeatable) accepts JWTs that the issuer signed for
+// --oidc-audience (repeatable) beside the tokens file (api/oidc.h).
+//
+// SIGHUP reads the tokens file and the OpenID Connect files again (a bad
+// one is refused with a log line and the settings in use kept).
 //
 // --tls-cert/--tls-key: every connection is TLS 1.2 or 1.3; SIGHUP reads
 // the files again (new connections take them; a bad pair is refused with a
@@ -41,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "api/oidc.h"
 #include "api/server.h"
 #include "api/service.h"
 #include "api/witnesses.h"
@@ -107,7 +113,9 @@ int main(int argc, char** argv) {
       {"append-burst", 1000, 100000000, [&](long v) { service_options.append_burst = v; }},
   };
   std::map<std::string, std::string> flags;
-  std::vector<std::string> witness_flags;  // --witness, repeatable
+  // The flags that may be given more than once; in the config file, a list.
+  std::map<std::string, std::vector<std::string>> lists = {
+      {"witness", {}}, {"oidc-issuer", {}}, {"oidc-audience", {}}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -115,14 +123,16 @@ int main(int argc, char** argv) {
           "ledgerd --data DIR --tokens FILE [--address ADDR] [--port N] [--threads N] "
           "[--log-level LEVEL] [--min-free-mb MB] [--origin ORIGIN] [--config FILE]\n"
           "        [--witness NAME,URL,VKEY ...] [--witness-quorum K] "
-          "[--checkpoint-interval-ms MS] [--tls-cert FILE --tls-key FILE]");
+          "[--checkpoint-interval-ms MS] [--tls-cert FILE --tls-key FILE]\n"
+          "        [--oidc-issuer URL ... --oidc-audience AUD ... [--oidc-jwks FILE] "
+          "[--oidc-claims FILE] [--oidc-ca FILE] [--oidc-refresh-s S]]");
       std::puts("limits (docs/API.md, \"Limits\"; 0 turns --append-rate off):");
       for (const Limit& l : kLimits) std::printf("  --%s N  (%ld-%ld)\n", l.flag, l.lo, l.hi);
       return 0;
     }
     if (!arg.starts_with("--") || i + 1 >= argc) return Fail("unexpected argument " + arg);
-    if (arg == "--witness") {
-      witness_flags.emplace_back(argv[++i]);
+    if (auto list = lists.find(arg.substr(2)); list != lists.end()) {
+      list->second.emplace_back(argv[++i]);
       continue;
     }
     flags[arg.substr(2)] = argv[++i];
@@ -135,13 +145,18 @@ int main(int argc, char** argv) {
     boost::json::value config = boost::json::parse(ss.str(), ec);
     if (!in || ec || !config.is_object()) return Fail("cannot read config " + flags["config"]);
     for (const auto& [key, value] : config.as_object()) {
-      if (key == "witness") {
-        // The command line's witnesses replace the file's.
-        if (!witness_flags.empty()) continue;
-        if (!value.is_array()) return Fail("config: \"witness\" is a list of NAME,URL,VKEY");
+      if (auto list = lists.find(std::string(key)); list != lists.end()) {
+        // The command line's list replaces the file's.
+        if (!list->second.empty()) continue;
+        if (value.is_string()) {
+          list->second.emplace_back(value.as_string());
+          continue;
+        }
+        const std::string bad = "config: \"" + list->first + "\" is a string or a list of strings";
+        if (!value.is_array()) return Fail(bad);
         for (const boost::json::value& w : value.as_array()) {
-          if (!w.is_string()) return Fail("config: \"witness\" is a list of NAME,URL,VKEY");
-          witness_flags.emplace_back(w.as_string());
+          if (!w.is_string()) return Fail(bad);
+          list->second.emplace_back(w.as_string());
         }
         continue;
       }
@@ -161,7 +176,8 @@ int main(int argc, char** argv) {
     if (!limit && key != "data" && key != "tokens" && key != "address" && key != "port" &&
         key != "threads" && key != "log-level" && key != "min-free-mb" && key != "origin" &&
         key != "config" && key != "witness-quorum" && key != "checkpoint-interval-ms" &&
-        key != "tls-cert" && key != "tls-key") {
+        key != "tls-cert" && key != "tls-key" && key != "oidc-jwks" && key != "oidc-claims" &&
+        key != "oidc-ca" && key != "oidc-refresh-s") {
       return Fail("unknown option --" + key);
     }
   }
@@ -203,7 +219,7 @@ int main(int argc, char** argv) {
   }
 
   api::WitnessOptions witness_options;
-  for (const std::string& w : witness_flags) {
+  for (const std::string& w : lists["witness"]) {
     auto config = api::ParseWitness(w);
     if (!config.ok()) return Fail(config.status().message());
     witness_options.witnesses.push_back(std::move(config).value());
@@ -220,6 +236,31 @@ int main(int argc, char** argv) {
   }
   if (witness_options.witnesses.empty() && witness_options.quorum > 0) {
     return Fail("--witness-quorum needs --witness");
+  }
+
+  api::OidcOptions oidc_options;
+  oidc_options.issuers = lists["oidc-issuer"];
+  oidc_options.audiences = lists["oidc-audience"];
+  oidc_options.jwks_file = flags["oidc-jwks"];
+  oidc_options.claims_file = flags["oidc-claims"];
+  oidc_options.ca_file = flags["oidc-ca"];
+  if (!flags["oidc-refresh-s"].empty()) {
+    std::optional<long> s = Bounded(flags["oidc-refresh-s"], 0, 86400);
+    if (!s) return Fail("--oidc-refresh-s must be a whole number of seconds from 0 to 86400");
+    oidc_options.refresh_interval = std::chrono::seconds(*s);
+  }
+  const bool oidc = !oidc_options.issuers.empty();
+  if (!oidc && (!oidc_options.audiences.empty() || !oidc_options.jwks_file.empty() ||
+                !oidc_options.claims_file.empty() || !oidc_options.ca_file.empty() ||
+                !flags["oidc-refresh-s"].empty())) {
+    return Fail("the --oidc-... options need --oidc-issuer");
+  }
+  std::shared_ptr<const api::OidcVerifier> verifier;
+  if (oidc) {
+    auto opened = api::OidcVerifier::Open(oidc_options);
+    if (!opened.ok()) return Fail(opened.status().message());
+    verifier = std::move(opened).value();
+    spdlog::info("accepting OpenID Connect tokens of {} issuers", oidc_options.issuers.size());
   }
 
   auto tokens = api::TokenStore::Load(flags["tokens"]);
@@ -241,6 +282,7 @@ int main(int argc, char** argv) {
                  witness_options.witnesses.size());
   }
   api::Service service(ledger->get(), projector->get(), std::move(tokens).value(), service_options);
+  service.ReloadOidc(verifier);
   if (!flags["address"].empty()) options.address = flags["address"];
   options.tls_cert = flags["tls-cert"];
   options.tls_key = flags["tls-key"];
@@ -279,6 +321,16 @@ int main(int argc, char** argv) {
     } else {
       spdlog::error("SIGHUP: tokens file refused, the credentials in use kept: {}",
                     reloaded.status().message());
+    }
+    if (oidc) {
+      if (auto reloaded = api::OidcVerifier::Open(oidc_options, service.Oidc().get());
+          reloaded.ok()) {
+        service.ReloadOidc(std::move(reloaded).value());
+        spdlog::info("SIGHUP: OpenID Connect settings read again");
+      } else {
+        spdlog::error("SIGHUP: OpenID Connect settings refused, the ones in use kept: {}",
+                      reloaded.status().message());
+      }
     }
     if (options.tls_cert.empty()) continue;
     if (auto st = server.ReloadTls(); st.ok()) {

@@ -29,7 +29,6 @@ Service::Service(ledger::Ledger* ledger, projections::Projector* projector, Toke
                  ServiceOptions options)
     : ledger_(ledger),
       projector_(projector),
-      tokens_(nullptr),
       options_(options),
       metrics_(std::make_unique<RequestMetrics>()),
       cache_(std::make_unique<ViewCache>(options.view_cache_entries)),
@@ -42,10 +41,10 @@ Service::Service(ledger::Ledger* ledger, projections::Projector* projector, Toke
 Service::~Service() = default;
 
 void Service::ReloadTokens(TokenStore tokens) {
-  std::lock_guard lock(tokens_mu_);
-  token_stores_.push_back(std::make_unique<TokenStore>(std::move(tokens)));
-  tokens_.store(token_stores_.back().get());
+  tokens_.store(std::make_shared<const TokenStore>(std::move(tokens)));
 }
+
+void Service::ReloadOidc(std::shared_ptr<const OidcVerifier> oidc) { oidc_.store(std::move(oidc)); }
 
 void Service::Observe(const HttpRequest& request, unsigned status, double millis) const {
   std::optional<Target> target = ParseTarget(request.target);
@@ -119,17 +118,28 @@ void Service::AddCheckpoints(uint64_t size, json::object* o) const {
   (*o)["consistency"] = json::object{{"from", from}, {"to", to}, {"proof", std::move(proof)}};
 }
 
-const Credential* Service::CredentialOf(const HttpRequest& request) const {
+Authenticated Service::Authenticate(const HttpRequest& request) const {
   std::string_view auth = request.authorization;
+  if (auth.empty()) return {nullptr, "a bearer token is required"};
   constexpr std::string_view kBearer = "Bearer ";
-  if (auth.size() <= kBearer.size()) return nullptr;
-  for (size_t i = 0; i < kBearer.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(auth[i])) !=
-        std::tolower(static_cast<unsigned char>(kBearer[i]))) {
-      return nullptr;
-    }
+  bool bearer = auth.size() > kBearer.size();
+  for (size_t i = 0; bearer && i < kBearer.size(); ++i) {
+    bearer = std::tolower(static_cast<unsigned char>(auth[i])) ==
+             std::tolower(static_cast<unsigned char>(kBearer[i]));
   }
-  return tokens_.load()->Authenticate(auth.substr(kBearer.size()));
+  if (!bearer) return {nullptr, "the Authorization header must be \"Bearer\" and a token"};
+  const std::string_view token = auth.substr(kBearer.size());
+  std::shared_ptr<const TokenStore> store = tokens_.load();
+  if (const Credential* c = store->Authenticate(token)) {
+    return {std::shared_ptr<const Credential>(store, c), ""};
+  }
+  std::shared_ptr<const OidcVerifier> oidc = oidc_.load();
+  if (oidc && LooksLikeJwt(token)) return oidc->Verify(token);
+  return {nullptr, "the bearer token is not known"};
+}
+
+std::shared_ptr<const Credential> Service::CredentialOf(const HttpRequest& request) const {
+  return Authenticate(request).credential;
 }
 
 std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const {
@@ -139,10 +149,11 @@ std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const 
   if (target) route = MatchPath(target->segments, request.method, &method_ok);
   // 401 comes first (SPEC §8), for a target that does not parse too.
   const bool needs_credential = !route || NeedsCredential(route->id);
-  const Credential* cred = needs_credential ? CredentialOf(request) : nullptr;
-  if (needs_credential && !cred) {
-    return Problem(401, request.authorization.empty() ? "a bearer token is required"
-                                                      : "the bearer token is not known");
+  std::shared_ptr<const Credential> cred;
+  if (needs_credential) {
+    Authenticated auth = Authenticate(request);
+    if (!auth.credential) return Problem(401, auth.refusal);
+    cred = std::move(auth.credential);
   }
   if (!target) return Problem(400, "the request target is not a valid path");
   if (!route) return Problem(404, "no route " + std::string(request.target.substr(0, 200)));
@@ -172,7 +183,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   Target target = *ParseTarget(request.target);
   bool method_ok = true;
   const Matched route = *MatchPath(target.segments, request.method, &method_ok);
-  const Credential* cred = CredentialOf(request);
+  const std::shared_ptr<const Credential> cred = CredentialOf(request);
   Params params(target);
 
   // --- appends -------------------------------------------------------------
@@ -382,11 +393,14 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       json::array areas, providers;
       for (const std::string& a : cred->areas) areas.push_back(json::value(a));
       for (const std::string& p : cred->providers) providers.push_back(json::value(p));
-      return done(Json(200, json::object{{"name", cred->name},
-                                         {"role", ToString(cred->role)},
-                                         {"actor", cred->Actor()},
-                                         {"areas", std::move(areas)},
-                                         {"providers", std::move(providers)}}));
+      json::object me{{"name", cred->name},
+                      {"role", ToString(cred->role)},
+                      {"actor", cred->Actor()},
+                      {"areas", std::move(areas)},
+                      {"providers", std::move(providers)}};
+      // Signed in through an identity provider: which one.
+      if (!cred->issuer.empty()) me["issuer"] = cred->issuer;
+      return done(Json(200, std::move(me)));
     }
     case RouteId::kHead: {
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));

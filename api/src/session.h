@@ -215,7 +215,7 @@ class Session : public std::enable_shared_from_this<Session> {
           Unavailable("the server is at its connection limit; this connection may ask "
                       "only /healthz and /metrics"));
     }
-    const Credential* cred = server_->service->CredentialOf(request_);
+    const std::shared_ptr<const Credential> cred = server_->service->CredentialOf(request_);
     if (!Attribute(cred ? cred->Actor() : std::string())) {
       keep_alive_ = false;
       return Write(TooMany(cred ? "this credential holds its share of connections"
@@ -309,7 +309,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
             .count();
-    const Credential* cred = server_->service->CredentialOf(request_);
+    const std::shared_ptr<const Credential> cred = server_->service->CredentialOf(request_);
     server_->service->Observe(request_, status, ms);
     // Access log: never the token, never a body; the path as printable text.
     spdlog::info("{} {} {} {:.1f}ms {}{}", Printable(request_.method),

@@ -8,12 +8,15 @@
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
+#include <fstream>
 #include <memory>
 #include <string>
 
+#include "api/oidc.h"
 #include "api/server.h"
 #include "api/service.h"
 #include "http_client.h"
+#include "jwt_util.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 #include "test_util.h"
@@ -48,6 +51,35 @@ inline std::string TokensFile() {
          "," + entry("auditor", "auditor", kAuditor, "") + "]}";
 }
 
+// The identity provider the fixture's service trusts (OpenID Connect, with
+// its keys from a JWKS file), beside the tokens file.
+constexpr const char* kTestIssuer = "https://idp.test.example";
+constexpr const char* kTestAudience = "rehab-access-ledger";
+
+inline const SigningKey& TestIdpKey() {
+  static const SigningKey key(SigningKey::kEc, "idp-key-1");
+  return key;
+}
+
+// A JWT of the test identity provider with the role and scope of the
+// tokens file's credential for `token`: the same person signed in through
+// their organisation (valid for ten minutes).
+inline std::string JwtLike(const char* token) {
+  auto store = TokenStore::Parse(TokensFile());
+  const Credential* c = store->Authenticate(token);
+  if (!c) return "";
+  json::array areas(c->areas.begin(), c->areas.end());
+  json::array providers(c->providers.begin(), c->providers.end());
+  return TestIdpKey().Sign({{"iss", kTestIssuer},
+                            {"aud", kTestAudience},
+                            {"sub", "sso-" + c->name},
+                            {"name", c->name + " (sso)"},
+                            {"exp", NowSeconds() + 600},
+                            {"roles", json::array{ToString(c->role)}},
+                            {"areas", std::move(areas)},
+                            {"providers", std::move(providers)}});
+}
+
 struct Reply {
   unsigned status = 0;
   std::string content_type;
@@ -74,10 +106,19 @@ class ServiceFixture : public ::testing::Test {
     ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
     service_ = std::make_unique<Service>(ledger_.get(), projector_.get(), std::move(tokens).value(),
                                          service_options_);
+    const std::string jwks = idp_dir_.path() + "/jwks.json";
+    std::ofstream(jwks) << Jwks({&TestIdpKey()});
+    OidcOptions oidc;
+    oidc.issuers = {kTestIssuer};
+    oidc.audiences = {kTestAudience};
+    oidc.jwks_file = jwks;
+    auto verifier = OidcVerifier::Open(oidc);
+    ASSERT_TRUE(verifier.ok()) << verifier.status().ToString();
+    service_->ReloadOidc(std::move(verifier).value());
   }
 
   ServiceOptions service_options_;
-  ledger::testing::TempDir dir_;
+  ledger::testing::TempDir dir_, idp_dir_;
   std::unique_ptr<ledger::Ledger> ledger_;
   std::unique_ptr<projections::Projector> projector_;
   std::unique_ptr<Service> service_;

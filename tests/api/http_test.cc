@@ -381,53 +381,60 @@ TEST_F(Http, EveryRoleOnEveryRouteInAndOutOfScope) {
           R"({"type":"placement.offered","referral_id":"m1","occurred_at":"2025-01-06T00:00:00Z","data":{"provider":"1-1731644238","planned_start":"2025-02-01"}})")
           .status,
       201u);
-  const std::vector<std::pair<std::string, const char*>> who = {
-      {"regulator", kRegulator},
-      {"partnership in scope", kPartnership},
-      {"partnership out of scope", kOtherPartnership},
-      {"provider in scope", kProvider},
-      {"provider out of scope", kOtherProvider},
-      {"auditor", kAuditor}};
-  struct Row {
-    std::string route;
-    std::vector<unsigned> expect;  // in the order of `who`
-  };
-  const std::vector<unsigned> aggregate{200, 200, 200, 403, 403, 403};
-  const std::vector<unsigned> everyone{200, 200, 200, 200, 200, 200};
-  const std::vector<Row> reads = {
-      {"/v1/events", {200, 403, 403, 403, 403, 200}},
-      {"/v1/referrals/m1", {200, 200, 404, 200, 404, 403}},
-      {"/v1/areas", aggregate},
-      {"/v1/areas/E08000002/fairness", aggregate},
-      {"/v1/areas/E08000002/waiting-times", aggregate},
-      {"/v1/fairness", aggregate},
-      {"/v1/waiting-times", aggregate},
-      {"/v1/refusals?area=E08000002", aggregate},
-      {"/v1/ledger/head", everyone},
-      {"/v1/ledger/proof/inclusion?seq=1", everyone},
-      {"/v1/ledger/proof/consistency?from=1", everyone},
-      {"/v1/me", everyone},
-  };
-  for (const Row& row : reads) {
-    for (size_t i = 0; i < who.size(); ++i) {
-      EXPECT_EQ(Get(row.route, who[i].second).status, row.expect[i])
-          << row.route << " as " << who[i].first;
+  // Each credential as a token of the tokens file and as a JWT of the
+  // identity provider with the same role and scope: the answers are the same.
+  for (const bool jwt : {false, true}) {
+    SCOPED_TRACE(jwt ? "JWTs" : "tokens of the tokens file");
+    const auto token = [jwt](const char* t) { return jwt ? JwtLike(t) : std::string(t); };
+    const std::vector<std::pair<std::string, std::string>> who = {
+        {"regulator", token(kRegulator)},
+        {"partnership in scope", token(kPartnership)},
+        {"partnership out of scope", token(kOtherPartnership)},
+        {"provider in scope", token(kProvider)},
+        {"provider out of scope", token(kOtherProvider)},
+        {"auditor", token(kAuditor)}};
+    struct Row {
+      std::string route;
+      std::vector<unsigned> expect;  // in the order of `who`
+    };
+    const std::vector<unsigned> aggregate{200, 200, 200, 403, 403, 403};
+    const std::vector<unsigned> everyone{200, 200, 200, 200, 200, 200};
+    const std::vector<Row> reads = {
+        {"/v1/events", {200, 403, 403, 403, 403, 200}},
+        {"/v1/referrals/m1", {200, 200, 404, 200, 404, 403}},
+        {"/v1/areas", aggregate},
+        {"/v1/areas/E08000002/fairness", aggregate},
+        {"/v1/areas/E08000002/waiting-times", aggregate},
+        {"/v1/fairness", aggregate},
+        {"/v1/waiting-times", aggregate},
+        {"/v1/refusals?area=E08000002", aggregate},
+        {"/v1/ledger/head", everyone},
+        {"/v1/ledger/proof/inclusion?seq=1", everyone},
+        {"/v1/ledger/proof/consistency?from=1", everyone},
+        {"/v1/me", everyone},
+    };
+    for (const Row& row : reads) {
+      for (size_t i = 0; i < who.size(); ++i) {
+        EXPECT_EQ(Get(row.route, who[i].second).status, row.expect[i])
+            << row.route << " as " << who[i].first;
+      }
     }
-  }
-  // Writes: a new referral of the area, then a re-offer to the provider,
-  // which only the partnership records (SPEC §8); to the partnership out of
-  // scope the referral is unknown.
-  const std::vector<unsigned> receipts{403, 201, 403, 403, 403, 403};
-  const std::vector<unsigned> offers{403, 201, 422, 403, 403, 403};
-  for (size_t i = 0; i < who.size(); ++i) {
-    const uint64_t before = ledger_->Size();
-    std::string body = receipt;
-    body.replace(body.find("\"m1\""), 4, "\"w" + std::to_string(i) + "\"");
-    EXPECT_EQ(Post(body, who[i].second).status, receipts[i]) << "receipt as " << who[i].first;
-    const std::string offer =
-        R"({"type":"placement.offered","referral_id":"m1","occurred_at":"2025-01-07T00:00:00Z","data":{"provider":"1-1731644238","planned_start":"2025-02-01"}})";
-    EXPECT_EQ(Post(offer, who[i].second).status, offers[i]) << "offer as " << who[i].first;
-    EXPECT_EQ(ledger_->Size(), before + (receipts[i] == 201) + (offers[i] == 201)) << who[i].first;
+    // Writes: a new referral of the area, then a re-offer to the provider,
+    // which only the partnership records (SPEC §8); to the partnership out of
+    // scope the referral is unknown.
+    const std::vector<unsigned> receipts{403, 201, 403, 403, 403, 403};
+    const std::vector<unsigned> offers{403, 201, 422, 403, 403, 403};
+    for (size_t i = 0; i < who.size(); ++i) {
+      const uint64_t before = ledger_->Size();
+      std::string body = receipt;
+      body.replace(body.find("\"m1\""), 4, "\"w" + std::to_string(i) + (jwt ? "j" : "") + "\"");
+      EXPECT_EQ(Post(body, who[i].second).status, receipts[i]) << "receipt as " << who[i].first;
+      const std::string offer =
+          R"({"type":"placement.offered","referral_id":"m1","occurred_at":"2025-01-07T00:00:00Z","data":{"provider":"1-1731644238","planned_start":"2025-02-01"}})";
+      EXPECT_EQ(Post(offer, who[i].second).status, offers[i]) << "offer as " << who[i].first;
+      EXPECT_EQ(ledger_->Size(), before + (receipts[i] == 201) + (offers[i] == 201))
+          << who[i].first;
+    }
   }
 }
 

@@ -291,8 +291,12 @@ TEST_F(LedgerdStart, BadWitnessesAreRefused) {
                       "w1,http://127.0.0.1:10," + valid}),
                 "two witnesses are named w1");
   ExpectRefused(with({"--checkpoint-interval-ms", "5"}), "--checkpoint-interval-ms");
+  // In a config file, one witness is a string, more a list.
   std::ofstream(dir_.path() + "/config.json") << R"({"witness": "w1,http://127.0.0.1:9,x"})";
-  ExpectRefused(with({"--config", dir_.path() + "/config.json"}), "a list of NAME,URL,VKEY");
+  ExpectRefused(with({"--config", dir_.path() + "/config.json"}), "a verifier key is");
+  std::ofstream(dir_.path() + "/config1.json") << R"({"witness": 3})";
+  ExpectRefused(with({"--config", dir_.path() + "/config1.json"}),
+                "\"witness\" is a string or a list of strings");
   std::ofstream(dir_.path() + "/config2.json") << R"({"witness": ["w1,http://127.0.0.1:9"]})";
   ExpectRefused(with({"--config", dir_.path() + "/config2.json"}), "NAME,URL,VKEY");
 }

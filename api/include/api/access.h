@@ -33,6 +33,7 @@ struct Credential {
   std::set<std::string> areas;      // partnership scope
   std::set<std::string> providers;  // provider scope
   ledger::Hash digest{};            // SHA-256 of the token
+  std::string issuer;               // of an OpenID Connect token (oidc.h); else empty
 
   // "role:name", the actor of the events it records.
   std::string Actor() const { return std::string(ToString(role)) + ":" + name; }

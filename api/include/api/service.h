@@ -21,6 +21,7 @@
 
 #include "api/access.h"
 #include "api/http.h"
+#include "api/oidc.h"
 #include "ledger/ledger.h"
 #include "projections/projector.h"
 
@@ -101,15 +102,20 @@ class Service {
   // and its latency in the histogram.
   void Observe(const HttpRequest& request, unsigned status, double millis) const;
 
+  // The credential of a request's bearer token (a token of the tokens file
+  // or, with OpenID Connect, a JWT), or why there is none: the detail of
+  // the 401.
+  Authenticated Authenticate(const HttpRequest& request) const;
   // The credential of a request, or nullptr (for routes that need none, and
-  // for logging). The credential stays valid for the service's life, across
-  // reloads.
-  const Credential* CredentialOf(const HttpRequest& request) const;
+  // for logging).
+  std::shared_ptr<const Credential> CredentialOf(const HttpRequest& request) const;
 
   // Takes a new tokens file's credentials (SIGHUP): requests after it are
-  // checked against them. The stores before it are kept (they are small
-  // and reloads are rare) so that a request in flight keeps its credential.
+  // checked against them; a request in flight keeps its credential.
   void ReloadTokens(TokenStore tokens);
+  // Takes OpenID Connect settings (at start and on SIGHUP; nullptr: none).
+  void ReloadOidc(std::shared_ptr<const OidcVerifier> oidc);
+  std::shared_ptr<const OidcVerifier> Oidc() const { return oidc_.load(); }
 
  private:
   std::string MetricsText() const;
@@ -119,10 +125,10 @@ class Service {
   void AddCheckpoints(uint64_t size, boost::json::object* o) const;
   ledger::Ledger* ledger_;
   projections::Projector* projector_;
-  // The credentials in use, and every earlier set (see ReloadTokens).
-  std::atomic<const TokenStore*> tokens_;
-  mutable std::mutex tokens_mu_;
-  std::vector<std::unique_ptr<TokenStore>> token_stores_;
+  // The credentials in use (a credential of a store is an alias of it, so
+  // that a store replaced by a reload lives while a request holds one).
+  std::atomic<std::shared_ptr<const TokenStore>> tokens_;
+  std::atomic<std::shared_ptr<const OidcVerifier>> oidc_;
   ServiceOptions options_;
   std::unique_ptr<RequestMetrics> metrics_;
   std::unique_ptr<ViewCache> cache_;

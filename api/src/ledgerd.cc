@@ -2,11 +2,15 @@
 //
 //   ledgerd --data DIR --tokens FILE [--address 127.0.0.1] [--port 8080]
 //           [--threads 2] [--log-level info] [--min-free-mb 256] [--config FILE]
-//           [--origin ORIGIN] [--witness NAME,URL,VKEY ...] [--witness-quorum K]
+//           [--origin ORIGIN] [--signing-key FILE]
+//           [--witness NAME,URL,VKEY ...] [--witness-quorum K]
 //           [--checkpoint-interval-ms 1000] [--tls-cert FILE --tls-key FILE]
 //           [--oidc-issuer URL ... --oidc-audience AUD ... [--oidc-jwks FILE]
 //            [--oidc-claims FILE] [--oidc-ca FILE] [--oidc-refresh-s 30]]
 //           [limits: see kLimits below and docs/API.md, "Limits"]
+//
+// --signing-key: the ledger's signing key, kept outside the data directory
+// (docs/OPERATIONS.md, "Key custody"); default DATA/signing-key.pem.
 //
 // --witness (repeatable; in the config file, "witness": [...]) names a
 // witness (SPEC §9); /log/checkpoint then serves only checkpoints that
@@ -122,6 +126,7 @@ int main(int argc, char** argv) {
       std::puts(
           "ledgerd --data DIR --tokens FILE [--address ADDR] [--port N] [--threads N] "
           "[--log-level LEVEL] [--min-free-mb MB] [--origin ORIGIN] [--config FILE]\n"
+          "        [--signing-key FILE]\n"
           "        [--witness NAME,URL,VKEY ...] [--witness-quorum K] "
           "[--checkpoint-interval-ms MS] [--tls-cert FILE --tls-key FILE]\n"
           "        [--oidc-issuer URL ... --oidc-audience AUD ... [--oidc-jwks FILE] "
@@ -177,7 +182,7 @@ int main(int argc, char** argv) {
         key != "threads" && key != "log-level" && key != "min-free-mb" && key != "origin" &&
         key != "config" && key != "witness-quorum" && key != "checkpoint-interval-ms" &&
         key != "tls-cert" && key != "tls-key" && key != "oidc-jwks" && key != "oidc-claims" &&
-        key != "oidc-ca" && key != "oidc-refresh-s") {
+        key != "oidc-ca" && key != "oidc-refresh-s" && key != "signing-key") {
       return Fail("unknown option --" + key);
     }
   }
@@ -217,6 +222,8 @@ int main(int argc, char** argv) {
     }
     ledger_options.origin = flags["origin"];
   }
+
+  ledger_options.signing_key_file = flags["signing-key"];
 
   api::WitnessOptions witness_options;
   for (const std::string& w : lists["witness"]) {

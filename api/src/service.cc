@@ -410,6 +410,16 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       o["public_key_pem"] = ledger_->PublicKeyPem();
       o["origin"] = ledger_->origin();
       o["vkey"] = ledger_->VerifierKey();
+      // Every key the ledger has signed with and the size each signs from:
+      // a checkpoint signed by an earlier key is the ledger's up to the next
+      // key's from_size only.
+      json::array keys;
+      for (const ledger::SigningKeyPeriod& k : ledger_->KeyHistory()) {
+        keys.push_back(
+            json::object{{"from_size", k.from_size},
+                         {"vkey", ledger::note::VerifierKey(ledger_->origin(), k.public_key)}});
+      }
+      o["keys"] = std::move(keys);
       if (options_.witnesses) {
         // Whom /log/checkpoint's cosignatures come from, to compare with
         // the keys a reader holds.

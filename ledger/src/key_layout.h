@@ -3,8 +3,10 @@
 //   <dir>/rocksdb/          the RocksDB database (all of the keys below)
 //   <dir>/log/NNNNNNNN.log  the commit log's segment files (commit_log.h):
 //                           appends not yet in RocksDB's tables
-//   <dir>/signing-key.pem   the Ed25519 private key (mode 0600), made on first open
-//   <dir>/signing-key.pem.pub  its public key, PEM
+//   <dir>/signing-key.pem   the Ed25519 private key (mode 0600), made on first
+//                           open, unless LedgerOptions::signing_key_file keeps
+//                           it elsewhere
+//   <dir>/signing-key.pem.pub  the public key of the key that signs now, PEM
 //
 // Keys live in RocksDB's default column family; the first byte names the
 // record kind. Integers are 8-byte big-endian so that byte order is numeric
@@ -43,6 +45,10 @@
 //        (block+1)*1024 (brief_block.h), written in the same batch as the
 //        event that completes the block. Derived: Verify() recomputes it,
 //        and Open writes any that an older build did not.
+//   'V' from size                -> Ed25519 public key (32)
+//        The key history: each key the ledger has signed with, from the
+//        size at which it began (the first from 0; written at the first
+//        open that finds none). LedgerOptions::adopt_signing_key adds one.
 //   'L'                          -> generation (8)
 //        The commit log's start: records of an earlier generation are
 //        never replayed (commit_log.h). Moved past every record on disk at
@@ -71,6 +77,7 @@ inline constexpr char kSignedHead = 'T';
 inline constexpr char kHead = 'H';
 inline constexpr char kBriefBlock = 'B';
 inline constexpr char kLogStart = 'L';
+inline constexpr char kKeyPeriod = 'V';
 
 // Merkle nodes below this level are not stored (see 'M' above).
 inline constexpr unsigned kFirstStoredLevel = 4;
@@ -119,6 +126,11 @@ inline std::string SignedHead(uint64_t size) {
   return k;
 }
 inline std::string Head() { return std::string(1, kHead); }
+inline std::string KeyPeriod(uint64_t from_size) {
+  std::string k(1, kKeyPeriod);
+  PutU64(from_size, &k);
+  return k;
+}
 inline std::string LogStart() { return std::string(1, kLogStart); }
 inline std::string BriefBlock(uint64_t block) {
   std::string k(1, kBriefBlock);

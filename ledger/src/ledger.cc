@@ -95,8 +95,9 @@ Result<std::string> Ledger::Checkpoint(uint64_t size) const {
   Result<TreeHead> head = impl_->HeadAt(size);
   if (!head.ok()) return head.status();
   const std::string& origin = impl_->options().origin;
+  if (!impl_->signer()) return NoSigningKey();
   std::string signed_note =
-      note::Sign(note::CheckpointText(origin, size, head->root), origin, impl_->signer());
+      note::Sign(note::CheckpointText(origin, size, head->root), origin, *impl_->signer());
   std::lock_guard lock(impl_->checkpoint_mu);
   if (impl_->checkpoint_size == UINT64_MAX || size >= impl_->checkpoint_size) {
     impl_->checkpoint_size = size;
@@ -109,11 +110,12 @@ Result<std::string> Ledger::ReadTile(const tiles::Tile& tile, uint64_t size) con
 }
 
 std::string Ledger::VerifierKey() const {
-  return note::VerifierKey(impl_->options().origin, impl_->signer().public_key());
+  return note::VerifierKey(impl_->options().origin, impl_->public_key());
 }
 const std::string& Ledger::origin() const { return impl_->options().origin; }
-const std::string& Ledger::PublicKey() const { return impl_->signer().public_key(); }
-const std::string& Ledger::PublicKeyPem() const { return impl_->signer().public_key_pem(); }
+const std::string& Ledger::PublicKey() const { return impl_->public_key(); }
+const std::string& Ledger::PublicKeyPem() const { return impl_->public_key_pem(); }
+std::vector<SigningKeyPeriod> Ledger::KeyHistory() const { return impl_->key_history(); }
 VerifyReport Ledger::Verify(const std::function<void(uint64_t, uint64_t)>& on_progress) const {
   return impl_->Verify(on_progress);
 }

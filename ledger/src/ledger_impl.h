@@ -46,6 +46,18 @@ namespace ledger {
 using internal::StreamHead;
 namespace keys = internal::keys;
 
+namespace internal {
+// Writes `contents` to `path` (mode `mode`) through a synced temporary file
+// renamed over it (tree_head.cc).
+Status WriteFileAtomically(const std::string& path, const std::string& contents, mode_t mode);
+}  // namespace internal
+
+// What signing asks of a read-only open that has no signing key.
+inline Status NoSigningKey() {
+  return Status::InvalidArgument(
+      "this read-only open has no signing key: give where it is kept (--signing-key)");
+}
+
 // What one group commit has accepted so far but not yet written: read before
 // the cache and the database.
 struct Overlay {
@@ -197,7 +209,15 @@ class Ledger::Impl {
     listeners_.push_back(std::move(listener));
   }
 
-  const Signer& signer() const { return *signer_; }
+  // The signing key, or nullptr for a read-only open without it.
+  const Signer* signer() const { return signer_.get(); }
+  const std::string& public_key() const { return public_key_; }
+  const std::string& public_key_pem() const { return public_key_pem_; }
+  const std::vector<SigningKeyPeriod>& key_history() const { return key_history_; }
+  // Whether `sth` carries a valid signature of a key of the history that
+  // signed while the tree could have that size: the key's own, or a later
+  // key's re-signing it.
+  bool SignedByItsKey(const SignedTreeHead& sth) const;
   // The latest checkpoint signed (size and note): asked for again and again
   // (/log/checkpoint, every view), and Ed25519 signing is deterministic, so
   // it is signed once per size.
@@ -292,6 +312,14 @@ class Ledger::Impl {
   // every durable event: reads the head record and the tree's peaks into
   // the write state and the durable head.
   Status LoadHead();
+  // The signing key and its public key (LedgerOptions::signing_key_file):
+  // a writer's is made when the ledger is new, else loaded; a read-only
+  // open reads the public key file when the signing key is not there.
+  Status LoadKeys(const std::string& dir);
+  // Reads the key history ('V') and, for a writer, checks the signing key
+  // against its last key, records the first key of a ledger without one,
+  // and a rotation (LedgerOptions::adopt_signing_key).
+  Status LoadKeyHistory();
   // kResourceExhausted when the ledger's filesystem is below
   // options_.min_free_bytes plus twice `batch_bytes` (see LedgerOptions).
   // Commit thread only.
@@ -335,6 +363,8 @@ class Ledger::Impl {
   std::string secondary_dir_;
   std::unique_ptr<internal::CommitLog> log_;  // written by the commit thread only
   std::unique_ptr<Signer> signer_;
+  std::string public_key_, public_key_pem_;
+  std::vector<SigningKeyPeriod> key_history_;
   rocksdb::ColumnFamilyOptions view_family_options_;
   // Every column family handle, the default's included; released before the
   // database closes.

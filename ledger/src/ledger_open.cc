@@ -61,10 +61,6 @@ Status Ledger::Impl::Open(const std::string& dir) {
   std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, ec);
   if (ec) return Status::IOError("cannot make " + dir + " private (0700): " + ec.message());
-  auto signer = Signer::LoadOrCreate(dir + keys::kSigningKeyFile);
-  if (!signer.ok()) return signer.status();
-  signer_ = std::move(signer).value();
-
   const rocksdb::Options opts = DatabaseOptions();
   const std::string path = dir + keys::kDatabaseDir;
   std::vector<std::string> names;
@@ -91,7 +87,103 @@ Status Ledger::Impl::Open(const std::string& dir) {
   LEDGER_RETURN_IF_ERROR(ScopeIdempotencyKeys());
   LEDGER_RETURN_IF_ERROR(LoadStreamSet());
   LEDGER_RETURN_IF_ERROR(LoadHead());
+  // After the database's lock is held: a second writer (a rotation beside
+  // a running ledgerd) is refused before it makes a key.
+  LEDGER_RETURN_IF_ERROR(LoadKeys(dir));
+  LEDGER_RETURN_IF_ERROR(LoadKeyHistory());
   return PrepareBriefBlocks();
+}
+
+Status Ledger::Impl::LoadKeys(const std::string& dir) {
+  const std::string path =
+      options_.signing_key_file.empty() ? dir + keys::kSigningKeyFile : options_.signing_key_file;
+  // A key is made only for a new ledger or a rotation: a path mistyped for
+  // a ledger's key must not make a stray key.
+  const bool make = !read_only() && (!Ledger::Exists(dir) || options_.adopt_signing_key);
+  Result<std::unique_ptr<Signer>> signer = make ? Signer::LoadOrCreate(path) : Signer::Load(path);
+  if (signer.ok()) {
+    signer_ = std::move(signer).value();
+    public_key_ = signer_->public_key();
+    public_key_pem_ = signer_->public_key_pem();
+    return Status::Ok();
+  }
+  if (!read_only() || signer.status().code() != Code::kNotFound) return signer.status();
+  // Read-only, without the signing key: the public key of the directory.
+  Result<std::string> key = Ledger::ReadPublicKey(dir);
+  if (!key.ok()) return key.status();
+  public_key_ = *key;
+  std::ifstream in(Ledger::SigningKeyPath(dir) + ".pub");
+  std::stringstream pem;
+  pem << in.rdbuf();
+  public_key_pem_ = pem.str();
+  return Status::Ok();
+}
+
+Status Ledger::Impl::LoadKeyHistory() {
+  key_history_.clear();
+  std::unique_ptr<rocksdb::Iterator> it = DbIterator(rocksdb::ReadOptions());
+  const std::string prefix(1, keys::kKeyPeriod);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != 9 || it->value().size() != 32) {
+      return Status::Corruption("a key history record has the wrong size");
+    }
+    key_history_.push_back(
+        {keys::GetU64(std::string_view(it->key().data() + 1, 8)), it->value().ToString()});
+  }
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "read the key history"));
+  const uint64_t size = durable_head_.size;
+  if (read_only()) {
+    // A ledger that has not been opened by a writer since keys were kept.
+    if (key_history_.empty()) key_history_.push_back({0, public_key_});
+    return Status::Ok();
+  }
+  const std::string vkey = note::VerifierKey(options_.origin, public_key_);
+  if (!key_history_.empty() && key_history_.back().public_key == public_key_) return Status::Ok();
+  if (key_history_.empty() && !options_.adopt_signing_key) {
+    // The first open since keys were kept: the key must be the one whose
+    // public key the directory holds.
+    Result<std::string> known = Ledger::ReadPublicKey(dir_);
+    if (known.ok() && *known != public_key_) {
+      return Status::InvalidArgument("the signing key (vkey " + vkey +
+                                     ") is not this ledger's (vkey " +
+                                     note::VerifierKey(options_.origin, *known) + ")");
+    }
+  }
+  if (!key_history_.empty() && !options_.adopt_signing_key) {
+    return Status::InvalidArgument(
+        "the signing key (vkey " + vkey + ") is not the one this ledger signs with since size " +
+        std::to_string(key_history_.back().from_size) + " (vkey " +
+        note::VerifierKey(options_.origin, key_history_.back().public_key) +
+        "): give that key, or move to this one with `ledgerctl key rotate`");
+  }
+  if (!key_history_.empty() && key_history_.back().from_size >= size) {
+    return Status::InvalidArgument("the key was rotated at size " + std::to_string(size) +
+                                   " already: append before rotating again");
+  }
+  const uint64_t from = key_history_.empty() ? 0 : size;
+  LEDGER_RETURN_IF_ERROR(
+      FromRocks(db_->Put(rocksdb::WriteOptions(), keys::KeyPeriod(from), public_key_),
+                "record the signing key"));
+  key_history_.push_back({from, public_key_});
+  // The directory's public key is the key that signs now, wherever the
+  // signing key is kept.
+  if (!options_.signing_key_file.empty() || from > 0) {
+    LEDGER_RETURN_IF_ERROR(internal::WriteFileAtomically(Ledger::SigningKeyPath(dir_) + ".pub",
+                                                         public_key_pem_, 0600));
+  }
+  return Status::Ok();
+}
+
+bool Ledger::Impl::SignedByItsKey(const SignedTreeHead& sth) const {
+  // A key signed while the tree grew from its from_size to the next key's:
+  // heads of any size up to the next key's from_size (it may sign an
+  // earlier head again); the last key, any.
+  for (size_t i = 0; i < key_history_.size(); ++i) {
+    const bool in_period =
+        i + 1 == key_history_.size() || sth.head.size <= key_history_[i + 1].from_size;
+    if (in_period && VerifyTreeHead(sth, key_history_[i].public_key)) return true;
+  }
+  return false;
 }
 
 namespace {
@@ -144,9 +236,7 @@ class IntoIndex final : public rocksdb::WriteBatch::Handler {
 Status Ledger::Impl::OpenReadOnly(const std::string& dir) {
   dir_ = dir;
   if (!Ledger::Exists(dir)) return Status::NotFound(dir + " holds no ledger");
-  auto signer = Signer::Load(dir + keys::kSigningKeyFile);
-  if (!signer.ok()) return signer.status();
-  signer_ = std::move(signer).value();
+  LEDGER_RETURN_IF_ERROR(LoadKeys(dir));
 
   rocksdb::Options opts = DatabaseOptions();
   opts.create_if_missing = false;
@@ -215,7 +305,8 @@ Status Ledger::Impl::OpenReadOnly(const std::string& dir) {
     if (whole) break;
   }
   if (!st.ok()) return st;
-  return LoadHead();
+  LEDGER_RETURN_IF_ERROR(LoadHead());
+  return LoadKeyHistory();
 }
 
 Status Ledger::Impl::LoadHead() {
@@ -438,7 +529,7 @@ Ledger::Impl::~Impl() {
 bool Ledger::Exists(const std::string& dir) {
   std::error_code ec;
   return std::filesystem::is_directory(dir + keys::kDatabaseDir, ec) &&
-         std::filesystem::exists(dir + keys::kSigningKeyFile, ec);
+         std::filesystem::exists(dir + keys::kSigningKeyFile + std::string(".pub"), ec);
 }
 
 std::string Ledger::SigningKeyPath(const std::string& dir) { return dir + keys::kSigningKeyFile; }

@@ -262,6 +262,7 @@ Result<TreeHead> Ledger::Impl::HeadAt(uint64_t size) const {
 Result<SignedTreeHead> Ledger::Impl::SignedHead(uint64_t size) const {
   Result<TreeHead> head = HeadAt(size);
   if (!head.ok()) return head.status();
+  if (!signer_) return NoSigningKey();
   SignedTreeHead sth = signer_->Sign(*head);
   std::string existing;
   if (DbGet(rocksdb::ReadOptions(), keys::SignedHead(size), &existing).ok()) return sth;

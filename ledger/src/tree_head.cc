@@ -59,6 +59,12 @@ Status WriteFile(const std::string& path, const std::string& contents, mode_t mo
 
 }  // namespace
 
+namespace internal {
+Status WriteFileAtomically(const std::string& path, const std::string& contents, mode_t mode) {
+  return WriteFile(path, contents, mode);
+}
+}  // namespace internal
+
 struct Signer::Key {
   PkeyPtr pkey;
 };

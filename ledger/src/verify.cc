@@ -153,7 +153,7 @@ VerifyReport Ledger::Impl::Verify(
     if (sth.head != expected) {
       return bad(sz, "signed head of size " + std::to_string(sz) + " does not match the events");
     }
-    if (!VerifyTreeHead(sth, signer_->public_key())) {
+    if (!SignedByItsKey(sth)) {
       return bad(0, "signed head of size " + std::to_string(sz) + " has a bad signature");
     }
     ++report.signed_heads_checked;

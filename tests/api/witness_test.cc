@@ -169,6 +169,42 @@ TEST(WitnessServer, AForkUnderTheSameKeyIsRefusedWithBothCheckpointsKept) {
   EXPECT_EQ(w->AddCheckpoint(Submission(l->get(), 10, 13)).status, 200u);
 }
 
+// A log that rotates its key: the witness named with both keys cosigns the
+// checkpoints of either, consistent across the rotation; named with the
+// old key alone, it refuses the new key's (403).
+TEST(WitnessServer, ALogNamedByTwoKeysIsCosignedAcrossItsKeyRotation) {
+  TempDir dir;
+  const std::string data = dir.path() + "/log", new_key = dir.path() + "/new.pem";
+  std::string old_vkey, new_vkey, before;
+  {
+    auto l = ledger::Ledger::Open(data);
+    ASSERT_TRUE(l.ok());
+    AppendReceipts(l->get(), "r", 5);
+    old_vkey = (*l)->VerifierKey();
+    before = Submission(l->get(), 0, 5);
+  }
+  ledger::LedgerOptions rotate;
+  rotate.signing_key_file = new_key;
+  rotate.adopt_signing_key = true;
+  auto l = ledger::Ledger::Open(data, rotate);
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  new_vkey = (*l)->VerifierKey();
+  AppendReceipts(l->get(), "r", 3);
+  auto old_only = OpenWitness(dir.path() + "/old", old_vkey);
+  ASSERT_TRUE(old_only);
+  witness::Options o;
+  o.dir = dir.path() + "/both";
+  o.name = "witness.example/w1";
+  o.log_keys = {old_vkey, new_vkey};
+  o.clock = [] { return uint64_t{1700000000}; };
+  auto reopened = witness::Witness::Open(o);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->AddCheckpoint(before).status, 200u);
+  EXPECT_EQ((*reopened)->AddCheckpoint(Submission(l->get(), 5, 8)).status, 200u);
+  EXPECT_EQ(old_only->AddCheckpoint(before).status, 200u);
+  EXPECT_EQ(old_only->AddCheckpoint(Submission(l->get(), 5, 8)).status, 403u);
+}
+
 // --- the client, over sockets, against `ledgerctl witness` processes ---
 
 struct WitnessProcess {

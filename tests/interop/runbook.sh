@@ -49,16 +49,29 @@ digest() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 printf '{"tokens":[{"name":"r","role":"regulator","sha256":"%s"}]}' "$(digest reg-token)" >tokens.json
 # Behind a proxy every client has the proxy's address: the per-address cap
 # is raised (docs/API.md, "Limits"); the proxy limits each client instead.
-"$LEDGERD" --data "$dir/data" --tokens tokens.json --port 0 \
-  --max-connections-per-address 1024 >ledgerd.log 2>&1 &
-pids+=($!)
-upstream=""
-for _ in $(seq 100); do
-  upstream=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' ledgerd.log)
-  [ -n "$upstream" ] && break
-  sleep 0.1
-done
-[ -n "$upstream" ] || fail "ledgerd did not start"
+# start_ledgerd PORT [ARGS...]: ledgerd on loopback; sets $upstream and
+# $ledgerd_pid once it listens.
+start_ledgerd() {
+  local port=$1
+  shift
+  : >ledgerd.log
+  "$LEDGERD" --data "$dir/data" --tokens tokens.json --port "$port" \
+    --max-connections-per-address 1024 "$@" >ledgerd.log 2>&1 &
+  ledgerd_pid=$!
+  pids+=("$ledgerd_pid")
+  upstream=""
+  for _ in $(seq 100); do
+    upstream=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' ledgerd.log)
+    [ -n "$upstream" ] && break
+    sleep 0.1
+  done
+  [ -n "$upstream" ] || fail "ledgerd did not start"
+}
+stop_ledgerd() {
+  kill -TERM "$ledgerd_pid"
+  wait "$ledgerd_pid" || fail "ledgerd did not stop cleanly"
+}
+start_ledgerd 0
 
 # 3. nginx with the runbook's file, its names replaced. nginx cannot say
 # which port the kernel gave it: a random one is tried, then another.
@@ -108,4 +121,32 @@ cache -H 'Authorization: Bearer reg-token' "$base/log/tile/entries/000" >/dev/nu
 codes=$(for _ in $(seq 120); do status "$base/healthz" & done | sort | uniq -c)
 echo "$codes" | grep -q ' 429$' || fail "no 429 from the rate limit: $codes"
 echo "nginx: https, TLS 1.1 refused, tile MISS then HIT, bundles not cached, 429 over the rate"
+
+# 4. Key custody, as the runbook does it: the signing key moved out of the
+# data directory, then rotated with ledgerd stopped; ledgerd back on the
+# same port behind nginx.
+stop_ledgerd
+mkdir -m 700 keys
+mv data/signing-key.pem keys/ledger-1.pem
+start_ledgerd "$upstream" --signing-key "$dir/keys/ledger-1.pem"
+[ -f data/signing-key.pem ] && fail "a signing key is back in the data directory"
+old_vkey=$("$LEDGERCTL" key --data data)
+curl -sf "http://127.0.0.1:$upstream/log/checkpoint" >old.checkpoint || fail "no checkpoint"
+stop_ledgerd
+"$LEDGERCTL" key rotate --data data --signing-key "$dir/keys/ledger-2.pem" >rotate.out ||
+  fail "key rotate"
+# The old key does not start the ledger any more.
+if "$LEDGERD" --data "$dir/data" --tokens tokens.json --port 0 \
+  --signing-key "$dir/keys/ledger-1.pem" >old-key.log 2>&1; then
+  fail "ledgerd started with the retired key"
+fi
+grep -q "since size" old-key.log || fail "the retired key's refusal does not say why: $(cat old-key.log)"
+start_ledgerd "$upstream" --signing-key "$dir/keys/ledger-2.pem"
+new_vkey=$("$LEDGERCTL" key --data data)
+[ "$new_vkey" != "$old_vkey" ] || fail "the verifier key did not change"
+[ "$("$LEDGERCTL" key history --data data | wc -l)" = 2 ] || fail "key history"
+"$LEDGERCTL" verify --data data >/dev/null || fail "verify after the rotation"
+[ "$(status -H 'Authorization: Bearer reg-token' "$base/v1/ledger/head")" = 200 ] ||
+  fail "the API through the proxy after the rotation"
+echo "keys: kept apart, rotated, old key refused, verify passed"
 echo "runbook: passed"

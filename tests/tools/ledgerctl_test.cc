@@ -1158,4 +1158,87 @@ TEST_F(LedgerctlLive, ABackupTakenUnderLoadRestoresToAPrefixOfTheLiveLedger) {
   }
 }
 
+// Key custody, as docs/OPERATIONS.md runs it: the signing key moved out of
+// the data directory, then rotated with ledgerd stopped; the checkpoints
+// signed before stay verifiable with the old key, the new ones with the
+// new key only, the old key no longer starts ledgerd, and backups list
+// both keys.
+TEST_F(LedgerctlLive, TheSigningKeyIsKeptApartAndRotated) {
+  auto get = [&](const std::string& target) {
+    http_client::Endpoint to;
+    to.port = std::to_string(server_->port());
+    auto r = http_client::Call(to, {"GET", target, "aud-token", ""});
+    return r.ok() ? r->body : std::string();
+  };
+  auto verifies = [](const std::string& checkpoint, const std::string& vkey) {
+    auto n = ledger::note::Parse(checkpoint);
+    auto v = ledger::note::ParseVerifierKey(vkey);
+    return n.ok() && v.ok() && ledger::note::SignedBy(*n, *v);
+  };
+  Append("kr", 0, 3);
+  server_->Stop();
+  const std::string keys = dir_.path() + "/keys";
+  std::filesystem::create_directories(keys);
+  const std::string old_key = keys + "/ledger-2026.pem", new_key = keys + "/ledger-2027.pem";
+  std::filesystem::rename(ledger::Ledger::SigningKeyPath(data_), old_key);
+  Start({"--signing-key", old_key});
+  Append("kr", 3, 2);
+  const std::string old_checkpoint = get("/log/checkpoint");
+  const std::string old_vkey = Ledgerctl("key --data " + data_).out;
+  ASSERT_FALSE(old_vkey.empty());
+  EXPECT_EQ(Ledgerctl("key history --data " + data_).out, "0 " + old_vkey);
+  // Not while ledgerd runs.
+  EXPECT_EQ(Ledgerctl("key rotate --data " + data_ + " --signing-key " + new_key).code, 3);
+  server_->Stop();
+  // The next key is made apart, and never over an existing one.
+  Outcome made = Ledgerctl("key new --out " + new_key);
+  ASSERT_EQ(made.code, 0) << made.out;
+  EXPECT_EQ(Ledgerctl("key new --out " + new_key).code, 2);
+  Outcome rotated = Ledgerctl("key rotate --data " + data_ + " --signing-key " + new_key, true);
+  ASSERT_EQ(rotated.code, 0) << rotated.out;
+  EXPECT_NE(rotated.out.find("from size 5"), std::string::npos) << rotated.out;
+  const std::string new_vkey = Ledgerctl("key --data " + data_).out;
+  EXPECT_NE(new_vkey, old_vkey);
+  EXPECT_EQ(new_vkey, made.out);
+  EXPECT_EQ(Ledgerctl("key history --data " + data_).out, "0 " + old_vkey + "5 " + new_vkey);
+
+  // The old key no longer starts ledgerd.
+  ledger::testing::LedgerdProcess refused(
+      LEDGERD_PATH, {"--data", data_, "--tokens", tokens_, "--signing-key", old_key});
+  EXPECT_EQ(refused.port(), 0);
+  const int status = refused.Stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2) << status;
+
+  Start({"--signing-key", new_key});
+  Append("kr", 5, 2);
+  const std::string new_checkpoint = get("/log/checkpoint");
+  EXPECT_TRUE(verifies(new_checkpoint, new_vkey.substr(0, new_vkey.size() - 1)));
+  EXPECT_FALSE(verifies(new_checkpoint, old_vkey.substr(0, old_vkey.size() - 1)));
+  EXPECT_TRUE(verifies(old_checkpoint, old_vkey.substr(0, old_vkey.size() - 1)));
+  json::value head = json::parse(get("/v1/ledger/head"));
+  ASSERT_EQ(head.at("keys").as_array().size(), 2u);
+  EXPECT_EQ(head.at("keys").at(1).at("from_size"), 5);
+  EXPECT_EQ(Ledgerctl("verify --data " + data_).code, 0);
+
+  // A backup without the key has no checkpoint but lists both keys; with
+  // --signing-key it has the checkpoint.
+  const std::string backup = dir_.path() + "/backup";
+  Outcome b = Ledgerctl("backup --data " + data_ + " --to " + backup, true);
+  ASSERT_EQ(b.code, 0) << b.out;
+  EXPECT_NE(b.out.find("its manifest has no checkpoint"), std::string::npos) << b.out;
+  auto manifest = [&] {
+    std::ifstream in(backup + "/manifest.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return json::parse(ss.str());
+  };
+  EXPECT_FALSE(manifest().as_object().contains("checkpoint"));
+  EXPECT_EQ(manifest().at("keys").as_array().size(), 2u);
+  Outcome signed_backup =
+      Ledgerctl("backup --data " + data_ + " --to " + backup + " --signing-key " + new_key, true);
+  ASSERT_EQ(signed_backup.code, 0) << signed_backup.out;
+  EXPECT_TRUE(verifies(std::string(manifest().at("checkpoint").as_string()),
+                       new_vkey.substr(0, new_vkey.size() - 1)));
+}
+
 }  // namespace

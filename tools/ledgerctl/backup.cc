@@ -9,7 +9,10 @@
 // (a RocksDB secondary and the commit log: every event acknowledged before
 // the backup opened it), so the copy is the ledger as it stood at one
 // moment. A later backup to the same directory adds only the events after
-// it, once the directory's last event is found to be the ledger's own.
+// it, once the directory's last event is found to be the ledger's own. The
+// manifest lists every key the ledger has signed with (key rotation), and
+// has the checkpoint only when the signing key can be read (--signing-key
+// when it is kept outside the data).
 // Restore is `import --restore` of the events into a new directory with the
 // signing key, and checks the root against the manifest.
 #include <sys/stat.h>
@@ -144,10 +147,10 @@ int Backup(const Args& a) {
   if (!synced) return Fail("cannot sync " + to + kEvents, 1);
 
   auto head = ledger->HeadAt(size);
+  if (!head.ok()) return Fail(head.status().ToString(), 1);
+  // The checkpoint needs the signing key: kept apart from the data, it is
+  // signed only when --signing-key names it.
   auto checkpoint = ledger->Checkpoint(size);
-  if (!head.ok() || !checkpoint.ok()) {
-    return Fail((head.ok() ? checkpoint.status() : head.status()).ToString(), 1);
-  }
   std::string last_hash = std::string(64, '0');
   if (size > 0) {
     auto last = ledger->GetEvent(size);
@@ -155,26 +158,39 @@ int Backup(const Args& a) {
     last_hash = ledger::ToHex(last->hash);
   }
   const bool with_key = a.Has("with-key");
+  const std::string key_path =
+      a.Has("signing-key") ? a.flags.at("signing-key") : ledger::Ledger::SigningKeyPath(data);
+  if (with_key && !fs::exists(key_path)) {
+    return Fail("--with-key: there is no signing key at " + key_path + " (--signing-key FILE)", 2);
+  }
   // The public key always; the signing key only when asked.
   const std::string secret_copy = to + "/signing-key.pem";
   fs::copy_file(ledger::Ledger::SigningKeyPath(data) + ".pub", secret_copy + ".pub",
                 fs::copy_options::overwrite_existing, ec);
   if (!ec && with_key) {
-    fs::copy_file(ledger::Ledger::SigningKeyPath(data), secret_copy,
-                  fs::copy_options::overwrite_existing, ec);
+    fs::copy_file(key_path, secret_copy, fs::copy_options::overwrite_existing, ec);
     ::chmod(secret_copy.c_str(), 0600);
   } else if (!ec) {
     fs::remove(secret_copy, ec);  // an earlier --with-key backup's copy goes too
   }
   if (ec) return Fail("cannot copy the ledger's keys: " + ec.message(), 1);
+  // Every key the ledger signed with, so that what the older ones signed
+  // stays checkable from the backup alone.
+  json::array keys;
+  for (const ledger::SigningKeyPeriod& k : ledger->KeyHistory()) {
+    keys.push_back(
+        json::object{{"from_size", k.from_size},
+                     {"vkey", ledger::note::VerifierKey(ledger->origin(), k.public_key)}});
+  }
   json::object manifest{{"format", "rehab-access-ledger backup v1"},
                         {"size", size},
                         {"last_hash", last_hash},
                         {"root", ledger::ToHex(head->root)},
                         {"origin", ledger->origin()},
                         {"vkey", ledger->VerifierKey()},
-                        {"checkpoint", *checkpoint},
+                        {"keys", std::move(keys)},
                         {"holds_signing_key", with_key}};
+  if (checkpoint.ok()) manifest["checkpoint"] = *checkpoint;
   if (!WriteWhole(to + kManifest, json::serialize(manifest) + "\n")) {
     return Fail("cannot write " + to + kManifest, 1);
   }
@@ -183,6 +199,11 @@ int Backup(const Args& a) {
               ledger::ToHex(head->root).c_str());
   std::printf(with_key ? "it holds the signing key: keep it as the key itself is kept\n"
                        : "it holds no signing key: a restore needs the ledger's key (--key)\n");
+  if (!checkpoint.ok()) {
+    std::printf(
+        "its manifest has no checkpoint: the signing key is kept elsewhere "
+        "(--signing-key FILE signs one)\n");
+  }
   return 0;
 }
 

@@ -40,6 +40,8 @@ std::unique_ptr<ledger::Ledger> OpenLedger(const Args& a, int* exit_code, bool c
   }
   ledger::LedgerOptions options;
   options.read_only = !create;
+  if (a.Has("signing-key")) options.signing_key_file = a.flags.at("signing-key");
+  if (a.Has("origin")) options.origin = a.flags.at("origin");
   auto opened = ledger::Ledger::Open(it->second, options);
   if (!opened.ok()) {
     std::fprintf(stderr, "ledgerctl: cannot open %s: %s\n", it->second.c_str(),

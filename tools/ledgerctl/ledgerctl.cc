@@ -89,6 +89,19 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       under the origin ledgerd is given (default localhost/rehab-access-ledger):
       what a regulator stores to check /log/checkpoint. Reads the public key
       only; works beside a running ledgerd.
+  ledgerctl key new --out FILE [--origin ORIGIN]
+      Makes an Ed25519 signing key at FILE (0600, never over an existing
+      one, its public key beside it) and prints its verifier key: the key
+      of a new ledger kept apart from its data (ledgerd --signing-key FILE),
+      or the next key of a rotation.
+  ledgerctl key history --data DIR [--origin ORIGIN]
+      Every key the ledger has signed with: the size it signs from and its
+      verifier key, a line each. Read-only; works beside a running ledgerd.
+  ledgerctl key rotate --data DIR --signing-key NEW.pem [--origin ORIGIN]
+      From the ledger's present size on, NEW.pem signs (made there if there
+      is no key there). ledgerd must be stopped; start it again with
+      --signing-key NEW.pem. What the old key signed stays verifiable with
+      its verifier key; a head past this size signed with it fails verify.
   ledgerctl import   FILE (--data DIR | --server URL --token T)
                      [--format ndjson|csv] [--actor ROLE:NAME] [--progress]
       Appends each record (an NDJSON line or a CSV row, as a POST /v1/events
@@ -123,7 +136,8 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       received_at, reason, the cosigned and the refused checkpoint (signed
       notes), the old size and proof submitted. Read-only; works beside a
       running witness.
-  ledgerctl backup   --data DIR --to BACKUP_DIR [--with-key]
+  ledgerctl backup   --data DIR --to BACKUP_DIR [--with-key] [--signing-key FILE]
+                     [--origin ORIGIN]
       A consistent copy of the ledger in DIR, taken beside a running ledgerd
       (read-only): every event acknowledged before it began, as NDJSON, with
       a manifest (size, last hash, root, checkpoint) and the public key.
@@ -209,14 +223,15 @@ int main(int argc, char** argv) {
       {"replay",
        {"data", "progress", "view", "as-of", "from", "to", "at", "area", "reason", "stage"}},
       {"timeline", {"data", "as-of"}},
-      {"generate", {"data", "referrals", "seed", "from", "to", "progress"}},
+      {"generate", {"data", "referrals", "seed", "from", "to", "progress", "signing-key"}},
       {"proof",
        {"key", "head", "old", "new", "proof", "server", "token", "seq", "out", "vkey", "witness",
         "quorum", "leaf-hash", "entry", "ca"}},
-      {"import", {"data", "actor", "format", "restore", "server", "token", "progress", "ca"}},
-      {"key", {"data", "origin"}},
+      {"import",
+       {"data", "actor", "format", "restore", "server", "token", "progress", "ca", "signing-key"}},
+      {"key", {"data", "origin", "signing-key", "out"}},
       {"witness", {"data", "listen", "log", "name"}},
-      {"backup", {"data", "to", "with-key", "progress"}},
+      {"backup", {"data", "to", "with-key", "progress", "signing-key", "origin"}},
       {"restore", {"from", "to", "key", "progress"}},
   };
   auto allowed = kFlags.find(a.command);

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -118,7 +119,7 @@ Result<std::unique_ptr<Witness>> Witness::Open(Options options) {
   for (const std::string& vkey : options.log_keys) {
     Result<ledger::note::Verifier> v = ledger::note::ParseVerifierKey(vkey);
     if (!v.ok()) return Status::InvalidArgument("--log " + vkey + ": " + v.status().message());
-    w->logs_.emplace(v->name, std::move(v).value());
+    w->logs_[v->name].push_back(std::move(v).value());
   }
   if (w->logs_.empty()) return Status::InvalidArgument("name at least one log (--log VKEY)");
   std::error_code ec;
@@ -197,7 +198,8 @@ Answer Witness::AddCheckpoint(std::string_view body) {
   const auto log = logs_.find(checkpoint->origin);
   if (log == logs_.end()) return Reply(404, "this witness does not witness that log");
   // Signatures by keys it does not know are ignored, as tlog-witness says.
-  if (!note::SignedBy(*signed_note, log->second)) {
+  if (std::none_of(log->second.begin(), log->second.end(),
+                   [&](const note::Verifier& v) { return note::SignedBy(*signed_note, v); })) {
     return Reply(403, "no signature by the log's key verifies");
   }
   if (request->old_size > checkpoint->size) {

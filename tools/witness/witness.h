@@ -36,7 +36,9 @@ struct Options {
   // in the directory at creation; a later open must name the same.
   std::string name;
   // The logs it witnesses: their verifier keys (the key name is the
-  // origin). Submissions for any other origin are 404.
+  // origin). Submissions for any other origin are 404. A log may be named
+  // by more than one key: while it rotates its key (docs/OPERATIONS.md,
+  // "Key custody"), a checkpoint signed by either is the log's.
   std::vector<std::string> log_keys;
   // POSIX seconds now, for the cosignatures' timestamps and the evidence.
   std::function<uint64_t()> clock;
@@ -89,7 +91,8 @@ class Witness {
 
   Options options_;
   std::unique_ptr<ledger::Signer> signer_;
-  std::map<std::string, ledger::note::Verifier, std::less<>> logs_;  // by origin
+  // The keys of each log, by origin.
+  std::map<std::string, std::vector<ledger::note::Verifier>, std::less<>> logs_;
   std::unique_ptr<rocksdb::DB> db_;
   std::mutex mu_;  // one submission at a time: check and record are one step
   uint64_t evidence_count_ = 0;

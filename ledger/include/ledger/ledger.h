@@ -98,6 +98,28 @@ struct LedgerOptions {
   // fail with kForbidden ("the ledger is open read-only"); SignedHead signs
   // a head it has not handed out before without keeping it.
   bool read_only = false;
+  // Where the signing key (Ed25519, PEM, 0600) is; empty: in the ledger's
+  // directory (SigningKeyPath). Kept apart from the data, the directory
+  // holds only the public keys (docs/OPERATIONS.md, "Key custody"). A new
+  // ledger makes its key there. A writer opens only with the key that signs
+  // now (the last of KeyHistory()); a read-only open without the key
+  // verifies all the same, but Checkpoint and SignedHead then fail.
+  std::string signing_key_file;
+  // Key rotation (writers only): the key at signing_key_file, made there if
+  // there is none, signs from the ledger's present size on. Recorded in the
+  // key history; the keys before it stay in it, so what they signed stays
+  // verifiable, and a head larger than that size signed by an earlier key
+  // fails Verify().
+  bool adopt_signing_key = false;
+};
+
+// One signing key of the ledger's history: it signs heads and checkpoints
+// from the tree of `from_size` events on; an earlier key signed those up to
+// that size at most.
+struct SigningKeyPeriod {
+  uint64_t from_size = 0;
+  std::string public_key;  // Ed25519, 32 raw bytes
+  bool operator==(const SigningKeyPeriod&) const = default;
 };
 
 // What a writer's scope check sees of the stream an event goes to, and
@@ -177,7 +199,7 @@ class Ledger {
   // be used. With options.read_only, opens an existing ledger only (kNotFound
   // when `dir` holds none) and writes nothing (LedgerOptions::read_only).
   static Result<std::unique_ptr<Ledger>> Open(const std::string& dir, LedgerOptions options = {});
-  // Whether `dir` holds a ledger (its database and signing key), looked at
+  // Whether `dir` holds a ledger (its database and public key), looked at
   // without opening it: a read-only tool asks before Open, which would
   // create one.
   static bool Exists(const std::string& dir);
@@ -185,8 +207,9 @@ class Ledger {
   // public key file without opening the ledger (it may be running).
   // kNotFound when there is no ledger there.
   static Result<std::string> ReadPublicKey(const std::string& dir);
-  // Where the ledger in `dir` keeps its signing key (PEM, 0600); its public
-  // key is beside it, with ".pub" added.
+  // Where the ledger in `dir` keeps its signing key (PEM, 0600) unless
+  // LedgerOptions::signing_key_file puts it elsewhere; its public key is
+  // there with ".pub" added, wherever the signing key is.
   static std::string SigningKeyPath(const std::string& dir);
   ~Ledger();
 
@@ -290,6 +313,8 @@ class Ledger {
   const std::string& origin() const;
   const std::string& PublicKey() const;     // Ed25519, 32 raw bytes
   const std::string& PublicKeyPem() const;  // the same, PEM
+  // Every key the ledger has signed with, oldest first; the last signs now.
+  std::vector<SigningKeyPeriod> KeyHistory() const;
 
   // Recomputes the hash chain, every Merkle node, every brief block and
   // every signed head from the stored bytes, and checks envelopes (gap-free

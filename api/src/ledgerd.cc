@@ -3,7 +3,7 @@
 //   ledgerd --data DIR --tokens FILE [--address 127.0.0.1] [--port 8080]
 //           [--threads 2] [--log-level info] [--min-free-mb 256] [--config FILE]
 //           [--origin ORIGIN] [--signing-key FILE]
-//           [--witness NAME,URL,VKEY ...] [--witness-quorum K]
+//           [--witness NAME,URL,VKEY ...] [--witness-quorum K] [--witness-ca FILE]
 //           [--checkpoint-interval-ms 1000] [--tls-cert FILE --tls-key FILE]
 //           [--oidc-issuer URL ... --oidc-audience AUD ... [--oidc-jwks FILE]
 //            [--oidc-claims FILE] [--oidc-ca FILE] [--oidc-refresh-s 30]]
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
           "ledgerd --data DIR --tokens FILE [--address ADDR] [--port N] [--threads N] "
           "[--log-level LEVEL] [--min-free-mb MB] [--origin ORIGIN] [--config FILE]\n"
           "        [--signing-key FILE]\n"
-          "        [--witness NAME,URL,VKEY ...] [--witness-quorum K] "
+          "        [--witness NAME,URL,VKEY ...] [--witness-quorum K] [--witness-ca FILE] "
           "[--checkpoint-interval-ms MS] [--tls-cert FILE --tls-key FILE]\n"
           "        [--oidc-issuer URL ... --oidc-audience AUD ... [--oidc-jwks FILE] "
           "[--oidc-claims FILE] [--oidc-ca FILE] [--oidc-refresh-s S]]");
@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
         key != "threads" && key != "log-level" && key != "min-free-mb" && key != "origin" &&
         key != "config" && key != "witness-quorum" && key != "checkpoint-interval-ms" &&
         key != "tls-cert" && key != "tls-key" && key != "oidc-jwks" && key != "oidc-claims" &&
-        key != "oidc-ca" && key != "oidc-refresh-s" && key != "signing-key") {
+        key != "oidc-ca" && key != "oidc-refresh-s" && key != "signing-key" &&
+        key != "witness-ca") {
       return Fail("unknown option --" + key);
     }
   }
@@ -241,8 +242,10 @@ int main(int argc, char** argv) {
     if (!ms) return Fail("--checkpoint-interval-ms must be a whole number from 10 to 3600000");
     witness_options.interval = std::chrono::milliseconds(*ms);
   }
-  if (witness_options.witnesses.empty() && witness_options.quorum > 0) {
-    return Fail("--witness-quorum needs --witness");
+  witness_options.ca_file = flags["witness-ca"];
+  if (witness_options.witnesses.empty() &&
+      (witness_options.quorum > 0 || !witness_options.ca_file.empty())) {
+    return Fail("--witness-quorum and --witness-ca need --witness");
   }
 
   api::OidcOptions oidc_options;

@@ -25,6 +25,28 @@ bool NameChar(char c) {
          c == '_' || c == '-' || c == ':' || c == '/';
 }
 
+// Where a witness URL submits: http or https, host, port and the
+// add-checkpoint target; nullopt for anything else.
+struct WitnessUrl {
+  bool tls = false;
+  std::string host, port, target;
+};
+std::optional<WitnessUrl> ParseWitnessUrl(std::string_view text) {
+  auto url = boost::urls::parse_absolute_uri(text);
+  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty() ||
+      url->has_query() || url->has_fragment() || url->has_userinfo()) {
+    return std::nullopt;
+  }
+  WitnessUrl out;
+  out.tls = url->scheme() == "https";
+  out.host = std::string(url->encoded_host());
+  out.port = url->has_port() ? std::string(url->port()) : out.tls ? "443" : "80";
+  std::string path(url->encoded_path());
+  while (path.ends_with('/')) path.pop_back();
+  out.target = path + "/add-checkpoint";
+  return out;
+}
+
 }  // namespace
 
 struct Witnesses::Peer {
@@ -48,12 +70,9 @@ Result<WitnessConfig> ParseWitness(std::string_view flag) {
       !std::all_of(c.name.begin(), c.name.end(), NameChar)) {
     return Status::InvalidArgument("--witness: NAME is 1-64 characters from [A-Za-z0-9._:/-]");
   }
-  auto url = boost::urls::parse_absolute_uri(c.url);
-  if (!url || url->scheme() != "http" || url->host().empty() || url->has_query() ||
-      url->has_fragment()) {
+  if (!ParseWitnessUrl(c.url)) {
     return Status::InvalidArgument("--witness " + c.name +
-                                   ": URL must be http://HOST[:PORT][/PREFIX] (for https, a "
-                                   "TLS-terminating proxy on loopback)");
+                                   ": URL must be http[s]://HOST[:PORT][/PREFIX]");
   }
   if (Result<ledger::note::Verifier> v =
           ledger::note::ParseVerifierKey(c.vkey, ledger::note::kCosignatureV1);
@@ -92,14 +111,16 @@ Result<std::unique_ptr<Witnesses>> Witnesses::Open(ledger::Ledger* ledger, Witne
         ledger::note::ParseVerifierKey(c.vkey, ledger::note::kCosignatureV1);
     if (!v.ok()) return v.status();
     peer->verifier = std::move(v).value();
-    auto url = boost::urls::parse_absolute_uri(c.url);
+    std::optional<WitnessUrl> url = ParseWitnessUrl(c.url);
     if (!url) return Status::InvalidArgument("--witness " + c.name + ": a bad URL");
-    peer->endpoint.host = std::string(url->host());
-    peer->endpoint.port = url->has_port() ? std::string(url->port()) : "80";
+    peer->endpoint.host = url->host;
+    peer->endpoint.port = url->port;
+    // https: the witness's certificate checked against --witness-ca, or
+    // the system's roots, and its host name.
+    peer->endpoint.tls = url->tls;
+    peer->endpoint.ca_file = options.ca_file;
     peer->endpoint.timeout = std::chrono::ceil<std::chrono::seconds>(options.timeout);
-    std::string path(url->encoded_path());
-    while (path.ends_with('/')) path.pop_back();
-    peer->target = path + "/add-checkpoint";
+    peer->target = url->target;
     peer->status.name = c.name;
     Result<std::optional<std::string>> kept = w->store_->Get(std::string(kPeerPrefix) + c.name);
     if (!kept.ok()) return kept.status();

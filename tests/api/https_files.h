@@ -1,13 +1,15 @@
 // A small https server for tests: answers GET of the paths it was given
-// with their bodies (application/json), 404 for others, one request per
-// connection, on 127.0.0.1 with a certificate of the test CA
-// (tests/make_test_ca.sh). It plays an identity provider's discovery
-// document and JWKS; the bodies may change while it serves.
+// with their bodies (application/json), a POST with the handler it was
+// given, 404 for others, one request per connection, on 127.0.0.1 with a
+// certificate of the test CA (tests/make_test_ca.sh). It plays an identity
+// provider's discovery document and JWKS (the bodies may change while it
+// serves), or a witness behind TLS.
 #pragma once
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -36,6 +38,15 @@ class HttpsFiles {
     std::lock_guard lock(mu_);
     files_[path] = body;
   }
+  // What a POST is answered with: status, content type and body.
+  struct Answer {
+    unsigned status = 200;
+    std::string content_type, body;
+  };
+  void OnPost(std::function<Answer(const std::string& target, const std::string& body)> handler) {
+    std::lock_guard lock(mu_);
+    on_post_ = std::move(handler);
+  }
   // How many requests asked for `path`.
   int Requests(const std::string& path) {
     std::lock_guard lock(mu_);
@@ -62,16 +73,21 @@ class HttpsFiles {
     http::read(stream, buffer, req, ec);
     if (ec) return;
     http::response<http::string_body> res(http::status::not_found, 11);
+    res.set(http::field::content_type, "application/json");
     {
       std::lock_guard lock(mu_);
       const std::string path(req.target());
       ++requests_[path];
-      if (auto it = files_.find(path); it != files_.end()) {
+      if (req.method() == http::verb::post && on_post_) {
+        const Answer a = on_post_(path, req.body());
+        res.result(a.status);
+        res.set(http::field::content_type, a.content_type);
+        res.body() = a.body;
+      } else if (auto it = files_.find(path); it != files_.end()) {
         res.result(http::status::ok);
         res.body() = it->second;
       }
     }
-    res.set(http::field::content_type, "application/json");
     res.keep_alive(false);
     res.prepare_payload();
     http::write(stream, res, ec);
@@ -85,6 +101,7 @@ class HttpsFiles {
   std::mutex mu_;
   std::map<std::string, std::string> files_;
   std::map<std::string, int> requests_;
+  std::function<Answer(const std::string&, const std::string&)> on_post_;
 };
 
 }  // namespace api::testing

@@ -277,12 +277,16 @@ TEST_F(LedgerdStart, BadWitnessesAreRefused) {
   };
   ExpectRefused(with({"--witness", "w1,http://127.0.0.1:9"}), "NAME,URL,VKEY");
   ExpectRefused(with({"--witness", "w 1,http://127.0.0.1:9," + key}), "NAME is");
-  ExpectRefused(with({"--witness", "w1,https://example.org," + key}), "URL must be http://");
+  ExpectRefused(with({"--witness", "w1,ftp://example.org," + key}), "URL must be http[s]://");
+  ExpectRefused(with({"--witness", "w1,https://u:p@example.org," + key}), "URL must be http[s]://");
   ExpectRefused(with({"--witness", "w1,http://127.0.0.1:9," + key}), "id does not match");
   // A log's key (type 0x01) is not a witness's.
   const std::string log_key = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
   ExpectRefused(with({"--witness", "w1,http://127.0.0.1:9," + log_key}), "cosignature/v1");
-  ExpectRefused(with({"--witness-quorum", "1"}), "--witness-quorum needs --witness");
+  ExpectRefused(with({"--witness-quorum", "1"}),
+                "--witness-quorum and --witness-ca need --witness");
+  ExpectRefused(with({"--witness-ca", "ca.pem"}),
+                "--witness-quorum and --witness-ca need --witness");
   const std::string valid =
       ledger::note::VerifierKey("w.example", std::string(32, 'k'), ledger::note::kCosignatureV1);
   ExpectRefused(with({"--witness", "w1,http://127.0.0.1:9," + valid, "--witness-quorum", "2"}),

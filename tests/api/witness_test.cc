@@ -19,6 +19,7 @@
 #include "api/service.h"
 #include "api/witnesses.h"
 #include "http_client.h"
+#include "https_files.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
 #include "ledger/note.h"
@@ -203,6 +204,41 @@ TEST(WitnessServer, ALogNamedByTwoKeysIsCosignedAcrossItsKeyRotation) {
   EXPECT_EQ((*reopened)->AddCheckpoint(Submission(l->get(), 5, 8)).status, 200u);
   EXPECT_EQ(old_only->AddCheckpoint(before).status, 200u);
   EXPECT_EQ(old_only->AddCheckpoint(Submission(l->get(), 5, 8)).status, 403u);
+}
+
+// A witness reached over https: its certificate checked against
+// --witness-ca (or the system's roots, which do not hold the test CA).
+TEST(WitnessClient, SubmitsToAnHttpsWitnessWhoseCertificateItTrusts) {
+  TempDir dir;
+  const std::string ca = dir.path() + "/ca";
+  ASSERT_EQ(std::system((std::string(MAKE_TEST_CA) + " " + ca).c_str()), 0);
+  auto l = ledger::Ledger::Open(dir.path() + "/log");
+  ASSERT_TRUE(l.ok());
+  AppendReceipts(l->get(), "r", 7);
+  auto w = OpenWitness(dir.path() + "/w", (*l)->VerifierKey());
+  ASSERT_TRUE(w);
+  api::testing::HttpsFiles tls(ca + "/server.pem", ca + "/server.key");
+  tls.OnPost([&](const std::string& target, const std::string& body) {
+    if (target != "/w1/add-checkpoint") return api::testing::HttpsFiles::Answer{404, "", ""};
+    witness::Answer a = w->AddCheckpoint(body);
+    return api::testing::HttpsFiles::Answer{a.status, a.content_type, a.body};
+  });
+  for (const bool trusted : {false, true}) {
+    api::WitnessOptions o;
+    o.witnesses = {{"w1", tls.url() + "/w1", w->VerifierKey()}};
+    o.interval = std::chrono::milliseconds(20);
+    if (trusted) o.ca_file = ca + "/ca.pem";
+    auto client = api::Witnesses::Open(l->get(), o);
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    (*client)->Start();
+    for (int i = 0; i < 200 && (*client)->PublishedSize() < 7; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ((*client)->PublishedSize(), trusted ? 7u : 0u) << (trusted ? "trusted" : "untrusted");
+    if (!trusted) {
+      EXPECT_GT((*client)->States().at(0).failures, 0u);
+    }
+  }
 }
 
 // --- the client, over sockets, against `ledgerctl witness` processes ---

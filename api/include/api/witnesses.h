@@ -33,7 +33,7 @@ namespace api {
 
 struct WitnessConfig {
   std::string name;  // how logs and metrics call it
-  std::string url;   // the submission prefix: POST <url>/add-checkpoint
+  std::string url;   // the submission prefix, http or https: POST <url>/add-checkpoint
   std::string vkey;  // its cosigner key (type 0x04)
 };
 // "NAME,URL,VKEY" (ledgerd --witness); kInvalidArgument naming what is wrong.
@@ -45,6 +45,9 @@ struct WitnessOptions {
   std::chrono::milliseconds interval{1000};
   // Each submission's whole exchange, connection included.
   std::chrono::milliseconds timeout{5000};
+  // The CA (PEM) that https witnesses' certificates are checked against;
+  // empty: the system's trusted roots.
+  std::string ca_file;
 };
 
 // What /metrics shows of one witness.

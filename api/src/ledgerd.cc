@@ -9,6 +9,12 @@
 //            [--oidc-claims FILE] [--oidc-ca FILE] [--oidc-refresh-s 30]]
 //           [limits: see kLimits below and docs/API.md, "Limits"]
 //
+// Standbys (docs/OPERATIONS.md, "Standbys and failover"):
+//   a primary names them with --standby URL (repeatable) and
+//   --replication sync|async (default sync) [--replication-wait-ms 2000];
+//   a standby runs with --standby-of URL --token T [--advertise URL]
+//   [--primary-ca FILE] and the primary's signing key (--signing-key).
+//
 // --signing-key: the ledger's signing key, kept outside the data directory
 // (docs/OPERATIONS.md, "Key custody"); default DATA/signing-key.pem.
 //
@@ -51,6 +57,7 @@
 #include <vector>
 
 #include "api/oidc.h"
+#include "api/replication.h"
 #include "api/server.h"
 #include "api/service.h"
 #include "api/witnesses.h"
@@ -119,7 +126,7 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> flags;
   // The flags that may be given more than once; in the config file, a list.
   std::map<std::string, std::vector<std::string>> lists = {
-      {"witness", {}}, {"oidc-issuer", {}}, {"oidc-audience", {}}};
+      {"witness", {}}, {"oidc-issuer", {}}, {"oidc-audience", {}}, {"standby", {}}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -183,7 +190,8 @@ int main(int argc, char** argv) {
         key != "config" && key != "witness-quorum" && key != "checkpoint-interval-ms" &&
         key != "tls-cert" && key != "tls-key" && key != "oidc-jwks" && key != "oidc-claims" &&
         key != "oidc-ca" && key != "oidc-refresh-s" && key != "signing-key" &&
-        key != "witness-ca") {
+        key != "witness-ca" && key != "standby-of" && key != "token" && key != "advertise" &&
+        key != "primary-ca" && key != "replication" && key != "replication-wait-ms") {
       return Fail("unknown option --" + key);
     }
   }
@@ -273,6 +281,32 @@ int main(int argc, char** argv) {
     spdlog::info("accepting OpenID Connect tokens of {} issuers", oidc_options.issuers.size());
   }
 
+  // Replication: a standby of a primary, or a primary with standbys.
+  const bool standby = !flags["standby-of"].empty();
+  api::ReplicationOptions replication;
+  replication.standbys = lists["standby"];
+  if (flags["replication"] == "async") {
+    replication.mode = api::ReplicationMode::kAsync;
+  } else if (!flags["replication"].empty() && flags["replication"] != "sync") {
+    return Fail("--replication must be sync or async");
+  }
+  if (!flags["replication-wait-ms"].empty()) {
+    std::optional<long> ms = Bounded(flags["replication-wait-ms"], 1, 600000);
+    if (!ms) return Fail("--replication-wait-ms must be a whole number from 1 to 600000");
+    replication.sync_wait = std::chrono::milliseconds(*ms);
+  }
+  if (standby && (!replication.standbys.empty() || !witness_options.witnesses.empty())) {
+    return Fail("a standby (--standby-of) names no --standby and no --witness: its primary does");
+  }
+  if (!standby &&
+      (!flags["token"].empty() || !flags["advertise"].empty() || !flags["primary-ca"].empty())) {
+    return Fail("--token, --advertise and --primary-ca are a standby's: give --standby-of");
+  }
+  if (replication.standbys.empty() &&
+      (!flags["replication"].empty() || !flags["replication-wait-ms"].empty())) {
+    return Fail("--replication and --replication-wait-ms need --standby");
+  }
+
   auto tokens = api::TokenStore::Load(flags["tokens"]);
   if (!tokens.ok()) return Fail(tokens.status().ToString());
   auto ledger = ledger::Ledger::Open(flags["data"], ledger_options);
@@ -281,6 +315,30 @@ int main(int argc, char** argv) {
   if (!projector.ok()) return Fail(projector.status().ToString());
   (*projector)->Start();
 
+  // A primary always answers standbys' long polls; the hub also holds back
+  // what the named standbys have not confirmed.
+  std::unique_ptr<api::ReplicationHub> hub;
+  std::unique_ptr<api::Standby> copier;
+  if (standby) {
+    api::StandbyOptions o;
+    o.primary = flags["standby-of"];
+    o.token = flags["token"];
+    o.advertise = flags["advertise"];
+    o.ca_file = flags["primary-ca"];
+    auto opened = api::Standby::Open(ledger->get(), o);
+    if (!opened.ok()) return Fail(opened.status().message());
+    copier = std::move(opened).value();
+    service_options.standby = copier.get();
+  } else {
+    hub = std::make_unique<api::ReplicationHub>(ledger->get(), replication);
+    service_options.replication = hub.get();
+    if (!replication.standbys.empty()) {
+      witness_options.size_limit = [h = hub.get()] { return h->ReplicatedSize(); };
+      spdlog::info("replication {} to {} standbys",
+                   replication.mode == api::ReplicationMode::kSync ? "sync" : "async",
+                   replication.standbys.size());
+    }
+  }
   std::unique_ptr<api::Witnesses> witnesses;
   if (!witness_options.witnesses.empty()) {
     auto opened = api::Witnesses::Open(ledger->get(), witness_options);
@@ -317,6 +375,7 @@ int main(int argc, char** argv) {
 
   api::Server server(&service, options);
   if (auto st = server.Start(); !st.ok()) return Fail(st.ToString());
+  if (copier) copier->Start();
   spdlog::info("ledgerd listening on {}://{}:{} with {} events",
                options.tls_cert.empty() ? "http" : "https", options.address, server.port(),
                (*ledger)->Size());
@@ -351,7 +410,9 @@ int main(int argc, char** argv) {
   }
   spdlog::info("ledgerd stopping (signal {})", sig);
   server.Stop();
+  if (copier) copier->Stop();
   witnesses.reset();
+  hub.reset();
   projector->reset();
   ledger->reset();  // commits what is queued and closes the database
   spdlog::info("ledgerd stopped");

@@ -50,6 +50,8 @@ const char* RouteTemplate(RouteId id) {
       return "GET /log/tile/{L}/{N}";
     case RouteId::kLogEntries:
       return "GET /log/tile/entries/{N}";
+    case RouteId::kReplication:
+      return "GET /v1/replication/events";
   }
   return "other";
 }
@@ -95,6 +97,7 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
   if (n == 2 && a == "waiting-times") return route(RouteId::kWaits, "GET");
   if (n == 2 && a == "refusals") return route(RouteId::kRefusals, "GET");
   if (n == 3 && a == "ledger" && s[2] == "head") return route(RouteId::kHead, "GET");
+  if (n == 3 && a == "replication" && s[2] == "events") return route(RouteId::kReplication, "GET");
   if (n == 4 && a == "ledger" && s[2] == "proof" && s[3] == "inclusion") {
     return route(RouteId::kInclusion, "GET");
   }
@@ -112,7 +115,8 @@ bool RoleMay(Role role, RouteId id) {
       return role == Role::kPartnership || role == Role::kProvider;
     case RouteId::kFeed:
     case RouteId::kSubscribe:
-    case RouteId::kLogEntries:  // every event, as the feed gives them
+    case RouteId::kLogEntries:   // every event, as the feed gives them
+    case RouteId::kReplication:  // the same, for a standby
       return role == Role::kRegulator || role == Role::kAuditor;
     case RouteId::kReferral:
       return role != Role::kAuditor;

@@ -34,8 +34,9 @@ enum class RouteId {
   kLogCheckpoint,  // GET /log/checkpoint: the C2SP checkpoint (SPEC §9)
   kLogTile,        // GET /log/tile/{L}/{N}[.p/{W}]: a hash tile (SPEC §9)
   kLogEntries,     // GET /log/tile/entries/{N}[.p/{W}]: an entry bundle (SPEC §9)
+  kReplication,    // GET /v1/replication/events: what a standby copies (replication.h)
 };
-constexpr int kRouteCount = static_cast<int>(RouteId::kLogEntries) + 1;
+constexpr int kRouteCount = static_cast<int>(RouteId::kReplication) + 1;
 
 // The template of each route, as /metrics labels it.
 const char* RouteTemplate(RouteId id);

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "answers.h"
+#include "api/replication.h"
 #include "api/witnesses.h"
 #include "append_limiter.h"
 #include "ledger/merkle.h"
@@ -92,6 +93,33 @@ std::string Service::MetricsText() const {
       out << "ledger_witness_failures_total{witness=\"" << w.name << "\"} " << w.failures << "\n";
     }
   }
+  if (options_.replication) {
+    out << "# HELP ledger_standby_lag_events Durable events each named standby has not "
+           "confirmed.\n"
+        << "# TYPE ledger_standby_lag_events gauge\n";
+    for (const StandbyConfirmation& c : options_.replication->Confirmations()) {
+      // A label value escapes backslash, quote and newline (the exposition format).
+      std::string label;
+      for (char ch : c.url) {
+        if (ch == '\\' || ch == '"') label += '\\';
+        label += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+      }
+      out << "ledger_standby_lag_events{standby=\"" << label << "\"} "
+          << (size > c.confirmed ? size - c.confirmed : 0) << "\n";
+    }
+  }
+  if (options_.standby) {
+    const StandbyState st = options_.standby->State();
+    out << "# HELP ledger_standby_primary_lag_events Events the primary holds that this standby "
+           "has not copied.\n"
+        << "# TYPE ledger_standby_primary_lag_events gauge\n"
+        << "ledger_standby_primary_lag_events "
+        << (st.primary_size > st.copied ? st.primary_size - st.copied : 0) << "\n"
+        << "# HELP ledger_standby_stopped 1 when this standby stopped copying at something that "
+           "did not verify.\n"
+        << "# TYPE ledger_standby_stopped gauge\n"
+        << "ledger_standby_stopped " << (st.stopped ? 1 : 0) << "\n";
+  }
   return out.str();
 }
 
@@ -116,6 +144,30 @@ void Service::AddCheckpoints(uint64_t size, json::object* o) const {
   }
   (*o)["witnessed_checkpoint"] = *witnessed;
   (*o)["consistency"] = json::object{{"from", from}, {"to", to}, {"proof", std::move(proof)}};
+}
+
+HttpResponse Service::ReplicationAnswer(uint64_t after, uint64_t limit) const {
+  const uint64_t size = ledger_->Size();
+  const uint64_t upto = after + std::min(limit, size - std::min(after, size));
+  std::string events;
+  Status st = ledger_->ScanEvents(after, upto, [&](const ledger::Event& e) {
+    if (!events.empty()) events += ',';
+    events += json::serialize(wire::EventToJson(e));
+    return Status::Ok();
+  });
+  if (!st.ok()) return ProblemFor(st);
+  std::string body = "{\"events\":[" + events + "],\"head\":" + std::to_string(size);
+  if (upto > after) {
+    // The checkpoint of the tree they end, which the standby checks them
+    // against before it keeps them.
+    Result<std::string> checkpoint = ledger_->Checkpoint(upto);
+    if (!checkpoint.ok()) return ProblemFor(checkpoint.status());
+    body += ",\"checkpoint\":" + json::serialize(json::value(*checkpoint));
+  }
+  HttpResponse r;
+  r.body = body + "}";
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
 }
 
 Authenticated Service::Authenticate(const HttpRequest& request) const {
@@ -164,6 +216,13 @@ std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const 
   }
   if (cred && !RoleMay(cred->role, route->id)) {
     return Problem(403, "role " + std::string(ToString(cred->role)) + " may not use this route");
+  }
+  if (options_.standby && (route->id == RouteId::kAppend || route->id == RouteId::kBatch)) {
+    HttpResponse r =
+        Problem(503, "this ledger is a standby of " + options_.standby->options().primary +
+                         ": append there; nothing was appended");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
   }
   if (request.method == "POST") {
     if ((request.content_length && *request.content_length > kMaxBodyBytes) ||
@@ -234,17 +293,36 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     const bool batch = route.id == RouteId::kBatch;
     ledger_->AppendAsync(
         std::move(requests), std::move(ctx),
-        [done, batch](Result<std::vector<ledger::AppendResult>> r) {
+        [done, batch, hub = options_.replication](Result<std::vector<ledger::AppendResult>> r) {
           if (!r.ok()) {
             return done(ProblemFor(batch ? wire::NameEvents(r.status()) : r.status()));
           }
           bool all_replayed = true;
-          for (const auto& one : *r) all_replayed = all_replayed && one.replayed;
+          uint64_t last = 0;
+          for (const auto& one : *r) {
+            all_replayed = all_replayed && one.replayed;
+            last = std::max(last, one.seq);
+          }
           const unsigned status = all_replayed ? 200 : 201;
-          if (!batch) return done(Json(status, AppendResultJson(r->front())));
-          json::array list;
-          for (const auto& one : *r) list.push_back(AppendResultJson(one));
-          done(Json(status, json::object{{"events", std::move(list)}}));
+          HttpResponse answer;
+          if (!batch) {
+            answer = Json(status, AppendResultJson(r->front()));
+          } else {
+            json::array list;
+            for (const auto& one : *r) list.push_back(AppendResultJson(one));
+            answer = Json(status, json::object{{"events", std::move(list)}});
+          }
+          if (!hub) return done(std::move(answer));
+          // Sync replication: answered once a standby holds it too.
+          hub->WaitForStandby(last, [done, answer = std::move(answer), last](bool held) mutable {
+            if (held) return done(std::move(answer));
+            HttpResponse r =
+                Problem(503, "recorded on the primary up to seq " + std::to_string(last) +
+                                 ", but no standby confirmed it in time; sent again with the same "
+                                 "Idempotency-Key it is answered as recorded");
+            r.headers.emplace_back("Retry-After", "1");
+            done(std::move(r));
+          });
         });
     return;
   }
@@ -325,8 +403,48 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     case RouteId::kHealth: {
       json::object o{{"status", "ok"},
                      {"size", ledger_->Size()},
-                     {"projections_applied", projector_->applied()}};
-      return done(Json(200, o));
+                     {"projections_applied", projector_->applied()},
+                     {"role", options_.standby ? "standby" : "primary"}};
+      unsigned status = 200;
+      if (options_.standby) {
+        // A standby that stopped copying serves an old ledger: out of a
+        // load balancer's pool until someone looks.
+        const StandbyState st = options_.standby->State();
+        o["primary"] = options_.standby->options().primary;
+        o["primary_size"] = st.primary_size;
+        if (!st.error.empty()) o["replication_error"] = st.error;
+        if (st.stopped) {
+          o["status"] = "stopped";
+          status = 503;
+        }
+      }
+      if (options_.replication) {
+        json::array standbys;
+        for (const StandbyConfirmation& c : options_.replication->Confirmations()) {
+          standbys.push_back(json::object{{"url", c.url}, {"confirmed", c.confirmed}});
+        }
+        o["standbys"] = std::move(standbys);
+        o["replication"] =
+            options_.replication->options().mode == ReplicationMode::kSync ? "sync" : "async";
+      }
+      return done(Json(status, o));
+    }
+    case RouteId::kReplication: {
+      const std::optional<uint64_t> after = params.Uint("after", UINT64_MAX / 2);
+      if (!after && !params.HasError("after")) params.Bad("after", "is required");
+      const uint64_t wait_ms = params.Uint("wait_ms", 30000).value_or(0);
+      const uint64_t limit = params.Uint("limit", 10000, 1).value_or(1000);
+      const std::string standby = params.Take("standby").value_or("");
+      if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      // Asking for what follows `after` says the standby holds `after`.
+      if (options_.replication && !standby.empty()) options_.replication->Confirm(standby, *after);
+      auto answer = [this, after = *after, limit, done]() {
+        done(ReplicationAnswer(after, limit));
+      };
+      if (ledger_->Size() > *after || wait_ms == 0 || !options_.replication) return answer();
+      options_.replication->WaitForEvents(*after, std::chrono::milliseconds(wait_ms),
+                                          std::move(answer));
+      return;
     }
     case RouteId::kFeed: {
       const uint64_t after = params.Uint("after", UINT64_MAX / 2).value_or(0);
@@ -473,8 +591,11 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
         r.headers.emplace_back("Retry-After", "1");
         return done(std::move(r));
       }
-      Result<std::string> checkpoint = published ? Result<std::string>(std::move(*published))
-                                                 : ledger_->Checkpoint(ledger_->Size());
+      // With standbys, only a tree one of them holds whole.
+      const uint64_t size =
+          options_.replication ? options_.replication->ReplicatedSize() : ledger_->Size();
+      Result<std::string> checkpoint =
+          published ? Result<std::string>(std::move(*published)) : ledger_->Checkpoint(size);
       if (!checkpoint.ok()) return done(ProblemFor(checkpoint.status()));
       HttpResponse r;
       r.content_type = "text/plain; charset=utf-8";

@@ -275,7 +275,9 @@ std::optional<std::string> Witnesses::Submit(Peer& peer, uint64_t size,
 
 bool Witnesses::RunRound() {
   std::lock_guard<std::mutex> round(round_mu_);
-  const uint64_t size = ledger_->Size();
+  // With standbys, a tree is sent to witnesses once a standby holds it.
+  const uint64_t size =
+      options_.size_limit ? std::min(ledger_->Size(), options_.size_limit()) : ledger_->Size();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!published_.empty() && size == published_size_) return false;  // the tree has not grown

@@ -44,12 +44,13 @@ void Ledger::Impl::Enqueue(std::unique_ptr<Writer> w) {
 }
 
 Result<std::vector<AppendResult>> Ledger::Impl::AppendRecorded(
-    std::span<const RecordedRequest> requests) {
+    std::span<const RecordedRequest> requests, std::optional<Hash> expected_root) {
   if (read_only()) return ReadOnly();
   if (requests.empty()) return Status::BadField("events", "must hold at least one event");
   const Micros now = options_.clock();
   std::vector<FieldError> errors;
   auto w = std::make_unique<Writer>();
+  w->expected_root = expected_root;
   Micros previous = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
     const RecordedRequest& r = requests[i];
@@ -331,6 +332,13 @@ Status Ledger::Impl::WriteGroup(const std::vector<Writer*>& group,
                                       std::to_string(want.seq) + ") " + problem);
         return w.result.status();
       }
+    }
+    if (w.expected_root && tree.Root() != *w.expected_root) {
+      w.result = Status::Corruption("events " + std::to_string(overlay.events.front().seq) + ".." +
+                                    std::to_string(overlay.events.back().seq) +
+                                    " make a tree of root " + ToHex(tree.Root()) + ", not " +
+                                    ToHex(*w.expected_root) + " as expected");
+      return w.result.status();
     }
   }
   for (const auto& [key, entry] : overlay.idempotency) {

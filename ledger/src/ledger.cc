@@ -36,9 +36,9 @@ void Ledger::AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx,
   impl_->AppendAsync(std::move(requests), std::move(ctx), std::move(done));
 }
 
-Result<std::vector<AppendResult>> Ledger::AppendRecorded(
-    std::span<const RecordedRequest> requests) {
-  return impl_->AppendRecorded(requests);
+Result<std::vector<AppendResult>> Ledger::AppendRecorded(std::span<const RecordedRequest> requests,
+                                                         std::optional<Hash> expected_root) {
+  return impl_->AppendRecorded(requests, expected_root);
 }
 
 Result<AppendResult> Ledger::Append(const AppendRequest& request, const WriteContext& ctx) {

@@ -98,6 +98,7 @@ struct Writer {
     std::optional<Hash> hash;
   };
   std::vector<Recording> recorded;
+  std::optional<Hash> expected_root;  // AppendRecorded's: the tree's root after them
   AppendCallback done;
   Result<std::vector<AppendResult>> result = Status::Internal("not processed");
 };
@@ -165,7 +166,8 @@ class Ledger::Impl {
     return Status::Forbidden("the ledger is open read-only: nothing can be written");
   }
   void AppendAsync(std::vector<AppendRequest> requests, WriteContext ctx, AppendCallback done);
-  Result<std::vector<AppendResult>> AppendRecorded(std::span<const RecordedRequest> requests);
+  Result<std::vector<AppendResult>> AppendRecorded(std::span<const RecordedRequest> requests,
+                                                   std::optional<Hash> expected_root);
   // Starts the commit, sync and answer threads. REQUIRES: Open() succeeded.
   void Start() {
     answerer_ = std::thread([this] {

@@ -1,9 +1,8 @@
 // A small https server for tests: answers GET of the paths it was given
-// with their bodies (application/json), a POST with the handler it was
-// given, 404 for others, one request per connection, on 127.0.0.1 with a
-// certificate of the test CA (tests/make_test_ca.sh). It plays an identity
-// provider's discovery document and JWKS (the bodies may change while it
-// serves), or a witness behind TLS.
+// with their bodies (application/json), a POST (or, with OnAny, any
+// request) with the handler it was given, 404 for others, one request per connection, on 127.0.0.1
+// with a certificate of the test CA (tests/make_test_ca.sh). It plays an identity provider's
+// discovery document and JWKS (the bodies may change while it serves), or a witness behind TLS.
 #pragma once
 
 #include <boost/asio.hpp>
@@ -47,6 +46,12 @@ class HttpsFiles {
     std::lock_guard lock(mu_);
     on_post_ = std::move(handler);
   }
+  // Every request, whatever its method, goes to `handler`.
+  void OnAny(std::function<Answer(const std::string& target, const std::string& body)> handler) {
+    std::lock_guard lock(mu_);
+    on_post_ = std::move(handler);
+    any_ = true;
+  }
   // How many requests asked for `path`.
   int Requests(const std::string& path) {
     std::lock_guard lock(mu_);
@@ -78,7 +83,7 @@ class HttpsFiles {
       std::lock_guard lock(mu_);
       const std::string path(req.target());
       ++requests_[path];
-      if (req.method() == http::verb::post && on_post_) {
+      if ((req.method() == http::verb::post || any_) && on_post_) {
         const Answer a = on_post_(path, req.body());
         res.result(a.status);
         res.set(http::field::content_type, a.content_type);
@@ -102,6 +107,7 @@ class HttpsFiles {
   std::map<std::string, std::string> files_;
   std::map<std::string, int> requests_;
   std::function<Answer(const std::string&, const std::string&)> on_post_;
+  bool any_ = false;
 };
 
 }  // namespace api::testing

@@ -490,4 +490,37 @@ json::object EventToJson(const Event& event) {
   return out;
 }
 
+Result<RecordedRequest> ParseRecordedEvent(json::object body) {
+  RecordedRequest r;
+  std::vector<ledger::FieldError> errors;
+  const json::value* seq = body.if_contains("seq");
+  const json::value* recorded = body.if_contains("recorded_at");
+  const json::value* actor = body.if_contains("actor");
+  const json::value* hash = body.if_contains("hash");
+  if (!seq || (!seq->is_uint64() && !seq->is_int64()))
+    errors.push_back({"seq", "is required: a whole number"});
+  else
+    r.seq = seq->to_number<uint64_t>();
+  std::optional<ledger::Micros> at;
+  if (recorded && recorded->is_string()) at = ledger::ParseTimestamp(recorded->get_string());
+  if (!at)
+    errors.push_back({"recorded_at", "is required: an RFC 3339 time"});
+  else
+    r.recorded_at = *at;
+  if (!actor || !actor->is_string())
+    errors.push_back({"actor", "is required"});
+  else
+    r.actor = actor->get_string();
+  std::optional<ledger::Hash> h;
+  if (hash && hash->is_string()) h = ledger::HashFromHex(hash->get_string());
+  if (!h) errors.push_back({"hash", "is required: 64 hex digits"});
+  r.hash = h;
+  if (!errors.empty()) return ledger::Status::InvalidFields(std::move(errors));
+  for (const char* k : {"seq", "version", "recorded_at", "actor", "hash"}) body.erase(k);
+  auto req = ParseAppendRequest(body, r.recorded_at);
+  if (!req.ok()) return req.status();
+  r.request = std::move(req).value();
+  return r;
+}
+
 }  // namespace wire

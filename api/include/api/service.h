@@ -32,6 +32,8 @@ class object;
 namespace api {
 
 class AppendLimiter;   // append_limiter.h
+class ReplicationHub;  // replication.h
+class Standby;         // replication.h
 class RequestMetrics;  // metrics.h
 class ViewCache;       // view_cache.h
 class Witnesses;       // witnesses.h
@@ -60,6 +62,12 @@ struct ServiceOptions {
   // quorum cosigned (503 until there is one), and /metrics shows each
   // witness (SPEC §9). Not owned; outlives the service.
   const Witnesses* witnesses = nullptr;
+  // On a primary with standbys: what they confirmed holds back sync
+  // appends' answers and the checkpoint published. Not owned.
+  ReplicationHub* replication = nullptr;
+  // On a standby: appends are 503 naming the primary, and /healthz and
+  // /metrics show the copying. Not owned.
+  const Standby* standby = nullptr;
 };
 
 class Service {
@@ -119,6 +127,9 @@ class Service {
 
  private:
   std::string MetricsText() const;
+  // GET /v1/replication/events: the events after `after` (at most
+  // `limit`), the ledger's size, and the checkpoint of the tree they end.
+  HttpResponse ReplicationAnswer(uint64_t after, uint64_t limit) const;
   // Adds to a view's answer of `size` events the C2SP checkpoint of that
   // size and, with witnesses, the latest witnessed checkpoint and the
   // consistency proof between the two (SPEC §9).

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,6 +49,9 @@ struct WitnessOptions {
   // The CA (PEM) that https witnesses' certificates are checked against;
   // empty: the system's trusted roots.
   std::string ca_file;
+  // When set, the largest tree that may be sent (a primary's: what a
+  // standby holds whole, ReplicationHub::ReplicatedSize).
+  std::function<uint64_t()> size_limit;
 };
 
 // What /metrics shows of one witness.

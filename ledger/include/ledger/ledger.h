@@ -250,8 +250,11 @@ class Ledger {
   // kInvalidArgument. An event whose seq or chain hash differs from the one
   // it names fails the whole call with kCorruption ("the history was
   // altered"). Never grouped with other appends, so that one altered event
-  // leaves nothing written.
-  Result<std::vector<AppendResult>> AppendRecorded(std::span<const RecordedRequest> requests);
+  // leaves nothing written. With `expected_root`, the tree they make must
+  // have that root (a checkpoint's), else kCorruption and nothing written:
+  // a standby checks what it copies before it keeps it.
+  Result<std::vector<AppendResult>> AppendRecorded(std::span<const RecordedRequest> requests,
+                                                   std::optional<Hash> expected_root = {});
 
   // Number of durable events: the seq of the last one, 0 when empty.
   uint64_t Size() const;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ledger/event.h"
+#include "ledger/ledger.h"
 #include "ledger/request_digest.h"
 #include "ledger/status.h"
 
@@ -65,5 +66,11 @@ ledger::Status NameEvents(const ledger::Status& status);
 // A stored event: seq, version, type, referral_id, occurred_at, recorded_at,
 // actor, data, hash (hex), and idempotency_key when it had one.
 boost::json::object EventToJson(const Event& event);
+
+// An event as EventToJson writes it (ledgerctl export, the feed), as a
+// request that keeps its seq, recorded_at, actor and chain hash
+// (Ledger::AppendRecorded): import --restore and a standby's copying.
+// kInvalidArgument naming every bad field.
+Result<ledger::RecordedRequest> ParseRecordedEvent(boost::json::object body);
 
 }  // namespace wire

@@ -1,0 +1,284 @@
+// Standbys (api/replication.h): a primary and a standby, each the real
+// server on a real socket over its own ledger, the standby copying through
+// GET /v1/replication/events. The copy is byte for byte and serves the same
+// views; sync appends are answered once the standby holds them, and 503
+// when it is gone; a standby fed an altered event or a forged history
+// keeps nothing of it and stops, saying which.
+#include "api/replication.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "api/server.h"
+#include "api/service.h"
+#include "http_client.h"
+#include "https_files.h"
+#include "ledger/ledger.h"
+#include "projections/projector.h"
+#include "test_util.h"
+
+namespace api {
+namespace {
+
+namespace json = boost::json;
+using ledger::testing::TempDir;
+using testing::HttpsFiles;
+
+constexpr const char* kStandbyName = "https://standby-a.example";
+
+std::string TokensJson() {
+  auto entry = [](const char* name, const char* role, const char* token, const char* extra) {
+    return std::string("{\"name\":\"") + name + "\",\"role\":\"" + role + "\",\"sha256\":\"" +
+           ledger::ToHex(ledger::Sha256(std::string(token))) + "\"" + extra + "}";
+  };
+  return "{\"tokens\":[" + entry("brum", "partnership", "brum", ",\"areas\":[\"E08000002\"]") +
+         "," + entry("copier", "auditor", "copier", "") + "," +
+         entry("cqc", "regulator", "cqc", "") + "]}";
+}
+
+std::string Receipt(const std::string& id) {
+  return R"({"type":"referral.received","referral_id":")" + id +
+         R"(","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";
+}
+
+// One ledgerd in process: a ledger, its projections, the service and the
+// server, as a primary (with a hub) or a standby (with a copier).
+struct Node {
+  std::unique_ptr<ledger::Ledger> ledger;
+  std::unique_ptr<projections::Projector> projector;
+  std::unique_ptr<ReplicationHub> hub;
+  std::unique_ptr<Standby> copier;
+  std::unique_ptr<Service> service;
+  std::unique_ptr<Server> server;
+
+  void Open(const std::string& dir, const std::string& key) {
+    ledger::LedgerOptions o;
+    o.signing_key_file = key;
+    auto l = ledger::Ledger::Open(dir, o);
+    ASSERT_TRUE(l.ok()) << l.status().ToString();
+    ledger = std::move(l).value();
+    auto p = projections::Projector::Open(ledger.get());
+    ASSERT_TRUE(p.ok());
+    projector = std::move(p).value();
+    projector->Start();
+  }
+  void Serve(ServiceOptions so) {
+    auto tokens = TokenStore::Parse(TokensJson());
+    ASSERT_TRUE(tokens.ok());
+    service =
+        std::make_unique<Service>(ledger.get(), projector.get(), std::move(tokens).value(), so);
+    ServerOptions o;
+    o.port = 0;
+    server = std::make_unique<Server>(service.get(), o);
+    ASSERT_TRUE(server->Start().ok());
+  }
+  void Stop() {
+    if (copier) copier->Stop();
+    if (server) server->Stop();
+    server.reset();
+    service.reset();
+    hub.reset();
+  }
+  ~Node() { Stop(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+  http_client::Reply Call(const std::string& method, const std::string& target,
+                          const std::string& token, const std::string& body = "") {
+    http_client::Endpoint to;
+    to.port = std::to_string(server->port());
+    auto r = http_client::Call(to, {method, target, token, body});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : http_client::Reply{};
+  }
+};
+
+class Replication : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    key_ = dir_.path() + "/signing-key.pem";
+    primary_.Open(dir_.path() + "/primary", key_);
+    if (HasFatalFailure()) return;
+    ReplicationOptions r;
+    r.standbys = {kStandbyName};
+    r.mode = mode_;
+    r.sync_wait = std::chrono::milliseconds(400);
+    primary_.hub = std::make_unique<ReplicationHub>(primary_.ledger.get(), r);
+    ServiceOptions so;
+    so.replication = primary_.hub.get();
+    primary_.Serve(so);
+    if (HasFatalFailure()) return;
+    standby_.Open(dir_.path() + "/standby", key_);  // the primary's key
+    if (HasFatalFailure()) return;
+    StandbyOptions s;
+    s.primary = primary_.url();
+    s.token = "copier";
+    s.advertise = kStandbyName;
+    s.wait = std::chrono::milliseconds(200);
+    s.retry = std::chrono::milliseconds(50);
+    auto copier = Standby::Open(standby_.ledger.get(), s);
+    ASSERT_TRUE(copier.ok()) << copier.status().ToString();
+    standby_.copier = std::move(copier).value();
+    ServiceOptions sso;
+    sso.standby = standby_.copier.get();
+    standby_.Serve(sso);
+    if (HasFatalFailure()) return;
+    standby_.copier->Start();
+  }
+  // Waits until the standby holds `size` events (or 5 s pass).
+  void WaitCopied(uint64_t size) {
+    for (int i = 0; i < 500 && standby_.ledger->Size() < size; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  ReplicationMode mode_ = ReplicationMode::kSync;  // derived fixtures may change it
+  TempDir dir_;
+  std::string key_;
+  Node primary_, standby_;
+};
+
+TEST_F(Replication, AStandbyHoldsTheSameBytesAndServesTheSameViews) {
+  for (int i = 0; i < 40; ++i) {
+    const http_client::Reply r =
+        primary_.Call("POST", "/v1/events", "brum", Receipt("s" + std::to_string(i)));
+    ASSERT_EQ(r.status, 201u) << r.body << " standby: " << standby_.copier->State().error;
+    // Sync: answered once the standby holds it.
+    const uint64_t seq = json::parse(r.body).at("seq").to_number<uint64_t>();
+    EXPECT_GE(standby_.ledger->Size(), seq);
+  }
+  WaitCopied(40);
+  ASSERT_EQ(standby_.ledger->Size(), 40u);
+  for (uint64_t seq = 1; seq <= 40; ++seq) {
+    EXPECT_EQ(*standby_.ledger->GetCanonicalBytes(seq), *primary_.ledger->GetCanonicalBytes(seq));
+    EXPECT_EQ(standby_.ledger->GetEvent(seq)->hash, primary_.ledger->GetEvent(seq)->hash);
+  }
+  EXPECT_EQ(standby_.ledger->Head().root, primary_.ledger->Head().root);
+  // The views, once both projections are current, are the same answers.
+  for (const char* view :
+       {"/v1/fairness", "/v1/areas/E08000002/waiting-times", "/v1/referrals/s7"}) {
+    const http_client::Reply a = primary_.Call("GET", view, "cqc");
+    const http_client::Reply b = standby_.Call("GET", view, "cqc");
+    ASSERT_EQ(a.status, 200u) << view;
+    EXPECT_EQ(json::parse(b.body), json::parse(a.body)) << view;
+  }
+  // Writes on the standby: 503 naming the primary, nothing appended.
+  const http_client::Reply w = standby_.Call("POST", "/v1/events", "brum", Receipt("x"));
+  EXPECT_EQ(w.status, 503u);
+  EXPECT_NE(w.body.find(primary_.url()), std::string::npos) << w.body;
+  EXPECT_EQ(standby_.ledger->Size(), 40u);
+  // Each says what it is.
+  json::value ph = json::parse(primary_.Call("GET", "/healthz", "").body);
+  EXPECT_EQ(ph.at("role"), "primary");
+  EXPECT_EQ(ph.at("standbys").at(0).at("url"), kStandbyName);
+  json::value sh = json::parse(standby_.Call("GET", "/healthz", "").body);
+  EXPECT_EQ(sh.at("role"), "standby");
+  EXPECT_EQ(sh.at("primary").as_string(), primary_.url());
+  EXPECT_NE(standby_.Call("GET", "/metrics", "").body.find("ledger_standby_stopped 0"),
+            std::string::npos);
+}
+
+TEST_F(Replication, ASyncAppendIs503WhenNoStandbyConfirmsAndNothingIsPublishedPastIt) {
+  ASSERT_EQ(primary_.Call("POST", "/v1/events", "brum", Receipt("a")).status, 201u);
+  WaitCopied(1);
+  standby_.Stop();  // gone
+  const auto start = std::chrono::steady_clock::now();
+  const http_client::Reply r = primary_.Call("POST", "/v1/events", "brum", Receipt("b"));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 503u) << r.body;
+  EXPECT_NE(r.body.find("no standby confirmed it in time"), std::string::npos) << r.body;
+  EXPECT_GE(waited, std::chrono::milliseconds(350));
+  EXPECT_LT(waited, std::chrono::seconds(5));  // never hangs
+  // It is on the primary all the same; the published checkpoint stays at
+  // the tree the standby holds.
+  EXPECT_EQ(primary_.ledger->Size(), 2u);
+  const std::string checkpoint = primary_.Call("GET", "/log/checkpoint", "").body;
+  EXPECT_NE(checkpoint.find("\n1\n"), std::string::npos) << checkpoint;
+  EXPECT_NE(
+      primary_.Call("GET", "/metrics", "")
+          .body.find("ledger_standby_lag_events{standby=\"" + std::string(kStandbyName) + "\"} 1"),
+      std::string::npos);
+}
+
+// A "primary" that answers what the real one answers, altered on the way.
+class Tampered : public Replication {
+ protected:
+  Tampered() { mode_ = ReplicationMode::kAsync; }
+  // The standby of SetUp is not used: a second one copies through `proxy`.
+  std::unique_ptr<Standby> CopierThrough(const std::string& ca, HttpsFiles* proxy,
+                                         ledger::Ledger* into) {
+    StandbyOptions s;
+    s.primary = proxy->url();
+    s.token = "copier";
+    s.ca_file = ca;
+    s.wait = std::chrono::milliseconds(100);
+    s.retry = std::chrono::milliseconds(50);
+    auto c = Standby::Open(into, s);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
+};
+
+TEST_F(Tampered, AStandbyStopsAtAnAlteredEventOrAForgedHistoryAndKeepsNothingOfIt) {
+  standby_.Stop();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(primary_.Call("POST", "/v1/events", "brum", Receipt("t" + std::to_string(i))).status,
+              201u);
+  }
+  const std::string ca = dir_.path() + "/ca";
+  ASSERT_EQ(std::system((std::string(MAKE_TEST_CA) + " " + ca).c_str()), 0);
+  const std::string genuine = primary_.Call("GET", "/v1/replication/events?after=0", "copier").body;
+  ASSERT_NE(genuine.find("p0000001a"), std::string::npos);
+
+  // A fork under the same key: other events, their own consistent hashes.
+  Node fork;
+  fork.Open(dir_.path() + "/fork", key_);
+  ASSERT_FALSE(HasFatalFailure());
+  fork.Serve({});
+  ASSERT_FALSE(HasFatalFailure());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(fork.Call("POST", "/v1/events", "brum", Receipt("f" + std::to_string(i))).status,
+              201u);
+  }
+  json::value forged =
+      json::parse(fork.Call("GET", "/v1/replication/events?after=0", "copier").body);
+  forged.as_object()["checkpoint"] = json::parse(genuine).at("checkpoint");
+
+  struct Case {
+    std::string name, body, says;
+  };
+  std::string altered = genuine;
+  altered.replace(altered.find("p0000001a"), 9, "p0000001b");  // one byte
+  const std::vector<Case> cases = {
+      {"one byte altered", altered, "seq 1"},
+      {"a forged history with the genuine checkpoint", json::serialize(forged),
+       "make a tree of root"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    HttpsFiles proxy(ca + "/server.pem", ca + "/server.key");
+    proxy.OnAny([&](const std::string&, const std::string&) {
+      return HttpsFiles::Answer{200, "application/json", c.body};
+    });
+    TempDir into_dir;
+    ledger::LedgerOptions o;
+    o.signing_key_file = key_;
+    auto into = ledger::Ledger::Open(into_dir.path(), o);
+    ASSERT_TRUE(into.ok());
+    auto copier = CopierThrough(ca + "/ca.pem", &proxy, into->get());
+    ASSERT_TRUE(copier);
+    copier->Start();
+    for (int i = 0; i < 300 && !copier->State().stopped; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const StandbyState st = copier->State();
+    EXPECT_TRUE(st.stopped);
+    EXPECT_NE(st.error.find(c.says), std::string::npos) << st.error;
+    EXPECT_EQ((*into)->Size(), 0u);  // nothing of it kept
+  }
+}
+
+}  // namespace
+}  // namespace api

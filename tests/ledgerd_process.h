@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <regex>
@@ -45,13 +46,16 @@ inline pid_t SpawnProgram(const std::string& path, const std::vector<std::string
   return pid;
 }
 
-// The ledgerd at `path` run with `args` and "--port 0", its standard output
+// The ledgerd at `path` run with `args` (and "--port 0" unless they name a
+// port), its standard output
 // (its log) read until it says where it listens. port() is 0 when it
 // exited instead (log() says why).
 class LedgerdProcess {
  public:
   LedgerdProcess(const std::string& path, std::vector<std::string> args) {
-    args.insert(args.end(), {"--port", "0"});
+    if (std::find(args.begin(), args.end(), "--port") == args.end()) {
+      args.insert(args.end(), {"--port", "0"});
+    }
     pid_ = SpawnProgram(path, args, STDOUT_FILENO, &out_);
     if (pid_ < 0) return;
     std::smatch m;

@@ -14,6 +14,10 @@
 //   --replication sync|async (default sync) [--replication-wait-ms 2000];
 //   a standby runs with --standby-of URL --token T [--advertise URL]
 //   [--primary-ca FILE] and the primary's signing key (--signing-key).
+//   SIGUSR1 promotes a standby: it stops copying and takes appends, with
+//   the --standby, --replication and --witness it was given. A primary
+//   asks its standbys' /healthz at start and every 2 s whether one was
+//   promoted, and then takes no appends (fenced).
 //
 // --signing-key: the ledger's signing key, kept outside the data directory
 // (docs/OPERATIONS.md, "Key custody"); default DATA/signing-key.pem.
@@ -295,9 +299,7 @@ int main(int argc, char** argv) {
     if (!ms) return Fail("--replication-wait-ms must be a whole number from 1 to 600000");
     replication.sync_wait = std::chrono::milliseconds(*ms);
   }
-  if (standby && (!replication.standbys.empty() || !witness_options.witnesses.empty())) {
-    return Fail("a standby (--standby-of) names no --standby and no --witness: its primary does");
-  }
+  replication.ca_file = flags["primary-ca"];
   if (!standby &&
       (!flags["token"].empty() || !flags["advertise"].empty() || !flags["primary-ca"].empty())) {
     return Fail("--token, --advertise and --primary-ca are a standby's: give --standby-of");
@@ -317,7 +319,11 @@ int main(int argc, char** argv) {
 
   // A primary always answers standbys' long polls; the hub also holds back
   // what the named standbys have not confirmed.
-  std::unique_ptr<api::ReplicationHub> hub;
+  // (A standby's hub is used once it is promoted.)
+  auto hub = std::make_unique<api::ReplicationHub>(ledger->get(), replication);
+  if (!replication.standbys.empty()) {
+    witness_options.size_limit = [h = hub.get()] { return h->ReplicatedSize(); };
+  }
   std::unique_ptr<api::Standby> copier;
   if (standby) {
     api::StandbyOptions o;
@@ -330,10 +336,10 @@ int main(int argc, char** argv) {
     copier = std::move(opened).value();
     service_options.standby = copier.get();
   } else {
-    hub = std::make_unique<api::ReplicationHub>(ledger->get(), replication);
     service_options.replication = hub.get();
     if (!replication.standbys.empty()) {
-      witness_options.size_limit = [h = hub.get()] { return h->ReplicatedSize(); };
+      // A standby promoted while this ledger was down: no appends here.
+      hub->ProbeStandbys();
       spdlog::info("replication {} to {} standbys",
                    replication.mode == api::ReplicationMode::kSync ? "sync" : "async",
                    replication.standbys.size());
@@ -344,7 +350,7 @@ int main(int argc, char** argv) {
     auto opened = api::Witnesses::Open(ledger->get(), witness_options);
     if (!opened.ok()) return Fail(opened.status().message());
     witnesses = std::move(opened).value();
-    witnesses->Start();
+    if (!standby) witnesses->Start();  // a standby's, once it is promoted
     service_options.witnesses = witnesses.get();
     spdlog::info("publishing checkpoints cosigned by {} of {} witnesses", witnesses->quorum(),
                  witness_options.witnesses.size());
@@ -371,6 +377,7 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGHUP);
+  sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   api::Server server(&service, options);
@@ -380,7 +387,26 @@ int main(int argc, char** argv) {
                options.tls_cert.empty() ? "http" : "https", options.address, server.port(),
                (*ledger)->Size());
   int sig = 0;
-  while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP) {
+  while (sigwait(&stop_signals, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
+    if (sig == SIGUSR1) {
+      if (!copier) {
+        spdlog::warn("SIGUSR1: this ledger is a primary already");
+        continue;
+      }
+      // Promotion: what was copied is the log from here on, signed with
+      // the same key; nothing more is copied.
+      copier->Stop();
+      if (auto st = hub->Promote(copier->State().primary_term); !st.ok()) {
+        spdlog::error("SIGUSR1: cannot keep the new term: {}", st.ToString());
+      }
+      service.Promote(hub.get());
+      if (witnesses) witnesses->Start();
+      spdlog::warn(
+          "SIGUSR1: promoted: this ledger is the primary, term {}, from size {} on (it "
+          "was a standby of {}); remove standby-of from its config before it restarts",
+          hub->term(), (*ledger)->Size(), copier->options().primary);
+      continue;
+    }
     // The tokens file: a file that does not read whole is refused, and the
     // credentials in use stay.
     if (auto reloaded = api::TokenStore::Load(flags["tokens"]); reloaded.ok()) {

@@ -30,6 +30,11 @@ struct ReplicationHub::Wake {
 ReplicationHub::ReplicationHub(ledger::Ledger* ledger, ReplicationOptions options)
     : ledger_(ledger), options_(std::move(options)), wake_(std::make_shared<Wake>()) {
   wake_->hub = this;
+  if (Result<ledger::ViewStore*> store = ledger_->OpenViewStore("replication"); store.ok()) {
+    store_ = *store;
+    Result<std::optional<std::string>> kept = store_->Get("term");
+    if (kept.ok() && *kept) term_ = std::strtoull((*kept)->c_str(), nullptr, 10);
+  }
   ledger_->Subscribe([wake = wake_](uint64_t) {
     std::lock_guard lock(wake->mu);
     if (!wake->hub) return;
@@ -39,6 +44,71 @@ ReplicationHub::ReplicationHub(ledger::Ledger* ledger, ReplicationOptions option
     wake->hub->cv_.notify_all();
   });
   thread_ = std::thread([this] { Run(); });
+  if (!options_.standbys.empty() && options_.fence_interval.count() > 0) {
+    fence_thread_ = std::thread([this] {
+      std::unique_lock lock(mu_);
+      while (!stop_ && !fenced_by_) {
+        cv_.wait_for(lock, options_.fence_interval, [&] { return stop_; });
+        if (stop_) break;
+        lock.unlock();
+        ProbeStandbys();
+        lock.lock();
+      }
+    });
+  }
+}
+
+void ReplicationHub::ProbeStandbys() {
+  for (const std::string& url : options_.standbys) {
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) continue;
+    http_client::Endpoint to;
+    to.tls = parsed->scheme() == "https";
+    to.host = std::string(parsed->encoded_host());
+    to.port = parsed->has_port() ? std::string(parsed->port()) : to.tls ? "443" : "80";
+    to.ca_file = options_.ca_file;
+    to.timeout = std::chrono::seconds(2);
+    std::string path(parsed->encoded_path());
+    while (path.ends_with('/')) path.pop_back();
+    Result<http_client::Reply> reply = http_client::Call(to, {"GET", path + "/healthz", "", ""});
+    if (!reply.ok()) continue;  // gone: no news
+    json::error_code ec;
+    const json::value health = json::parse(reply->body, ec);
+    const json::value* role =
+        !ec && health.is_object() ? health.as_object().if_contains("role") : nullptr;
+    const json::value* term = role ? health.as_object().if_contains("term") : nullptr;
+    const uint64_t their_term =
+        term && term->is_number() && !term->is_double() ? term->to_number<uint64_t>() : 0;
+    if (role && role->is_string() && role->as_string() == "primary" && their_term > this->term()) {
+      std::lock_guard lock(mu_);
+      if (!fenced_by_) {
+        fenced_by_ = url;
+        spdlog::critical(
+            "the standby {} has been promoted: this former primary takes no appends; restart "
+            "it as a standby of {} (--standby-of)",
+            url, url);
+      }
+    }
+  }
+}
+
+uint64_t ReplicationHub::term() const {
+  std::lock_guard lock(mu_);
+  return term_;
+}
+
+Status ReplicationHub::Promote(uint64_t primary_term) {
+  std::lock_guard lock(mu_);
+  term_ = std::max(term_, primary_term) + 1;
+  if (!store_) return Status::Internal("no replication store to keep the term in");
+  ledger::ViewStore::Batch batch;
+  batch.Put("term", std::to_string(term_));
+  return store_->Write(batch);
+}
+
+std::optional<std::string> ReplicationHub::FencedBy() const {
+  std::lock_guard lock(mu_);
+  return fenced_by_;
 }
 
 ReplicationHub::~ReplicationHub() {
@@ -52,6 +122,7 @@ ReplicationHub::~ReplicationHub() {
   }
   cv_.notify_all();
   thread_.join();
+  if (fence_thread_.joinable()) fence_thread_.join();
 }
 
 void ReplicationHub::WaitForEvents(uint64_t after, std::chrono::milliseconds wait,
@@ -245,9 +316,13 @@ Status Standby::CopyOnce() {
     return Status::IOError("the primary's answer is not a replication answer");
   }
   const uint64_t primary_size = head->to_number<uint64_t>();
+  const json::value* term = o->if_contains("term");
   {
     std::lock_guard lock(mu_);
     state_.primary_size = primary_size;
+    if (term && term->is_number() && !term->is_double()) {
+      state_.primary_term = term->to_number<uint64_t>();
+    }
   }
   if (events->as_array().empty()) {
     if (primary_size < after) {

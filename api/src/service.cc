@@ -35,8 +35,15 @@ Service::Service(ledger::Ledger* ledger, projections::Projector* projector, Toke
       cache_(std::make_unique<ViewCache>(options.view_cache_entries)),
       hash_tiles_(std::make_unique<ViewCache>(options.hash_tile_cache_entries)),
       entry_bundles_(std::make_unique<ViewCache>(options.entry_bundle_cache_entries)),
-      limiter_(std::make_unique<AppendLimiter>(options.append_rate, options.append_burst)) {
+      limiter_(std::make_unique<AppendLimiter>(options.append_rate, options.append_burst)),
+      standby_(options.standby),
+      replication_(options.replication) {
   ReloadTokens(std::move(tokens));
+}
+
+void Service::Promote(ReplicationHub* hub) {
+  replication_.store(hub);
+  standby_.store(nullptr);
 }
 
 Service::~Service() = default;
@@ -93,11 +100,11 @@ std::string Service::MetricsText() const {
       out << "ledger_witness_failures_total{witness=\"" << w.name << "\"} " << w.failures << "\n";
     }
   }
-  if (options_.replication) {
+  if (ReplicationHub* hub = replication_.load(); hub && !hub->options().standbys.empty()) {
     out << "# HELP ledger_standby_lag_events Durable events each named standby has not "
            "confirmed.\n"
         << "# TYPE ledger_standby_lag_events gauge\n";
-    for (const StandbyConfirmation& c : options_.replication->Confirmations()) {
+    for (const StandbyConfirmation& c : hub->Confirmations()) {
       // A label value escapes backslash, quote and newline (the exposition format).
       std::string label;
       for (char ch : c.url) {
@@ -108,8 +115,8 @@ std::string Service::MetricsText() const {
           << (size > c.confirmed ? size - c.confirmed : 0) << "\n";
     }
   }
-  if (options_.standby) {
-    const StandbyState st = options_.standby->State();
+  if (const Standby* standby = standby_.load()) {
+    const StandbyState st = standby->State();
     out << "# HELP ledger_standby_primary_lag_events Events the primary holds that this standby "
            "has not copied.\n"
         << "# TYPE ledger_standby_primary_lag_events gauge\n"
@@ -156,7 +163,9 @@ HttpResponse Service::ReplicationAnswer(uint64_t after, uint64_t limit) const {
     return Status::Ok();
   });
   if (!st.ok()) return ProblemFor(st);
-  std::string body = "{\"events\":[" + events + "],\"head\":" + std::to_string(size);
+  ReplicationHub* hub = replication_.load();
+  std::string body = "{\"events\":[" + events + "],\"head\":" + std::to_string(size) +
+                     ",\"term\":" + std::to_string(hub ? hub->term() : 0);
   if (upto > after) {
     // The checkpoint of the tree they end, which the standby checks them
     // against before it keeps them.
@@ -217,12 +226,22 @@ std::optional<HttpResponse> Service::Precheck(const HttpRequest& request) const 
   if (cred && !RoleMay(cred->role, route->id)) {
     return Problem(403, "role " + std::string(ToString(cred->role)) + " may not use this route");
   }
-  if (options_.standby && (route->id == RouteId::kAppend || route->id == RouteId::kBatch)) {
-    HttpResponse r =
-        Problem(503, "this ledger is a standby of " + options_.standby->options().primary +
-                         ": append there; nothing was appended");
-    r.headers.emplace_back("Retry-After", "1");
-    return r;
+  if (route->id == RouteId::kAppend || route->id == RouteId::kBatch) {
+    std::string elsewhere;
+    if (const Standby* standby = standby_.load()) {
+      elsewhere = "this ledger is a standby of " + standby->options().primary;
+    } else if (ReplicationHub* hub = replication_.load()) {
+      if (std::optional<std::string> newer = hub->FencedBy()) {
+        elsewhere = "a standby of this ledger, " + *newer +
+                    ", has been promoted: this former primary takes no appends until it is made "
+                    "a standby of it";
+      }
+    }
+    if (!elsewhere.empty()) {
+      HttpResponse r = Problem(503, elsewhere + "; nothing was appended");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
   }
   if (request.method == "POST") {
     if ((request.content_length && *request.content_length > kMaxBodyBytes) ||
@@ -293,7 +312,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     const bool batch = route.id == RouteId::kBatch;
     ledger_->AppendAsync(
         std::move(requests), std::move(ctx),
-        [done, batch, hub = options_.replication](Result<std::vector<ledger::AppendResult>> r) {
+        [done, batch, hub = replication_.load()](Result<std::vector<ledger::AppendResult>> r) {
           if (!r.ok()) {
             return done(ProblemFor(batch ? wire::NameEvents(r.status()) : r.status()));
           }
@@ -404,13 +423,14 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       json::object o{{"status", "ok"},
                      {"size", ledger_->Size()},
                      {"projections_applied", projector_->applied()},
-                     {"role", options_.standby ? "standby" : "primary"}};
+                     {"role", standby_.load() ? "standby" : "primary"}};
+      if (ReplicationHub* hub = replication_.load()) o["term"] = hub->term();
       unsigned status = 200;
-      if (options_.standby) {
+      if (const Standby* standby = standby_.load()) {
         // A standby that stopped copying serves an old ledger: out of a
         // load balancer's pool until someone looks.
-        const StandbyState st = options_.standby->State();
-        o["primary"] = options_.standby->options().primary;
+        const StandbyState st = standby->State();
+        o["primary"] = standby->options().primary;
         o["primary_size"] = st.primary_size;
         if (!st.error.empty()) o["replication_error"] = st.error;
         if (st.stopped) {
@@ -418,14 +438,17 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
           status = 503;
         }
       }
-      if (options_.replication) {
+      if (ReplicationHub* hub = replication_.load(); hub && !hub->options().standbys.empty()) {
         json::array standbys;
-        for (const StandbyConfirmation& c : options_.replication->Confirmations()) {
+        for (const StandbyConfirmation& c : hub->Confirmations()) {
           standbys.push_back(json::object{{"url", c.url}, {"confirmed", c.confirmed}});
         }
         o["standbys"] = std::move(standbys);
-        o["replication"] =
-            options_.replication->options().mode == ReplicationMode::kSync ? "sync" : "async";
+        o["replication"] = hub->options().mode == ReplicationMode::kSync ? "sync" : "async";
+        if (std::optional<std::string> newer = hub->FencedBy()) {
+          o["status"] = "fenced";
+          o["promoted_standby"] = *newer;
+        }
       }
       return done(Json(status, o));
     }
@@ -437,13 +460,13 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       const std::string standby = params.Take("standby").value_or("");
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
       // Asking for what follows `after` says the standby holds `after`.
-      if (options_.replication && !standby.empty()) options_.replication->Confirm(standby, *after);
+      ReplicationHub* hub = replication_.load();
+      if (hub && !standby.empty()) hub->Confirm(standby, *after);
       auto answer = [this, after = *after, limit, done]() {
         done(ReplicationAnswer(after, limit));
       };
-      if (ledger_->Size() > *after || wait_ms == 0 || !options_.replication) return answer();
-      options_.replication->WaitForEvents(*after, std::chrono::milliseconds(wait_ms),
-                                          std::move(answer));
+      if (ledger_->Size() > *after || wait_ms == 0 || !hub) return answer();
+      hub->WaitForEvents(*after, std::chrono::milliseconds(wait_ms), std::move(answer));
       return;
     }
     case RouteId::kFeed: {
@@ -593,7 +616,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       }
       // With standbys, only a tree one of them holds whole.
       const uint64_t size =
-          options_.replication ? options_.replication->ReplicatedSize() : ledger_->Size();
+          replication_.load() ? replication_.load()->ReplicatedSize() : ledger_->Size();
       Result<std::string> checkpoint =
           published ? Result<std::string>(std::move(*published)) : ledger_->Checkpoint(size);
       if (!checkpoint.ok()) return done(ProblemFor(checkpoint.status()));

@@ -7,10 +7,16 @@
 #include "api/replication.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include "api/server.h"
@@ -18,6 +24,7 @@
 #include "http_client.h"
 #include "https_files.h"
 #include "ledger/ledger.h"
+#include "ledgerd_process.h"
 #include "projections/projector.h"
 #include "test_util.h"
 
@@ -278,6 +285,134 @@ TEST_F(Tampered, AStandbyStopsAtAnAlteredEventOrAForgedHistoryAndKeepsNothingOfI
     EXPECT_NE(st.error.find(c.says), std::string::npos) << st.error;
     EXPECT_EQ((*into)->Size(), 0u);  // nothing of it kept
   }
+}
+
+// A port free now (the kernel's choice, released at once), for two
+// processes that must name each other before either listens.
+uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t n = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Failover with the ledgerd binary: a primary in sync mode killed under
+// load, its standby promoted (SIGUSR1); every acknowledged event is on the
+// new primary with its seq and hash; the former primary, back with its old
+// data and key, is fenced: it takes no appends.
+TEST(Failover, EveryAcknowledgedEventSurvivesAndTheFormerPrimaryIsFenced) {
+  TempDir dir;
+  const std::string tokens = dir.path() + "/tokens.json", key = dir.path() + "/key.pem";
+  std::ofstream(tokens) << TokensJson();
+  const uint16_t p_port = FreePort(), s_port = FreePort();
+  const std::string p_url = "http://127.0.0.1:" + std::to_string(p_port);
+  const std::string s_url = "http://127.0.0.1:" + std::to_string(s_port);
+  const std::vector<std::string> primary_args = {"--data",
+                                                 dir.path() + "/p",
+                                                 "--tokens",
+                                                 tokens,
+                                                 "--signing-key",
+                                                 key,
+                                                 "--port",
+                                                 std::to_string(p_port),
+                                                 "--standby",
+                                                 s_url,
+                                                 "--replication-wait-ms",
+                                                 "5000",
+                                                 "--append-rate",
+                                                 "0"};
+  auto primary = std::make_unique<ledger::testing::LedgerdProcess>(LEDGERD_PATH, primary_args);
+  ASSERT_EQ(primary->port(), p_port) << primary->log();
+  ledger::testing::LedgerdProcess standby(LEDGERD_PATH, {"--data",        dir.path() + "/s",
+                                                         "--tokens",      tokens,
+                                                         "--signing-key", key,
+                                                         "--port",        std::to_string(s_port),
+                                                         "--standby-of",  p_url,
+                                                         "--token",       "copier",
+                                                         "--advertise",   s_url,
+                                                         "--standby",     p_url,
+                                                         "--replication", "async",
+                                                         "--append-rate", "0"});
+  ASSERT_EQ(standby.port(), s_port) << standby.log();
+
+  auto call = [](uint16_t port, const std::string& method, const std::string& target,
+                 const std::string& token, const std::string& body = "") {
+    http_client::Endpoint to;
+    to.port = std::to_string(port);
+    to.timeout = std::chrono::seconds(10);
+    auto r = http_client::Call(to, {method, target, token, body});
+    return r.ok() ? *r : http_client::Reply{};
+  };
+  // A JSON answer's body, or null (no answer, or not JSON).
+  auto body = [](const http_client::Reply& r) {
+    json::error_code ec;
+    json::value v = json::parse(r.body, ec);
+    return ec || !v.is_object() ? json::value(json::object{}) : v;
+  };
+  std::mutex mu;
+  std::map<uint64_t, std::string> acked;  // seq -> hash, as the 201s said
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; !stop; ++i) {
+        auto r = call(p_port, "POST", "/v1/events", "brum",
+                      Receipt("c" + std::to_string(c) + "-" + std::to_string(i)));
+        if (r.status != 201) continue;
+        json::value v = json::parse(r.body);
+        std::lock_guard lock(mu);
+        acked[v.at("seq").to_number<uint64_t>()] = std::string(v.at("hash").as_string());
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  primary->Kill();  // SIGKILL, mid-load
+  stop = true;
+  for (std::thread& t : clients) t.join();
+  ASSERT_GT(acked.size(), 20u);
+
+  standby.Signal(SIGUSR1);
+  bool promoted = false;
+  for (int i = 0; i < 200 && !promoted; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto h = call(s_port, "GET", "/healthz", "");
+    promoted =
+        h.status == 200 && body(h).as_object().contains("role") && body(h).at("role") == "primary";
+  }
+  ASSERT_TRUE(promoted) << standby.log();
+  // Every acknowledged event, at its seq with its hash.
+  auto feed = call(s_port, "GET", "/v1/events?after=0&limit=10000", "cqc");
+  ASSERT_EQ(feed.status, 200u);
+  std::map<uint64_t, std::string> held;
+  const json::value events = body(feed);
+  ASSERT_TRUE(events.as_object().contains("events")) << feed.body.substr(0, 300);
+  for (const json::value& e : events.at("events").as_array()) {
+    held[e.at("seq").to_number<uint64_t>()] = std::string(e.at("hash").as_string());
+  }
+  for (const auto& [seq, hash] : acked) {
+    ASSERT_TRUE(held.count(seq)) << "acknowledged seq " << seq << " is not on the new primary";
+    EXPECT_EQ(held[seq], hash) << seq;
+  }
+  // The new primary takes appends.
+  EXPECT_EQ(call(s_port, "POST", "/v1/events", "brum", Receipt("after-failover")).status, 201u);
+  EXPECT_EQ(body(call(s_port, "GET", "/healthz", "")).as_object()["term"], 1);
+
+  // The former primary, back with its data and key as it was configured:
+  // it finds its standby promoted, and takes no appends.
+  primary.reset();
+  primary = std::make_unique<ledger::testing::LedgerdProcess>(LEDGERD_PATH, primary_args);
+  ASSERT_EQ(primary->port(), p_port) << primary->log();
+  auto refused = call(p_port, "POST", "/v1/events", "brum", Receipt("split-brain"));
+  EXPECT_EQ(refused.status, 503u);
+  EXPECT_NE(refused.body.find("has been promoted"), std::string::npos) << refused.body;
+  EXPECT_EQ(body(call(p_port, "GET", "/healthz", "")).as_object()["status"], "fenced");
+  // The new primary is not fenced by the old one it names as its standby.
+  EXPECT_EQ(call(s_port, "POST", "/v1/events", "brum", Receipt("still-primary")).status, 201u);
 }
 
 }  // namespace

@@ -23,12 +23,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "ledger/ledger.h"
 #include "ledger/status.h"
+#include "ledger/view_store.h"
 
 namespace api {
 
@@ -42,6 +44,10 @@ struct ReplicationOptions {
   // How long a sync append waits for a standby's confirmation before it is
   // answered 503 (it is durable on the primary all the same).
   std::chrono::milliseconds sync_wait{2000};
+  // Fencing: how often each named standby's /healthz is asked whether it
+  // has been promoted (0: never), and the CA for https standbys.
+  std::chrono::milliseconds fence_interval{2000};
+  std::string ca_file;
 };
 
 // What /metrics and /healthz show of one standby.
@@ -69,6 +75,22 @@ class ReplicationHub {
 
   // The largest tree a named standby holds whole: what may be published.
   uint64_t ReplicatedSize() const;
+  // Fencing: asks each named standby's /healthz once whether it is now a
+  // primary (a promoted standby); once one says so, this ledger is a former
+  // primary and takes no appends until it is restarted as a standby.
+  // The hub asks every options.fence_interval on its own as well.
+  void ProbeStandbys();
+  // The promoted standby's URL, once one was seen.
+  std::optional<std::string> FencedBy() const;
+
+  // Terms: a ledger that never was a standby is in term 0; a standby
+  // promoted takes the term after its primary's. A primary is fenced only
+  // by a promoted standby of a later term than its own, so a new primary
+  // that names its former primary as its standby is not fenced by it.
+  // Kept in the ledger's "replication" view store.
+  uint64_t term() const;
+  // The promotion of a standby whose primary was in `primary_term`.
+  ledger::Status Promote(uint64_t primary_term);
   bool Named(const std::string& url) const;
   std::vector<StandbyConfirmation> Confirmations() const;
   const ReplicationOptions& options() const { return options_; }
@@ -98,7 +120,11 @@ class ReplicationHub {
   // through this, which the hub clears when it goes.
   struct Wake;
   std::shared_ptr<Wake> wake_;
+  std::optional<std::string> fenced_by_;
+  ledger::ViewStore* store_ = nullptr;  // the "replication" view store
+  uint64_t term_ = 0;
   std::thread thread_;
+  std::thread fence_thread_;
 };
 
 // ---------------------------------------------------------------------------
@@ -120,6 +146,7 @@ struct StandbyOptions {
 struct StandbyState {
   uint64_t copied = 0;        // events it holds
   uint64_t primary_size = 0;  // the primary's size, as last seen
+  uint64_t primary_term = 0;  // the primary's term (ReplicationHub::term)
   bool stopped = false;       // at an event or checkpoint that did not verify
   std::string error;          // why it stopped, or the last failure to reach
 };

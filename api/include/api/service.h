@@ -125,6 +125,10 @@ class Service {
   void ReloadOidc(std::shared_ptr<const OidcVerifier> oidc);
   std::shared_ptr<const OidcVerifier> Oidc() const { return oidc_.load(); }
 
+  // A standby promoted (ledgerd, SIGUSR1): appends are taken from now on,
+  // held back by `hub` as a primary's are. REQUIRES: the copier stopped.
+  void Promote(ReplicationHub* hub);
+
  private:
   std::string MetricsText() const;
   // GET /v1/replication/events: the events after `after` (at most
@@ -146,6 +150,9 @@ class Service {
   std::unique_ptr<ViewCache> hash_tiles_;
   std::unique_ptr<ViewCache> entry_bundles_;
   std::unique_ptr<AppendLimiter> limiter_;
+  // ServiceOptions::standby and ::replication, until a promotion changes them.
+  std::atomic<const Standby*> standby_;
+  std::atomic<ReplicationHub*> replication_;
 };
 
 }  // namespace api

@@ -13,7 +13,8 @@
 //   a primary names them with --standby URL (repeatable) and
 //   --replication sync|async (default sync) [--replication-wait-ms 2000];
 //   a standby runs with --standby-of URL --token T [--advertise URL]
-//   [--primary-ca FILE] and the primary's signing key (--signing-key).
+//   and the primary's signing key (--signing-key). --replication-ca FILE:
+//   the CA of the other side's https (the primary's, or the standbys').
 //   SIGUSR1 promotes a standby: it stops copying and takes appends, with
 //   the --standby, --replication and --witness it was given. A primary
 //   asks its standbys' /healthz at start and every 2 s whether one was
@@ -195,7 +196,7 @@ int main(int argc, char** argv) {
         key != "tls-cert" && key != "tls-key" && key != "oidc-jwks" && key != "oidc-claims" &&
         key != "oidc-ca" && key != "oidc-refresh-s" && key != "signing-key" &&
         key != "witness-ca" && key != "standby-of" && key != "token" && key != "advertise" &&
-        key != "primary-ca" && key != "replication" && key != "replication-wait-ms") {
+        key != "replication-ca" && key != "replication" && key != "replication-wait-ms") {
       return Fail("unknown option --" + key);
     }
   }
@@ -299,10 +300,9 @@ int main(int argc, char** argv) {
     if (!ms) return Fail("--replication-wait-ms must be a whole number from 1 to 600000");
     replication.sync_wait = std::chrono::milliseconds(*ms);
   }
-  replication.ca_file = flags["primary-ca"];
-  if (!standby &&
-      (!flags["token"].empty() || !flags["advertise"].empty() || !flags["primary-ca"].empty())) {
-    return Fail("--token, --advertise and --primary-ca are a standby's: give --standby-of");
+  replication.ca_file = flags["replication-ca"];
+  if (!standby && (!flags["token"].empty() || !flags["advertise"].empty())) {
+    return Fail("--token and --advertise are a standby's: give --standby-of");
   }
   if (replication.standbys.empty() &&
       (!flags["replication"].empty() || !flags["replication-wait-ms"].empty())) {
@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
     o.primary = flags["standby-of"];
     o.token = flags["token"];
     o.advertise = flags["advertise"];
-    o.ca_file = flags["primary-ca"];
+    o.ca_file = flags["replication-ca"];
     auto opened = api::Standby::Open(ledger->get(), o);
     if (!opened.ok()) return Fail(opened.status().message());
     copier = std::move(opened).value();

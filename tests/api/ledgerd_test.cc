@@ -268,6 +268,23 @@ namespace {
 
 // Witnesses (SPEC §9) named wrongly are refused at start, on the command
 // line and in the config file, with what is wrong.
+TEST_F(LedgerdStart, BadReplicationFlagsAreRefused) {
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args{"--data", data_, "--tokens", tokens_};
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  ExpectRefused(with({"--standby", "http://127.0.0.1:9", "--replication", "eventually"}),
+                "--replication must be sync or async");
+  ExpectRefused(with({"--replication", "async"}), "--replication and --replication-wait-ms need");
+  ExpectRefused(with({"--standby", "http://127.0.0.1:9", "--replication-wait-ms", "0"}),
+                "--replication-wait-ms must be");
+  ExpectRefused(with({"--token", "t"}), "--token and --advertise are a standby's");
+  ExpectRefused(with({"--standby-of", "ftp://127.0.0.1:9", "--token", "t"}),
+                "--standby-of must be http[s]://");
+  ExpectRefused(with({"--standby-of", "http://127.0.0.1:9"}), "--standby-of needs --token");
+}
+
 TEST_F(LedgerdStart, BadWitnessesAreRefused) {
   const std::string key = "w.example+12345678+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
   auto with = [&](std::vector<std::string> more) {

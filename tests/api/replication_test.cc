@@ -24,6 +24,8 @@
 #include "http_client.h"
 #include "https_files.h"
 #include "ledger/ledger.h"
+#include "ledger/note.h"
+#include "ledger/tree_head.h"
 #include "ledgerd_process.h"
 #include "projections/projector.h"
 #include "test_util.h"
@@ -301,43 +303,77 @@ uint16_t FreePort() {
   return ntohs(a.sin_port);
 }
 
+// `ledgerctl witness` on a free port, witnessing the log of `log_vkey`:
+// its pid, URL and cosigner key (what ledgerd --witness takes).
+struct WitnessRun {
+  pid_t pid = -1;
+  std::string url, vkey;
+};
+WitnessRun StartWitness(const std::string& dir, const std::string& log_vkey) {
+  int out = -1;
+  WitnessRun w;
+  w.pid = ledger::testing::SpawnProgram(LEDGERCTL_PATH,
+                                        {"witness", "--data", dir, "--name", "witness.example/w1",
+                                         "--listen", "127.0.0.1:0", "--log", log_vkey},
+                                        STDOUT_FILENO, &out);
+  std::string text;
+  char buf[512];
+  for (ssize_t n; text.find("/add-checkpoint\n") == std::string::npos &&
+                  (n = ::read(out, buf, sizeof buf)) > 0;) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(out);
+  const size_t key = text.find("cosigner key: "), at = text.find("listening on ");
+  if (key == std::string::npos || at == std::string::npos) return w;
+  w.vkey = text.substr(key + 14, text.find('\n', key) - key - 14);
+  w.url = text.substr(at + 13, text.find("/add-checkpoint", at) - at - 13);
+  return w;
+}
+
 // Failover with the ledgerd binary: a primary in sync mode killed under
 // load, its standby promoted (SIGUSR1); every acknowledged event is on the
 // new primary with its seq and hash; the former primary, back with its old
-// data and key, is fenced: it takes no appends.
+// data and key, is fenced: it takes no appends. A witness cosigns the new
+// primary's checkpoints, and refuses (keeping the evidence) those of the
+// former primary once it appends on its own.
 TEST(Failover, EveryAcknowledgedEventSurvivesAndTheFormerPrimaryIsFenced) {
   TempDir dir;
   const std::string tokens = dir.path() + "/tokens.json", key = dir.path() + "/key.pem";
   std::ofstream(tokens) << TokensJson();
+  auto signer = ledger::Signer::LoadOrCreate(key);
+  ASSERT_TRUE(signer.ok());
+  const WitnessRun witness = StartWitness(
+      dir.path() + "/w",
+      ledger::note::VerifierKey(ledger::note::kDefaultOrigin, (*signer)->public_key()));
+  ASSERT_FALSE(witness.url.empty());
+  const std::string witness_flag = "w1," + witness.url + "," + witness.vkey;
   const uint16_t p_port = FreePort(), s_port = FreePort();
   const std::string p_url = "http://127.0.0.1:" + std::to_string(p_port);
   const std::string s_url = "http://127.0.0.1:" + std::to_string(s_port);
-  const std::vector<std::string> primary_args = {"--data",
-                                                 dir.path() + "/p",
-                                                 "--tokens",
-                                                 tokens,
-                                                 "--signing-key",
-                                                 key,
-                                                 "--port",
-                                                 std::to_string(p_port),
-                                                 "--standby",
-                                                 s_url,
-                                                 "--replication-wait-ms",
-                                                 "5000",
-                                                 "--append-rate",
-                                                 "0"};
+  // ledgerd's arguments: `common` and then, flag by flag, `more`.
+  auto args = [&](const std::string& data, std::vector<std::string> more) {
+    std::vector<std::string> out = {"--data",
+                                    dir.path() + "/" + data,
+                                    "--tokens",
+                                    tokens,
+                                    "--signing-key",
+                                    key,
+                                    "--append-rate",
+                                    "0",
+                                    "--witness",
+                                    witness_flag,
+                                    "--checkpoint-interval-ms",
+                                    "50"};
+    out.insert(out.end(), more.begin(), more.end());
+    return out;
+  };
+  const std::vector<std::string> primary_args = args(
+      "p", {"--port", std::to_string(p_port), "--standby", s_url, "--replication-wait-ms", "5000"});
   auto primary = std::make_unique<ledger::testing::LedgerdProcess>(LEDGERD_PATH, primary_args);
   ASSERT_EQ(primary->port(), p_port) << primary->log();
-  ledger::testing::LedgerdProcess standby(LEDGERD_PATH, {"--data",        dir.path() + "/s",
-                                                         "--tokens",      tokens,
-                                                         "--signing-key", key,
-                                                         "--port",        std::to_string(s_port),
-                                                         "--standby-of",  p_url,
-                                                         "--token",       "copier",
-                                                         "--advertise",   s_url,
-                                                         "--standby",     p_url,
-                                                         "--replication", "async",
-                                                         "--append-rate", "0"});
+  ledger::testing::LedgerdProcess standby(
+      LEDGERD_PATH, args("s", {"--port", std::to_string(s_port), "--standby-of", p_url, "--token",
+                               "copier", "--advertise", s_url}));
   ASSERT_EQ(standby.port(), s_port) << standby.log();
 
   auto call = [](uint16_t port, const std::string& method, const std::string& target,
@@ -411,8 +447,53 @@ TEST(Failover, EveryAcknowledgedEventSurvivesAndTheFormerPrimaryIsFenced) {
   EXPECT_EQ(refused.status, 503u);
   EXPECT_NE(refused.body.find("has been promoted"), std::string::npos) << refused.body;
   EXPECT_EQ(body(call(p_port, "GET", "/healthz", "")).as_object()["status"], "fenced");
-  // The new primary is not fenced by the old one it names as its standby.
+  // The new primary goes on (it names no standby yet: nothing holds back
+  // its answers or what it publishes).
   EXPECT_EQ(call(s_port, "POST", "/v1/events", "brum", Receipt("still-primary")).status, 201u);
+
+  // The witness cosigns the new primary's checkpoints.
+  const uint64_t new_size = held.size() + 2;
+  auto published = [&](uint16_t port) -> uint64_t {
+    auto r = call(port, "GET", "/log/checkpoint", "");
+    auto n = ledger::note::Parse(r.body);
+    auto c = n.ok() ? ledger::note::ParseCheckpointText(n->text)
+                    : ledger::Result<ledger::note::Checkpoint>(n.status());
+    return r.status == 200 && c.ok() ? c->size : 0;
+  };
+  uint64_t cosigned = 0;
+  for (int i = 0; i < 300 && cosigned < new_size; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    cosigned = published(s_port);
+  }
+  EXPECT_EQ(cosigned, new_size);
+
+  // The former primary, cut off from its standby (started without it) and
+  // appending on its own: a fork, which the witness refuses and keeps.
+  primary.reset();
+  std::vector<std::string> alone = args("p", {"--port", std::to_string(p_port)});
+  primary = std::make_unique<ledger::testing::LedgerdProcess>(LEDGERD_PATH, alone);
+  ASSERT_EQ(primary->port(), p_port) << primary->log();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(
+        call(p_port, "POST", "/v1/events", "brum", Receipt("fork" + std::to_string(i))).status,
+        201u);
+  }
+  std::string evidence;
+  for (int i = 0; i < 200 && evidence.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    FILE* p = popen(
+        (std::string(LEDGERCTL_PATH) + " witness evidence --data " + dir.path() + "/w 2>/dev/null")
+            .c_str(),
+        "r");
+    char buf[4096];
+    for (size_t n; p && (n = fread(buf, 1, sizeof buf, p)) > 0;) evidence.append(buf, n);
+    if (p) pclose(p);
+  }
+  EXPECT_FALSE(evidence.empty()) << primary->log();
+  // The promoted ledger's published checkpoint is still its own.
+  EXPECT_GE(published(s_port), new_size);
+  ::kill(witness.pid, SIGTERM);
+  ::waitpid(witness.pid, nullptr, 0);
 }
 
 }  // namespace

@@ -155,13 +155,30 @@ void Service::AddCheckpoints(uint64_t size, json::object* o) const {
 
 HttpResponse Service::ReplicationAnswer(uint64_t after, uint64_t limit) const {
   const uint64_t size = ledger_->Size();
-  const uint64_t upto = after + std::min(limit, size - std::min(after, size));
+  uint64_t upto = after + std::min(limit, size - std::min(after, size));
   std::string events;
-  Status st = ledger_->ScanEvents(after, upto, [&](const ledger::Event& e) {
+  ledger::Micros last_recorded = 0;
+  auto add = [&](const ledger::Event& e) {
     if (!events.empty()) events += ',';
     events += json::serialize(wire::EventToJson(e));
+    last_recorded = e.recorded_at;
     return Status::Ok();
-  });
+  };
+  Status st = ledger_->ScanEvents(after, upto, add);
+  // Never half a request: the events of one append (one commit group) share
+  // their recorded_at, so the answer goes on while the next event has the
+  // last one's. A standby that keeps this answer and nothing after it holds
+  // every request whole, or not at all (`limit` is a soft bound).
+  while (st.ok() && upto > after && upto < size) {
+    Result<ledger::Event> next = ledger_->GetEvent(upto + 1);
+    if (!next.ok()) {
+      st = next.status();
+      break;
+    }
+    if (next->recorded_at != last_recorded) break;
+    st = add(*next);
+    ++upto;
+  }
   if (!st.ok()) return ProblemFor(st);
   ReplicationHub* hub = replication_.load();
   std::string body = "{\"events\":[" + events + "],\"head\":" + std::to_string(size) +

@@ -211,6 +211,30 @@ TEST_F(Replication, ASyncAppendIs503WhenNoStandbyConfirmsAndNothingIsPublishedPa
       std::string::npos);
 }
 
+// A request's events are never split between two answers: a standby that
+// keeps one answer and never gets the next (its primary killed) holds each
+// request whole or not at all.
+TEST_F(Replication, AnAnswerNeverEndsInsideARequest) {
+  std::string batch = R"({"events":[)";
+  for (int i = 0; i < 10; ++i) batch += (i ? "," : "") + Receipt("b" + std::to_string(i));
+  batch += "]}";
+  ASSERT_EQ(primary_.Call("POST", "/v1/events/batch", "brum", batch).status, 201u);
+  ASSERT_EQ(primary_.Call("POST", "/v1/events", "brum", Receipt("single")).status, 201u);
+  for (uint64_t after : {0, 3}) {
+    const json::value a = json::parse(
+        primary_
+            .Call("GET", "/v1/replication/events?after=" + std::to_string(after) + "&limit=2",
+                  "copier")
+            .body);
+    // The batch's events (seq 1..10) come whole, and the next request not.
+    EXPECT_EQ(a.at("events").as_array().size(), 10 - after) << after;
+    EXPECT_EQ(a.at("head"), 11);
+  }
+  const json::value last =
+      json::parse(primary_.Call("GET", "/v1/replication/events?after=10&limit=2", "copier").body);
+  EXPECT_EQ(last.at("events").as_array().size(), 1u);
+}
+
 // A "primary" that answers what the real one answers, altered on the way.
 class Tampered : public Replication {
  protected:

@@ -1,7 +1,7 @@
 // crashtest: kills ledgerd with SIGKILL under load and checks what survives.
 //
 //   crashtest --ledgerd PATH [--trials 10] [--appenders 64] [--seed 1]
-//             [--work DIR] [--kill-after-ms 100-1500]
+//             [--work DIR] [--kill-after-ms 100-1500] [--failover yes]
 //
 // Each trial starts ledgerd on a fresh data directory and drives it with
 // `--appenders` concurrent HTTP clients, each walking its own referrals
@@ -18,11 +18,19 @@
 //   - every view, as the restarted server served it from its checkpoint and
 //     as the recovered read model gives it, equals a full rebuild from the
 //     log.
+// With --failover yes, each trial runs a standby beside the primary (sync
+// replication, the same signing key): the primary is killed under load, the
+// standby promoted (SIGUSR1), and the checks above run on the promoted
+// standby's data and views; the time from the kill to the first append the
+// promoted standby acknowledges is reported.
 // Prints a line per trial and a summary; exits 1 when any check failed.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
@@ -69,6 +77,7 @@ struct Options {
   int kill_min_ms = 100, kill_max_ms = 1500;
   // TLS: ledgerd serves https with this pair, checked against `ca`.
   std::string tls_cert, tls_key, ca;
+  bool failover = false;
 };
 
 // A running ledgerd: its pid and port, and the CA its https is checked
@@ -81,17 +90,22 @@ struct Server {
 
 // Starts ledgerd and waits (up to 30 s) for the log line naming its port.
 // The log is appended to across restarts: only what this start wrote is read.
+// `extra` are more arguments; with a --port among them, it listens there.
 std::optional<Server> Start(const Options& o, const std::string& data, const std::string& tokens,
-                            const std::string& log) {
+                            const std::string& log, const std::vector<std::string>& extra = {}) {
   std::error_code ec;
   const auto offset = std::filesystem::exists(log) ? std::filesystem::file_size(log, ec) : 0;
   const pid_t pid = fork();
   if (pid < 0) return std::nullopt;
   if (pid == 0) {
     if (!std::freopen(log.c_str(), "a", stdout)) _exit(127);
-    std::vector<const char*> argv = {"ledgerd",      "--data",        data.c_str(), "--tokens",
-                                     tokens.c_str(), "--port",        "0",          "--log-level",
-                                     "info",         "--append-rate", "0"};
+    std::vector<const char*> argv = {"ledgerd",  "--data",        data.c_str(),
+                                     "--tokens", tokens.c_str(),  "--log-level",
+                                     "info",     "--append-rate", "0"};
+    if (std::find(extra.begin(), extra.end(), "--port") == extra.end()) {
+      argv.insert(argv.end(), {"--port", "0"});
+    }
+    for (const std::string& a : extra) argv.push_back(a.c_str());
     if (!o.tls_cert.empty()) {
       argv.insert(argv.end(), {"--tls-cert", o.tls_cert.c_str(), "--tls-key", o.tls_key.c_str()});
     }
@@ -316,11 +330,25 @@ std::string ReadViews(const Server& server, std::vector<json::value>* served) {
   return "";
 }
 
+// A loopback port free now, for two servers that name each other.
+uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t n = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
 struct TrialResult {
   uint64_t acknowledged = 0, in_flight = 0, in_flight_present = 0;
   uint64_t lost = 0, half_present = 0, strangers = 0, verify_failures = 0, view_mismatches = 0;
   uint64_t size = 0, unexpected = 0;
   int killed_after_ms = 0;
+  int failover_ms = -1;  // --failover: from the kill to the promoted standby's first 201
   std::vector<std::string> problems;
   bool Failed() const {
     return lost || half_present || strangers || verify_failures || view_mismatches || unexpected ||
@@ -339,10 +367,34 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
                         << R"("},{"name":"reader","role":"regulator","sha256":")"
                         << ledger::ToHex(ledger::Sha256(kReaderToken)) << "\"}]}";
 
-  std::optional<Server> server = Start(o, data, tokens, log);
+  // --failover: a standby beside it, with the same key, named by the
+  // primary (sync replication).
+  const std::string key = dir + "/signing-key.pem", standby_data = dir + "/standby",
+                    standby_log = dir + "/standby.log";
+  const uint16_t p_port = o.failover ? FreePort() : 0, s_port = o.failover ? FreePort() : 0;
+  const std::string p_url = "http://127.0.0.1:" + std::to_string(p_port);
+  const std::string s_url = "http://127.0.0.1:" + std::to_string(s_port);
+  std::vector<std::string> primary_args;
+  if (o.failover) {
+    primary_args = {"--port", std::to_string(p_port),  "--signing-key", key, "--standby",
+                    s_url,    "--replication-wait-ms", "10000"};
+  }
+  std::optional<Server> server = Start(o, data, tokens, log, primary_args);
   if (!server) {
     r.problems.push_back("ledgerd did not start (see " + log + ")");
     return r;
+  }
+  std::optional<Server> standby;
+  if (o.failover) {
+    standby = Start(o, standby_data, tokens, standby_log,
+                    {"--port", std::to_string(s_port), "--signing-key", key, "--standby-of", p_url,
+                     "--token", kReaderToken, "--advertise", s_url});
+    if (!standby) {
+      r.problems.push_back("the standby did not start (see " + standby_log + ")");
+      kill(server->pid, SIGKILL);
+      waitpid(server->pid, nullptr, 0);
+      return r;
+    }
   }
   std::vector<std::vector<Sent>> sent(static_cast<size_t>(o.appenders));
   std::atomic<uint64_t> unexpected{0};
@@ -359,13 +411,48 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
       static_cast<int>(rng() % static_cast<uint64_t>(o.kill_max_ms - o.kill_min_ms + 1));
   std::this_thread::sleep_for(std::chrono::milliseconds(r.killed_after_ms));
   kill(server->pid, SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
   waitpid(server->pid, nullptr, 0);
+  std::string probe_key;
+  if (o.failover) {
+    // Promote the standby; clients switch to it: the first append it
+    // acknowledges ends the failover.
+    kill(standby->pid, SIGUSR1);
+    probe_key = "failover-probe-" + std::to_string(trial);
+    json::object probe = Pathway("failover-" + std::to_string(trial), 1).front();
+    probe["idempotency_key"] = probe_key;
+    const std::string body = json::serialize(probe);
+    std::string last_answer;
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      auto c = Connect(*standby);
+      if (c.ok()) {
+        auto reply = (*c)->Send(Post("/v1/events", body));
+        last_answer = reply.ok() ? std::to_string(reply->status) + " " + reply->body.substr(0, 200)
+                                 : reply.status().ToString();
+        if (reply.ok() && (reply->status == 201 || reply->status == 200)) {
+          r.failover_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                               std::chrono::steady_clock::now() - killed)
+                                               .count());
+          break;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (r.failover_ms < 0) {
+      r.problems.push_back("the promoted standby took no append: " + last_answer);
+    }
+  }
   for (std::thread& t : threads) t.join();
   r.unexpected = unexpected.load();
   if (r.unexpected) r.problems.push_back("unexpected answer: " + first_unexpected);
 
-  // Restart on the same data; read the views once they have caught up.
-  server = Start(o, data, tokens, log);
+  // Restart on the same data (or, after a failover, the promoted standby);
+  // read the views once they have caught up.
+  if (o.failover) {
+    server = standby;
+  } else {
+    server = Start(o, data, tokens, log);
+  }
   if (!server) {
     r.problems.push_back("ledgerd did not restart after the kill (see " + log + ")");
     return r;
@@ -381,8 +468,11 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
     r.problems.push_back("the restarted ledgerd did not stop cleanly");
   }
 
-  // The checks, on the data itself.
-  auto opened = ledger::Ledger::Open(data);
+  // The checks, on the data itself (the promoted standby's, after a
+  // failover).
+  ledger::LedgerOptions open_options;
+  if (o.failover) open_options.signing_key_file = key;
+  auto opened = ledger::Ledger::Open(o.failover ? standby_data : data, open_options);
   if (!opened.ok()) {
     r.problems.push_back("the ledger does not open: " + opened.status().ToString());
     return r;
@@ -426,6 +516,7 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
       }
     }
   }
+  if (!probe_key.empty()) sent_keys.insert(probe_key);
   // Nothing is there that was never sent, and no key twice.
   for (const auto& [key, at] : present) r.strangers += sent_keys.count(key) == 0;
   if (r.strangers || present.size() != r.size) {
@@ -476,7 +567,7 @@ int Usage(const std::string& why) {
   std::fprintf(stderr,
                "crashtest: %s\nusage: crashtest --ledgerd PATH [--trials N] [--appenders N] "
                "[--seed S] [--work DIR] [--kill-after-ms MIN-MAX]\n"
-               "                 [--tls-cert FILE --tls-key FILE --ca FILE]\n",
+               "                 [--tls-cert FILE --tls-key FILE --ca FILE] [--failover yes]\n",
                why.c_str());
   return 2;
 }
@@ -512,6 +603,9 @@ int main(int argc, char** argv) {
       o.tls_key = value;
     } else if (arg == "--ca") {
       o.ca = value;
+    } else if (arg == "--failover") {
+      if (value != "yes" && value != "no") return Usage("--failover must be yes or no");
+      o.failover = value == "yes";
     } else if (arg == "--kill-after-ms") {
       std::smatch m;
       if (!std::regex_match(value, m, std::regex(R"((\d{1,6})-(\d{1,6}))")) ||
@@ -528,6 +622,7 @@ int main(int argc, char** argv) {
   if (o.tls_cert.empty() != o.tls_key.empty() || o.tls_cert.empty() != o.ca.empty()) {
     return Usage("https needs --tls-cert, --tls-key and --ca together");
   }
+  if (o.failover && !o.tls_cert.empty()) return Usage("--failover runs over plain http only");
   const bool temporary = o.work.empty();
   if (temporary) {
     char tmpl[] = "/tmp/crashtest-XXXXXX";
@@ -537,12 +632,13 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(o.seed);
   TrialResult total;
   int failed = 0;
+  std::vector<int> failovers;  // ms, --failover
   for (int t = 1; t <= o.trials; ++t) {
     TrialResult r = Trial(o, t, rng);
     std::printf(
         "trial %d: killed after %d ms; %llu events acknowledged, %llu requests unanswered "
         "(%llu present whole, %llu absent); ledger %llu events; lost %llu, half present %llu, "
-        "verify failures %llu, view mismatches %llu%s\n",
+        "verify failures %llu, view mismatches %llu%s%s\n",
         t, r.killed_after_ms, static_cast<unsigned long long>(r.acknowledged),
         static_cast<unsigned long long>(r.in_flight),
         static_cast<unsigned long long>(r.in_flight_present),
@@ -550,7 +646,10 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(r.size), static_cast<unsigned long long>(r.lost),
         static_cast<unsigned long long>(r.half_present),
         static_cast<unsigned long long>(r.verify_failures),
-        static_cast<unsigned long long>(r.view_mismatches), r.Failed() ? "  FAILED" : "");
+        static_cast<unsigned long long>(r.view_mismatches),
+        r.failover_ms >= 0 ? ("; failover " + std::to_string(r.failover_ms) + " ms").c_str() : "",
+        r.Failed() ? "  FAILED" : "");
+    if (r.failover_ms >= 0) failovers.push_back(r.failover_ms);
     for (const std::string& p : r.problems) std::printf("  %s\n", p.c_str());
     std::fflush(stdout);
     failed += r.Failed();
@@ -569,6 +668,11 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(total.half_present),
       static_cast<unsigned long long>(total.verify_failures),
       static_cast<unsigned long long>(total.view_mismatches));
+  if (!failovers.empty()) {
+    std::sort(failovers.begin(), failovers.end());
+    std::printf("failover, kill to first acknowledged append: min %d ms, median %d ms, max %d ms\n",
+                failovers.front(), failovers[failovers.size() / 2], failovers.back());
+  }
   if (temporary && failed == 0) std::filesystem::remove_all(o.work);
   return failed == 0 ? 0 : 1;
 }

@@ -21,14 +21,7 @@ duration=${DURATION:-10s}
 # shellcheck source=bench/log/lib.sh
 source "$here/lib.sh"
 
-start_work log-backup
-print_machine
-copy_binaries "$work/bin" "$build/api/ledgerd" "$build/tools/ledgerctl/ledgerctl"
-echo "wrk -t2 -c64 -d$duration --latency -s bench/log/append.lua, $reps interleaved repetitions"
-"$work/bin/ledgerctl" generate --data "$work/pristine" --referrals "$referrals" --seed 7 \
-  --from 2021-01-01 --to 2026-06-30 >"$work/generate.log"
-echo "ledger: $(head -c 120 "$work/generate.log")"
-write_tokens "$work/tokens.json"
+setup_append_bench log-backup "$build" "$referrals" "$reps" "$duration"
 
 printf '| rep | backup | appends/s | p50 ms | p99 ms | backup took | events backed up |\n'
 printf '|---|---|---|---|---|---|---|\n'

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by bench/log/tiles.sh and bench/log/witness_appends.sh.
+# Helpers shared by the scripts of bench/log/.
 # Sourced, not run. Needs bash 4.4+, curl, wrk, python3.
 
 # Every process a script starts is recorded here; `cleanup_processes` (from
@@ -130,4 +130,20 @@ start_work() {
   work=$(mktemp -d "/tmp/$1-XXXXXX")
   trap 'cleanup_processes; if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi' EXIT
   trap 'exit 130' INT TERM
+}
+
+# setup_append_bench PREFIX BUILD REFERRALS REPS DURATION: the start of a
+# bench of appends under wrk: the work directory, the machine, copies of the
+# binaries of BUILD, a generated ledger of REFERRALS referrals in
+# $work/pristine, and the tokens file.
+setup_append_bench() {
+  local build=$2 referrals=$3 reps=$4 duration=$5
+  start_work "$1"
+  print_machine
+  copy_binaries "$work/bin" "$build/api/ledgerd" "$build/tools/ledgerctl/ledgerctl"
+  echo "wrk -t2 -c64 -d$duration --latency -s bench/log/append.lua, $reps interleaved repetitions"
+  "$work/bin/ledgerctl" generate --data "$work/pristine" --referrals "$referrals" --seed 7 \
+    --from 2021-01-01 --to 2026-06-30 >"$work/generate.log"
+  echo "ledger: $(head -c 120 "$work/generate.log")"
+  write_tokens "$work/tokens.json"
 }

@@ -7,8 +7,6 @@
 #include "api/replication.h"
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -313,20 +311,6 @@ TEST_F(Tampered, AStandbyStopsAtAnAlteredEventOrAForgedHistoryAndKeepsNothingOfI
   }
 }
 
-// A port free now (the kernel's choice, released at once), for two
-// processes that must name each other before either listens.
-uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t n = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // `ledgerctl witness` on a free port, witnessing the log of `log_vkey`:
 // its pid, URL and cosigner key (what ledgerd --witness takes).
 struct WitnessRun {
@@ -371,7 +355,7 @@ TEST(Failover, EveryAcknowledgedEventSurvivesAndTheFormerPrimaryIsFenced) {
       ledger::note::VerifierKey(ledger::note::kDefaultOrigin, (*signer)->public_key()));
   ASSERT_FALSE(witness.url.empty());
   const std::string witness_flag = "w1," + witness.url + "," + witness.vkey;
-  const uint16_t p_port = FreePort(), s_port = FreePort();
+  const uint16_t p_port = http_client::FreeLoopbackPort(), s_port = http_client::FreeLoopbackPort();
   const std::string p_url = "http://127.0.0.1:" + std::to_string(p_port);
   const std::string s_url = "http://127.0.0.1:" + std::to_string(s_port);
   // ledgerd's arguments: `common` and then, flag by flag, `more`.

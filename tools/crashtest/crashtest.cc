@@ -24,9 +24,7 @@
 // standby's data and views; the time from the kill to the first append the
 // promoted standby acknowledges is reported.
 // Prints a line per trial and a summary; exits 1 when any check failed.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -330,19 +328,6 @@ std::string ReadViews(const Server& server, std::vector<json::value>* served) {
   return "";
 }
 
-// A loopback port free now, for two servers that name each other.
-uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t n = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 struct TrialResult {
   uint64_t acknowledged = 0, in_flight = 0, in_flight_present = 0;
   uint64_t lost = 0, half_present = 0, strangers = 0, verify_failures = 0, view_mismatches = 0;
@@ -371,7 +356,8 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
   // primary (sync replication).
   const std::string key = dir + "/signing-key.pem", standby_data = dir + "/standby",
                     standby_log = dir + "/standby.log";
-  const uint16_t p_port = o.failover ? FreePort() : 0, s_port = o.failover ? FreePort() : 0;
+  const uint16_t p_port = o.failover ? http_client::FreeLoopbackPort() : 0,
+                 s_port = o.failover ? http_client::FreeLoopbackPort() : 0;
   const std::string p_url = "http://127.0.0.1:" + std::to_string(p_port);
   const std::string s_url = "http://127.0.0.1:" + std::to_string(s_port);
   std::vector<std::string> primary_args;

@@ -1,5 +1,9 @@
 #include "http_client.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -126,6 +130,19 @@ ledger::Result<Reply> Call(const Endpoint& to, const Request& request) {
   ledger::Result<Reply> reply = c.Exchange(request, /*keep_alive=*/false);
   c.Shutdown();
   return reply;
+}
+
+uint16_t FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t n = sizeof a;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n) == 0;
+  ::close(fd);
+  return ok ? ntohs(a.sin_port) : 0;
 }
 
 }  // namespace http_client

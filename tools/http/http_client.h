@@ -68,4 +68,10 @@ class Connection {
   std::unique_ptr<Impl> impl_;
 };
 
+// A loopback TCP port free at the time of asking (the kernel's choice,
+// released at once), for two servers that must name each other before
+// either listens. Another process may take it meanwhile: a start that fails
+// on it is tried again by the caller. 0 when none could be had.
+uint16_t FreeLoopbackPort();
+
 }  // namespace http_client

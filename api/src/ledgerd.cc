@@ -142,7 +142,10 @@ int main(int argc, char** argv) {
           "        [--witness NAME,URL,VKEY ...] [--witness-quorum K] [--witness-ca FILE] "
           "[--checkpoint-interval-ms MS] [--tls-cert FILE --tls-key FILE]\n"
           "        [--oidc-issuer URL ... --oidc-audience AUD ... [--oidc-jwks FILE] "
-          "[--oidc-claims FILE] [--oidc-ca FILE] [--oidc-refresh-s S]]");
+          "[--oidc-claims FILE] [--oidc-ca FILE] [--oidc-refresh-s S]]\n"
+          "        [--standby URL ... [--replication sync|async] [--replication-wait-ms MS]]\n"
+          "        [--standby-of URL --token T [--advertise URL]] [--replication-ca FILE]\n"
+          "SIGHUP reads the tokens, OIDC and TLS files again; SIGUSR1 promotes a standby.");
       std::puts("limits (docs/API.md, \"Limits\"; 0 turns --append-rate off):");
       for (const Limit& l : kLimits) std::printf("  --%s N  (%ld-%ld)\n", l.flag, l.lo, l.hi);
       return 0;

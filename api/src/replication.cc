@@ -208,9 +208,13 @@ void ReplicationHub::Run() {
                          [&](const auto& c) { return c.second.confirmed > replicated; });
     });
   }
-  // Stopping: whoever waits is answered now.
-  for (EventWaiter& w : events_) w.ready();
-  for (AckWaiter& w : acks_) w.done(false);
+  // Stopping: whoever waits is answered now, without the lock (an answer
+  // asks the hub for its term).
+  std::vector<EventWaiter> events = std::move(events_);
+  std::vector<AckWaiter> acks = std::move(acks_);
+  lock.unlock();
+  for (EventWaiter& w : events) w.ready();
+  for (AckWaiter& w : acks) w.done(false);
 }
 
 // ---------------------------------------------------------------------------

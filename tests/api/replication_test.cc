@@ -209,6 +209,25 @@ TEST_F(Replication, ASyncAppendIs503WhenNoStandbyConfirmsAndNothingIsPublishedPa
       std::string::npos);
 }
 
+// A hub that goes while a standby's long poll waits answers it, and the
+// answer may ask the hub for its term (as the service's does).
+TEST(ReplicationHubAlone, AnswersWhoWaitsWhenItGoes) {
+  TempDir dir;
+  auto l = ledger::Ledger::Open(dir.path());
+  ASSERT_TRUE(l.ok());
+  auto hub = std::make_unique<ReplicationHub>(l->get(), ReplicationOptions{});
+  std::atomic<bool> answered{false};
+  ReplicationHub* raw = hub.get();
+  hub->WaitForEvents(0, std::chrono::seconds(30), [&] {
+    EXPECT_EQ(raw->term(), 0u);
+    answered = true;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  hub.reset();
+  EXPECT_TRUE(answered);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
 // A request's events are never split between two answers: a standby that
 // keeps one answer and never gets the next (its primary killed) holds each
 // request whole or not at all.

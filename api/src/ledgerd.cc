@@ -10,7 +10,8 @@
 //           [limits: see kLimits below and docs/API.md, "Limits"]
 //
 // Standbys (docs/OPERATIONS.md, "Standbys and failover"):
-//   a primary names them with --standby URL (repeatable) and
+//   a primary names them with --standby URL (repeatable; NAME=URL binds a
+//   standby to its credential NAME, whose requests alone confirm for it) and
 //   --replication sync|async (default sync) [--replication-wait-ms 2000];
 //   a standby runs with --standby-of URL --token T [--advertise URL]
 //   and the primary's signing key (--signing-key). --replication-ca FILE:
@@ -143,7 +144,8 @@ int main(int argc, char** argv) {
           "[--checkpoint-interval-ms MS] [--tls-cert FILE --tls-key FILE]\n"
           "        [--oidc-issuer URL ... --oidc-audience AUD ... [--oidc-jwks FILE] "
           "[--oidc-claims FILE] [--oidc-ca FILE] [--oidc-refresh-s S]]\n"
-          "        [--standby URL ... [--replication sync|async] [--replication-wait-ms MS]]\n"
+          "        [--standby [NAME=]URL ... [--replication sync|async] [--replication-wait-ms "
+          "MS]]\n"
           "        [--standby-of URL --token T [--advertise URL]] [--replication-ca FILE]\n"
           "SIGHUP reads the tokens, OIDC and TLS files again; SIGUSR1 promotes a standby.");
       std::puts("limits (docs/API.md, \"Limits\"; 0 turns --append-rate off):");
@@ -292,7 +294,15 @@ int main(int argc, char** argv) {
   // Replication: a standby of a primary, or a primary with standbys.
   const bool standby = !flags["standby-of"].empty();
   api::ReplicationOptions replication;
-  replication.standbys = lists["standby"];
+  // --standby URL, or NAME=URL to bind it to its credential NAME.
+  for (const std::string& standby_flag : lists["standby"]) {
+    const size_t eq = standby_flag.find('=');
+    const bool bound = eq != std::string::npos && standby_flag.find("://") > eq;
+    const std::string url = bound ? standby_flag.substr(eq + 1) : standby_flag;
+    if (url.empty() || (bound && eq == 0)) return Fail("--standby is URL or NAME=URL");
+    replication.standbys.push_back(url);
+    if (bound) replication.credential_of[url] = standby_flag.substr(0, eq);
+  }
   if (flags["replication"] == "async") {
     replication.mode = api::ReplicationMode::kAsync;
   } else if (!flags["replication"].empty() && flags["replication"] != "sync") {

@@ -132,8 +132,12 @@ void ReplicationHub::WaitForEvents(uint64_t after, std::chrono::milliseconds wai
   cv_.notify_all();
 }
 
-void ReplicationHub::Confirm(const std::string& url, uint64_t size) {
+void ReplicationHub::Confirm(const std::string& url, uint64_t size, const std::string& credential) {
   if (!Named(url)) return;
+  if (auto bound = options_.credential_of.find(url);
+      bound != options_.credential_of.end() && bound->second != credential) {
+    return;
+  }
   std::lock_guard lock(mu_);
   confirmed_[url] = {url, std::min(size, ledger_->Size()), Clock::now()};
   cv_.notify_all();

@@ -478,7 +478,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
       // Asking for what follows `after` says the standby holds `after`.
       ReplicationHub* hub = replication_.load();
-      if (hub && !standby.empty()) hub->Confirm(standby, *after);
+      if (hub && !standby.empty()) hub->Confirm(standby, *after, cred->name);
       auto answer = [this, after = *after, limit, done]() {
         done(ReplicationAnswer(after, limit));
       };

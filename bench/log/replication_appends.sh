@@ -43,7 +43,7 @@ for rep in $(seq "$reps"); do
     base=http://127.0.0.1:$p_port
     standby_url=http://127.0.0.1:$s_port
     extra=()
-    [ "$mode" != none ] && extra=(--standby "$standby_url" --replication "$mode")
+    [ "$mode" != none ] && extra=(--standby "bench-regulator=$standby_url" --replication "$mode")
     start_bg "$run/primary.log" "$work/bin/ledgerd" --data "$run/primary" \
       --tokens "$work/tokens.json" --port "$p_port" --log-level warn --append-rate 0 "${extra[@]}"
     primary_pid=$last_pid

@@ -280,6 +280,7 @@ TEST_F(LedgerdStart, BadReplicationFlagsAreRefused) {
   ExpectRefused(with({"--standby", "http://127.0.0.1:9", "--replication-wait-ms", "0"}),
                 "--replication-wait-ms must be");
   ExpectRefused(with({"--token", "t"}), "--token and --advertise are a standby's");
+  ExpectRefused(with({"--standby", "=http://127.0.0.1:9"}), "--standby is URL or NAME=URL");
   ExpectRefused(with({"--standby-of", "ftp://127.0.0.1:9", "--token", "t"}),
                 "--standby-of must be http[s]://");
   ExpectRefused(with({"--standby-of", "http://127.0.0.1:9"}), "--standby-of needs --token");

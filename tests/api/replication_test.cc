@@ -110,6 +110,7 @@ class Replication : public ::testing::Test {
     if (HasFatalFailure()) return;
     ReplicationOptions r;
     r.standbys = {kStandbyName};
+    r.credential_of[kStandbyName] = "copier";  // ledgerd --standby copier=URL
     r.mode = mode_;
     r.sync_wait = std::chrono::milliseconds(400);
     primary_.hub = std::make_unique<ReplicationHub>(primary_.ledger.get(), r);
@@ -207,6 +208,20 @@ TEST_F(Replication, ASyncAppendIs503WhenNoStandbyConfirmsAndNothingIsPublishedPa
       primary_.Call("GET", "/metrics", "")
           .body.find("ledger_standby_lag_events{standby=\"" + std::string(kStandbyName) + "\"} 1"),
       std::string::npos);
+  // Only the standby's own credential confirms for it: a regulator naming
+  // it does not.
+  auto confirmed = [&] {
+    return json::parse(primary_.Call("GET", "/healthz", "").body)
+        .at("standbys")
+        .at(0)
+        .at("confirmed")
+        .to_number<uint64_t>();
+  };
+  const std::string spoof = "/v1/replication/events?after=2&standby=" + std::string(kStandbyName);
+  EXPECT_EQ(primary_.Call("GET", spoof, "cqc").status, 200u);
+  EXPECT_EQ(confirmed(), 1u);
+  EXPECT_EQ(primary_.Call("GET", spoof, "copier").status, 200u);
+  EXPECT_EQ(confirmed(), 2u);
 }
 
 // A hub that goes while a standby's long poll waits answers it, and the
@@ -394,8 +409,9 @@ TEST(Failover, EveryAcknowledgedEventSurvivesAndTheFormerPrimaryIsFenced) {
     out.insert(out.end(), more.begin(), more.end());
     return out;
   };
-  const std::vector<std::string> primary_args = args(
-      "p", {"--port", std::to_string(p_port), "--standby", s_url, "--replication-wait-ms", "5000"});
+  const std::vector<std::string> primary_args =
+      args("p", {"--port", std::to_string(p_port), "--standby", "copier=" + s_url,
+                 "--replication-wait-ms", "5000"});
   auto primary = std::make_unique<ledger::testing::LedgerdProcess>(LEDGERD_PATH, primary_args);
   ASSERT_EQ(primary->port(), p_port) << primary->log();
   ledger::testing::LedgerdProcess standby(

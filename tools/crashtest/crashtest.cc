@@ -362,8 +362,9 @@ TrialResult Trial(const Options& o, int trial, std::mt19937_64& rng) {
   const std::string s_url = "http://127.0.0.1:" + std::to_string(s_port);
   std::vector<std::string> primary_args;
   if (o.failover) {
-    primary_args = {"--port", std::to_string(p_port),  "--signing-key", key, "--standby",
-                    s_url,    "--replication-wait-ms", "10000"};
+    // The standby copies with the reader's credential, bound to it.
+    primary_args = {"--port",    std::to_string(p_port), "--signing-key",         key,
+                    "--standby", "reader=" + s_url,      "--replication-wait-ms", "10000"};
   }
   std::optional<Server> server = Start(o, data, tokens, log, primary_args);
   if (!server) {

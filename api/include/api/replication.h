@@ -40,6 +40,10 @@ struct ReplicationOptions {
   // The standbys whose confirmations count (ledgerd --standby URL), each
   // as it names itself in its requests (its --advertise URL).
   std::vector<std::string> standbys;
+  // A standby bound to its credential (ledgerd --standby NAME=URL): only
+  // that credential's requests confirm for it. Unbound, any regulator's or
+  // auditor's credential that names the URL does.
+  std::map<std::string, std::string> credential_of;  // URL -> credential name
   ReplicationMode mode = ReplicationMode::kSync;
   // How long a sync append waits for a standby's confirmation before it is
   // answered 503 (it is durable on the primary all the same).
@@ -65,9 +69,10 @@ class ReplicationHub {
   // Calls `ready` (on the hub's thread) once the ledger holds an event
   // after `after`, or once `wait` has passed.
   void WaitForEvents(uint64_t after, std::chrono::milliseconds wait, std::function<void()> ready);
-  // A standby that calls itself `url` holds `size` events durably. Ignored
-  // unless `url` is one of options.standbys.
-  void Confirm(const std::string& url, uint64_t size);
+  // A standby that calls itself `url` holds `size` events durably, says
+  // the credential named `credential`. Ignored unless `url` is one of
+  // options.standbys and, when it is bound, `credential` is its own.
+  void Confirm(const std::string& url, uint64_t size, const std::string& credential);
   // Calls `done(true)` once a named standby confirmed `seq`, or
   // `done(false)` after options.sync_wait; at once with true in async
   // mode.

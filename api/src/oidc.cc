@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -245,25 +244,19 @@ bool VerifySignature(Alg alg, EVP_PKEY* key, std::string_view input, std::string
 // ---------------------------------------------------------------------------
 // Fetching (OpenID Connect Discovery 1.0 §4)
 
+// An https URL: its endpoint and the target it asks for (path and query).
 struct HttpsUrl {
   http_client::Endpoint endpoint;
   std::string target;
+  bool has_query = false;
 };
 
 std::optional<HttpsUrl> ParseHttpsUrl(std::string_view text) {
-  auto url = boost::urls::parse_absolute_uri(text);
-  if (!url || url->scheme() != "https" || url->host().empty() || url->has_fragment() ||
-      url->has_userinfo()) {
-    return std::nullopt;
-  }
-  HttpsUrl out;
-  out.endpoint.tls = true;
-  out.endpoint.host = std::string(url->encoded_host());
-  out.endpoint.port = url->has_port() ? std::string(url->port()) : "443";
+  std::optional<http_client::Url> url = http_client::ParseUrl(text);
+  if (!url || !url->endpoint.tls) return std::nullopt;
+  HttpsUrl out{url->endpoint, url->path.empty() ? "/" : url->path, url->has_query};
   out.endpoint.body_limit = 1 << 20;
-  out.target = std::string(url->encoded_path());
-  if (out.target.empty()) out.target = "/";
-  if (url->has_query()) out.target += "?" + std::string(url->encoded_query());
+  if (url->has_query) out.target += "?" + url->query;
   return out;
 }
 
@@ -429,7 +422,7 @@ Result<std::unique_ptr<OidcVerifier>> OidcVerifier::Open(OidcOptions options,
   for (const std::string& issuer : options.issuers) {
     // OpenID Connect Discovery §3: an https URL without query or fragment.
     std::optional<HttpsUrl> url = ParseHttpsUrl(issuer);
-    if (!url || url->target.find('?') != std::string::npos) {
+    if (!url || url->has_query) {
       return Status::InvalidArgument("--oidc-issuer " + issuer +
                                      " must be an https URL without query or fragment");
     }

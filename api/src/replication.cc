@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/encode.hpp>
-#include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 
 #include "http_client.h"
@@ -60,15 +59,12 @@ ReplicationHub::ReplicationHub(ledger::Ledger* ledger, ReplicationOptions option
 
 void ReplicationHub::ProbeStandbys() {
   for (const std::string& url : options_.standbys) {
-    auto parsed = boost::urls::parse_absolute_uri(url);
-    if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https")) continue;
-    http_client::Endpoint to;
-    to.tls = parsed->scheme() == "https";
-    to.host = std::string(parsed->encoded_host());
-    to.port = parsed->has_port() ? std::string(parsed->port()) : to.tls ? "443" : "80";
+    std::optional<http_client::Url> parsed = http_client::ParseUrl(url);
+    if (!parsed) continue;
+    http_client::Endpoint to = parsed->endpoint;
     to.ca_file = options_.ca_file;
     to.timeout = std::chrono::seconds(2);
-    std::string path(parsed->encoded_path());
+    std::string path = parsed->path;
     while (path.ends_with('/')) path.pop_back();
     Result<http_client::Reply> reply = http_client::Call(to, {"GET", path + "/healthz", "", ""});
     if (!reply.ok()) continue;  // gone: no news
@@ -235,21 +231,18 @@ Standby::Standby(ledger::Ledger* ledger, StandbyOptions options)
 Standby::~Standby() { Stop(); }
 
 Result<std::unique_ptr<Standby>> Standby::Open(ledger::Ledger* ledger, StandbyOptions options) {
-  auto url = boost::urls::parse_absolute_uri(options.primary);
-  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty() ||
-      url->has_query() || url->has_fragment() || url->has_userinfo()) {
+  std::optional<http_client::Url> url = http_client::ParseUrl(options.primary);
+  if (!url || url->has_query) {
     return Status::InvalidArgument("--standby-of must be http[s]://HOST[:PORT][/PREFIX]");
   }
   if (options.token.empty()) return Status::InvalidArgument("--standby-of needs --token");
   std::unique_ptr<Standby> s(new Standby(ledger, std::move(options)));
   Peer& p = *s->peer_;
-  p.endpoint.tls = url->scheme() == "https";
-  p.endpoint.host = std::string(url->encoded_host());
-  p.endpoint.port = url->has_port() ? std::string(url->port()) : p.endpoint.tls ? "443" : "80";
+  p.endpoint = url->endpoint;
   p.endpoint.ca_file = s->options_.ca_file;
   p.endpoint.timeout =
       std::chrono::ceil<std::chrono::seconds>(s->options_.wait) + std::chrono::seconds(30);
-  p.prefix = std::string(url->encoded_path());
+  p.prefix = url->path;
   while (p.prefix.ends_with('/')) p.prefix.pop_back();
   s->state_.copied = ledger->Size();
   return s;

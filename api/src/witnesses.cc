@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/url/parse.hpp>
 #include <charconv>
 #include <set>
 
@@ -25,26 +24,14 @@ bool NameChar(char c) {
          c == '_' || c == '-' || c == ':' || c == '/';
 }
 
-// Where a witness URL submits: http or https, host, port and the
-// add-checkpoint target; nullopt for anything else.
-struct WitnessUrl {
-  bool tls = false;
-  std::string host, port, target;
-};
-std::optional<WitnessUrl> ParseWitnessUrl(std::string_view text) {
-  auto url = boost::urls::parse_absolute_uri(text);
-  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty() ||
-      url->has_query() || url->has_fragment() || url->has_userinfo()) {
-    return std::nullopt;
-  }
-  WitnessUrl out;
-  out.tls = url->scheme() == "https";
-  out.host = std::string(url->encoded_host());
-  out.port = url->has_port() ? std::string(url->port()) : out.tls ? "443" : "80";
-  std::string path(url->encoded_path());
-  while (path.ends_with('/')) path.pop_back();
-  out.target = path + "/add-checkpoint";
-  return out;
+// Where a witness URL submits (http or https, no query): its endpoint and
+// PATH/add-checkpoint; nullopt for anything else.
+std::optional<std::pair<http_client::Endpoint, std::string>> ParseWitnessUrl(
+    std::string_view text) {
+  std::optional<http_client::Url> url = http_client::ParseUrl(text);
+  if (!url || url->has_query) return std::nullopt;
+  while (url->path.ends_with('/')) url->path.pop_back();
+  return std::pair{url->endpoint, url->path + "/add-checkpoint"};
 }
 
 }  // namespace
@@ -111,16 +98,14 @@ Result<std::unique_ptr<Witnesses>> Witnesses::Open(ledger::Ledger* ledger, Witne
         ledger::note::ParseVerifierKey(c.vkey, ledger::note::kCosignatureV1);
     if (!v.ok()) return v.status();
     peer->verifier = std::move(v).value();
-    std::optional<WitnessUrl> url = ParseWitnessUrl(c.url);
+    auto url = ParseWitnessUrl(c.url);
     if (!url) return Status::InvalidArgument("--witness " + c.name + ": a bad URL");
-    peer->endpoint.host = url->host;
-    peer->endpoint.port = url->port;
     // https: the witness's certificate checked against --witness-ca, or
     // the system's roots, and its host name.
-    peer->endpoint.tls = url->tls;
+    peer->endpoint = url->first;
     peer->endpoint.ca_file = options.ca_file;
     peer->endpoint.timeout = std::chrono::ceil<std::chrono::seconds>(options.timeout);
-    peer->target = url->target;
+    peer->target = url->second;
     peer->status.name = c.name;
     Result<std::optional<std::string>> kept = w->store_->Get(std::string(kPeerPrefix) + c.name);
     if (!kept.ok()) return kept.status();

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/url/parse.hpp>
 #include <optional>
 
 #include "tls_stream.h"
@@ -130,6 +131,22 @@ ledger::Result<Reply> Call(const Endpoint& to, const Request& request) {
   ledger::Result<Reply> reply = c.Exchange(request, /*keep_alive=*/false);
   c.Shutdown();
   return reply;
+}
+
+std::optional<Url> ParseUrl(std::string_view text) {
+  auto url = boost::urls::parse_absolute_uri(text);
+  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty() ||
+      url->has_userinfo() || url->has_fragment()) {
+    return std::nullopt;
+  }
+  Url out;
+  out.endpoint.tls = url->scheme() == "https";
+  out.endpoint.host = std::string(url->encoded_host());
+  out.endpoint.port = url->has_port() ? std::string(url->port()) : out.endpoint.tls ? "443" : "80";
+  out.path = std::string(url->encoded_path());
+  out.has_query = url->has_query();
+  if (out.has_query) out.query = std::string(url->encoded_query());
+  return out;
 }
 
 uint16_t FreeLoopbackPort() {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,6 +68,18 @@ class Connection {
   explicit Connection(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// An http or https URL as the client reaches it: the endpoint (host, port,
+// tls; the rest of Endpoint at its defaults), the encoded path as written
+// and the encoded query. nullopt for another scheme, no host, user info or
+// a fragment.
+struct Url {
+  Endpoint endpoint;
+  std::string path;  // "" or "/..." as written, a trailing '/' kept
+  bool has_query = false;
+  std::string query;  // without the '?'
+};
+std::optional<Url> ParseUrl(std::string_view text);
 
 // A loopback TCP port free at the time of asking (the kernel's choice,
 // released at once), for two servers that must name each other before

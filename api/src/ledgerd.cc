@@ -16,10 +16,14 @@
 //   a standby runs with --standby-of URL --token T [--advertise URL]
 //   and the primary's signing key (--signing-key). --replication-ca FILE:
 //   the CA of the other side's https (the primary's, or the standbys').
-//   SIGUSR1 promotes a standby: it stops copying and takes appends, with
-//   the --standby, --replication and --witness it was given. A primary
+//   `ledgerctl promote --data DIR` (or SIGUSR1) promotes a standby: it
+//   stops copying and takes appends, with the --standby, --replication and
+//   --witness it was given. A primary
 //   asks its standbys' /healthz at start and every 2 s whether one was
 //   promoted, and then takes no appends (fenced).
+//
+// --control-socket: the operator's Unix socket (api/control.h), default
+// DATA/ledgerd.sock; none: no socket.
 //
 // --signing-key: the ledger's signing key, kept outside the data directory
 // (docs/OPERATIONS.md, "Key custody"); default DATA/signing-key.pem.
@@ -57,11 +61,13 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "api/control.h"
 #include "api/oidc.h"
 #include "api/replication.h"
 #include "api/server.h"
@@ -147,7 +153,9 @@ int main(int argc, char** argv) {
           "        [--standby [NAME=]URL ... [--replication sync|async] [--replication-wait-ms "
           "MS]]\n"
           "        [--standby-of URL --token T [--advertise URL]] [--replication-ca FILE]\n"
-          "SIGHUP reads the tokens, OIDC and TLS files again; SIGUSR1 promotes a standby.");
+          "        [--control-socket PATH|none]\n"
+          "SIGHUP reads the tokens, OIDC and TLS files again; `ledgerctl promote` (or SIGUSR1)\n"
+          "promotes a standby.");
       std::puts("limits (docs/API.md, \"Limits\"; 0 turns --append-rate off):");
       for (const Limit& l : kLimits) std::printf("  --%s N  (%ld-%ld)\n", l.flag, l.lo, l.hi);
       return 0;
@@ -201,7 +209,8 @@ int main(int argc, char** argv) {
         key != "tls-cert" && key != "tls-key" && key != "oidc-jwks" && key != "oidc-claims" &&
         key != "oidc-ca" && key != "oidc-refresh-s" && key != "signing-key" &&
         key != "witness-ca" && key != "standby-of" && key != "token" && key != "advertise" &&
-        key != "replication-ca" && key != "replication" && key != "replication-wait-ms") {
+        key != "replication-ca" && key != "replication" && key != "replication-wait-ms" &&
+        key != "control-socket") {
       return Fail("unknown option --" + key);
     }
   }
@@ -344,6 +353,7 @@ int main(int argc, char** argv) {
     o.token = flags["token"];
     o.advertise = flags["advertise"];
     o.ca_file = flags["replication-ca"];
+    o.own_term = hub->term();
     auto opened = api::Standby::Open(ledger->get(), o);
     if (!opened.ok()) return Fail(opened.status().message());
     copier = std::move(opened).value();
@@ -393,31 +403,69 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  // Promotion (SIGUSR1 or `ledgerctl promote`): what was copied is the log
+  // from here on, signed with the same key; nothing more is copied. Its
+  // answer is the control socket's JSON line.
+  std::mutex promote_mu;
+  bool promoted = false;
+  auto promote = [&]() -> std::string {
+    std::lock_guard lock(promote_mu);
+    if (!copier || promoted) {
+      return boost::json::serialize(boost::json::object{
+          {"error", "this ledger is a primary already"}, {"term", hub->term()}});
+    }
+    copier->Stop();
+    const api::StandbyState copied = copier->State();
+    if (auto st = hub->Promote(copied.primary_term); !st.ok()) {
+      // The promotion stands (the copier is stopped); a restart would not
+      // know the new term, so say so loudly.
+      spdlog::critical("promotion: cannot keep the new term: {}", st.ToString());
+    }
+    service.Promote(hub.get());
+    if (witnesses) witnesses->Start();
+    promoted = true;
+    spdlog::warn(
+        "promoted: this ledger is the primary, term {}, from size {} on (it was a standby of "
+        "{}); remove standby-of from its config before it restarts",
+        hub->term(), (*ledger)->Size(), copier->options().primary);
+    boost::json::object o{{"promoted", true},
+                          {"term", hub->term()},
+                          {"size", (*ledger)->Size()},
+                          {"was_standby_of", copier->options().primary},
+                          {"primary_size_last_seen", copied.primary_size}};
+    if (copied.stopped) o["warning"] = "it had stopped copying: " + copied.error;
+    return boost::json::serialize(o);
+  };
+  // (Copying starts before the control socket opens: a promotion stops
+  // a copier that has started.)
+  if (copier) copier->Start();
+  std::unique_ptr<api::ControlSocket> control;
+  if (flags["control-socket"] != "none") {
+    const std::string path =
+        flags["control-socket"].empty() ? flags["data"] + "/ledgerd.sock" : flags["control-socket"];
+    auto opened = api::ControlSocket::Open(path, [&](std::string_view command) -> std::string {
+      if (command == "promote") return promote();
+      if (command == "status") {
+        boost::json::object o = service.Health().second;
+        o["term"] = hub->term();
+        return boost::json::serialize(o);
+      }
+      return R"({"error":"unknown command: the commands are status and promote"})";
+    });
+    if (!opened.ok()) return Fail(opened.status().message());
+    control = std::move(opened).value();
+  }
+
   api::Server server(&service, options);
   if (auto st = server.Start(); !st.ok()) return Fail(st.ToString());
-  if (copier) copier->Start();
   spdlog::info("ledgerd listening on {}://{}:{} with {} events",
                options.tls_cert.empty() ? "http" : "https", options.address, server.port(),
                (*ledger)->Size());
   int sig = 0;
   while (sigwait(&stop_signals, &sig) == 0 && (sig == SIGHUP || sig == SIGUSR1)) {
     if (sig == SIGUSR1) {
-      if (!copier) {
-        spdlog::warn("SIGUSR1: this ledger is a primary already");
-        continue;
-      }
-      // Promotion: what was copied is the log from here on, signed with
-      // the same key; nothing more is copied.
-      copier->Stop();
-      if (auto st = hub->Promote(copier->State().primary_term); !st.ok()) {
-        spdlog::error("SIGUSR1: cannot keep the new term: {}", st.ToString());
-      }
-      service.Promote(hub.get());
-      if (witnesses) witnesses->Start();
-      spdlog::warn(
-          "SIGUSR1: promoted: this ledger is the primary, term {}, from size {} on (it "
-          "was a standby of {}); remove standby-of from its config before it restarts",
-          hub->term(), (*ledger)->Size(), copier->options().primary);
+      const std::string answer = promote();
+      if (answer.find("\"error\"") != std::string::npos) spdlog::warn("SIGUSR1: {}", answer);
       continue;
     }
     // The tokens file: a file that does not read whole is refused, and the
@@ -448,6 +496,7 @@ int main(int argc, char** argv) {
     }
   }
   spdlog::info("ledgerd stopping (signal {})", sig);
+  control.reset();
   server.Stop();
   if (copier) copier->Stop();
   witnesses.reset();

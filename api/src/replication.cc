@@ -318,12 +318,22 @@ Status Standby::CopyOnce() {
   }
   const uint64_t primary_size = head->to_number<uint64_t>();
   const json::value* term = o->if_contains("term");
+  uint64_t primary_term = 0;
+  if (term && term->is_number() && !term->is_double() &&
+      !(term->is_int64() && term->as_int64() < 0)) {
+    primary_term = term->to_number<uint64_t>();
+  }
   {
     std::lock_guard lock(mu_);
     state_.primary_size = primary_size;
-    if (term && term->is_number() && !term->is_double()) {
-      state_.primary_term = term->to_number<uint64_t>();
-    }
+    state_.primary_term = primary_term;
+  }
+  if (primary_term < options_.own_term) {
+    return Status::Conflict(
+        "this ledger was promoted to term " + std::to_string(options_.own_term) + " and " +
+        options_.primary + " is in term " + std::to_string(primary_term) +
+        ", an earlier one: it is a former primary; remove --standby-of to serve as the primary, "
+        "or make this ledger a standby of the current primary");
   }
   if (events->as_array().empty()) {
     if (primary_size < after) {

@@ -48,6 +48,40 @@ void Service::Promote(ReplicationHub* hub) {
 
 Service::~Service() = default;
 
+std::pair<unsigned, json::object> Service::Health() const {
+  json::object o{{"status", "ok"},
+                 {"size", ledger_->Size()},
+                 {"projections_applied", projector_->applied()},
+                 {"role", standby_.load() ? "standby" : "primary"}};
+  if (ReplicationHub* hub = replication_.load()) o["term"] = hub->term();
+  unsigned status = 200;
+  if (const Standby* standby = standby_.load()) {
+    // A standby that stopped copying serves an old ledger: out of a
+    // load balancer's pool until someone looks.
+    const StandbyState st = standby->State();
+    o["primary"] = standby->options().primary;
+    o["primary_size"] = st.primary_size;
+    if (!st.error.empty()) o["replication_error"] = st.error;
+    if (st.stopped) {
+      o["status"] = "stopped";
+      status = 503;
+    }
+  }
+  if (ReplicationHub* hub = replication_.load(); hub && !hub->options().standbys.empty()) {
+    json::array standbys;
+    for (const StandbyConfirmation& c : hub->Confirmations()) {
+      standbys.push_back(json::object{{"url", c.url}, {"confirmed", c.confirmed}});
+    }
+    o["standbys"] = std::move(standbys);
+    o["replication"] = hub->options().mode == ReplicationMode::kSync ? "sync" : "async";
+    if (std::optional<std::string> newer = hub->FencedBy()) {
+      o["status"] = "fenced";
+      o["promoted_standby"] = *newer;
+    }
+  }
+  return {status, std::move(o)};
+}
+
 void Service::ReloadTokens(TokenStore tokens) {
   tokens_.store(std::make_shared<const TokenStore>(std::move(tokens)));
 }
@@ -437,36 +471,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       return done(std::move(r));
     }
     case RouteId::kHealth: {
-      json::object o{{"status", "ok"},
-                     {"size", ledger_->Size()},
-                     {"projections_applied", projector_->applied()},
-                     {"role", standby_.load() ? "standby" : "primary"}};
-      if (ReplicationHub* hub = replication_.load()) o["term"] = hub->term();
-      unsigned status = 200;
-      if (const Standby* standby = standby_.load()) {
-        // A standby that stopped copying serves an old ledger: out of a
-        // load balancer's pool until someone looks.
-        const StandbyState st = standby->State();
-        o["primary"] = standby->options().primary;
-        o["primary_size"] = st.primary_size;
-        if (!st.error.empty()) o["replication_error"] = st.error;
-        if (st.stopped) {
-          o["status"] = "stopped";
-          status = 503;
-        }
-      }
-      if (ReplicationHub* hub = replication_.load(); hub && !hub->options().standbys.empty()) {
-        json::array standbys;
-        for (const StandbyConfirmation& c : hub->Confirmations()) {
-          standbys.push_back(json::object{{"url", c.url}, {"confirmed", c.confirmed}});
-        }
-        o["standbys"] = std::move(standbys);
-        o["replication"] = hub->options().mode == ReplicationMode::kSync ? "sync" : "async";
-        if (std::optional<std::string> newer = hub->FencedBy()) {
-          o["status"] = "fenced";
-          o["promoted_standby"] = *newer;
-        }
-      }
+      auto [status, o] = Health();
       return done(Json(status, o));
     }
     case RouteId::kReplication: {

@@ -266,8 +266,8 @@ TEST_F(LedgerdStart, PortInUseOrBadOptions) {
 
 namespace {
 
-// Witnesses (SPEC §9) named wrongly are refused at start, on the command
-// line and in the config file, with what is wrong.
+// Replication flags, and a control socket that cannot be, are refused at
+// start with what is wrong.
 TEST_F(LedgerdStart, BadReplicationFlagsAreRefused) {
   auto with = [&](std::vector<std::string> more) {
     std::vector<std::string> args{"--data", data_, "--tokens", tokens_};
@@ -284,8 +284,13 @@ TEST_F(LedgerdStart, BadReplicationFlagsAreRefused) {
   ExpectRefused(with({"--standby-of", "ftp://127.0.0.1:9", "--token", "t"}),
                 "--standby-of must be http[s]://");
   ExpectRefused(with({"--standby-of", "http://127.0.0.1:9"}), "--standby-of needs --token");
+  ExpectRefused(with({"--control-socket", "/tmp/" + std::string(200, 's')}),
+                "the control socket's path must be");
+  ExpectRefused(with({"--control-socket", tokens_}), "holds a file that is not a socket");
 }
 
+// Witnesses (SPEC §9) named wrongly are refused at start, on the command
+// line and in the config file, with what is wrong.
 TEST_F(LedgerdStart, BadWitnessesAreRefused) {
   const std::string key = "w.example+12345678+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
   auto with = [&](std::vector<std::string> more) {

@@ -7,6 +7,10 @@
 #include "api/replication.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -17,6 +21,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/control.h"
 #include "api/server.h"
 #include "api/service.h"
 #include "http_client.h"
@@ -372,12 +377,71 @@ WitnessRun StartWitness(const std::string& dir, const std::string& log_vkey) {
   return w;
 }
 
+// The operator's control socket: its owner's alone, one command line in
+// and one JSON line out, bounded commands, and gone when it closes.
+TEST(ControlSocketAlone, AnswersOneLineAndRefusesWhatIsNotACommand) {
+  TempDir dir;
+  const std::string path = dir.path() + "/ledgerd.sock";
+  std::vector<std::string> heard;
+  auto opened = ControlSocket::Open(path, [&](std::string_view command) {
+    heard.emplace_back(command);
+    return std::string(R"({"heard":")") + std::string(command) + "\"}";
+  });
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // Sends `bytes`, then reads until the peer closes.
+  auto exchange = [&](const std::string& bytes) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    EXPECT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+    std::string out;
+    char buf[256];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, n);
+    ::close(fd);
+    return out;
+  };
+  EXPECT_EQ(exchange("status\n"), "{\"heard\":\"status\"}\n");
+  EXPECT_EQ(exchange("promote\nstatus\n"), "{\"heard\":\"promote\"}\n");  // one per connection
+  EXPECT_NE(exchange(std::string(200, 'x')).find("one short line"), std::string::npos);
+  EXPECT_EQ(heard, (std::vector<std::string>{"status", "promote"}));
+  opened->reset();
+  EXPECT_FALSE(std::filesystem::exists(path));
+
+  // A path a Unix socket cannot have, and a file that is not a socket.
+  EXPECT_EQ(ControlSocket::Open("/tmp/" + std::string(120, 'a'), nullptr).status().code(),
+            ledger::Code::kInvalidArgument);
+  std::ofstream(dir.path() + "/file") << "keep me";
+  EXPECT_FALSE(ControlSocket::Open(dir.path() + "/file", nullptr).ok());
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/file"));
+  // A socket left by a ledgerd that died is replaced.
+  {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+    ::close(fd);
+  }
+  auto again = ControlSocket::Open(path, [](std::string_view) { return std::string("{}"); });
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(exchange("status\n"), "{}\n");
+}
+
 // Failover with the ledgerd binary: a primary in sync mode killed under
-// load, its standby promoted (SIGUSR1); every acknowledged event is on the
+// load, its standby promoted (`ledgerctl promote`); every acknowledged event is on the
 // new primary with its seq and hash; the former primary, back with its old
 // data and key, is fenced: it takes no appends. A witness cosigns the new
 // primary's checkpoints, and refuses (keeping the evidence) those of the
-// former primary once it appends on its own.
+// former primary once it appends on its own. Restarted with its stale
+// --standby-of, the promoted ledger stops rather than copy from the former
+// primary.
 TEST(Failover, EveryAcknowledgedEventSurvivesAndTheFormerPrimaryIsFenced) {
   TempDir dir;
   const std::string tokens = dir.path() + "/tokens.json", key = dir.path() + "/key.pem";
@@ -414,10 +478,29 @@ TEST(Failover, EveryAcknowledgedEventSurvivesAndTheFormerPrimaryIsFenced) {
                  "--replication-wait-ms", "5000"});
   auto primary = std::make_unique<ledger::testing::LedgerdProcess>(LEDGERD_PATH, primary_args);
   ASSERT_EQ(primary->port(), p_port) << primary->log();
-  ledger::testing::LedgerdProcess standby(
-      LEDGERD_PATH, args("s", {"--port", std::to_string(s_port), "--standby-of", p_url, "--token",
-                               "copier", "--advertise", s_url}));
-  ASSERT_EQ(standby.port(), s_port) << standby.log();
+  const std::vector<std::string> standby_args =
+      args("s", {"--port", std::to_string(s_port), "--standby-of", p_url, "--token", "copier",
+                 "--advertise", s_url});
+  auto standby = std::make_unique<ledger::testing::LedgerdProcess>(LEDGERD_PATH, standby_args);
+  ASSERT_EQ(standby->port(), s_port) << standby->log();
+  // ledgerctl COMMAND on a data directory: its exit code and output.
+  auto ledgerctl = [&](const std::string& command, const std::string& data) {
+    std::string out;
+    FILE* p = popen((std::string(LEDGERCTL_PATH) + " " + command + " --data " + dir.path() + "/" +
+                     data + " 2>&1")
+                        .c_str(),
+                    "r");
+    char buf[4096];
+    for (size_t n; p && (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    const int status = p ? pclose(p) : -1;
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
+  };
+  {
+    auto [code, out] = ledgerctl("status", "s");
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(out.find(R"("role":"standby")"), std::string::npos) << out;
+    EXPECT_NE(out.find(R"("primary":")" + p_url), std::string::npos) << out;
+  }
 
   auto call = [](uint16_t port, const std::string& method, const std::string& target,
                  const std::string& token, const std::string& body = "") {
@@ -455,15 +538,18 @@ TEST(Failover, EveryAcknowledgedEventSurvivesAndTheFormerPrimaryIsFenced) {
   for (std::thread& t : clients) t.join();
   ASSERT_GT(acked.size(), 20u);
 
-  standby.Signal(SIGUSR1);
-  bool promoted = false;
-  for (int i = 0; i < 200 && !promoted; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  {
+    // The promotion answers once it is done.
+    auto [code, out] = ledgerctl("promote", "s");
+    ASSERT_EQ(code, 0) << out << standby->log();
+    EXPECT_NE(out.find(R"("promoted":true,"term":1)"), std::string::npos) << out;
     auto h = call(s_port, "GET", "/healthz", "");
-    promoted =
-        h.status == 200 && body(h).as_object().contains("role") && body(h).at("role") == "primary";
+    EXPECT_EQ(body(h).as_object()["role"], "primary") << h.body;
+    // Once is enough: a primary is not promoted again.
+    std::tie(code, out) = ledgerctl("promote", "s");
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_NE(out.find("a primary already"), std::string::npos) << out;
   }
-  ASSERT_TRUE(promoted) << standby.log();
   // Every acknowledged event, at its seq with its hash.
   auto feed = call(s_port, "GET", "/v1/events?after=0&limit=10000", "cqc");
   ASSERT_EQ(feed.status, 200u);
@@ -535,6 +621,21 @@ TEST(Failover, EveryAcknowledgedEventSurvivesAndTheFormerPrimaryIsFenced) {
   EXPECT_FALSE(evidence.empty()) << primary->log();
   // The promoted ledger's published checkpoint is still its own.
   EXPECT_GE(published(s_port), new_size);
+
+  // The promoted ledger restarted with its old configuration, a standby of
+  // the former primary (term 0): it copies nothing and says why.
+  standby.reset();
+  standby = std::make_unique<ledger::testing::LedgerdProcess>(LEDGERD_PATH, standby_args);
+  ASSERT_EQ(standby->port(), s_port) << standby->log();
+  http_client::Reply health;
+  for (int i = 0; i < 200 && health.status != 503; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    health = call(s_port, "GET", "/healthz", "");
+  }
+  EXPECT_EQ(health.status, 503u) << health.body;
+  EXPECT_NE(health.body.find("a former primary"), std::string::npos) << health.body;
+  EXPECT_EQ(body(call(s_port, "GET", "/healthz", "")).as_object()["size"], new_size);
+  EXPECT_EQ(ledgerctl("promote", "p").first, 1);  // a primary (fenced or not) is not promoted
   ::kill(witness.pid, SIGTERM);
   ::waitpid(witness.pid, nullptr, 0);
 }

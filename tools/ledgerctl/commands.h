@@ -18,5 +18,6 @@ int Key(const Args& a);       // key.cc
 int Witness(const Args& a);   // witness.cc
 int Backup(const Args& a);    // backup.cc
 int Restore(const Args& a);   // backup.cc
+int Control(const Args& a);   // promote.cc: promote and status
 
 }  // namespace ledgerctl

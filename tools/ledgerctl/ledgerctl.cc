@@ -148,6 +148,16 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
       A new ledger in DIR from a backup, with the ledger's signing key (the
       backup's, or --key, checked against the backed-up verifier key);
       checked against the manifest's size and root.
+  ledgerctl promote  (--data DIR | --socket PATH)
+      Promotes the standby ledgerd running on DIR (through its control
+      socket, DIR/ledgerd.sock, or --socket): it stops copying and takes
+      appends as the primary, in the term after its primary's, continuing
+      the same log and key from its size (docs/OPERATIONS.md, "Standbys and
+      failover"). Prints ledgerd's answer (JSON: term, size); exits 1 if it
+      is a primary already, 3 if no ledgerd answers there.
+  ledgerctl status   (--data DIR | --socket PATH)
+      What the ledgerd running on DIR says of itself (its /healthz answer
+      and its term), through the same socket.
 
   A --server URL is http://HOST[:PORT] or https://HOST[:PORT]; for https the
   server's certificate is checked against --ca FILE (a private CA, PEM) or
@@ -158,7 +168,8 @@ constexpr const char* kUsage = R"(ledgerctl: the rehab access ledger's command l
 
 Exit codes: 0 done, 1 verification failed, not found, or records rejected,
 2 bad usage or no ledger in --data (only generate and import make one),
-3 the ledger cannot be opened (generate and import: is ledgerd running on it?).
+3 the ledger cannot be opened (generate and import: is ledgerd running on it?)
+  or, for promote and status, no ledgerd answers.
 proof: 0 verified, 1 REJECTED, 2 could not check.
 )";
 
@@ -233,6 +244,8 @@ int main(int argc, char** argv) {
       {"witness", {"data", "listen", "log", "name"}},
       {"backup", {"data", "to", "with-key", "progress", "signing-key", "origin"}},
       {"restore", {"from", "to", "key", "progress"}},
+      {"promote", {"data", "socket"}},
+      {"status", {"data", "socket"}},
   };
   auto allowed = kFlags.find(a.command);
   if (allowed == kFlags.end()) return Usage("unknown command " + a.command);
@@ -254,5 +267,6 @@ int main(int argc, char** argv) {
   if (a.command == "witness") return Witness(a);
   if (a.command == "backup") return Backup(a);
   if (a.command == "restore") return Restore(a);
+  if (a.command == "promote" || a.command == "status") return Control(a);
   return Usage("unknown command " + a.command);
 }

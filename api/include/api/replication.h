@@ -142,7 +142,12 @@ struct StandbyOptions {
   // --standby URLs, for its confirmations to count there. Empty: it copies
   // all the same, as a read replica the primary does not wait for.
   std::string advertise;
-  std::string ca_file;                   // for an https primary; empty: the system's roots
+  std::string ca_file;  // for an https primary; empty: the system's roots
+  // This ledger's own term (ReplicationHub::term). A ledger that was
+  // promoted once (term > 0) copies only from a primary of its term or a
+  // later one: restarted by mistake as a standby of the former primary it
+  // replaced (a stale --standby-of), it stops instead of copying.
+  uint64_t own_term = 0;
   std::chrono::milliseconds wait{1000};  // each request's long poll
   std::chrono::milliseconds retry{500};  // after a failure to reach it
 };

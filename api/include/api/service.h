@@ -129,6 +129,11 @@ class Service {
   // held back by `hub` as a primary's are. REQUIRES: the copier stopped.
   void Promote(ReplicationHub* hub);
 
+  // What GET /healthz answers (and `ledgerctl status`): the ledger's size,
+  // role and replication, and the HTTP status (503 for a standby that
+  // stopped copying).
+  std::pair<unsigned, boost::json::object> Health() const;
+
  private:
   std::string MetricsText() const;
   // GET /v1/replication/events: the events after `after` (at most

@@ -82,6 +82,7 @@ size_t Utf8SequenceLength(std::string_view s) {
 }  // namespace
 
 Result<std::string> WholeBody(HttpResponse& r) {
+  if (r.shared_body) return *r.shared_body;
   if (!r.stream) return r.body;
   std::string out;
   for (;;) {

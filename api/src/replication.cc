@@ -294,8 +294,11 @@ void Standby::Run() {
 
 Status Standby::CopyOnce() {
   const uint64_t after = ledger_->Size();
+  // Up to 10,000 events an answer (the route's most): a standby that
+  // starts far behind catches up in large batches, each with one checkpoint
+  // to check.
   std::string target = peer_->prefix + "/v1/replication/events?after=" + std::to_string(after) +
-                       "&wait_ms=" + std::to_string(options_.wait.count());
+                       "&wait_ms=" + std::to_string(options_.wait.count()) + "&limit=10000";
   if (!options_.advertise.empty()) {
     target += "&standby=" + boost::urls::encode(options_.advertise, boost::urls::unreserved_chars);
   }

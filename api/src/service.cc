@@ -412,7 +412,10 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     AddCheckpoints(r->as_of_seq, &o);
     HttpResponse out = Json(200, o);
     if (no_store) out.headers.emplace_back("Cache-Control", "no-store");
-    if (!cache_key.empty()) cache_->Put(cache_key, out.body);
+    if (!cache_key.empty()) {
+      out.shared_body = std::make_shared<const std::string>(std::move(out.body));
+      cache_->Put(cache_key, out.shared_body);
+    }
     done(std::move(out));
   };
   auto view_query = [&]() -> Result<projections::ViewQuery> {
@@ -443,10 +446,10 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   };
   // A cached answer for the key view_query() set, if any.
   auto cached = [&]() -> bool {
-    std::optional<std::string> body = cache_->Get(cache_key);
+    ViewCache::Body body = cache_->Get(cache_key);
     if (!body) return false;
     HttpResponse r;
-    r.body = std::move(*body);
+    r.shared_body = std::move(body);
     done(std::move(r));
     return true;
   };
@@ -604,11 +607,13 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       // A full tile never changes: read once, then served from memory.
       const bool full = tile->width == ledger::tiles::kTileWidth;
       ViewCache& kept = tile->entries ? *entry_bundles_ : *hash_tiles_;
-      std::optional<std::string> cached = full ? kept.Get(route.param) : std::nullopt;
-      Result<std::string> hashes = cached ? Result<std::string>(std::move(*cached))
-                                          : ledger_->ReadTile(*tile, ledger_->Size());
-      if (!hashes.ok()) return done(ProblemFor(hashes.status()));
-      if (full && !cached) kept.Put(route.param, *hashes);
+      ViewCache::Body hashes = full ? kept.Get(route.param) : nullptr;
+      if (!hashes) {
+        Result<std::string> read = ledger_->ReadTile(*tile, ledger_->Size());
+        if (!read.ok()) return done(ProblemFor(read.status()));
+        hashes = std::make_shared<const std::string>(std::move(read).value());
+        if (full) kept.Put(route.param, hashes);
+      }
       HttpResponse r;
       r.content_type = "application/octet-stream";
       // Entry bundles hold person-level events: only caches that the
@@ -623,7 +628,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       } else {
         r.headers.emplace_back("Cache-Control", std::string(audience) + ", max-age=1");
       }
-      r.body = std::move(hashes).value();
+      r.shared_body = std::move(hashes);
       return done(std::move(r));
     }
     case RouteId::kLogCheckpoint: {

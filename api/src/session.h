@@ -321,7 +321,13 @@ class Session : public std::enable_shared_from_this<Session> {
     Log(r.status);
     const bool keep_alive = keep_alive_ && !server_->stopping;
     if (r.stream) return WriteStreamed(std::move(r), keep_alive);
-    auto res = std::make_shared<http::response<http::string_body>>();
+    // The body is sent from where it is (a cache's shared answer, or the
+    // response's own string, moved): never copied. HEAD gets the GET's
+    // headers, Content-Length included, and no body.
+    std::shared_ptr<const std::string> body =
+        r.shared_body ? std::move(r.shared_body)
+                      : std::make_shared<const std::string>(std::move(r.body));
+    auto res = std::make_shared<http::response<http::span_body<const char>>>();
     res->version(11);
     res->result(r.status);
     res->set(http::field::server, "rehab-access-ledger");
@@ -329,11 +335,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set("X-Content-Type-Options", "nosniff");
     for (const auto& [k, v] : r.headers) res->set(k, v);
     res->keep_alive(keep_alive);
-    if (request_.method != "HEAD") res->body() = std::move(r.body);
-    res->prepare_payload();
+    if (request_.method != "HEAD") res->body() = {body->data(), body->size()};
+    res->content_length(body->size());
     stream_.tcp().expires_after(server_->options.write_timeout);
     http::async_write(stream_, *res,
-                      [self = shared_from_this(), res](beast::error_code ec, size_t) {
+                      [self = shared_from_this(), res, body](beast::error_code ec, size_t) {
                         if (ec) return self->Close();
                         self->Finish(res->keep_alive());
                       });

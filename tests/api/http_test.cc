@@ -68,6 +68,26 @@ TEST_F(Http, TheWorkedExampleOverHttp) {
   EXPECT_EQ(Get("/v1/fairness", kPartnership).status, 200u);
 }
 
+// HEAD answers with the GET's headers, Content-Length included, and no
+// body: for a view (kept in the cache and sent from it), the dashboard's
+// page and a problem.
+TEST_F(Http, HeadAnswersWithTheHeadersOfGet) {
+  std::stringstream lines(ReadFile("events.ndjson"));
+  std::string line;
+  for (int i = 0; i < 50 && std::getline(lines, line); ++i) ASSERT_EQ(Post(line).status, 201u);
+  for (const std::string target : {"/v1/fairness?from=2025-01-01", "/", "/v1/areas/E99999999"}) {
+    for (int twice = 0; twice < 2; ++twice) {  // computed, then from the cache
+      Reply get = Get(target);
+      Reply head = Send(http::verb::head, target, kRegulator);
+      EXPECT_EQ(head.status, get.status) << target;
+      EXPECT_EQ(head.raw.Header("Content-Length"), std::to_string(get.text.size())) << target;
+      EXPECT_EQ(head.raw.Header("Content-Type"), get.raw.Header("Content-Type")) << target;
+      EXPECT_TRUE(head.text.empty()) << target;
+      EXPECT_GT(get.text.size(), 0u) << target;
+    }
+  }
+}
+
 TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {
   const std::string ok =
       R"({"type":"referral.received","referral_id":"r1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";

@@ -97,6 +97,7 @@ struct Connection::Impl {
     http::write(*stream, req, ec);
     http::response_parser<http::string_body> parser;
     parser.body_limit(to.body_limit);
+    parser.skip(r.method == "HEAD");  // its Content-Length is the GET's, with no body
     beast::error_code read_ec;
     http::read(*stream, buffer, parser, read_ec);
     if (read_ec) return Unreachable(read_ec.message());

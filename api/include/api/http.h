@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,9 @@ struct HttpResponse {
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // A body shared with a cache (a view's answer, a full tile): when set,
+  // `body` is unused and these bytes are sent as they are, never copied.
+  std::shared_ptr<const std::string> shared_body;
   std::vector<std::pair<std::string, std::string>> headers;
   // A body too large to hold whole (the feed): when set, `body` is unused
   // and the server calls this again and again for the body's next piece (at

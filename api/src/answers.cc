@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "wire/event_json.h"
+#include "wire/json_text.h"
 
 namespace api {
 
@@ -14,7 +15,7 @@ using ledger::Status;
 HttpResponse Json(unsigned status, const json::value& v) {
   HttpResponse r;
   r.status = status;
-  r.body = json::serialize(v);
+  r.body = wire::Serialize(v);  // numbers in plain decimal (SPEC §11)
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include <boost/beast.hpp>
 #include <boost/json.hpp>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "http_fixture.h"
@@ -59,6 +60,9 @@ TEST_F(Http, TheWorkedExampleOverHttp) {
                   json::parse(ReadFile(std::string(q.at("file").as_string()))), r.body),
               "")
         << path;
+    // Numbers in plain decimal: no exponent (SPEC §11).
+    EXPECT_FALSE(std::regex_search(r.text, std::regex(R"([:,\[]-?[0-9]+(\.[0-9]+)?[eE])"))) << path;
+    EXPECT_NE(r.text.find("."), std::string::npos) << path;
     // Every view carries the signed head of the ledger it was computed over.
     ASSERT_TRUE(r.body.as_object().contains("tree_head")) << path;
     const json::object& head = r.body.at("tree_head").as_object();

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "tables.h"
+#include "wire/json_text.h"
 #include "wire/view_json.h"
 
 namespace ledgerctl {
@@ -83,7 +84,7 @@ int Replay(const Args& a) {
   if (csv) {
     std::cout << ledgerctl::ViewCsv(view, *out);
   } else {
-    std::cout << json::serialize(*out) << '\n';
+    std::cout << wire::Serialize(*out) << '\n';
   }
   return 0;
 }
@@ -133,7 +134,7 @@ int Diff(const Args& a) {
                    {"after_as_of_seq", answers[1].at("as_of_seq")},
                    {"changed", changes.size()},
                    {"changes", std::move(changes)}};
-  std::cout << json::serialize(out) << '\n';
+  std::cout << wire::Serialize(out) << '\n';
   return 0;
 }
 

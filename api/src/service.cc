@@ -18,6 +18,7 @@
 #include "routes.h"
 #include "view_cache.h"
 #include "wire/event_json.h"
+#include "wire/view_csv.h"
 #include "wire/view_json.h"
 
 namespace api {
@@ -402,16 +403,47 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   // projected ledger gives the same answer.
   std::string cache_key;
   bool no_store = false;  // person-level data (SPEC §8)
+  // A view as CSV (SPEC §11): ?format=csv, or Accept: text/csv without a
+  // format; its file name for a download.
+  bool csv = false;
+  std::string csv_name;
+  auto take_format = [&](std::string name) {
+    csv_name = std::move(name);
+    if (std::optional<std::string> f = params.Take("format")) {
+      if (*f == "csv") {
+        csv = true;
+      } else if (*f != "json") {
+        params.Bad("format", "must be json or csv");
+      }
+    } else {
+      csv = request.accept.find("text/csv") != std::string::npos;
+    }
+  };
+  // The headers of a view's answer, made or from the cache.
+  auto view_headers = [&](HttpResponse* r) {
+    if (csv) {
+      r->content_type = "text/csv; charset=utf-8; header=present";
+      r->headers.emplace_back("Content-Disposition",
+                              "attachment; filename=\"" + csv_name + ".csv\"");
+    }
+    r->headers.emplace_back("Vary", "Accept");
+    if (no_store) r->headers.emplace_back("Cache-Control", "no-store");
+  };
   auto respond = [&]<typename Report>(Result<Report> r) {
     if (!r.ok()) return done(ProblemFor(r.status()));
-    json::object o = wire::ToJson(*r);
-    // Every view carries the signed head of the ledger it was computed over,
-    // and the C2SP checkpoint of that size tied to the witnessed one.
-    Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(r->as_of_seq);
-    if (sth.ok()) o["tree_head"] = SignedHeadJson(*sth);
-    AddCheckpoints(r->as_of_seq, &o);
-    HttpResponse out = Json(200, o);
-    if (no_store) out.headers.emplace_back("Cache-Control", "no-store");
+    HttpResponse out;
+    if (csv) {
+      out.body = wire::ToCsv(*r);
+    } else {
+      json::object o = wire::ToJson(*r);
+      // Every view carries the signed head of the ledger it was computed
+      // over, and the C2SP checkpoint of that size tied to the witnessed one.
+      Result<ledger::SignedTreeHead> sth = ledger_->SignedHead(r->as_of_seq);
+      if (sth.ok()) o["tree_head"] = SignedHeadJson(*sth);
+      AddCheckpoints(r->as_of_seq, &o);
+      out = Json(200, o);
+    }
+    view_headers(&out);
     if (!cache_key.empty()) {
       out.shared_body = std::make_shared<const std::string>(std::move(out.body));
       cache_->Put(cache_key, out.shared_body);
@@ -432,7 +464,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     }
     LEDGER_RETURN_IF_ERROR(params.Finish());
     projector_->WaitFor(ledger_->Size(), options_.projection_wait);
-    cache_key = request.target + "#" + std::to_string(projector_->applied());
+    cache_key = request.target + "#" + std::to_string(projector_->applied()) + (csv ? "#csv" : "");
     return q;
   };
   // Whether an area is known: in the reference data, or named by a referral
@@ -450,6 +482,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     if (!body) return false;
     HttpResponse r;
     r.shared_body = std::move(body);
+    view_headers(&r);
     done(std::move(r));
     return true;
   };
@@ -510,6 +543,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
         q.as_of_time = as_of.as_of_time;
         q.at = as_of.at;
       }
+      take_format("referral-" + route.param);
       if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
       if (Result<ledger::StreamInfo> s = VisibleStream(*ledger_, *cred, route.param); !s.ok()) {
         return done(ProblemFor(s.status()));
@@ -524,6 +558,8 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       if (!ledger::CheckAreaCode(route.param).empty()) {
         return done(Problem(404, "no area " + route.param));
       }
+      take_format((route.id == RouteId::kAreaFairness ? "fairness-" : "waiting-times-") +
+                  route.param);
       Result<projections::ViewQuery> q = view_query();
       if (!q.ok()) return done(ProblemFor(q.status()));
       if (cached()) return;
@@ -538,6 +574,10 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     case RouteId::kFairness:
     case RouteId::kWaits:
     case RouteId::kRefusals: {
+      take_format(route.id == RouteId::kAreas      ? "areas"
+                  : route.id == RouteId::kFairness ? "fairness"
+                  : route.id == RouteId::kWaits    ? "waiting-times"
+                                                   : "refusals");
       Result<projections::ViewQuery> q = view_query();
       if (!q.ok()) return done(ProblemFor(q.status()));
       // An area filter names a known area, as an area's own routes do.

@@ -224,6 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool has_body =
         (parser_->content_length() && *parser_->content_length() > 0) || parser_->chunked();
     request_.last_event_id = std::string(msg["Last-Event-ID"]);
+    request_.accept = std::string(msg[http::field::accept]);
     request_.body_pending = parser_->chunked();
     if (std::optional<HttpResponse> early = server_->service->Precheck(request_)) {
       // The body is not read: the connection cannot be reused after it.

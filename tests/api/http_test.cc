@@ -13,6 +13,7 @@
 #include <regex>
 #include <sstream>
 
+#include "csv_check.h"
 #include "http_fixture.h"
 #include "json_match.h"
 #include "ledger/ledger.h"
@@ -90,6 +91,90 @@ TEST_F(Http, HeadAnswersWithTheHeadersOfGet) {
       EXPECT_GT(get.text.size(), 0u) << target;
     }
   }
+}
+
+// Every view as CSV (SPEC §11), by ?format=csv or Accept: text/csv: the
+// same figures as its JSON, the same bytes either way and from the cache.
+TEST_F(Http, EveryViewAsCsvHoldsTheFiguresOfItsJson) {
+  std::stringstream lines(ReadFile("events.ndjson"));
+  for (std::string line; std::getline(lines, line);) ASSERT_EQ(Post(line).status, 201u);
+  auto csv_of = [&](const std::string& target, const std::string& accept) {
+    http_client::Endpoint to;
+    to.port = std::to_string(server_->port());
+    to.body_limit = 64 << 20;
+    http_client::Request req{"GET", target, kRegulator, ""};
+    req.accept = accept;
+    auto got = http_client::Call(to, req);
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? *got : http_client::Reply{};
+  };
+  const std::vector<std::pair<std::string, std::string>> views = {
+      {"fairness", "/v1/fairness?from=2024-01-01&to=2025-01-01"},
+      {"fairness", "/v1/areas/E09000017/fairness?from=2024-01-01&as_of=900"},
+      {"waiting-times", "/v1/waiting-times?from=2024-01-01&to=2025-01-01"},
+      {"waiting-times", "/v1/areas/E09000017/waiting-times?as_of=1200"},
+      {"areas", "/v1/areas?from=2024-01-01&to=2025-01-01"},
+  };
+  for (const auto& [view, target] : views) {
+    Reply js = Get(target);
+    ASSERT_EQ(js.status, 200u) << target;
+    const http_client::Reply csv = csv_of(target + "&format=csv", "");
+    ASSERT_EQ(csv.status, 200u) << target << csv.body;
+    EXPECT_EQ(csv.Header("Content-Type"), "text/csv; charset=utf-8; header=present");
+    EXPECT_NE(csv.Header("Content-Disposition").find(".csv\""), std::string::npos);
+    EXPECT_EQ(ledger::testing::CsvMismatch(view, js.body.as_object(), csv.body), "") << target;
+    // Asked for by Accept, and again (from the cache): the same bytes.
+    EXPECT_EQ(csv_of(target, "text/csv").body, csv.body) << target;
+    EXPECT_EQ(csv_of(target, "text/csv, application/json;q=0.5").body, csv.body) << target;
+    EXPECT_EQ(csv_of(target + "&format=csv", "").body, csv.body) << target;
+    // ?format=json wins over Accept; the JSON is not the CSV's cached copy.
+    EXPECT_EQ(csv_of(target + "&format=json", "text/csv").body, js.text) << target;
+    EXPECT_EQ(Get(target).text, js.text) << target;
+  }
+  // Refusal patterns, long: each breakdown's cells as rows.
+  const std::string refusals = "/v1/refusals?from=2024-01-01&to=2026-01-01";
+  const json::object r = Get(refusals).body.as_object();
+  const auto rows = ledger::testing::ParseCsv(csv_of(refusals + "&format=csv", "").body);
+  ASSERT_GT(rows.size(), 2u);
+  std::map<std::string, size_t> col;
+  for (size_t i = 0; i < rows[0].size(); ++i) col[rows[0][i]] = i;
+  std::map<std::string, std::vector<const std::vector<std::string>*>> by;
+  for (size_t i = 1; i < rows.size(); ++i) by[rows[i][col.at("breakdown")]].push_back(&rows[i]);
+  ASSERT_EQ(by["total"].size(), 1u);
+  EXPECT_EQ((*by["total"][0])[col.at("count")], json::serialize(r.at("total")));
+  const json::array& cells = r.at("by_reason_stage_month").as_array();
+  ASSERT_EQ(by["reason_stage_month"].size(), cells.size());
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const std::vector<std::string>& row = *by["reason_stage_month"][i];
+    for (const char* k : {"reason", "stage", "month"}) {
+      EXPECT_EQ(row[col.at(k)], cells[i].at(k).as_string().c_str());
+    }
+    EXPECT_EQ(row[col.at("count")], json::serialize(cells[i].at("count")));
+  }
+  for (const char* k : {"decided_by", "referrer", "substance", "area"}) {
+    const json::object& groups = r.at(std::string("by_") + k).as_object();
+    ASSERT_EQ(by[k].size(), groups.size()) << k;
+    for (const std::vector<std::string>* row : by[k]) {
+      EXPECT_EQ((*row)[col.at("count")], json::serialize(groups.at((*row)[col.at("group")]))) << k;
+    }
+  }
+  size_t top = r.at("top_reasons").at("england").as_array().size();
+  for (const auto& [code, list] : r.at("top_reasons").at("areas").as_object()) {
+    top += list.as_array().size();
+  }
+  EXPECT_EQ(by["top_reasons"].size(), top);
+  EXPECT_EQ(by.size(), 7u);
+  // A referral: one row per event.
+  const json::object referral = Get("/v1/referrals/s1-r000081").body.as_object();
+  const auto events =
+      ledger::testing::ParseCsv(csv_of("/v1/referrals/s1-r000081?format=csv", "").body);
+  ASSERT_EQ(events.size(), 1 + referral.at("events").as_array().size());
+  EXPECT_EQ(events[0][1], "referral.referral_id");
+  EXPECT_EQ(events[1][1], "s1-r000081");
+  // A format the API does not have is a 400 naming it.
+  Reply bad = Get("/v1/fairness?format=xlsx");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(bad.body.at("errors").at(0).at("field"), "format");
 }
 
 TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {

@@ -29,6 +29,7 @@ struct Request {
   std::string body;
   // Sent with a body, and with every POST.
   std::string content_type = "application/json";
+  std::string accept;  // sent as Accept when not empty
 };
 
 struct Reply {

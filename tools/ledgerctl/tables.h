@@ -1,5 +1,5 @@
-// Views and events as tables: the CSV shapes of ledgerctl export and import,
-// and the flat list of figures ledgerctl diff compares.
+// Events as tables: the CSV shape ledgerctl import reads, and the flat
+// list of figures ledgerctl diff compares (a view as CSV is wire/view_csv.h).
 #pragma once
 
 #include <boost/json.hpp>
@@ -13,23 +13,12 @@
 
 namespace ledgerctl {
 
-// A view answer (fairness, waiting-times, refusals or areas) as CSV, one row
-// per thing it reports on, with a header. Columns: as_of_seq, from, to, then
-// `scope` and `key` (which row this is: "england", "area" and its code,
-// "provider" and its id, or a refusals breakdown and its entry), then every
-// figure of the row, nested names joined by '.', an interval as .low and
-// .high. A figure a row lacks is empty.
-std::string ViewCsv(std::string_view view, const boost::json::object& answer);
-
 // Every figure of a view answer by its path ("areas.E08000034.refused",
 // "by_reason_stage_month[not_ready/assessment/2025-03].count"), in order.
 // List entries are named by their identifying members (code, reason, stage,
 // month, provider, area), else by position. The answer's own bookkeeping
 // (as_of_seq, tree_head) is left out.
 std::vector<std::pair<std::string, boost::json::value>> Figures(const boost::json::value& answer);
-
-// One field as CSV writes it: quoted when it holds a comma, quote or line break.
-std::string CsvField(std::string_view s);
 
 // Reads one CSV record (RFC 4180: quoted fields may hold commas, doubled
 // quotes and line breaks) into `fields`. Returns false at the end of input;

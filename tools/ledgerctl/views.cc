@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "tables.h"
 #include "wire/json_text.h"
+#include "wire/view_csv.h"
 #include "wire/view_json.h"
 
 namespace ledgerctl {
@@ -51,16 +52,24 @@ std::string ParseFilters(const Args& a, projections::ViewQuery* q) {
   return "";
 }
 
+// A view, written by `write` (wire::ToJson, or wire::ToCsv as the API's
+// ?format=csv).
+template <typename Out, typename Write>
+ledger::Result<Out> ComputeView(projections::Projector& p, const std::string& view,
+                                const projections::ViewQuery& q, Write write) {
+  auto as = [&](auto report) -> ledger::Result<Out> {
+    if (!report.ok()) return report.status();
+    return write(*report);
+  };
+  if (view == "fairness") return as(p.Fairness(q));
+  if (view == "waiting-times") return as(p.WaitingTimes(q));
+  if (view == "refusals") return as(p.Refusals(q));
+  return as(p.Areas(q));
+}
+
 ledger::Result<json::object> ComputeView(projections::Projector& p, const std::string& view,
                                          const projections::ViewQuery& q) {
-  auto as_json = [](auto report) -> ledger::Result<json::object> {
-    if (!report.ok()) return report.status();
-    return wire::ToJson(*report);
-  };
-  if (view == "fairness") return as_json(p.Fairness(q));
-  if (view == "waiting-times") return as_json(p.WaitingTimes(q));
-  if (view == "refusals") return as_json(p.Refusals(q));
-  return as_json(p.Areas(q));
+  return ComputeView<json::object>(p, view, q, [](const auto& r) { return wire::ToJson(r); });
 }
 
 }  // namespace
@@ -76,16 +85,17 @@ int Replay(const Args& a) {
   std::optional<Opened> o = OpenViews(a, &code);
   if (!o) return code;
   const std::string& view = a.flags.at("view");
-  ledger::Result<json::object> out = ComputeView(*o->projector, view, q);
+  ledger::Result<std::string> out =
+      csv ? ComputeView<std::string>(*o->projector, view, q,
+                                     [](const auto& r) { return wire::ToCsv(r); })
+          : ComputeView<std::string>(*o->projector, view, q, [](const auto& r) {
+              return wire::Serialize(wire::ToJson(r)) + "\n";
+            });
   if (!out.ok()) {
     std::fprintf(stderr, "ledgerctl: %s\n", out.status().ToString().c_str());
     return 1;
   }
-  if (csv) {
-    std::cout << ledgerctl::ViewCsv(view, *out);
-  } else {
-    std::cout << wire::Serialize(*out) << '\n';
-  }
+  std::cout << *out;
   return 0;
 }
 

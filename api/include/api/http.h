@@ -24,6 +24,7 @@ struct HttpRequest {
   std::string authorization;
   std::string content_type;
   std::string last_event_id;  // server-sent events: resume after this seq
+  std::string accept;         // the Accept header: text/csv asks for a view as CSV
   std::optional<uint64_t> content_length;
   // A chunked body not read yet: its size, and so the 413 that comes
   // before 415 (SPEC §8), is known only once it is read.

@@ -15,6 +15,7 @@ packages=(
   librocksdb-dev capnproto libcapnp-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libspdlog-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev
 )
 if [ "${1:-}" = "--tests" ]; then
   # Commands rather than packages: a Node.js from elsewhere will do.

@@ -1,8 +1,11 @@
 #include "answers.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <memory>
 
+#include "view_cache.h"
 #include "wire/event_json.h"
 #include "wire/json_text.h"
 
@@ -81,6 +84,35 @@ std::function<Result<std::string>()> FeedStream(const ledger::Ledger* ledger, ui
     }
     return out;
   };
+}
+
+}  // namespace api
+
+namespace api {
+
+std::string Gzip(std::string_view bytes) {
+  z_stream z{};
+  // windowBits 15 + 16: a gzip wrapper (RFC 1952), not raw zlib.
+  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return "";
+  std::string out(deflateBound(&z, bytes.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  z.avail_in = static_cast<uInt>(bytes.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END ? out : "";
+}
+
+CachedAnswer::CachedAnswer(std::string body, bool immutable)
+    : body_(std::move(body)),
+      immutable_(immutable),
+      etag_("\"" + ledger::ToHex(ledger::Sha256(body_)).substr(0, 32) + "\"") {}
+
+const std::string& CachedAnswer::Gzipped() const {
+  std::call_once(gzip_once_, [this] { gzip_ = Gzip(body_); });
+  return gzip_;
 }
 
 }  // namespace api

@@ -16,6 +16,9 @@ namespace api {
 // A 200-or-other answer of JSON `v`.
 HttpResponse Json(unsigned status, const boost::json::value& v);
 
+// `bytes` gzipped (RFC 1952, zlib level 6); empty if zlib fails.
+std::string Gzip(std::string_view bytes);
+
 // {size, root_hash, timestamp, signature}, hashes in hex.
 boost::json::object SignedHeadJson(const ledger::SignedTreeHead& sth);
 boost::json::array HashesJson(const std::vector<ledger::Hash>& hashes);

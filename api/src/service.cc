@@ -27,6 +27,59 @@ namespace json = boost::json;
 using ledger::Result;
 using ledger::Status;
 
+namespace {
+
+// Answers this large or larger are sent gzipped to a client that takes it.
+constexpr size_t kGzipFromBytes = 1024;
+
+// The comma-separated members of a header, each trimmed.
+std::vector<std::string_view> Members(std::string_view header) {
+  std::vector<std::string_view> out;
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view m = header.substr(0, comma);
+    while (!m.empty() && (m.front() == ' ' || m.front() == '\t')) m.remove_prefix(1);
+    while (!m.empty() && (m.back() == ' ' || m.back() == '\t')) m.remove_suffix(1);
+    if (!m.empty()) out.push_back(m);
+    header = comma == std::string_view::npos ? "" : header.substr(comma + 1);
+  }
+  return out;
+}
+
+// Whether Accept-Encoding takes gzip (RFC 9110 §12.5.3): gzip, x-gzip or
+// *, with a weight that is not zero.
+bool TakesGzip(std::string_view accept_encoding) {
+  for (std::string_view m : Members(accept_encoding)) {
+    const size_t semi = m.find(';');
+    std::string_view coding = m.substr(0, semi);
+    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+    if (coding != "gzip" && coding != "x-gzip" && coding != "*") continue;
+    if (semi == std::string_view::npos) return true;
+    std::string_view weight = m.substr(semi + 1);
+    while (!weight.empty() && weight.front() == ' ') weight.remove_prefix(1);
+    // q=0, q=0.0, q=0.000: refused; any other weight takes it.
+    if (weight.starts_with("q=") || weight.starts_with("Q=")) {
+      weight.remove_prefix(2);
+      if (weight.find_first_not_of("0.") == std::string_view::npos) continue;
+    }
+    return true;
+  }
+  return false;
+}
+
+// Whether If-None-Match names `etag` (weak comparison, RFC 9110 §13.1.2),
+// or is "*".
+bool HoldsTag(std::string_view if_none_match, std::string_view etag) {
+  for (std::string_view m : Members(if_none_match)) {
+    if (m == "*") return true;
+    if (m.starts_with("W/")) m.remove_prefix(2);
+    if (m == etag) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Service::Service(ledger::Ledger* ledger, projections::Projector* projector, TokenStore tokens,
                  ServiceOptions options)
     : ledger_(ledger),
@@ -426,8 +479,32 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       r->headers.emplace_back("Content-Disposition",
                               "attachment; filename=\"" + csv_name + ".csv\"");
     }
-    r->headers.emplace_back("Vary", "Accept");
+    r->headers.emplace_back("Vary", "Accept, Accept-Encoding");
     if (no_store) r->headers.emplace_back("Cache-Control", "no-store");
+  };
+  // The as_of seq a view was asked at, if any: its answer never changes
+  // once that seq is within the ledger.
+  std::optional<uint64_t> asked_as_of;
+  // A view's kept answer: 304 when the client holds it (If-None-Match),
+  // gzipped when the client takes gzip and it is large, with its entity
+  // tag and how long a client may keep it (SPEC §11).
+  auto send_view = [&](ViewCache::Body a) {
+    const bool gzip = a->body().size() >= kGzipFromBytes && TakesGzip(request.accept_encoding) &&
+                      !a->Gzipped().empty();
+    HttpResponse r;
+    view_headers(&r);
+    const std::string etag = gzip ? a->gzip_etag() : a->etag();
+    r.headers.emplace_back("ETag", etag);
+    r.headers.emplace_back("Cache-Control", a->immutable() ? "private, max-age=31536000, immutable"
+                                                           : "private, no-cache");
+    if (gzip) r.headers.emplace_back("Content-Encoding", "gzip");
+    if (HoldsTag(request.if_none_match, etag)) {
+      r.status = 304;
+      return done(std::move(r));
+    }
+    r.shared_body = gzip ? std::shared_ptr<const std::string>(a, &a->Gzipped())
+                         : std::shared_ptr<const std::string>(a, &a->body());
+    done(std::move(r));
   };
   auto respond = [&]<typename Report>(Result<Report> r) {
     if (!r.ok()) return done(ProblemFor(r.status()));
@@ -443,11 +520,13 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       AddCheckpoints(r->as_of_seq, &o);
       out = Json(200, o);
     }
-    view_headers(&out);
     if (!cache_key.empty()) {
-      out.shared_body = std::make_shared<const std::string>(std::move(out.body));
-      cache_->Put(cache_key, out.shared_body);
+      auto kept = std::make_shared<const CachedAnswer>(std::move(out.body),
+                                                       asked_as_of && *asked_as_of == r->as_of_seq);
+      cache_->Put(cache_key, kept);
+      return send_view(std::move(kept));
     }
+    view_headers(&out);
     done(std::move(out));
   };
   auto view_query = [&]() -> Result<projections::ViewQuery> {
@@ -465,6 +544,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
     LEDGER_RETURN_IF_ERROR(params.Finish());
     projector_->WaitFor(ledger_->Size(), options_.projection_wait);
     cache_key = request.target + "#" + std::to_string(projector_->applied()) + (csv ? "#csv" : "");
+    asked_as_of = q.as_of_seq;
     return q;
   };
   // Whether an area is known: in the reference data, or named by a referral
@@ -478,12 +558,9 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   };
   // A cached answer for the key view_query() set, if any.
   auto cached = [&]() -> bool {
-    ViewCache::Body body = cache_->Get(cache_key);
-    if (!body) return false;
-    HttpResponse r;
-    r.shared_body = std::move(body);
-    view_headers(&r);
-    done(std::move(r));
+    ViewCache::Body kept = cache_->Get(cache_key);
+    if (!kept) return false;
+    send_view(std::move(kept));
     return true;
   };
 
@@ -651,7 +728,7 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       if (!hashes) {
         Result<std::string> read = ledger_->ReadTile(*tile, ledger_->Size());
         if (!read.ok()) return done(ProblemFor(read.status()));
-        hashes = std::make_shared<const std::string>(std::move(read).value());
+        hashes = std::make_shared<const CachedAnswer>(std::move(read).value(), full);
         if (full) kept.Put(route.param, hashes);
       }
       HttpResponse r;
@@ -663,12 +740,11 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
         // A full tile never changes: any cache allowed may keep it for good.
         r.headers.emplace_back("Cache-Control",
                                std::string(audience) + ", max-age=31536000, immutable");
-        r.headers.emplace_back("ETag",
-                               "\"" + ledger::ToHex(ledger::Sha256(*hashes)).substr(0, 32) + "\"");
+        r.headers.emplace_back("ETag", hashes->etag());
       } else {
         r.headers.emplace_back("Cache-Control", std::string(audience) + ", max-age=1");
       }
-      r.shared_body = std::move(hashes);
+      r.shared_body = std::shared_ptr<const std::string>(hashes, &hashes->body());
       return done(std::move(r));
     }
     case RouteId::kLogCheckpoint: {

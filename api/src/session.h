@@ -225,6 +225,8 @@ class Session : public std::enable_shared_from_this<Session> {
         (parser_->content_length() && *parser_->content_length() > 0) || parser_->chunked();
     request_.last_event_id = std::string(msg["Last-Event-ID"]);
     request_.accept = std::string(msg[http::field::accept]);
+    request_.accept_encoding = std::string(msg[http::field::accept_encoding]);
+    request_.if_none_match = std::string(msg[http::field::if_none_match]);
     request_.body_pending = parser_->chunked();
     if (std::optional<HttpResponse> early = server_->service->Precheck(request_)) {
       // The body is not read: the connection cannot be reused after it.
@@ -337,7 +339,8 @@ class Session : public std::enable_shared_from_this<Session> {
     for (const auto& [k, v] : r.headers) res->set(k, v);
     res->keep_alive(keep_alive);
     if (request_.method != "HEAD") res->body() = {body->data(), body->size()};
-    res->content_length(body->size());
+    // A 304 has no body and says nothing of its length (RFC 9110 §8.6).
+    if (r.status != 304) res->content_length(body->size());
     stream_.tcp().expires_after(server_->options.write_timeout);
     http::async_write(stream_, *res,
                       [self = shared_from_this(), res, body](beast::error_code ec, size_t) {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "csv_check.h"
+#include "gunzip.h"
 #include "http_fixture.h"
 #include "json_match.h"
 #include "ledger/ledger.h"
@@ -103,7 +104,7 @@ TEST_F(Http, EveryViewAsCsvHoldsTheFiguresOfItsJson) {
     to.port = std::to_string(server_->port());
     to.body_limit = 64 << 20;
     http_client::Request req{"GET", target, kRegulator, ""};
-    req.accept = accept;
+    if (!accept.empty()) req.headers.emplace_back("Accept", accept);
     auto got = http_client::Call(to, req);
     EXPECT_TRUE(got.ok());
     return got.ok() ? *got : http_client::Reply{};
@@ -175,6 +176,67 @@ TEST_F(Http, EveryViewAsCsvHoldsTheFiguresOfItsJson) {
   Reply bad = Get("/v1/fairness?format=xlsx");
   EXPECT_EQ(bad.status, 400u);
   EXPECT_EQ(bad.body.at("errors").at(0).at("field"), "format");
+}
+
+// A view's answer has an entity tag (304 to a client that holds it), may
+// be kept for good when asked at an as_of seq within the ledger, and comes
+// gzipped to a client that takes gzip (SPEC §11).
+TEST_F(Http, ViewsHaveEntityTagsAndComeGzipped) {
+  std::stringstream lines(ReadFile("events.ndjson"));
+  for (std::string line; std::getline(lines, line);) ASSERT_EQ(Post(line).status, 201u);
+  auto get = [&](const std::string& target,
+                 std::vector<std::pair<std::string, std::string>> headers,
+                 const std::string& method = "GET") {
+    http_client::Endpoint to;
+    to.port = std::to_string(server_->port());
+    to.body_limit = 64 << 20;
+    http_client::Request req{method, target, kRegulator, ""};
+    req.headers = std::move(headers);
+    auto got = http_client::Call(to, req);
+    EXPECT_TRUE(got.ok()) << target;
+    return got.ok() ? *got : http_client::Reply{};
+  };
+  const std::string fixed = "/v1/fairness?as_of=1000", moving = "/v1/fairness";
+  for (const std::string& target : {fixed, moving, std::string("/v1/fairness?as_of=99999")}) {
+    const http_client::Reply first = get(target, {});
+    ASSERT_EQ(first.status, 200u);
+    const std::string etag = first.Header("ETag");
+    ASSERT_EQ(etag.size(), 34u) << etag;
+    EXPECT_EQ(first.Header("Cache-Control"),
+              target == fixed ? "private, max-age=31536000, immutable" : "private, no-cache");
+    EXPECT_EQ(first.Header("Vary"), "Accept, Accept-Encoding");
+    // The same tag again, and 304 (no body) to a client that holds it.
+    EXPECT_EQ(get(target, {}).Header("ETag"), etag);
+    for (const std::string& held : {etag, "\"other\", " + etag, "W/" + etag, std::string("*")}) {
+      const http_client::Reply again = get(target, {{"If-None-Match", held}});
+      EXPECT_EQ(again.status, 304u) << held;
+      EXPECT_TRUE(again.body.empty());
+      EXPECT_EQ(again.Header("ETag"), etag);
+    }
+    EXPECT_EQ(get(target, {{"If-None-Match", "\"other\""}}).status, 200u);
+    // Gzipped for a client that takes it: the same bytes once inflated.
+    const http_client::Reply gz = get(target, {{"Accept-Encoding", "br, gzip;q=0.8"}});
+    ASSERT_EQ(gz.status, 200u);
+    EXPECT_EQ(gz.Header("Content-Encoding"), "gzip");
+    EXPECT_NE(gz.Header("ETag"), etag);
+    EXPECT_LT(gz.body.size(), first.body.size() / 3);
+    EXPECT_EQ(ledger::testing::Gunzip(gz.body), first.body);
+    EXPECT_EQ(
+        get(target, {{"Accept-Encoding", "gzip"}, {"If-None-Match", gz.Header("ETag")}}).status,
+        304u);
+    // HEAD says the same.
+    const http_client::Reply head = get(target, {{"Accept-Encoding", "gzip"}}, "HEAD");
+    EXPECT_EQ(head.Header("Content-Length"), std::to_string(gz.body.size()));
+    EXPECT_EQ(head.Header("ETag"), gz.Header("ETag"));
+    // Not to a client that refuses it, or does not say.
+    for (const std::string& no : {"gzip;q=0", "identity", "br", "gzip; q=0.000"}) {
+      const http_client::Reply plain = get(target, {{"Accept-Encoding", no}});
+      EXPECT_EQ(plain.Header("Content-Encoding"), "") << no;
+      EXPECT_EQ(plain.body, first.body) << no;
+    }
+  }
+  // CSV has tags of its own.
+  EXPECT_NE(get(fixed + "&format=csv", {}).Header("ETag"), get(fixed, {}).Header("ETag"));
 }
 
 TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {

@@ -344,7 +344,9 @@ TEST_F(Http, EveryResponseSaysNoSniffAndPersonDataIsNotStored) {
   EXPECT_EQ(Get("/v1/events", kAuditor).Header("Cache-Control"), "no-store");
   EXPECT_EQ(Get("/v1/ledger/proof/inclusion?seq=1", kRegulator).Header("Cache-Control"),
             "no-store");
-  EXPECT_EQ(Get("/v1/fairness").Header("Cache-Control"), "");
+  // Aggregates are not person-level: kept by the client, revalidated by
+  // their entity tag (SPEC §11).
+  EXPECT_EQ(Get("/v1/fairness").Header("Cache-Control"), "private, no-cache");
 }
 
 class RateLimited : public Http {

@@ -89,7 +89,7 @@ struct Connection::Impl {
       req.set(http::field::content_type, r.content_type);
       req.body() = r.body;
     }
-    if (!r.accept.empty()) req.set(http::field::accept, r.accept);
+    for (const auto& [name, value] : r.headers) req.set(name, value);
     req.keep_alive(keep_alive);
     req.prepare_payload();
     stream->tcp().expires_after(to.timeout);

@@ -23,8 +23,10 @@ struct HttpRequest {
   std::string target;  // origin form: "/v1/fairness?from=2025-01-01"
   std::string authorization;
   std::string content_type;
-  std::string last_event_id;  // server-sent events: resume after this seq
-  std::string accept;         // the Accept header: text/csv asks for a view as CSV
+  std::string last_event_id;    // server-sent events: resume after this seq
+  std::string accept;           // the Accept header: text/csv asks for a view as CSV
+  std::string accept_encoding;  // gzip: a large view's answer is sent gzipped
+  std::string if_none_match;    // entity tags the client holds: 304 for a match
   std::optional<uint64_t> content_length;
   // A chunked body not read yet: its size, and so the 413 that comes
   // before 415 (SPEC §8), is known only once it is read.

@@ -121,11 +121,10 @@ inline void Leaves(const std::string& path, std::string_view key, const json::va
 
 // "" when the CSV table `csv` of a view holds exactly the figures of its
 // JSON answer `answer`, else what differs. `view` is fairness,
-// waiting-times, areas or refusals. Each row's leading columns (as_of_seq,
-// from, to, p0, at, filters) must equal the answer's; each row's other
-// cells must equal, column by column, the figures of the JSON object it
-// stands for, and each of those figures must have its column; every
-// population of the JSON must have its row.
+// waiting-times, areas or trend (refusals are checked apart). Each row's leading columns
+// (as_of_seq, from, to, p0, at, filters) must equal the answer's; each row's other cells must
+// equal, column by column, the figures of the JSON object it stands for, and each of those figures
+// must have its column; every population of the JSON must have its row.
 inline std::string CsvMismatch(const std::string& view, const boost::json::object& answer,
                                const std::string& csv) {
   namespace json = boost::json;
@@ -140,6 +139,14 @@ inline std::string CsvMismatch(const std::string& view, const boost::json::objec
   std::map<std::string, json::value> top;
   for (const char* k : {"as_of_seq", "from", "to", "p0", "at"}) {
     if (const json::value* v = answer.if_contains(k)) top[k] = *v;
+  }
+  if (view == "trend") {
+    top.erase("from");
+    top.erase("to");
+    top["trend_from"] = answer.at("from");
+    top["trend_to"] = answer.at("to");
+    top["interval"] = answer.at("interval");
+    top["area"] = answer.at("area");
   }
   if (const json::value* f = answer.if_contains("filters")) {
     for (const auto& [k, v] : f->as_object()) top["filter_" + std::string(k)] = v;
@@ -169,6 +176,11 @@ inline std::string CsvMismatch(const std::string& view, const boost::json::objec
       if (scope == "england") object = answer.if_contains("england");
       if (scope == "area") object = answer.at("areas").as_object().if_contains(code);
       if (scope == "provider") object = answer.at("providers").as_object().if_contains(code);
+    } else if (view == "trend") {
+      name = row[column.at("from")];
+      for (const json::value& period : answer.at("periods").as_array()) {
+        if (period.at("from").as_string() == name) object = &period;
+      }
     } else if (view == "areas") {
       name = row[column.at("code")];
       for (const json::value& a : answer.at("areas").as_array()) {
@@ -213,9 +225,14 @@ inline std::string CsvMismatch(const std::string& view, const boost::json::objec
       for (const auto& [id, _] : answer.at("providers").as_object())
         expect("provider/" + std::string(id));
     }
+  } else if (view == "trend") {
+    for (const json::value& p : answer.at("periods").as_array()) {
+      expect(std::string(p.at("from").as_string()));
+    }
   } else {
-    for (const json::value& a : answer.at("areas").as_array())
+    for (const json::value& a : answer.at("areas").as_array()) {
       expect(std::string(a.at("code").as_string()));
+    }
   }
   if (seen.size() + 1 != rows.size())
     why << rows.size() - 1 << " rows for " << seen.size() << " populations\n";

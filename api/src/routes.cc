@@ -52,6 +52,10 @@ const char* RouteTemplate(RouteId id) {
       return "GET /log/tile/entries/{N}";
     case RouteId::kReplication:
       return "GET /v1/replication/events";
+    case RouteId::kTrend:
+      return "GET /v1/trend";
+    case RouteId::kAreaTrend:
+      return "GET /v1/areas/{code}/trend";
   }
   return "other";
 }
@@ -93,7 +97,9 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
     return route(RouteId::kAreaFairness, "GET", s[2]);
   if (n == 4 && a == "areas" && s[3] == "waiting-times")
     return route(RouteId::kAreaWaits, "GET", s[2]);
+  if (n == 4 && a == "areas" && s[3] == "trend") return route(RouteId::kAreaTrend, "GET", s[2]);
   if (n == 2 && a == "fairness") return route(RouteId::kFairness, "GET");
+  if (n == 2 && a == "trend") return route(RouteId::kTrend, "GET");
   if (n == 2 && a == "waiting-times") return route(RouteId::kWaits, "GET");
   if (n == 2 && a == "refusals") return route(RouteId::kRefusals, "GET");
   if (n == 3 && a == "ledger" && s[2] == "head") return route(RouteId::kHead, "GET");
@@ -126,6 +132,8 @@ bool RoleMay(Role role, RouteId id) {
     case RouteId::kFairness:
     case RouteId::kWaits:
     case RouteId::kRefusals:
+    case RouteId::kTrend:
+    case RouteId::kAreaTrend:
       return role == Role::kRegulator || role == Role::kPartnership;
     case RouteId::kHead:
     case RouteId::kInclusion:

@@ -35,8 +35,10 @@ enum class RouteId {
   kLogTile,        // GET /log/tile/{L}/{N}[.p/{W}]: a hash tile (SPEC §9)
   kLogEntries,     // GET /log/tile/entries/{N}[.p/{W}]: an entry bundle (SPEC §9)
   kReplication,    // GET /v1/replication/events: what a standby copies (replication.h)
+  kTrend,          // GET /v1/trend: England's decisions period by period (SPEC §11)
+  kAreaTrend,      // GET /v1/areas/{code}/trend: an area's, England's beside
 };
-constexpr int kRouteCount = static_cast<int>(RouteId::kReplication) + 1;
+constexpr int kRouteCount = static_cast<int>(RouteId::kAreaTrend) + 1;
 
 // The template of each route, as /metrics labels it.
 const char* RouteTemplate(RouteId id);

@@ -531,6 +531,22 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   };
   auto view_query = [&]() -> Result<projections::ViewQuery> {
     projections::ViewQuery q = PeriodQuery(params);
+    if (route.id == RouteId::kTrend || route.id == RouteId::kAreaTrend) {
+      if (q.at) params.Bad("at", "is not a parameter of a trend");
+      for (const auto& [bound, given] :
+           {std::pair{"from", q.from_day.has_value()}, std::pair{"to", q.to_day.has_value()}}) {
+        if (!given && !params.HasError(bound)) params.Bad(bound, "is required for a trend");
+      }
+      if (std::optional<std::string> i = params.Take("interval")) {
+        if (*i == "month") {
+          q.interval = projections::TrendInterval::kMonth;
+        } else if (*i == "year") {
+          q.interval = projections::TrendInterval::kYear;
+        } else if (*i != "quarter") {
+          params.Bad("interval", "must be month, quarter or year");
+        }
+      }
+    }
     if (route.id == RouteId::kRefusals) {
       if (auto area = params.Take("area")) {
         if (std::string problem = ledger::CheckAreaCode(*area); !problem.empty()) {
@@ -631,11 +647,14 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       return respond(projector_->Referral(route.param, q));
     }
     case RouteId::kAreaFairness:
-    case RouteId::kAreaWaits: {
+    case RouteId::kAreaWaits:
+    case RouteId::kAreaTrend: {
       if (!ledger::CheckAreaCode(route.param).empty()) {
         return done(Problem(404, "no area " + route.param));
       }
-      take_format((route.id == RouteId::kAreaFairness ? "fairness-" : "waiting-times-") +
+      take_format((route.id == RouteId::kAreaFairness ? "fairness-"
+                   : route.id == RouteId::kAreaWaits  ? "waiting-times-"
+                                                      : "trend-") +
                   route.param);
       Result<projections::ViewQuery> q = view_query();
       if (!q.ok()) return done(ProblemFor(q.status()));
@@ -645,15 +664,18 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       if (!resolved.ok()) return done(ProblemFor(resolved.status()));
       if (!area_known(route.param)) return done(Problem(404, "no area " + route.param));
       if (route.id == RouteId::kAreaFairness) return respond(projector_->Fairness(*q));
+      if (route.id == RouteId::kAreaTrend) return respond(projector_->Trend(*q));
       return respond(projector_->WaitingTimes(*q));
     }
     case RouteId::kAreas:
     case RouteId::kFairness:
     case RouteId::kWaits:
-    case RouteId::kRefusals: {
+    case RouteId::kRefusals:
+    case RouteId::kTrend: {
       take_format(route.id == RouteId::kAreas      ? "areas"
                   : route.id == RouteId::kFairness ? "fairness"
                   : route.id == RouteId::kWaits    ? "waiting-times"
+                  : route.id == RouteId::kTrend    ? "trend"
                                                    : "refusals");
       Result<projections::ViewQuery> q = view_query();
       if (!q.ok()) return done(ProblemFor(q.status()));
@@ -667,6 +689,8 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
           return respond(projector_->Fairness(*q));
         case RouteId::kWaits:
           return respond(projector_->WaitingTimes(*q));
+        case RouteId::kTrend:
+          return respond(projector_->Trend(*q));
         default:
           return respond(projector_->Refusals(*q));
       }

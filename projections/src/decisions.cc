@@ -1,6 +1,8 @@
 // The decisions views: /v1/fairness (first decisions, funnel plot, equality
 // groups) and /v1/areas (each area's headline figures), from one scan.
+#include <algorithm>
 #include <array>
+#include <chrono>
 
 #include "projections/views.h"
 #include "scan.h"
@@ -193,6 +195,124 @@ AreasReport AreasView(const ReadModel& model, const ViewParams& p) {
     a.placements_started = d.placements;
     a.open_pathways = id >= 0 ? s.open[id] : 0;
     a.reference = scan::ReferenceOf(code, d.referrals, d.placements);
+  }
+  return out;
+}
+
+std::string_view ToString(TrendInterval i) {
+  switch (i) {
+    case TrendInterval::kMonth:
+      return "month";
+    case TrendInterval::kQuarter:
+      return "quarter";
+    default:
+      return "year";
+  }
+}
+
+std::vector<std::pair<int64_t, int64_t>> TrendPeriods(int64_t from_day, int64_t to_day,
+                                                      TrendInterval interval) {
+  using namespace std::chrono;
+  const int step = interval == TrendInterval::kMonth     ? 1
+                   : interval == TrendInterval::kQuarter ? 3
+                                                         : 12;
+  // The first interval start on or after from_day: the first of a month
+  // whose number (from 0) is a multiple of `step`.
+  const year_month_day from{sys_days{days{from_day}}};
+  int64_t month = static_cast<int>(from.year()) * 12LL + static_cast<unsigned>(from.month()) - 1;
+  if (static_cast<unsigned>(from.day()) != 1) ++month;
+  month = (month + step - 1) / step * step;
+  auto start_of = [](int64_t m) {
+    return static_cast<int64_t>(
+        sys_days{year{static_cast<int>(m / 12)} / static_cast<unsigned>(m % 12 + 1) / 1}
+            .time_since_epoch()
+            .count());
+  };
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (;; month += step) {
+    const int64_t begin = start_of(month), end = start_of(month + step);
+    if (end > to_day) break;
+    out.emplace_back(begin, end);
+    if (out.size() > kMaxTrendPeriods) break;  // the caller refuses it
+  }
+  return out;
+}
+
+// One scan: each referral counts, as the fairness view counts it, in the
+// period of each of its received, first decision and start moments, for
+// England and (when it is the area asked for) the area: every period's
+// figures are those of the fairness view asked for that period alone.
+TrendReport TrendView(const ReadModel& model, const ViewParams& p) {
+  const std::vector<std::pair<int64_t, int64_t>> bounds =
+      TrendPeriods(*p.from_day, *p.to_day, p.interval);
+  std::vector<scan::Period> periods;
+  std::vector<ledger::Micros> starts;
+  for (const auto& [from, to] : bounds) {
+    periods.push_back({from * ledger::kMicrosPerDay, to * ledger::kMicrosPerDay});
+    starts.push_back(from * ledger::kMicrosPerDay);
+  }
+  std::optional<size_t> area;
+  if (p.area) {
+    if (std::optional<uint32_t> id = model.areas().Find(*p.area)) area = *id;
+  }
+  struct Part {
+    std::vector<Decisions> england, area;
+  };
+  Part empty;
+  empty.england.resize(periods.size());
+  empty.area.resize(area ? periods.size() : 0);
+  // The period that holds t, if any.
+  auto period_of = [&](ledger::Micros t) -> std::optional<size_t> {
+    auto it = std::upper_bound(starts.begin(), starts.end(), t);
+    if (it == starts.begin()) return std::nullopt;
+    const size_t k = static_cast<size_t>(it - starts.begin()) - 1;
+    if (!periods[k].Contains(t)) return std::nullopt;
+    return k;
+  };
+  std::vector<Part> parts =
+      scan::EachReferral(model, p.as_of, empty, [&](size_t, const Facts& f, Part* part) {
+        std::array<std::optional<size_t>, 3> touched = {
+            period_of(f.received_at), f.decided ? period_of(f.decided_at) : std::nullopt,
+            f.started ? period_of(f.started_at) : std::nullopt};
+        for (size_t i = 0; i < touched.size(); ++i) {
+          if (!touched[i]) continue;
+          // Each period once, however many of its moments fall in it.
+          if (std::find(touched.begin(), touched.begin() + i, touched[i]) != touched.begin() + i) {
+            continue;
+          }
+          Count(f, periods[*touched[i]], &part->england[*touched[i]]);
+          if (area && f.area == *area) Count(f, periods[*touched[i]], &part->area[*touched[i]]);
+        }
+      });
+  for (size_t t = 1; t < parts.size(); ++t) {
+    for (size_t k = 0; k < periods.size(); ++k) {
+      Add(parts[t].england[k], &parts[0].england[k]);
+      if (area) Add(parts[t].area[k], &parts[0].area[k]);
+    }
+  }
+  auto figures = [](const Decisions& d) {
+    TrendFigures out;
+    out.referrals = d.referrals;
+    out.decisions = d.decisions;
+    out.approved = d.approved;
+    out.refused = d.refused;
+    out.overturned_on_appeal = d.overturned;
+    out.placements_started = d.placements;
+    out.refusal_rate = scan::Ratio(d.refused, d.decisions);
+    out.refusal_rate_ci95 = WilsonInterval(d.refused, d.decisions);
+    return out;
+  };
+  TrendReport out;
+  scan::Stamp(p, &out);
+  out.interval = p.interval;
+  out.area = p.area;
+  const Decisions none;
+  for (size_t k = 0; k < periods.size(); ++k) {
+    TrendPeriod& period = out.periods.emplace_back();
+    period.from_day = bounds[k].first;
+    period.to_day = bounds[k].second;
+    period.england = figures(parts[0].england[k]);
+    period.figures = p.area ? figures(area ? parts[0].area[k] : none) : period.england;
   }
   return out;
 }

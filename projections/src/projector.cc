@@ -351,6 +351,7 @@ Result<ViewParams> Projector::Resolve(const ViewQuery& q) const {
   p.area = q.area;
   p.reason = q.reason;
   p.stage = q.stage;
+  p.interval = q.interval;
   return p;
 }
 
@@ -373,6 +374,19 @@ Result<RefusalsReport> Projector::Refusals(const ViewQuery& q) const {
   return View(q, RefusalsView);
 }
 Result<AreasReport> Projector::Areas(const ViewQuery& q) const { return View(q, AreasView); }
+
+Result<TrendReport> Projector::Trend(const ViewQuery& q) const {
+  std::vector<ledger::FieldError> errors;
+  if (!q.from_day) errors.push_back({"from", "is required for a trend"});
+  if (!q.to_day) errors.push_back({"to", "is required for a trend"});
+  if (!errors.empty()) return Status::InvalidFields(std::move(errors));
+  if (TrendPeriods(*q.from_day, *q.to_day, q.interval).size() > kMaxTrendPeriods) {
+    return Status::BadField("to", "the period holds more than " + std::to_string(kMaxTrendPeriods) +
+                                      " " + std::string(ToString(q.interval)) +
+                                      "s: ask for a shorter one or a longer interval");
+  }
+  return View(q, TrendView);
+}
 
 Result<ReferralReport> Projector::Referral(std::string_view referral_id,
                                            const ViewQuery& query) const {

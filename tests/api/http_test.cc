@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "csv_check.h"
@@ -237,6 +238,74 @@ TEST_F(Http, ViewsHaveEntityTagsAndComeGzipped) {
   }
   // CSV has tags of its own.
   EXPECT_NE(get(fixed + "&format=csv", {}).Header("ETag"), get(fixed, {}).Header("ETag"));
+}
+
+// Trends (SPEC §11): every period's figures are those of the fairness view
+// asked for that period alone, the area's and England's, at any as_of; the
+// periods are the whole intervals [from, to) covers.
+TEST_F(Http, EveryPeriodOfATrendIsThatPeriodsFairnessView) {
+  std::stringstream lines(ReadFile("events.ndjson"));
+  for (std::string line; std::getline(lines, line);) ASSERT_EQ(Post(line).status, 201u);
+  const char* kFigures[] = {
+      "referrals",    "decisions",         "approved",          "refused", "overturned_on_appeal",
+      "refusal_rate", "refusal_rate_ci95", "placements_started"};
+  size_t checked = 0;
+  for (const std::string interval : {"month", "quarter", "year"}) {
+    for (const std::string area : {"", "E09000017", "E06000047"}) {
+      for (const std::string as_of : {"", "&as_of=800"}) {
+        const std::string query = "?from=2023-11-15&to=2025-07-01&interval=" + interval + as_of;
+        const std::string trend_path =
+            (area.empty() ? "/v1/trend" : "/v1/areas/" + area + "/trend") + query;
+        Reply trend = Get(trend_path);
+        ASSERT_EQ(trend.status, 200u) << trend_path << trend.text;
+        const json::array& periods = trend.body.at("periods").as_array();
+        const size_t expected = interval == "month" ? 19 : interval == "quarter" ? 6 : 1;
+        ASSERT_EQ(periods.size(), expected) << trend_path;
+        EXPECT_EQ(periods.front().at("from"), interval == "month" ? "2023-12-01" : "2024-01-01");
+        for (const json::value& period : periods) {
+          const std::string from(period.at("from").as_string()), to(period.at("to").as_string());
+          Reply alone = Get("/v1/fairness?from=" + from + "&to=" + to + as_of);
+          ASSERT_EQ(alone.status, 200u);
+          const json::object& england = alone.body.at("england").as_object();
+          const json::value* own = area.empty()
+                                       ? &alone.body.at("england")
+                                       : alone.body.at("areas").as_object().if_contains(area);
+          for (const char* k : kFigures) {
+            EXPECT_EQ(period.at("england").at(k), england.at(k)) << trend_path << from << k;
+            if (own) {
+              EXPECT_EQ(period.at(k), own->at(k)) << trend_path << " " << from << " " << k;
+            } else {  // an area no referral names as of then: nothing
+              EXPECT_TRUE(period.at(k).is_null() || period.at(k) == 0) << trend_path << k;
+            }
+          }
+          ++checked;
+        }
+        http_client::Endpoint to;
+        to.port = std::to_string(server_->port());
+        auto csv = http_client::Call(to, {"GET", trend_path + "&format=csv", kRegulator, ""});
+        ASSERT_TRUE(csv.ok());
+        EXPECT_EQ(ledger::testing::CsvMismatch("trend", trend.body.as_object(), csv->body), "")
+            << trend_path;
+      }
+    }
+  }
+  EXPECT_GT(checked, 100u);
+  // No whole interval: 200 and no periods. Too many, or bounds missing: 400.
+  EXPECT_EQ(Get("/v1/trend?from=2024-01-02&to=2024-12-31&interval=year").body.at("periods"),
+            json::array{});
+  Reply many = Get("/v1/trend?from=1990-01-01&to=2025-01-01&interval=month");
+  EXPECT_EQ(many.status, 400u);
+  EXPECT_EQ(many.body.at("errors").at(0).at("field"), "to");
+  EXPECT_EQ(Get("/v1/trend?from=1990-01-01&to=2025-01-01&interval=year").status, 200u);
+  Reply bad = Get("/v1/trend?interval=week&at=2024-01-01T00:00:00Z");
+  ASSERT_EQ(bad.status, 400u);
+  std::set<std::string> fields;
+  for (const json::value& e : bad.body.at("errors").as_array()) {
+    fields.insert(std::string(e.at("field").as_string()));
+  }
+  EXPECT_EQ(fields, (std::set<std::string>{"at", "from", "interval", "to"}));
+  EXPECT_EQ(Get("/v1/areas/E99999999/trend?from=2024-01-01&to=2025-01-01").status, 404u);
+  EXPECT_EQ(Get("/v1/trend?from=2024-01-01&to=2025-01-01", kProvider).status, 403u);
 }
 
 TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {

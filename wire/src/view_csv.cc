@@ -175,6 +175,21 @@ std::string ToCsv(const AreasReport& r) {
   return t.Text();
 }
 
+// A trend: one row per period, England's figures beside.
+std::string ToCsv(const TrendReport& r) {
+  const json::object o = ToJson(r);
+  TrendReport shape;
+  shape.periods.emplace_back();
+  const json::object full = ToJson(shape);
+  // (The trend's own from and to are named apart from each period's.)
+  Table t({"as_of_seq", "trend_from", "trend_to", "interval", "area"},
+          full.at("periods").as_array()[0].as_object());
+  const std::vector<std::string> head =
+      HeaderCells(o, {"as_of_seq", "from", "to", "interval", "area"});
+  for (const json::value& period : o.at("periods").as_array()) t.Add(head, period.as_object());
+  return t.Text();
+}
+
 // Refusal patterns, long: one row per cell of each breakdown.
 std::string ToCsv(const RefusalsReport& r) {
   const json::object o = ToJson(r);

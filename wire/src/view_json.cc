@@ -215,6 +215,32 @@ json::object ToJson(const AreasReport& r) {
   return o;
 }
 
+json::object ToJson(const TrendReport& r) {
+  json::object o = Header(r);
+  o["interval"] = ToString(r.interval);
+  o["area"] = Opt(r.area);
+  auto figures = [](const TrendFigures& f) {
+    return json::object{{"referrals", f.referrals},
+                        {"decisions", f.decisions},
+                        {"approved", f.approved},
+                        {"refused", f.refused},
+                        {"overturned_on_appeal", f.overturned_on_appeal},
+                        {"refusal_rate", Opt(f.refusal_rate)},
+                        {"refusal_rate_ci95", Opt(f.refusal_rate_ci95)},
+                        {"placements_started", f.placements_started}};
+  };
+  json::array periods;
+  for (const TrendPeriod& p : r.periods) {
+    json::object period{{"from", ledger::FormatDate(p.from_day)},
+                        {"to", ledger::FormatDate(p.to_day)}};
+    for (auto& [k, v] : figures(p.figures)) period[k] = v;
+    period["england"] = figures(p.england);
+    periods.push_back(std::move(period));
+  }
+  o["periods"] = std::move(periods);
+  return o;
+}
+
 json::object ToJson(const ReferralReport& r) {
   json::object o;
   o["as_of_seq"] = r.as_of_seq;

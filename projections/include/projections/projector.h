@@ -53,6 +53,7 @@ struct ViewQuery {
   std::optional<std::string> area;
   std::optional<ledger::RefusalReason> reason;
   std::optional<ledger::RefusalStage> stage;
+  TrendInterval interval = TrendInterval::kQuarter;  // trends only
 };
 
 class Projector {
@@ -88,6 +89,9 @@ class Projector {
   ledger::Result<WaitingTimesReport> WaitingTimes(const ViewQuery& query) const;
   ledger::Result<RefusalsReport> Refusals(const ViewQuery& query) const;
   ledger::Result<AreasReport> Areas(const ViewQuery& query) const;
+  // kInvalidArgument (naming `from`, `to`) without both bounds, or for
+  // more than kMaxTrendPeriods periods.
+  ledger::Result<TrendReport> Trend(const ViewQuery& query) const;
   // kNotFound when the referral has no event within as_of.
   ledger::Result<ReferralReport> Referral(std::string_view referral_id,
                                           const ViewQuery& query) const;

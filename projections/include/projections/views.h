@@ -25,6 +25,11 @@
 
 namespace projections {
 
+// The periods of a trend (SPEC §11): calendar months, quarters starting
+// in January, April, July and October, or years starting in January.
+enum class TrendInterval { kMonth, kQuarter, kYear };
+std::string_view ToString(TrendInterval i);
+
 // What a view is asked for, with every default already resolved.
 struct ViewParams {
   // Events with seq <= as_of count; corrections too, whatever their date.
@@ -39,6 +44,8 @@ struct ViewParams {
   // Refusal-pattern filters.
   std::optional<ledger::RefusalReason> reason;
   std::optional<ledger::RefusalStage> stage;
+  // The trend's periods.
+  TrendInterval interval = TrendInterval::kQuarter;
 };
 
 template <typename E>
@@ -118,6 +125,39 @@ struct AreasReport {
   std::optional<double> p0;
   std::vector<AreaHeadline> areas;
 };
+
+// --- trends ----------------------------------------------------------------
+
+// A population's first decisions and placements in one period of a trend:
+// the figures of the fairness view asked for that period alone.
+struct TrendFigures {
+  uint64_t referrals = 0, decisions = 0, approved = 0, refused = 0;
+  uint64_t overturned_on_appeal = 0, placements_started = 0;
+  std::optional<double> refusal_rate;
+  std::optional<Interval> refusal_rate_ci95;
+};
+struct TrendPeriod {
+  int64_t from_day = 0, to_day = 0;  // [from, to), days since 1970-01-01
+  TrendFigures figures;              // the area's, or England's
+  TrendFigures england;
+};
+
+// /v1/trend, /v1/areas/{code}/trend: every whole interval that [from, to)
+// covers, in order.
+struct TrendReport {
+  uint64_t as_of_seq = 0;
+  std::optional<int64_t> from_day, to_day;
+  TrendInterval interval = TrendInterval::kQuarter;
+  std::optional<std::string> area;
+  std::vector<TrendPeriod> periods;
+};
+
+// The whole intervals of `interval` within [from_day, to_day), in order
+// (none when it covers none).
+std::vector<std::pair<int64_t, int64_t>> TrendPeriods(int64_t from_day, int64_t to_day,
+                                                      TrendInterval interval);
+// The most periods a trend has.
+inline constexpr size_t kMaxTrendPeriods = 240;
 
 // --- waits -----------------------------------------------------------------
 
@@ -229,6 +269,9 @@ FairnessReport FairnessView(const ReadModel& model, const ViewParams& params);
 WaitingTimesReport WaitingTimesView(const ReadModel& model, const ViewParams& params);
 RefusalsReport RefusalsView(const ReadModel& model, const ViewParams& params);
 AreasReport AreasView(const ReadModel& model, const ViewParams& params);
+// REQUIRES: params.from_day and to_day, covering at most kMaxTrendPeriods
+// intervals (Projector::Trend checks).
+TrendReport TrendView(const ReadModel& model, const ViewParams& params);
 // REQUIRES: `events` are the referral's events in order, the first with
 // seq <= as_of.
 ReferralReport ReferralView(std::vector<ledger::Event> events, uint64_t as_of, ledger::Micros at);

@@ -23,6 +23,7 @@ std::string ToCsv(const projections::FairnessReport& report);
 std::string ToCsv(const projections::WaitingTimesReport& report);
 std::string ToCsv(const projections::RefusalsReport& report);
 std::string ToCsv(const projections::AreasReport& report);
+std::string ToCsv(const projections::TrendReport& report);
 std::string ToCsv(const projections::ReferralReport& report);
 
 // One field as CSV writes it: quoted when it holds a comma, quote or line

@@ -19,6 +19,7 @@ boost::json::object ToJson(const projections::FairnessReport& report);
 boost::json::object ToJson(const projections::WaitingTimesReport& report);
 boost::json::object ToJson(const projections::RefusalsReport& report);
 boost::json::object ToJson(const projections::AreasReport& report);
+boost::json::object ToJson(const projections::TrendReport& report);
 // Person-level: the referral's events as stored, data as posted.
 boost::json::object ToJson(const projections::ReferralReport& report);
 

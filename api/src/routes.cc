@@ -56,6 +56,8 @@ const char* RouteTemplate(RouteId id) {
       return "GET /v1/trend";
     case RouteId::kAreaTrend:
       return "GET /v1/areas/{code}/trend";
+    case RouteId::kAreaReferrals:
+      return "GET /v1/areas/{code}/referrals";
   }
   return "other";
 }
@@ -98,6 +100,9 @@ std::optional<Matched> MatchPath(const std::vector<std::string>& s, const std::s
   if (n == 4 && a == "areas" && s[3] == "waiting-times")
     return route(RouteId::kAreaWaits, "GET", s[2]);
   if (n == 4 && a == "areas" && s[3] == "trend") return route(RouteId::kAreaTrend, "GET", s[2]);
+  if (n == 4 && a == "areas" && s[3] == "referrals") {
+    return route(RouteId::kAreaReferrals, "GET", s[2]);
+  }
   if (n == 2 && a == "fairness") return route(RouteId::kFairness, "GET");
   if (n == 2 && a == "trend") return route(RouteId::kTrend, "GET");
   if (n == 2 && a == "waiting-times") return route(RouteId::kWaits, "GET");
@@ -134,6 +139,7 @@ bool RoleMay(Role role, RouteId id) {
     case RouteId::kRefusals:
     case RouteId::kTrend:
     case RouteId::kAreaTrend:
+    case RouteId::kAreaReferrals:  // a partnership's own areas only (service.cc)
       return role == Role::kRegulator || role == Role::kPartnership;
     case RouteId::kHead:
     case RouteId::kInclusion:

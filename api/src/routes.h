@@ -37,8 +37,9 @@ enum class RouteId {
   kReplication,    // GET /v1/replication/events: what a standby copies (replication.h)
   kTrend,          // GET /v1/trend: England's decisions period by period (SPEC §11)
   kAreaTrend,      // GET /v1/areas/{code}/trend: an area's, England's beside
+  kAreaReferrals,  // GET /v1/areas/{code}/referrals: the referrals behind a figure
 };
-constexpr int kRouteCount = static_cast<int>(RouteId::kAreaTrend) + 1;
+constexpr int kRouteCount = static_cast<int>(RouteId::kAreaReferrals) + 1;
 
 // The template of each route, as /metrics labels it.
 const char* RouteTemplate(RouteId id);

@@ -646,6 +646,56 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       no_store = true;
       return respond(projector_->Referral(route.param, q));
     }
+    case RouteId::kAreaReferrals: {
+      if (!ledger::CheckAreaCode(route.param).empty()) {
+        return done(Problem(404, "no area " + route.param));
+      }
+      // The referrals themselves (pseudonymous ids): as for a referral, a
+      // partnership sees its own areas' only.
+      if (cred->role == Role::kPartnership && !cred->areas.count(route.param)) {
+        return done(ProblemFor(
+            Status::Forbidden("area " + route.param + " is outside this credential's areas")));
+      }
+      projections::ViewQuery q = PeriodQuery(params);
+      take_format("referrals-" + route.param);
+      if (std::optional<std::string> figure = params.Take("figure")) {
+        if (std::optional<projections::ListFigure> f = projections::ParseListFigure(*figure)) {
+          q.figure = *f;
+        } else {
+          params.Bad("figure",
+                     "must be referrals, decisions, approved, refused, overturned_on_appeal, "
+                     "placements_started or open_pathways");
+        }
+      } else if (!params.HasError("figure")) {
+        params.Bad("figure", "is required");
+      }
+      q.reason = params.Enum<ledger::RefusalReason>("reason");
+      q.stage = params.Enum<ledger::RefusalStage>("stage");
+      const bool refusals = q.figure == projections::ListFigure::kRefused ||
+                            q.figure == projections::ListFigure::kOverturnedOnAppeal;
+      for (const auto& [name, given] :
+           {std::pair{"reason", q.reason.has_value()}, std::pair{"stage", q.stage.has_value()}}) {
+        if (given && !refusals && !params.HasError("figure")) {
+          params.Bad(name, "narrows the figures refused and overturned_on_appeal only");
+        }
+      }
+      if (std::optional<std::string> after = params.Take("after")) {
+        if (std::string problem = ledger::CheckReferralId(*after); !problem.empty()) {
+          params.Bad("after", problem);
+        }
+        q.after = *after;
+      }
+      q.limit = params.Uint("limit", 1000, 1).value_or(100);
+      if (Status st = params.Finish(); !st.ok()) return done(ProblemFor(st));
+      projector_->WaitFor(ledger_->Size(), options_.projection_wait);
+      no_store = true;  // person-level: never kept by a cache on the way
+      q.area = route.param;
+      if (Result<projections::ViewParams> r = projector_->Resolve(q); !r.ok()) {
+        return done(ProblemFor(r.status()));
+      }
+      if (!area_known(route.param)) return done(Problem(404, "no area " + route.param));
+      return respond(projector_->ReferralList(q));
+    }
     case RouteId::kAreaFairness:
     case RouteId::kAreaWaits:
     case RouteId::kAreaTrend: {

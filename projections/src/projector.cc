@@ -352,6 +352,9 @@ Result<ViewParams> Projector::Resolve(const ViewQuery& q) const {
   p.reason = q.reason;
   p.stage = q.stage;
   p.interval = q.interval;
+  p.figure = q.figure;
+  p.after = q.after;
+  p.limit = q.limit;
   return p;
 }
 
@@ -374,6 +377,10 @@ Result<RefusalsReport> Projector::Refusals(const ViewQuery& q) const {
   return View(q, RefusalsView);
 }
 Result<AreasReport> Projector::Areas(const ViewQuery& q) const { return View(q, AreasView); }
+
+Result<ReferralListReport> Projector::ReferralList(const ViewQuery& q) const {
+  return View(q, ReferralListView);
+}
 
 Result<TrendReport> Projector::Trend(const ViewQuery& q) const {
   std::vector<ledger::FieldError> errors;

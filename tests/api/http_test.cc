@@ -308,6 +308,67 @@ TEST_F(Http, EveryPeriodOfATrendIsThatPeriodsFairnessView) {
   EXPECT_EQ(Get("/v1/trend?from=2024-01-01&to=2025-01-01", kProvider).status, 403u);
 }
 
+// The referral lists over HTTP (SPEC §11): each figure of each area of the
+// worked example, its list's total and ids; a partnership's own areas only;
+// bad parameters named; person-level, so never stored on the way.
+TEST_F(Http, EachFiguresListTotalsItOverHttp) {
+  std::stringstream lines(ReadFile("events.ndjson"));
+  for (std::string line; std::getline(lines, line);) ASSERT_EQ(Post(line).status, 201u);
+  const std::string period = "from=2024-01-01&to=2025-01-01";
+  const json::object fairness = Get("/v1/fairness?" + period).body.at("areas").as_object();
+  ASSERT_GT(fairness.size(), 3u);
+  size_t nonzero = 0;
+  for (const auto& [code, figures] : fairness) {
+    for (const char* figure : {"referrals", "decisions", "approved", "refused",
+                               "overturned_on_appeal", "placements_started"}) {
+      const std::string target = "/v1/areas/" + std::string(code) + "/referrals?figure=" + figure +
+                                 "&" + period + "&limit=1000";
+      Reply list = Get(target);
+      ASSERT_EQ(list.status, 200u) << target << list.text;
+      EXPECT_EQ(list.body.at("total"), figures.at(figure)) << target;
+      EXPECT_EQ(list.body.at("referrals").as_array().size(),
+                figures.at(figure).to_number<uint64_t>())
+          << target;
+      EXPECT_EQ(list.raw.Header("Cache-Control"), "no-store");
+      nonzero += list.body.at("total") != 0;
+    }
+  }
+  EXPECT_GT(nonzero, 10u);
+  // Pages, and the same rows as CSV.
+  Reply first = Get("/v1/areas/E09000017/referrals?figure=referrals&limit=2");
+  ASSERT_EQ(first.status, 200u);
+  ASSERT_EQ(first.body.at("referrals").as_array().size(), 2u);
+  const std::string after(first.body.at("next_after").as_string());
+  Reply next = Get("/v1/areas/E09000017/referrals?figure=referrals&limit=2&after=" + after);
+  EXPECT_GT(std::string(next.body.at("referrals").at(0).at("referral_id").as_string()), after);
+  http_client::Endpoint to;
+  to.port = std::to_string(server_->port());
+  auto csv = http_client::Call(
+      to,
+      {"GET", "/v1/areas/E09000017/referrals?figure=referrals&limit=2&format=csv", kRegulator, ""});
+  ASSERT_TRUE(csv.ok());
+  const auto rows = ledger::testing::ParseCsv(csv->body);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1][10], first.body.at("referrals").at(0).at("referral_id").as_string().c_str());
+  // A partnership: its own areas' lists, not another's.
+  EXPECT_EQ(Get("/v1/areas/E09000017/referrals?figure=referrals", kPartnership).status, 200u);
+  EXPECT_EQ(Get("/v1/areas/E09000017/referrals?figure=referrals", kOtherPartnership).status, 403u);
+  EXPECT_EQ(Get("/v1/areas/E09000017/referrals?figure=referrals", kProvider).status, 403u);
+  EXPECT_EQ(Get("/v1/areas/E09000017/referrals?figure=referrals", kAuditor).status, 403u);
+  // Every bad parameter named.
+  Reply bad = Get("/v1/areas/E09000017/referrals?reason=not_ready&limit=0&after=a%20b");
+  ASSERT_EQ(bad.status, 400u);
+  std::set<std::string> fields;
+  for (const json::value& e : bad.body.at("errors").as_array()) {
+    fields.insert(std::string(e.at("field").as_string()));
+  }
+  EXPECT_EQ(fields, (std::set<std::string>{"after", "figure", "limit"}));
+  Reply narrowing = Get("/v1/areas/E09000017/referrals?figure=approved&stage=assessment");
+  EXPECT_EQ(narrowing.status, 400u);
+  EXPECT_EQ(narrowing.body.at("errors").at(0).at("field"), "stage");
+  EXPECT_EQ(Get("/v1/areas/E99999999/referrals?figure=referrals").status, 404u);
+}
+
 TEST_F(Http, ErrorsFollowTheOrderOfChecksAndAppendNothing) {
   const std::string ok =
       R"({"type":"referral.received","referral_id":"r1","occurred_at":"2025-01-01T00:00:00Z","data":{"person":"p0000001a","area":"E08000002","referrer":"gp","substance":"alcohol","age_band":"30-34","sex":"female","ethnicity":"white","disability":"no"}})";

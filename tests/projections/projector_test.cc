@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -192,6 +194,107 @@ TEST_F(ProjectorOnGeneratedLedger, ScansSplitOverThreadsGiveTheSameViews) {
     EXPECT_EQ(AllViews(**p), *followed_) << parts << " parts";
   }
   SetScanSplit(ScanSplit{});
+}
+
+// The referral lists behind the figures (SPEC §11): for every figure of
+// every area, at the head and at an earlier as_of, over a year and over
+// everything, the list's total is the figure, its pages hold that many
+// distinct ids in order, and (for the decision figures) each listed
+// referral's own view, walked from its events, agrees: its corrected area
+// is the area, and its first decision is the one the figure counts.
+TEST_F(ProjectorOnGeneratedLedger, EveryFiguresListIsWhatItCounts) {
+  auto ledger = ledger::Ledger::Open(dir_->path() + "/ledger", Options());
+  ASSERT_TRUE(ledger.ok());
+  auto p = Projector::Open(ledger->get());
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE((*p)->CatchUp().ok());
+  size_t lists = 0, walked = 0;
+  for (const uint64_t as_of : {size_ / 2, size_}) {
+    for (const bool year : {true, false}) {
+      ViewQuery q;
+      q.as_of_seq = as_of;
+      if (year) {
+        q.from_day = DaysFromCivil(2025, 1, 1);
+        q.to_day = DaysFromCivil(2026, 1, 1);
+      }
+      auto fairness = (*p)->Fairness(q);
+      auto waits = (*p)->WaitingTimes(q);
+      ASSERT_TRUE(fairness.ok() && waits.ok());
+      std::map<std::string, uint64_t> open;
+      for (const AreaWaits& a : waits->areas) open[a.code] = a.waits.open.summary.count;
+      for (const AreaFairness& a : fairness->areas) {
+        const DecisionFigures& d = a.decisions;
+        const std::vector<std::pair<ListFigure, uint64_t>> figures = {
+            {ListFigure::kReferrals, d.referrals},
+            {ListFigure::kDecisions, d.decisions},
+            {ListFigure::kApproved, d.approved},
+            {ListFigure::kRefused, d.refused},
+            {ListFigure::kOverturnedOnAppeal, d.overturned_on_appeal},
+            {ListFigure::kPlacementsStarted, d.placements_started},
+            {ListFigure::kOpenPathways, open[a.code]}};
+        for (const auto& [figure, count] : figures) {
+          ViewQuery lq = q;
+          lq.area = a.code;
+          lq.figure = figure;
+          lq.limit = 7;  // several pages
+          std::vector<std::string> ids;
+          uint64_t total = 0;
+          for (int page = 0; page < 10000; ++page) {
+            auto list = (*p)->ReferralList(lq);
+            ASSERT_TRUE(list.ok());
+            total = list->total;
+            for (const ListedReferral& r : list->referrals) ids.push_back(r.referral_id);
+            for (const ListedReferral& r : list->referrals) {
+              if (figure != ListFigure::kDecisions && figure != ListFigure::kRefused) continue;
+              if (walked >= 400) break;  // a sample: each walk reads the events
+              ViewQuery at = q;
+              auto own = (*p)->Referral(r.referral_id, at);
+              ASSERT_TRUE(own.ok());
+              EXPECT_EQ(own->received.area, a.code) << r.referral_id;
+              ASSERT_TRUE(own->first_decision.has_value()) << r.referral_id;
+              EXPECT_EQ(own->first_decision, r.first_decision) << r.referral_id;
+              if (figure == ListFigure::kRefused) {
+                EXPECT_EQ(*own->first_decision, FirstDecision::kRefused) << r.referral_id;
+              }
+              EXPECT_EQ(own->state, r.state) << r.referral_id;
+              ++walked;
+            }
+            if (!list->next_after) break;
+            EXPECT_EQ(list->referrals.size(), 7u);
+            lq.after = list->next_after;
+          }
+          ASSERT_EQ(total, count) << a.code << " " << ToString(figure) << " as_of " << as_of;
+          ASSERT_EQ(ids.size(), count) << a.code << " " << ToString(figure);
+          EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+          EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
+          ++lists;
+        }
+        // A reason narrows the refusals as refusals_by_reason counts them.
+        for (size_t reason = 0; reason < d.refusals_by_reason.size(); ++reason) {
+          ViewQuery lq = q;
+          lq.area = a.code;
+          lq.figure = ListFigure::kRefused;
+          lq.reason = static_cast<ledger::RefusalReason>(reason);
+          lq.limit = 1;
+          auto list = (*p)->ReferralList(lq);
+          ASSERT_TRUE(list.ok());
+          EXPECT_EQ(list->total, d.refusals_by_reason[reason]) << a.code << " " << reason;
+        }
+        for (size_t stage = 0; stage < d.refusals_by_stage.size(); ++stage) {
+          ViewQuery lq = q;
+          lq.area = a.code;
+          lq.figure = ListFigure::kRefused;
+          lq.stage = static_cast<ledger::RefusalStage>(stage);
+          lq.limit = 1;
+          auto list = (*p)->ReferralList(lq);
+          ASSERT_TRUE(list.ok());
+          EXPECT_EQ(list->total, d.refusals_by_stage[stage]) << a.code << " " << stage;
+        }
+      }
+    }
+  }
+  EXPECT_GT(lists, 1000u);
+  EXPECT_GE(walked, 400u);
 }
 
 TEST_F(ProjectorOnGeneratedLedger, ReloadAndRebuildEqualFollowing) {

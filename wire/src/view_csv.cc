@@ -190,6 +190,21 @@ std::string ToCsv(const TrendReport& r) {
   return t.Text();
 }
 
+// A referral list: one row per referral of the page.
+std::string ToCsv(const ReferralListReport& r) {
+  const json::object o = ToJson(r);
+  const std::vector<const char*> keys = {"as_of_seq", "from",   "to",    "at",    "area",
+                                         "figure",    "reason", "stage", "total", "next_after"};
+  Table t(std::vector<std::string>(keys.begin(), keys.end()), json::object{{"referral_id", ""},
+                                                                           {"received_at", ""},
+                                                                           {"state", ""},
+                                                                           {"first_decision", ""},
+                                                                           {"decided_at", ""}});
+  const std::vector<std::string> head = HeaderCells(o, keys);
+  for (const json::value& l : o.at("referrals").as_array()) t.Add(head, l.as_object());
+  return t.Text();
+}
+
 // Refusal patterns, long: one row per cell of each breakdown.
 std::string ToCsv(const RefusalsReport& r) {
   const json::object o = ToJson(r);

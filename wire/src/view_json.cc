@@ -241,6 +241,30 @@ json::object ToJson(const TrendReport& r) {
   return o;
 }
 
+json::object ToJson(const ReferralListReport& r) {
+  json::object o = Header(r);
+  o["at"] = FormatMicros(r.at);
+  o["area"] = r.area;
+  o["figure"] = ToString(r.figure);
+  o["reason"] = EnumOrNull(r.reason);
+  o["stage"] = EnumOrNull(r.stage);
+  o["total"] = r.total;
+  json::array referrals;
+  for (const ListedReferral& l : r.referrals) {
+    referrals.push_back(json::object{
+        {"referral_id", l.referral_id},
+        {"received_at", ledger::FormatTimestamp(l.received_at)},
+        {"state", ledger::ToString(l.state)},
+        {"first_decision",
+         l.first_decision ? json::value(ToString(*l.first_decision)) : json::value()},
+        {"decided_at",
+         l.decided_at ? json::value(ledger::FormatTimestamp(*l.decided_at)) : json::value()}});
+  }
+  o["referrals"] = std::move(referrals);
+  o["next_after"] = Opt(r.next_after);
+  return o;
+}
+
 json::object ToJson(const ReferralReport& r) {
   json::object o;
   o["as_of_seq"] = r.as_of_seq;

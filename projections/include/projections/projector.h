@@ -54,6 +54,10 @@ struct ViewQuery {
   std::optional<ledger::RefusalReason> reason;
   std::optional<ledger::RefusalStage> stage;
   TrendInterval interval = TrendInterval::kQuarter;  // trends only
+  // Referral lists only.
+  ListFigure figure = ListFigure::kReferrals;
+  std::optional<std::string> after;
+  size_t limit = 100;
 };
 
 class Projector {
@@ -92,6 +96,8 @@ class Projector {
   // kInvalidArgument (naming `from`, `to`) without both bounds, or for
   // more than kMaxTrendPeriods periods.
   ledger::Result<TrendReport> Trend(const ViewQuery& query) const;
+  // REQUIRES: query.area.
+  ledger::Result<ReferralListReport> ReferralList(const ViewQuery& query) const;
   // kNotFound when the referral has no event within as_of.
   ledger::Result<ReferralReport> Referral(std::string_view referral_id,
                                           const ViewQuery& query) const;

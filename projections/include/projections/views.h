@@ -30,6 +30,20 @@ namespace projections {
 enum class TrendInterval { kMonth, kQuarter, kYear };
 std::string_view ToString(TrendInterval i);
 
+// The figure a referral list stands behind (SPEC §11): a count of the
+// fairness view, or the waiting-times view's open pathways at `at`.
+enum class ListFigure {
+  kReferrals,
+  kDecisions,
+  kApproved,
+  kRefused,
+  kOverturnedOnAppeal,
+  kPlacementsStarted,
+  kOpenPathways
+};
+std::string_view ToString(ListFigure f);
+std::optional<ListFigure> ParseListFigure(std::string_view name);
+
 // What a view is asked for, with every default already resolved.
 struct ViewParams {
   // Events with seq <= as_of count; corrections too, whatever their date.
@@ -46,6 +60,11 @@ struct ViewParams {
   std::optional<ledger::RefusalStage> stage;
   // The trend's periods.
   TrendInterval interval = TrendInterval::kQuarter;
+  // A referral list: its figure, and its page (the ids after `after`, at
+  // most `limit`).
+  ListFigure figure = ListFigure::kReferrals;
+  std::optional<std::string> after;
+  size_t limit = 100;
 };
 
 template <typename E>
@@ -159,6 +178,34 @@ std::vector<std::pair<int64_t, int64_t>> TrendPeriods(int64_t from_day, int64_t 
 // The most periods a trend has.
 inline constexpr size_t kMaxTrendPeriods = 240;
 
+// --- referral lists --------------------------------------------------------
+
+enum class FirstDecision { kApproved, kRefused };
+std::string_view ToString(FirstDecision d);
+
+struct ListedReferral {
+  std::string referral_id;
+  ledger::Micros received_at = 0;
+  ledger::ReferralState state = ledger::ReferralState::kNone;  // as of as_of
+  std::optional<FirstDecision> first_decision;
+  std::optional<ledger::Micros> decided_at;
+};
+
+// /v1/areas/{code}/referrals: the referrals counted in one figure of an
+// area, by id, a page at a time; `total` is the figure.
+struct ReferralListReport {
+  uint64_t as_of_seq = 0;
+  std::optional<int64_t> from_day, to_day;
+  ledger::Micros at = 0;
+  std::string area;
+  ListFigure figure = ListFigure::kReferrals;
+  std::optional<ledger::RefusalReason> reason;
+  std::optional<ledger::RefusalStage> stage;
+  uint64_t total = 0;
+  std::vector<ListedReferral> referrals;  // the page, by id
+  std::optional<std::string> next_after;  // the page's last id, when more follow
+};
+
 // --- waits -----------------------------------------------------------------
 
 // Waits in whole days: the summary and the distribution by week
@@ -247,9 +294,6 @@ struct RefusalsReport {
 
 // --- one referral ----------------------------------------------------------
 
-enum class FirstDecision { kApproved, kRefused };
-std::string_view ToString(FirstDecision d);
-
 // /v1/referrals/{id}: one referral as the ledger stood at as_of.
 struct ReferralReport {
   uint64_t as_of_seq = 0;
@@ -272,6 +316,8 @@ AreasReport AreasView(const ReadModel& model, const ViewParams& params);
 // REQUIRES: params.from_day and to_day, covering at most kMaxTrendPeriods
 // intervals (Projector::Trend checks).
 TrendReport TrendView(const ReadModel& model, const ViewParams& params);
+// REQUIRES: params.area.
+ReferralListReport ReferralListView(const ReadModel& model, const ViewParams& params);
 // REQUIRES: `events` are the referral's events in order, the first with
 // seq <= as_of.
 ReferralReport ReferralView(std::vector<ledger::Event> events, uint64_t as_of, ledger::Micros at);

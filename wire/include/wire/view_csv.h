@@ -24,6 +24,7 @@ std::string ToCsv(const projections::WaitingTimesReport& report);
 std::string ToCsv(const projections::RefusalsReport& report);
 std::string ToCsv(const projections::AreasReport& report);
 std::string ToCsv(const projections::TrendReport& report);
+std::string ToCsv(const projections::ReferralListReport& report);
 std::string ToCsv(const projections::ReferralReport& report);
 
 // One field as CSV writes it: quoted when it holds a comma, quote or line

@@ -20,6 +20,8 @@ boost::json::object ToJson(const projections::WaitingTimesReport& report);
 boost::json::object ToJson(const projections::RefusalsReport& report);
 boost::json::object ToJson(const projections::AreasReport& report);
 boost::json::object ToJson(const projections::TrendReport& report);
+// Person-level (pseudonymous ids): the referrals behind a figure.
+boost::json::object ToJson(const projections::ReferralListReport& report);
 // Person-level: the referral's events as stored, data as posted.
 boost::json::object ToJson(const projections::ReferralReport& report);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "ledger/time.h"
+
 namespace projections {
 namespace internal {
 extern const char kAreasCsv[];
@@ -51,8 +53,17 @@ std::vector<AreaInfo> Parse() {
     }
     std::vector<std::string> f = SplitCsvLine(line);
     if (f.size() < 4) continue;
-    AreaInfo a{f[0], f[1], f[2], 0};
+    AreaInfo a{f[0], f[1], f[2], 0, std::nullopt, std::nullopt, {}};
     std::from_chars(f[3].data(), f[3].data() + f[3].size(), a.population);
+    if (f.size() >= 8) {
+      a.in_use_from = ledger::ParseDate(f[5]);
+      a.in_use_to = ledger::ParseDate(f[6]);
+      for (size_t at = 0; at < f[7].size();) {
+        const size_t space = std::min(f[7].find(' ', at), f[7].size());
+        if (space > at) a.replaces.push_back(f[7].substr(at, space - at));
+        at = space + 1;
+      }
+    }
     out.push_back(std::move(a));
   }
   std::sort(out.begin(), out.end(),
@@ -65,6 +76,14 @@ std::vector<AreaInfo> Parse() {
 const std::vector<AreaInfo>& ReferenceAreas() {
   static const std::vector<AreaInfo> areas = Parse();
   return areas;
+}
+
+uint64_t EnglandPopulation() {
+  uint64_t total = 0;
+  for (const AreaInfo& a : ReferenceAreas()) {
+    if (!a.in_use_to) total += a.population;
+  }
+  return total;
 }
 
 const AreaInfo* FindReferenceArea(std::string_view code) {

@@ -152,12 +152,6 @@ DecisionFigures FiguresOf(const Decisions& d) {
   return out;
 }
 
-uint64_t EnglandPopulation() {
-  uint64_t total = 0;
-  for (const AreaInfo& a : ReferenceAreas()) total += a.population;
-  return total;
-}
-
 }  // namespace
 
 FairnessReport FairnessView(const ReadModel& model, const ViewParams& p) {

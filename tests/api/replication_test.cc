@@ -117,7 +117,9 @@ class Replication : public ::testing::Test {
     r.standbys = {kStandbyName};
     r.credential_of[kStandbyName] = "copier";  // ledgerd --standby copier=URL
     r.mode = mode_;
-    r.sync_wait = std::chrono::milliseconds(400);
+    // Long enough that a loaded machine's standby confirms in time (one
+    // test waits for it to pass, once).
+    r.sync_wait = std::chrono::milliseconds(1500);
     primary_.hub = std::make_unique<ReplicationHub>(primary_.ledger.get(), r);
     ServiceOptions so;
     so.replication = primary_.hub.get();

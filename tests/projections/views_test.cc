@@ -2,7 +2,10 @@
 // the projector: open pathways, decisions, corrections and as_of.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "ledger/ledger.h"
+#include "projections/areas.h"
 #include "projections/projector.h"
 #include "test_util.h"
 #include "wire/view_json.h"
@@ -278,6 +281,53 @@ TEST_F(Views, AReferralNotYetReceivedAsOfIsNotFound) {
   ASSERT_TRUE(open.ok());
   EXPECT_EQ(open->at("state").as_string(), "received");
   EXPECT_TRUE(open->at("waiting_days").is_int64());
+}
+
+}  // namespace
+}  // namespace projections
+
+namespace projections {
+namespace {
+
+// The April 2023 unitary authorities: in the reference data with their
+// Census 2021 populations (sums of their districts), in use from
+// 2023-04-01; the counties they replaced until then; England's population
+// counted once.
+TEST(ReferenceAreas, April2023SuccessorsHoldTheirPredecessorsPeople) {
+  EXPECT_EQ(EnglandPopulation(), 56489800u);
+  const int64_t cutover = ledger::DaysFromCivil(2023, 4, 1);
+  const std::map<std::string, std::pair<std::string, uint64_t>> successors = {
+      {"E06000063", {"Cumberland", 273200}},
+      {"E06000064", {"Westmorland and Furness", 226600}},
+      {"E06000065", {"North Yorkshire", 615500}},
+      {"E06000066", {"Somerset", 571600}}};
+  std::map<std::string, uint64_t> taken;  // replaced code -> successors' people
+  for (const auto& [code, expected] : successors) {
+    const AreaInfo* a = FindReferenceArea(code);
+    ASSERT_NE(a, nullptr) << code;
+    EXPECT_EQ(a->name, expected.first);
+    EXPECT_EQ(a->population, expected.second);
+    EXPECT_EQ(a->in_use_from, cutover);
+    EXPECT_FALSE(a->InUse(cutover - 1));
+    EXPECT_TRUE(a->InUse(cutover));
+    ASSERT_EQ(a->replaces.size(), 1u);
+    taken[a->replaces[0]] += a->population;
+  }
+  ASSERT_EQ(taken.size(), 3u);
+  for (const auto& [code, people] : taken) {
+    const AreaInfo* old = FindReferenceArea(code);
+    ASSERT_NE(old, nullptr) << code;
+    EXPECT_EQ(old->population, people) << code;
+    EXPECT_EQ(old->in_use_to, cutover);
+    EXPECT_TRUE(old->InUse(cutover - 1));
+  }
+  size_t in_use_before = 0, in_use_after = 0;
+  for (const AreaInfo& a : ReferenceAreas()) {
+    in_use_before += a.InUse(cutover - 1);
+    in_use_after += a.InUse(cutover);
+  }
+  EXPECT_EQ(in_use_before, 152u);
+  EXPECT_EQ(in_use_after, 153u);
 }
 
 }  // namespace

@@ -121,3 +121,43 @@ TEST(Synth, AboutOneInAHundredAndTwentyFiveInTreatmentReachRehab) {
 }
 
 }  // namespace
+
+// From April 2023 referrals name the unitary authorities that replaced
+// Cumbria, North Yorkshire and Somerset, and before it the counties; every
+// correction changes the value it corrects.
+TEST(Synth, April2023SuccessorCodesAndCorrectionsThatChangeAValue) {
+  const auto events = All(FiveYears(8000, 3));
+  const std::set<std::string> replaced = {"E10000006", "E10000023", "E10000027"};
+  const std::set<std::string> successors = {"E06000063", "E06000064", "E06000065", "E06000066"};
+  const std::string cutover = "2023-04-01";
+  std::map<std::string, size_t> named;
+  std::vector<boost::json::object> bodies;
+  for (const synth::Generated& g : events) {
+    bodies.push_back(ledger::AppendRequestToJson(g.request));
+  }
+  size_t corrections = 0;
+  for (const boost::json::object& b : bodies) {
+    const std::string type(b.at("type").as_string());
+    const boost::json::object& data = b.at("data").as_object();
+    if (type == "referral.received") {
+      const std::string area(data.at("area").as_string());
+      const bool after = std::string(b.at("occurred_at").as_string()) >= cutover;
+      EXPECT_FALSE(after && replaced.count(area)) << area;
+      EXPECT_FALSE(!after && successors.count(area)) << area;
+      ++named[area];
+    }
+    if (type == "record.corrected") {
+      // Appended in order, the event of seq N is the Nth generated.
+      const uint64_t target = data.at("corrects_seq").to_number<uint64_t>();
+      ASSERT_LE(target, bodies.size());
+      const boost::json::object& was = bodies[target - 1].at("data").as_object();
+      for (const auto& [field, value] : data.at("fields").as_object()) {
+        EXPECT_NE(was.at(field), value) << "a correction of " << field << " to the value it had";
+      }
+      ++corrections;
+    }
+  }
+  for (const std::string& code : successors) EXPECT_GT(named[code], 0u) << code;
+  for (const std::string& code : replaced) EXPECT_GT(named[code], 0u) << code;
+  EXPECT_GT(corrections, 50u);
+}

@@ -49,7 +49,11 @@ struct Pending {
 
 struct Path {
   std::string id;
-  size_t area = 0;
+  size_t area = 0;        // in State::areas: the area as it was before April 2023
+  std::string area_code;  // the code it is recorded with: a successor's from then
+  ledger::Ethnicity ethnicity{};
+  ledger::RefusalReason reason_to_correct{};  // of the refusal a correction will name
+  Micros received_at = 0;
   double refusal_odds = 0;  // chance a funding panel refuses
   // Generation indices (not seqs: seqs follow recording order) of the
   // events a scheduled correction will target.
@@ -81,10 +85,19 @@ struct Item {
 
 }  // namespace
 
+// An area replaced by others (April 2023): referrals received from
+// `from_day` are recorded with one of them, in proportion to population.
+struct Successors {
+  int64_t from_day = 0;
+  std::vector<std::pair<std::string, uint64_t>> areas;  // code, population
+  uint64_t population = 0;
+};
+
 struct Generator::State {
   Options opt;
   std::mt19937_64 rng;
-  std::vector<AreaWeight> areas;
+  std::vector<AreaWeight> areas;  // the areas in use before any was replaced
+  std::unordered_map<std::string, Successors> successors;  // by replaced code
   std::vector<std::string> providers;
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> queue;
   std::unordered_map<uint64_t, Path> paths;
@@ -113,6 +126,18 @@ struct Generator::State {
 
   double Uniform() { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
   uint64_t Below(uint64_t n) { return rng() % n; }
+  // The code an area is recorded with at business time t: its own, or,
+  // once it has been replaced, one of its successors', by population.
+  std::string AreaCodeAt(const std::string& code, Micros t) {
+    auto it = successors.find(code);
+    if (it == successors.end() || t < it->second.from_day * ledger::kMicrosPerDay) return code;
+    uint64_t pick = Below(it->second.population);
+    for (const auto& [successor, population] : it->second.areas) {
+      if (pick < population) return successor;
+      pick -= population;
+    }
+    return it->second.areas.back().first;
+  }
   bool Chance(double p) { return Uniform() < p; }
   // A delay of lo..hi whole days plus a random time of day.
   Micros Days(int lo, int hi) {
@@ -162,6 +187,15 @@ Generator::Generator(Options options) : s_(std::make_unique<State>()) {
   s_->rng.seed(s_->opt.seed);
   uint64_t total = 0;
   for (const projections::AreaInfo& a : projections::ReferenceAreas()) {
+    if (a.in_use_from) {  // a successor: taken in place of the area it replaced
+      for (const std::string& old : a.replaces) {
+        Successors& to = s_->successors[old];
+        to.from_day = *a.in_use_from;
+        to.areas.emplace_back(a.code, a.population);
+        to.population += a.population;
+      }
+      continue;
+    }
     total += a.population;
     // The postcode lottery: most areas' panels refuse a typical share
     // (25-45%), one in ten far more (60-80%), one in ten rarely (5-15%).
@@ -205,10 +239,11 @@ bool Generator::State::Produce(Item* item) {
     auto correct_refusal_later = [&] {
       if (!s.Chance(0.02)) return;
       path.correct_refusal_gen = gen;
+      path.reason_to_correct = std::get<ReferralRefused>(req.event.data).reason;
       it.is_target = true;
       s.Schedule(p.path, p.t + s.Days(1, 30), Step::kCorrectRefusal);
     };
-    const std::string& area = s.areas[path.area].code;
+    const std::string area = path.area_code;
     switch (p.step) {
       case Step::kReceive: {
         char id[48];
@@ -217,17 +252,20 @@ bool Generator::State::Produce(Item* item) {
         path.id = id;
         const uint64_t pick = s.Below(s.areas.back().cumulative);
         while (s.areas[path.area].cumulative <= pick) ++path.area;
+        path.received_at = p.t;
+        path.area_code = s.AreaCodeAt(s.areas[path.area].code, p.t);
         ReferralReceived r;
         char person[20];
         std::snprintf(person, sizeof person, "p%015llx",
                       static_cast<unsigned long long>(s.rng() >> 4));
         r.person = person;
-        r.area = s.areas[path.area].code;
+        r.area = path.area_code;
         r.referrer = s.Pick<Referrer>({60, 8, 5, 12, 12, 3});
         r.substance = s.Pick<Substance>({30, 15, 40, 15});
         r.age_band = s.Pick<AgeBand>({4, 8, 14, 16, 17, 15, 12, 8, 4, 2});
         r.sex = s.Pick<Sex>({34, 62, 1, 3});
         r.ethnicity = s.Pick<Ethnicity>({6, 5, 4, 80, 2, 3});
+        path.ethnicity = r.ethnicity;
         r.disability = s.Pick<Disability>({25, 65, 10});
         // Some groups meet more refusals: the disparities the views show.
         path.refusal_odds = s.areas[path.area].refusal_odds +
@@ -338,24 +376,36 @@ bool Generator::State::Produce(Item* item) {
         RecordCorrected c;
         it.target_gen = path.received_gen;
         if (s.Chance(0.2)) {
+          // Another area, one in use when the referral was received.
           c.reason = "commissioning area recorded wrongly";
-          c.fields.push_back({"area", s.areas[s.Below(s.areas.size())].code});
+          std::string other;
+          do {
+            other = s.AreaCodeAt(s.areas[s.Below(s.areas.size())].code, path.received_at);
+          } while (other == path.area_code);
+          c.fields.push_back({"area", other});
         } else {
+          // A correction changes the value it corrects.
           c.reason = "ethnicity recorded wrongly at referral";
-          c.fields.push_back(
-              {"ethnicity", std::string(ToString(s.Pick<Ethnicity>({6, 5, 4, 80, 2, 3})))});
+          Ethnicity other;
+          do {
+            other = s.Pick<Ethnicity>({6, 5, 4, 80, 2, 3});
+          } while (other == path.ethnicity);
+          c.fields.push_back({"ethnicity", std::string(ToString(other))});
         }
         req.event.data = std::move(c);
         break;
       }
-      case Step::kCorrectRefusal:
+      case Step::kCorrectRefusal: {
         it.target_gen = path.correct_refusal_gen;
-        req.event.data = RecordCorrected{
-            0,  // set to the target's seq when released
-            "refusal reason recorded wrongly",
-            {{"reason",
-              std::string(ToString(s.Pick<RefusalReason>({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1})))}}};
+        RefusalReason other;
+        do {
+          other = s.Pick<RefusalReason>({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+        } while (other == path.reason_to_correct);
+        req.event.data = RecordCorrected{0,  // set to the target's seq when released
+                                         "refusal reason recorded wrongly",
+                                         {{"reason", std::string(ToString(other))}}};
         break;
+      }
     }
     req.event.referral_id = path.id;
     // Placements are recorded by their provider, everything else by the
@@ -363,7 +413,7 @@ bool Generator::State::Produce(Item* item) {
     it.out.actor = std::holds_alternative<PlacementStarted>(req.event.data) ||
                            std::holds_alternative<PlacementEnded>(req.event.data)
                        ? "provider:" + path.provider
-                       : "partnership:" + s.areas[path.area].code;
+                       : "partnership:" + path.area_code;
     it.out.recorded_at = std::max(p.t + s.Lag(), path.last_recorded);
     path.last_recorded = it.out.recorded_at;
     if (--path.pending == 0) s.paths.erase(p.path);

@@ -636,14 +636,20 @@ TEST_F(Http, TheOpenApiDocumentDescribesExactlyTheRoutes) {
   Reply doc = Get("/v1/openapi.json", "");
   ASSERT_EQ(doc.status, 200u);
   EXPECT_EQ(doc.body.at("openapi").as_string(), "3.1.0");
-  std::set<std::string> described;
+  EXPECT_EQ(doc.body.at("servers").at(0).at("url"), "/");
+  std::set<std::string> described, operation_ids;
   for (const auto& [path, item] : doc.body.at("paths").as_object()) {
     for (const auto& [method, op] : item.as_object()) {
       std::string m(method);
       for (char& c : m) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       described.insert(m + " " + std::string(path));
-      // Every operation says what it answers.
+      // Every operation says what it answers, and has a name of its own
+      // for generated clients.
       EXPECT_FALSE(op.at("responses").as_object().empty()) << path;
+      ASSERT_TRUE(op.as_object().contains("operationId")) << path;
+      const std::string id(op.at("operationId").as_string());
+      EXPECT_TRUE(std::regex_match(id, std::regex("[a-z][A-Za-z]+"))) << id;
+      EXPECT_TRUE(operation_ids.insert(id).second) << "two operations named " << id;
     }
   }
   const std::vector<std::string> routes = Service::RouteTemplates();

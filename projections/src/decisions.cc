@@ -127,16 +127,23 @@ DecisionScan ScanDecisions(const ReadModel& model, const ViewParams& p, bool cou
   return s;
 }
 
+// The counts and the refusal rate of `d`, into the figures of a fairness
+// view or of a trend's period (both name them alike).
+template <typename Figures>
+void SetCounts(const Decisions& d, Figures* out) {
+  out->referrals = d.referrals;
+  out->decisions = d.decisions;
+  out->approved = d.approved;
+  out->refused = d.refused;
+  out->overturned_on_appeal = d.overturned;
+  out->placements_started = d.placements;
+  out->refusal_rate = scan::Ratio(d.refused, d.decisions);
+  out->refusal_rate_ci95 = WilsonInterval(d.refused, d.decisions);
+}
+
 DecisionFigures FiguresOf(const Decisions& d) {
   DecisionFigures out;
-  out.referrals = d.referrals;
-  out.decisions = d.decisions;
-  out.approved = d.approved;
-  out.refused = d.refused;
-  out.overturned_on_appeal = d.overturned;
-  out.placements_started = d.placements;
-  out.refusal_rate = scan::Ratio(d.refused, d.decisions);
-  out.refusal_rate_ci95 = WilsonInterval(d.refused, d.decisions);
+  SetCounts(d, &out);
   out.refusals_by_reason = d.by_reason;
   out.refusals_by_stage = d.by_stage;
   for (size_t di = 0; di < kDimensions.size(); ++di) {
@@ -286,14 +293,7 @@ TrendReport TrendView(const ReadModel& model, const ViewParams& p) {
   }
   auto figures = [](const Decisions& d) {
     TrendFigures out;
-    out.referrals = d.referrals;
-    out.decisions = d.decisions;
-    out.approved = d.approved;
-    out.refused = d.refused;
-    out.overturned_on_appeal = d.overturned;
-    out.placements_started = d.placements;
-    out.refusal_rate = scan::Ratio(d.refused, d.decisions);
-    out.refusal_rate_ci95 = WilsonInterval(d.refused, d.decisions);
+    SetCounts(d, &out);
     return out;
   };
   TrendReport out;

@@ -120,6 +120,24 @@ std::string CsvText(std::string_view s) {
   return CsvField(s);
 }
 
+// The rows of a view by population: England's, then each of `o`'s
+// objects named in `groups` ("areas", "providers") under that scope, each
+// row led by `head` (the answer's own cells), the scope and the code.
+static void AddPopulations(Table* t, const json::object& o, const std::vector<std::string>& head,
+                           std::initializer_list<std::pair<const char*, const char*>> groups) {
+  auto with = [&](const char* scope, std::string_view code) {
+    std::vector<std::string> cells = head;
+    cells.push_back(scope);
+    cells.push_back(Text(code));
+    return cells;
+  };
+  t->Add(with("england", ""), o.at("england").as_object());
+  for (const auto& [scope, member] : groups) {
+    for (const auto& [code, row] : o.at(member).as_object())
+      t->Add(with(scope, code), row.as_object());
+  }
+}
+
 std::string ToCsv(const FairnessReport& r) {
   const json::object o = ToJson(r);
   // The fullest row: an area's (England's figures stand in for it).
@@ -129,17 +147,7 @@ std::string ToCsv(const FairnessReport& r) {
   const json::object full = ToJson(shape);
   Table t({"as_of_seq", "from", "to", "p0", "scope", "code"},
           full.at("areas").as_object().at("").as_object());
-  std::vector<std::string> head = HeaderCells(o, {"as_of_seq", "from", "to", "p0"});
-  auto with = [&](const char* scope, std::string_view code) {
-    std::vector<std::string> cells = head;
-    cells.push_back(scope);
-    cells.push_back(Text(code));
-    return cells;
-  };
-  t.Add(with("england", ""), o.at("england").as_object());
-  for (const auto& [code, area] : o.at("areas").as_object()) {
-    t.Add(with("area", code), area.as_object());
-  }
+  AddPopulations(&t, o, HeaderCells(o, {"as_of_seq", "from", "to", "p0"}), {{"area", "areas"}});
   return t.Text();
 }
 
@@ -147,20 +155,8 @@ std::string ToCsv(const WaitingTimesReport& r) {
   const json::object o = ToJson(r);
   // England's row is the fullest: providers have no decision waits.
   Table t({"as_of_seq", "from", "to", "at", "scope", "code"}, o.at("england").as_object());
-  std::vector<std::string> head = HeaderCells(o, {"as_of_seq", "from", "to", "at"});
-  auto with = [&](const char* scope, std::string_view code) {
-    std::vector<std::string> cells = head;
-    cells.push_back(scope);
-    cells.push_back(Text(code));
-    return cells;
-  };
-  t.Add(with("england", ""), o.at("england").as_object());
-  for (const auto& [code, area] : o.at("areas").as_object()) {
-    t.Add(with("area", code), area.as_object());
-  }
-  for (const auto& [id, provider] : o.at("providers").as_object()) {
-    t.Add(with("provider", id), provider.as_object());
-  }
+  AddPopulations(&t, o, HeaderCells(o, {"as_of_seq", "from", "to", "at"}),
+                 {{"area", "areas"}, {"provider", "providers"}});
   return t.Text();
 }
 

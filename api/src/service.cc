@@ -461,6 +461,10 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
   bool csv = false;
   std::string csv_name;
   auto take_format = [&](std::string name) {
+    // Only the characters of codes and referral ids reach the header.
+    std::erase_if(name, [](char c) {
+      return !std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.';
+    });
     csv_name = std::move(name);
     if (std::optional<std::string> f = params.Take("format")) {
       if (*f == "csv") {

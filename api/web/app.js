@@ -177,20 +177,6 @@ function fillTable(id, rows) {
   }));
 }
 
-// Months [from, to) as 'YYYY-MM-01' strings, at most 36.
-function months(from, to) {
-  const out = [];
-  let [y, m] = from.split('-').map(Number);
-  while (out.length < 36) {
-    const start = `${y}-${String(m).padStart(2, '0')}-01`;
-    if (start >= to) break;
-    out.push(start);
-    m = m === 12 ? 1 : m + 1;
-    if (m === 1) y += 1;
-  }
-  return out;
-}
-
 function drawMonths(rows) {
   const W = 900, H = 260, L = 60, R = 20, T = 15, B = 40;
   const x = (i) => L + (rows.length < 2 ? 0 : (i / (rows.length - 1)) * (W - L - R));
@@ -261,18 +247,22 @@ async function showArea(code) {
     ];
     $('area-headline').replaceChildren(...headline.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-figure': k }, v)]));
 
-    // By month: the same view, a month at a time.
-    const ms = months(fair.from, fair.to);
-    const monthly = await Promise.all(ms.map((m, i) => {
-      const q = new URLSearchParams({ from: m, to: ms[i + 1] || fair.to, as_of: String(fair.as_of_seq) });
-      return api(`/v1/areas/${encodeURIComponent(code)}/fairness?${q}`);
-    }));
+    // By month: the trend (SPEC §11), each month's figures as the view
+    // asked for that month alone, at the same seq; by year past 240 months.
+    let monthRows = [];
+    if (fair.from && fair.to) {
+      const spanMonths = (Number(fair.to.slice(0, 4)) - Number(fair.from.slice(0, 4))) * 12 +
+        Number(fair.to.slice(5, 7)) - Number(fair.from.slice(5, 7));
+      const q = new URLSearchParams({ from: fair.from, to: fair.to, as_of: String(fair.as_of_seq),
+                                      interval: spanMonths > 240 ? 'year' : 'month' });
+      const trend = await api(`/v1/areas/${encodeURIComponent(code)}/trend?${q}`);
+      monthRows = trend.periods.map((p) => ({
+        month: p.from, n: p.decisions,
+        area: p.decisions ? p.refusal_rate : null,
+        england: p.england.decisions ? p.england.refusal_rate : null,
+      }));
+    }
     if (!current(g)) return;
-    const monthRows = monthly.map((v, i) => ({
-      month: ms[i], n: v.areas[code].decisions,
-      area: v.areas[code].decisions ? v.areas[code].refusal_rate : null,
-      england: v.england.decisions ? v.england.refusal_rate : null,
-    }));
     drawMonths(monthRows);
     fillTable('area-months', monthRows.map((r) => [r.month.slice(0, 7), r.n, pct(r.area), pct(r.england)]));
 

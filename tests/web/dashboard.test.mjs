@@ -99,14 +99,19 @@ async function api(target, token) {
   return res.json();
 }
 
-// A page that records requests to any other origin and script errors.
+// A page that records requests to any other origin, requests that fail
+// (4xx, 5xx, or no answer) and script errors. (Headless Chromium asks for
+// no favicon: the page's data: icon, which spares a real browser a 401 on
+// /favicon.ico, is not tested here.)
 async function openPage() {
   const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
-  const elsewhere = [], errors = [];
+  const elsewhere = [], errors = [], failed = [];
   page.on('request', (r) => { if (!r.url().startsWith(origin + '/')) elsewhere.push(r.url()); });
+  page.on('response', (r) => { if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`); });
+  page.on('requestfailed', (r) => failed.push(`failed ${r.url()}`));
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(origin + '/');
-  return { page, elsewhere, errors };
+  return { page, elsewhere, errors, failed };
 }
 
 // Basic accessibility of what is shown: every chart an image with a text
@@ -143,7 +148,7 @@ async function showPeriod(page, token) {
 }
 
 test('the funnel plot has a point per area with decisions, flagged as /v1/fairness flags them', async () => {
-  const { page, elsewhere, errors } = await openPage();
+  const { page, elsewhere, errors, failed } = await openPage();
   await showPeriod(page, 'regulator-token');
   // (Waiting on selectors, not functions: the page's policy forbids eval.)
   await page.locator('#summary', { hasText: `${FROM} to ${TO}` }).waitFor();
@@ -177,6 +182,7 @@ test('the funnel plot has a point per area with decisions, flagged as /v1/fairne
   await page.screenshot({ path: path.join(ARTIFACTS, 'overview.png'), fullPage: true });
   assert.deepEqual(elsewhere, []);
   assert.deepEqual(errors, []);
+  assert.deepEqual(failed, []);
 });
 
 test('clicking an area opens its page, with figures equal to the API\'s', async () => {

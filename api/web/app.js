@@ -578,8 +578,13 @@ async function showOverview() {
   const g = generation;
   if (me.role !== 'regulator' && me.role !== 'partnership') {
     showOnly(null);
-    return setStatus(`A ${me.role} credential reads referrals and proofs, not area views: ` +
-                     'open a referral by its id.');
+    // What each other role can do here instead (docs/API.md, "Who may do what").
+    return setStatus(me.role === 'auditor'
+      ? 'An auditor credential checks the ledger itself, not its figures or referrals: the event ' +
+        'feed (/v1/events), the signed heads and proofs (/v1/ledger/...), the checkpoint and tiles ' +
+        '(/log/...), with ledgerctl proof and verify.'
+      : 'A provider credential reads the referrals offered to or placed with its providers, not ' +
+        'area views: open a referral by its id.');
   }
   const params = periodParams();
   setStatus('Loading…');

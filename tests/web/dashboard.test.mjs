@@ -44,6 +44,7 @@ before(async () => {
   writeFileSync(`${dir}/tokens.json`, JSON.stringify({ tokens: [
     { name: 'regulator', role: 'regulator', sha256: sha256('regulator-token') },
     { name: 'own', role: 'partnership', areas: [ownArea], sha256: sha256('partnership-token') },
+    { name: 'checker', role: 'auditor', sha256: sha256('auditor-token') },
   ] }));
   // A witness of the ledger (SPEC §9), so the referral page can check its
   // events against a cosigned checkpoint.
@@ -345,5 +346,17 @@ test('a partnership token sees its own areas and no other', async () => {
   assert.equal(await page.isHidden('#referral'), true);
   await page.screenshot({ path: path.join(ARTIFACTS, 'partnership-out-of-scope.png'), fullPage: true });
   assert.deepEqual(elsewhere, []);
+  assert.deepEqual(errors, []);
+});
+
+test('an auditor is told what an auditor can do, and shown no figures', async () => {
+  const { page, errors } = await openPage();
+  await page.fill('#token', 'auditor-token');
+  await page.click('#token-form button[type=submit]');
+  await page.locator('#status', { hasText: 'auditor credential' }).waitFor();
+  const status = await page.textContent('#status');
+  assert.match(status, /event feed .*signed heads and proofs/);
+  assert.doesNotMatch(status, /open a referral/);
+  assert.equal(await page.locator('#funnel circle').count(), 0);
   assert.deepEqual(errors, []);
 });

@@ -304,7 +304,8 @@ async function showArea(code) {
     showOnly('area');
     setStatus('');
   } catch (err) {
-    if (current(g)) setStatus(`Could not load area ${code}: ${err.message}`, true);
+    // No figures of another question stay on the page beside the error.
+    if (current(g)) { showOnly(null); setStatus(`Could not load area ${code}: ${err.message}`, true); }
   }
 }
 
@@ -551,7 +552,12 @@ async function route() {
     try {
       me = await api('/v1/me');
     } catch (err) {
-      if (current(g)) { showOnly(null); setStatus('Could not use this token: ' + err.message, true); }
+      if (current(g)) {
+        // Forget it and ask again: another token can be typed at once.
+        sessionStorage.removeItem(TOKEN_KEY);
+        showForms();
+        setStatus('Could not use this token: ' + err.message + ' Type another.', true);
+      }
       return;
     }
     if (!current(g)) return;
@@ -615,7 +621,8 @@ async function showOverview() {
     showOnly('overview');
     setStatus('');
   } catch (err) {
-    if (current(g)) setStatus('Could not load the overview: ' + err.message, true);
+    // A wrong as_of, say: the figures of the last good answer go too.
+    if (current(g)) { showOnly(null); setStatus('Could not load the overview: ' + err.message, true); }
   }
 }
 

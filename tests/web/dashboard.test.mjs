@@ -230,13 +230,24 @@ test('clicking an area opens its page, with figures equal to the API\'s', async 
   assert.deepEqual(errors, []);
 });
 
-test('a token the server does not know gets a clear message and no figures', async () => {
+test('a token the server does not know gets a clear message and no figures, and another can be typed', async () => {
   const { page, errors } = await openPage();
-  await showPeriod(page, 'not-a-token');
+  await page.fill('#token', 'not-a-token');
+  await page.click('#token-form button[type=submit]');
   await page.waitForSelector('#status.status-error');
   assert.match(await page.textContent('#status'), /the bearer token is not known/);
   assert.equal(await page.isHidden('#overview'), true);
   await page.screenshot({ path: path.join(ARTIFACTS, 'unknown-token.png') });
+  // The token form is back: the right token works at once.
+  await page.waitForSelector('#token-form:not([hidden])');
+  await showPeriod(page, 'regulator-token');
+  await page.locator('#summary', { hasText: `${FROM} to ${TO}` }).waitFor();
+  assert.equal(await page.isHidden('#overview'), false);
+  // A wrong as_of clears the figures shown before, beside its error.
+  await page.fill('#as-of', 'last tuesday');
+  await page.click('#period-form button[type=submit]');
+  await page.locator('#status.status-error', { hasText: 'as_of' }).waitFor();
+  assert.equal(await page.isHidden('#overview'), true);
   assert.deepEqual(errors, []);
 });
 

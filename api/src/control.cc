@@ -40,9 +40,7 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::Open(const std::string& pa
     if (!S_ISSOCK(st.st_mode)) {
       ::close(fd);
       return Status::InvalidArgument(
-          "the control socket's path holds a file that is not a "
-          "socket: " +
-          path);
+          "the control socket's path holds a file that is not a socket: " + path);
     }
     ::unlink(path.c_str());
   }

@@ -541,14 +541,8 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
            {std::pair{"from", q.from_day.has_value()}, std::pair{"to", q.to_day.has_value()}}) {
         if (!given && !params.HasError(bound)) params.Bad(bound, "is required for a trend");
       }
-      if (std::optional<std::string> i = params.Take("interval")) {
-        if (*i == "month") {
-          q.interval = projections::TrendInterval::kMonth;
-        } else if (*i == "year") {
-          q.interval = projections::TrendInterval::kYear;
-        } else if (*i != "quarter") {
-          params.Bad("interval", "must be month, quarter or year");
-        }
+      if (auto interval = params.Enum<projections::TrendInterval>("interval")) {
+        q.interval = *interval;
       }
     }
     if (route.id == RouteId::kRefusals) {
@@ -662,14 +656,8 @@ void Service::Handle(HttpRequest request, std::function<void(HttpResponse)> done
       }
       projections::ViewQuery q = PeriodQuery(params);
       take_format("referrals-" + route.param);
-      if (std::optional<std::string> figure = params.Take("figure")) {
-        if (std::optional<projections::ListFigure> f = projections::ParseListFigure(*figure)) {
-          q.figure = *f;
-        } else {
-          params.Bad("figure",
-                     "must be referrals, decisions, approved, refused, overturned_on_appeal, "
-                     "placements_started or open_pathways");
-        }
+      if (auto figure = params.Enum<projections::ListFigure>("figure")) {
+        q.figure = *figure;
       } else if (!params.HasError("figure")) {
         params.Bad("figure", "is required");
       }

@@ -200,17 +200,6 @@ AreasReport AreasView(const ReadModel& model, const ViewParams& p) {
   return out;
 }
 
-std::string_view ToString(TrendInterval i) {
-  switch (i) {
-    case TrendInterval::kMonth:
-      return "month";
-    case TrendInterval::kQuarter:
-      return "quarter";
-    default:
-      return "year";
-  }
-}
-
 std::vector<std::pair<int64_t, int64_t>> TrendPeriods(int64_t from_day, int64_t to_day,
                                                       TrendInterval interval) {
   using namespace std::chrono;

@@ -10,10 +10,6 @@ namespace projections {
 
 namespace {
 
-constexpr std::string_view kFigureNames[] = {
-    "referrals",          "decisions",    "approved", "refused", "overturned_on_appeal",
-    "placements_started", "open_pathways"};
-
 // Whether referral i (its facts `f`, in the area) counts in p.figure.
 bool Counts(const ReadModel& model, size_t i, const Facts& f, const ViewParams& p,
             const scan::Period& period) {
@@ -43,15 +39,6 @@ bool Counts(const ReadModel& model, size_t i, const Facts& f, const ViewParams& 
 }
 
 }  // namespace
-
-std::string_view ToString(ListFigure f) { return kFigureNames[static_cast<size_t>(f)]; }
-
-std::optional<ListFigure> ParseListFigure(std::string_view name) {
-  for (size_t i = 0; i < std::size(kFigureNames); ++i) {
-    if (kFigureNames[i] == name) return static_cast<ListFigure>(i);
-  }
-  return std::nullopt;
-}
 
 ReferralListReport ReferralListView(const ReadModel& model, const ViewParams& p) {
   ReferralListReport out;

@@ -389,7 +389,7 @@ Result<TrendReport> Projector::Trend(const ViewQuery& q) const {
   if (!errors.empty()) return Status::InvalidFields(std::move(errors));
   if (TrendPeriods(*q.from_day, *q.to_day, q.interval).size() > kMaxTrendPeriods) {
     return Status::BadField("to", "the period holds more than " + std::to_string(kMaxTrendPeriods) +
-                                      " " + std::string(ToString(q.interval)) +
+                                      " " + std::string(ledger::ToString(q.interval)) +
                                       "s: ask for a shorter one or a longer interval");
   }
   return View(q, TrendView);

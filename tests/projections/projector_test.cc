@@ -263,8 +263,9 @@ TEST_F(ProjectorOnGeneratedLedger, EveryFiguresListIsWhatItCounts) {
             EXPECT_EQ(list->referrals.size(), 7u);
             lq.after = list->next_after;
           }
-          ASSERT_EQ(total, count) << a.code << " " << ToString(figure) << " as_of " << as_of;
-          ASSERT_EQ(ids.size(), count) << a.code << " " << ToString(figure);
+          ASSERT_EQ(total, count) << a.code << " " << ledger::ToString(figure) << " as_of "
+                                  << as_of;
+          ASSERT_EQ(ids.size(), count) << a.code << " " << ledger::ToString(figure);
           EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
           EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end());
           ++lists;

@@ -217,7 +217,7 @@ json::object ToJson(const AreasReport& r) {
 
 json::object ToJson(const TrendReport& r) {
   json::object o = Header(r);
-  o["interval"] = ToString(r.interval);
+  o["interval"] = ledger::ToString(r.interval);
   o["area"] = Opt(r.area);
   auto figures = [](const TrendFigures& f) {
     return json::object{{"referrals", f.referrals},
@@ -245,7 +245,7 @@ json::object ToJson(const ReferralListReport& r) {
   json::object o = Header(r);
   o["at"] = FormatMicros(r.at);
   o["area"] = r.area;
-  o["figure"] = ToString(r.figure);
+  o["figure"] = ledger::ToString(r.figure);
   o["reason"] = EnumOrNull(r.reason);
   o["stage"] = EnumOrNull(r.stage);
   o["total"] = r.total;

@@ -27,11 +27,12 @@ namespace projections {
 
 // The periods of a trend (SPEC §11): calendar months, quarters starting
 // in January, April, July and October, or years starting in January.
+// Wire names (ledger::ToString, ledger::ParseEnum) below.
 enum class TrendInterval { kMonth, kQuarter, kYear };
-std::string_view ToString(TrendInterval i);
 
 // The figure a referral list stands behind (SPEC §11): a count of the
-// fairness view, or the waiting-times view's open pathways at `at`.
+// fairness view, or the waiting-times view's open pathways at `at`. Wire
+// names (ledger::ToString, ledger::ParseEnum) below.
 enum class ListFigure {
   kReferrals,
   kDecisions,
@@ -41,8 +42,23 @@ enum class ListFigure {
   kPlacementsStarted,
   kOpenPathways
 };
-std::string_view ToString(ListFigure f);
-std::optional<ListFigure> ParseListFigure(std::string_view name);
+
+}  // namespace projections
+
+namespace ledger {
+template <>
+struct EnumTraits<projections::TrendInterval> {
+  static constexpr std::string_view kNames[] = {"month", "quarter", "year"};
+};
+template <>
+struct EnumTraits<projections::ListFigure> {
+  static constexpr std::string_view kNames[] = {
+      "referrals",          "decisions",    "approved", "refused", "overturned_on_appeal",
+      "placements_started", "open_pathways"};
+};
+}  // namespace ledger
+
+namespace projections {
 
 // What a view is asked for, with every default already resolved.
 struct ViewParams {

@@ -29,7 +29,7 @@ struct Request {
   std::string body;
   // Sent with a body, and with every POST.
   std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;  // more header fields
+  std::vector<std::pair<std::string, std::string>> headers{};  // more header fields
 };
 
 struct Reply {
